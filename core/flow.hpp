@@ -1,0 +1,27 @@
+#pragma once
+// A loaded flow: its root node, named processor instances and named sub-flows.
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/node.hpp"
+
+namespace am2z {
+
+class Flow {
+ public:
+  std::string name;
+  std::string description;
+  std::string source;  ///< file it came from, for messages
+  NodePtr root;
+  std::map<std::string, std::shared_ptr<ProcessorInstance>, std::less<>> processors;
+  /// Everything `ctx.call(name)` may reach: a leaf per processor instance and each sub-flow.
+  std::map<std::string, NodePtr, std::less<>> callables;
+
+  const Node* find_callable(std::string_view n) const {
+    auto it = callables.find(n);
+    return it == callables.end() ? nullptr : it->second.get();
+  }
+};
+
+}  // namespace am2z

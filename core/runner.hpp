@@ -1,0 +1,36 @@
+#pragma once
+// The local runtime: runs a flow in this process and reports its final state or error.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <spdlog/logger.h>
+
+#include "core/flow.hpp"
+
+namespace am2z {
+
+struct RunOptions {
+  std::string session_id;            ///< empty: the input's metadata.sessionId, else generated
+  std::optional<Millis> timeout;     ///< whole-run timeout
+  EventSink* events = nullptr;       ///< null: no events built at all
+  CancelToken cancel;                ///< external cancellation, e.g. Ctrl-C
+  int max_call_depth = 10;
+  std::shared_ptr<spdlog::logger> logger;  ///< null: the default logger
+};
+
+struct RunOutcome {
+  State state;                 ///< final state, or the state before the failing step
+  std::optional<Error> error;  ///< set when the run failed
+  Millis elapsed{0};
+  std::string run_id;
+  bool ok() const { return !error.has_value(); }
+};
+
+/// Runs `flow` on `input`. Never throws for flow failures; they come back in RunOutcome::error.
+RunOutcome run_flow(std::shared_ptr<const Flow> flow, State input, const RunOptions& options);
+
+/// A fresh id: 16 hex characters from a random source.
+std::string new_run_id();
+
+}  // namespace am2z
