@@ -48,6 +48,8 @@ class CancelToken {
   explicit CancelToken(std::shared_ptr<detail::CancelState> state) : state_(std::move(state)) {}
 
   bool cancelled() const noexcept;
+  /// False for a default-constructed token, which no source can ever fire.
+  bool can_be_cancelled() const noexcept { return state_ != nullptr; }
   /// Why it was cancelled ("interrupted", "timed out after 500ms", ...); empty when not cancelled.
   std::string reason() const;
   /// Runs `fn` once when cancelled (at once, in this thread, if it already is). `fn` must not block.

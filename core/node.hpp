@@ -24,6 +24,7 @@ std::string_view to_string(NodeKind k);
 struct ProcessorInstance {
   std::string name;
   std::string type;
+  std::string description;
   Json with = Json::object();
   std::unique_ptr<const Processor> impl;
   StepPolicy policy;
@@ -60,7 +61,8 @@ class Node {
 
 using NodePtr = std::shared_ptr<const Node>;
 
-/// Runs one processor instance with its policy: limits, timeout, retries, events.
+/// Runs one processor instance with its policy: limits, timeout, retries, events. The policy is
+/// read once here (the fast path is chosen at construction), so finish it before building the node.
 class ProcessorNode final : public Node {
  public:
   explicit ProcessorNode(std::shared_ptr<const ProcessorInstance> instance);
@@ -140,7 +142,7 @@ struct BatchSpec {
   std::optional<JsonPath> items_path;  ///< or a path to an array in the state
   int concurrency = 8;
   BatchMode mode = BatchMode::fail_fast;
-  JsonPath output;                     ///< where {results, errors, counts} goes
+  JsonPath output = *JsonPath::parse(".batch");  ///< where {results, errors, counts} goes
 };
 
 /// One target over many payloads, each payload its own state; results in item order.

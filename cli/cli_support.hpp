@@ -1,0 +1,32 @@
+#pragma once
+// Pieces every subcommand shares: logging set-up, the processor registry, output helpers.
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/json.hpp"
+#include "core/processor.hpp"
+
+namespace am2z::cli {
+
+/// Options common to every subcommand.
+struct GlobalOptions {
+  std::string log_level = "info";
+  bool quiet = false;
+  bool verbose = false;
+};
+
+/// Adds --log-level, -q and -v to `app`.
+void add_global_options(CLI::App& app, GlobalOptions& opts);
+/// Sends spdlog to stderr at the chosen level (AM2Z_LOG_LEVEL when no flag says otherwise).
+void setup_logging(const GlobalOptions& opts);
+/// Built-in processor types (and, later, plugins).
+ProcessorRegistry make_registry();
+/// Writes JSON and a newline to stdout, pretty unless `compact`.
+void print_json(const Json& j, bool compact);
+/// Writes one line of JSON to stderr.
+void print_error_json(const Json& j);
+/// Flushes stdio and leaves at once: abandoned steps may still be running on pool threads.
+[[noreturn]] void exit_now(int code);
+
+}  // namespace am2z::cli

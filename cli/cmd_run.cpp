@@ -1,0 +1,120 @@
+// am2z run FLOW [-i FILE|-] [--set path=value]... [--session ID] [--events FILE] [--timeout DUR]
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/input.hpp"
+#include "cli/interrupt.hpp"
+#include "core/runner.hpp"
+#include "core/units.hpp"
+#include "flows/loader.hpp"
+#include "plugins/subprocess.hpp"
+
+namespace am2z::cli {
+
+namespace {
+
+struct RunArgs {
+  std::string flow;
+  std::string input;
+  std::vector<std::string> sets;
+  std::string session;
+  std::string events;
+  std::string timeout;
+  int max_call_depth = 10;
+  bool compact = false;
+};
+
+int exit_code_for(const Error& e) {
+  if (e.category == ErrorCategory::cancelled) return kExitInterrupted;
+  if (e.category == ErrorCategory::timeout) return kExitTimeout;
+  return kExitFailure;
+}
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "am2z run: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+int invalid_input(const Error& e) {
+  print_error_json(Json{{"error", e.to_json()}});
+  return kExitInvalid;
+}
+
+int run(const RunArgs& a) {
+  std::optional<Millis> timeout;
+  if (!a.timeout.empty()) {
+    auto d = parse_duration(a.timeout);
+    if (!d || d->count() <= 0) return usage_error("--timeout: " + (d ? "must be greater than 0" : d.error().context.value("reason", "")));
+    timeout = *d;
+  }
+  const ProcessorRegistry registry = make_registry();
+  LoadResult loaded = load_flow_file(a.flow, registry);
+  if (!loaded.ok()) {
+    for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    return kExitInvalid;
+  }
+  Json doc = Json::object();
+  if (!a.input.empty()) {
+    auto read = read_json_input(a.input);
+    if (!read) return invalid_input(read.error());
+    doc = std::move(*read);
+  }
+  for (const auto& s : a.sets) {
+    if (!doc.is_object()) break;  // State::from_json reports the non-object input
+    if (auto st = apply_assignment(doc, s); !st) return invalid_input(st.error());
+  }
+  auto state = State::from_json(std::move(doc), a.session);
+  if (!state) return invalid_input(state.error());
+
+  std::unique_ptr<JsonLinesSink> sink;
+  std::FILE* events_file = nullptr;
+  if (a.events == "-") {
+    sink = std::make_unique<JsonLinesSink>(stderr);
+  } else if (!a.events.empty()) {
+    events_file = std::fopen(a.events.c_str(), "w");
+    if (events_file == nullptr) return usage_error("--events: cannot open '" + a.events + "': " + std::strerror(errno));
+    sink = std::make_unique<JsonLinesSink>(events_file);
+  }
+
+  RunOptions options;
+  options.timeout = timeout;
+  options.events = sink.get();
+  options.cancel = install_interrupt_handler();
+  options.max_call_depth = a.max_call_depth;
+  RunOutcome outcome = run_flow(loaded.flow, std::move(*state), options);
+  if (events_file != nullptr) std::fflush(events_file);
+
+  if (outcome.ok()) {
+    print_json(outcome.state.to_json(), a.compact);
+    return kExitSuccess;
+  }
+  const int code = exit_code_for(*outcome.error);
+  if (code != kExitFailure) kill_all_subprocesses();
+  print_error_json(Json{{"error", outcome.error->to_json()}});
+  return code;
+}
+
+}  // namespace
+
+CommandHandler add_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Run a flow in this process and print its final state as JSON");
+  cmd->add_option("flow", args->flow, "Flow file (YAML)")->required();
+  cmd->add_option("-i,--input", args->input, "Input state: a JSON file, or - for stdin (default: {})");
+  cmd->add_option("--set", args->sets, "Set a value in the input: path=value (value is JSON, else a string)");
+  cmd->add_option("--session", args->session, "Session id (default: the input's metadata.sessionId, else generated)");
+  cmd->add_option("--events", args->events, "Write events as JSON lines to FILE (- for stderr)");
+  cmd->add_option("--timeout", args->timeout, "Cancel the run after this long, e.g. 30s (exit code 124)");
+  cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("-c,--compact", args->compact, "Print the final state on one line");
+  return [args](const GlobalOptions&) { return run(*args); };
+}
+
+}  // namespace am2z::cli

@@ -1,0 +1,50 @@
+// am2z validate FILE... [--json]: checks flow files without running anything.
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/exit_codes.hpp"
+#include "flows/loader.hpp"
+
+namespace am2z::cli {
+
+namespace {
+
+struct ValidateArgs {
+  std::vector<std::string> files;
+  bool json = false;
+};
+
+int validate(const ValidateArgs& a) {
+  const ProcessorRegistry registry = make_registry();
+  bool all_ok = true;
+  Json report = Json::array();
+  for (const auto& file : a.files) {
+    const LoadResult loaded = load_flow_file(file, registry);
+    const bool ok = loaded.ok();
+    all_ok = all_ok && ok;
+    if (a.json) {
+      Json diags = Json::array();
+      for (const auto& d : loaded.diagnostics) diags.push_back(d.to_json());
+      report.push_back(Json{{"file", file}, {"valid", ok}, {"diagnostics", std::move(diags)}});
+    } else if (ok) {
+      std::printf("%s: ok\n", file.c_str());
+    } else {
+      for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    }
+  }
+  if (a.json) print_json(Json{{"valid", all_ok}, {"files", std::move(report)}}, false);
+  return all_ok ? kExitSuccess : kExitInvalid;
+}
+
+}  // namespace
+
+CommandHandler add_validate_command(CLI::App& app) {
+  auto args = std::make_shared<ValidateArgs>();
+  CLI::App* cmd = app.add_subcommand("validate", "Check flow files without running anything (exit 3 if any is invalid)");
+  cmd->add_option("files", args->files, "Flow files")->required();
+  cmd->add_flag("--json", args->json, "Print the result as JSON on stdout");
+  return [args](const GlobalOptions&) { return validate(*args); };
+}
+
+}  // namespace am2z::cli

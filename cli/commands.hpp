@@ -1,0 +1,17 @@
+#pragma once
+// The table of subcommands: each file adds its options to a CLI11 subcommand and returns the
+// function that runs it once parsing succeeded.
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/cli_support.hpp"
+
+namespace am2z::cli {
+
+using CommandHandler = std::function<int(const GlobalOptions&)>;
+
+CommandHandler add_run_command(CLI::App& app);
+CommandHandler add_validate_command(CLI::App& app);
+
+}  // namespace am2z::cli

@@ -1,0 +1,75 @@
+#include "cli/input.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "core/json_path.hpp"
+
+namespace am2z::cli {
+
+namespace {
+Error input_error(const std::string& where, const std::string& why) {
+  Error e = errors::validation("input", where, why);
+  e.message = where + ": " + why;
+  return e;
+}
+
+/// 1-based line and column of byte offset `pos` (nlohmann reports 1-based byte positions).
+std::pair<std::size_t, std::size_t> line_col(const std::string& text, std::size_t pos) {
+  std::size_t line = 1;
+  std::size_t col = 1;
+  for (std::size_t i = 0; i + 1 < pos && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return {line, col};
+}
+}  // namespace
+
+Result<Json> read_json_input(const std::string& source) {
+  std::string text;
+  const std::string name = source == "-" ? "<stdin>" : source;
+  if (source == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(source, std::ios::binary);
+    if (!in) return fail(input_error(name, std::string("cannot read input: ") + std::strerror(errno)));
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    auto [line, col] = line_col(text, e.byte);
+    std::string what = e.what();
+    if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+    return fail(input_error(name + ":" + std::to_string(line) + ":" + std::to_string(col), "invalid JSON: " + what));
+  }
+}
+
+Status apply_assignment(Json& doc, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return fail(input_error("--set " + assignment, "expected path=value, e.g. --set .order.total=42"));
+  }
+  std::string path_text = assignment.substr(0, eq);
+  if (path_text.front() != '.') path_text.insert(0, ".");
+  auto path = JsonPath::parse(path_text);
+  if (!path) return fail(input_error("--set " + assignment, path.error().context.value("reason", "bad path")));
+  const std::string raw = assignment.substr(eq + 1);
+  Json value = Json::parse(raw, nullptr, false);
+  if (value.is_discarded()) value = raw;
+  if (auto st = path->assign(doc, std::move(value)); !st) {
+    return fail(input_error("--set " + assignment, st.error().context.value("reason", st.error().message)));
+  }
+  return {};
+}
+
+}  // namespace am2z::cli

@@ -1,0 +1,16 @@
+#pragma once
+// The run's input: a JSON file (or stdin) plus --set path=value overrides.
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/result.hpp"
+
+namespace am2z::cli {
+
+/// Reads a JSON document from a file, or stdin for "-". Errors name the file, line and column.
+Result<Json> read_json_input(const std::string& source);
+/// Applies "path=value": the value is JSON when it parses as JSON, otherwise a string.
+Status apply_assignment(Json& doc, const std::string& assignment);
+
+}  // namespace am2z::cli

@@ -1,0 +1,35 @@
+// am2z: runs YAML flows of processors. This file only wires the subcommand table together.
+#include <cstdio>
+#include <map>
+
+#include "cli/commands.hpp"
+#include "cli/exit_codes.hpp"
+
+using namespace am2z::cli;
+
+int main(int argc, char** argv) {
+  CLI::App app{"am2z: run workflows of processors written in YAML, in-process or over Redis", "am2z"};
+  app.set_version_flag("-V,--version", std::string("am2z ") + AM2Z_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand: am2z run f.yaml -q
+  GlobalOptions globals;
+  add_global_options(app, globals);
+
+  const std::map<std::string, CommandHandler> commands{
+      {"run", add_run_command(app)},
+      {"validate", add_validate_command(app)},
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    exit_now(app.exit(e));
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    exit_now(kExitUsage);
+  }
+  setup_logging(globals);
+  for (const auto& [name, handler] : commands) {
+    if (app.got_subcommand(name)) exit_now(handler(globals));
+  }
+  exit_now(kExitUsage);
+}

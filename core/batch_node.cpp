@@ -1,0 +1,117 @@
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include "core/node.hpp"
+#include "core/task_pool.hpp"
+
+namespace am2z {
+
+namespace {
+
+/// Everything the workers of one batch share.
+struct BatchRun {
+  const Json* items = nullptr;
+  std::vector<State> states;
+  std::vector<Status> results;
+  std::vector<char> started;  // not vector<bool>: workers write neighbouring items concurrently
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stopped{false};  ///< fail-fast tripped: start no more items
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  std::size_t workers_left = 0;
+  std::size_t first_failure = 0;  ///< the item whose failure tripped fail-fast
+};
+
+State item_state(const Json& item, const Metadata& parent) {
+  State s;
+  s.data = item.is_object() ? item : Json{{"item", item}};
+  s.meta = parent;
+  return s;
+}
+
+}  // namespace
+
+Status BatchNode::run(State& state, const Scope& scope) const {
+  const Json* items = spec_.items ? &*spec_.items : spec_.items_path->find(state.data);
+  if (items == nullptr || !items->is_array()) {
+    const std::string where = spec_.items_path ? spec_.items_path->text() : std::string("items");
+    return fail(errors::validation(label() + ".items", items != nullptr ? Json(items->type_name()) : Json(),
+                                   items == nullptr ? where + " is not in the state"
+                                                    : where + " must be an array, found " + items->type_name()));
+  }
+  const std::size_t n = items->size();
+  BatchRun b;
+  b.items = items;
+  b.states.resize(n);
+  b.results.resize(n);
+  b.started.assign(n, 0);
+
+  CancelSource stop_source(*scope.token);  // fail-fast cancels the items still running
+  const CancelToken stop_token = stop_source.token();
+  Scope inner = scope;
+  inner.token = &stop_token;
+  const bool fail_fast = spec_.mode == BatchMode::fail_fast;
+
+  auto work = [&] {
+    for (;;) {
+      const std::size_t i = b.next.fetch_add(1);
+      if (i >= n || b.stopped.load()) break;
+      b.started[i] = 1;
+      b.states[i] = item_state((*items)[i], state.meta);
+      b.results[i] = target_->execute(b.states[i], inner);
+      if (!b.results[i] && fail_fast && !b.stopped.exchange(true)) {
+        b.first_failure = i;
+        stop_source.cancel("batch '" + label() + "' stopped after item " + std::to_string(i) + " failed");
+      }
+    }
+    std::lock_guard lock(b.mutex);
+    if (--b.workers_left == 0) b.done_cv.notify_one();
+  };
+  const std::size_t workers = std::min<std::size_t>(n, static_cast<std::size_t>(std::max(1, spec_.concurrency)));
+  b.workers_left = workers;
+  for (std::size_t w = 1; w < workers; ++w) TaskPool::shared().submit(work);
+  if (workers > 0) work();
+  {
+    std::unique_lock lock(b.mutex);
+    b.done_cv.wait(lock, [&] { return b.workers_left == 0; });
+  }
+
+  if (scope.token->cancelled()) return fail(errors::cancelled(scope.token->reason()));
+  if (fail_fast && b.stopped.load()) {
+    // Report the lowest-index genuine failure, not an item we cancelled ourselves; when every
+    // failure is a cancellation, the one that stopped the batch.
+    std::size_t report = b.first_failure;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (b.started[i] != 0 && !b.results[i] && b.results[i].error().category != ErrorCategory::cancelled) {
+        report = i;
+        break;
+      }
+    }
+    Error e = std::move(b.results[report].error());
+    e.context["batch"] = label();
+    e.context["index"] = report;
+    return fail(std::move(e));
+  }
+
+  Json results = Json::array();
+  Json errs = Json::array();
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (b.results[i]) {
+      ++ok;
+      results.push_back(std::move(b.states[i].data));
+    } else {
+      results.push_back(nullptr);
+      errs.push_back(Json{{"index", i}, {"error", b.results[i].error().to_json()}});
+    }
+  }
+  Json output{{"results", std::move(results)},
+              {"errors", std::move(errs)},
+              {"counts", {{"total", n}, {"succeeded", ok}, {"failed", n - ok}}}};
+  if (auto st = spec_.output.assign(state.data, std::move(output)); !st) return st;
+  state.meta.bump();
+  return {};
+}
+
+}  // namespace am2z

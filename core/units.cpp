@@ -1,0 +1,88 @@
+#include "core/units.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace am2z {
+
+namespace {
+Error bad(std::string_view what, std::string_view text, const std::string& why) {
+  return errors::validation(std::string(what), std::string(text), why);
+}
+
+/// Milliseconds in one unit, or 0 when the unit is unknown.
+double unit_ms(std::string_view unit) {
+  if (unit == "ms") return 1;
+  if (unit == "s" || unit == "sec") return 1000;
+  if (unit == "m" || unit == "min") return 60'000;
+  if (unit == "h") return 3'600'000;
+  return 0;
+}
+}  // namespace
+
+Result<Millis> parse_duration(std::string_view text) {
+  const std::string_view original = text;
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || text.empty() || text.front() == '-' || text.front() == '+') {
+    return fail(bad("duration", original,
+                    "invalid duration '" + std::string(original) + "': expected a number and a unit, e.g. 500ms, 30s, 5m, 1h"));
+  }
+  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  const double per = unit.empty() ? 1 : unit_ms(unit);
+  if (per == 0) {
+    return fail(bad("duration", original,
+                    "invalid duration '" + std::string(original) + "': unknown unit '" + std::string(unit) +
+                        "' (use ms, s, m or h)"));
+  }
+  const double ms = value * per;
+  if (!std::isfinite(ms) || ms > 1e12) {
+    return fail(bad("duration", original, "invalid duration '" + std::string(original) + "': too large"));
+  }
+  if (ms != std::floor(ms)) {
+    return fail(bad("duration", original,
+                    "invalid duration '" + std::string(original) + "': must be a whole number of milliseconds"));
+  }
+  return Millis(static_cast<long long>(ms));
+}
+
+Result<RateLimit> parse_rate(std::string_view text) {
+  const auto slash = text.find('/');
+  const std::string why = "invalid rate '" + std::string(text) + "': expected <count>/<period>, e.g. 100/min, 10/s, 3/500ms";
+  if (slash == std::string_view::npos) return fail(bad("rate", text, why));
+  int count = 0;
+  const std::string_view head = text.substr(0, slash);
+  auto [ptr, ec] = std::from_chars(head.data(), head.data() + head.size(), count);
+  if (ec != std::errc() || ptr != head.data() + head.size() || count < 1) {
+    return fail(bad("rate", text, why + " (count must be an integer >= 1)"));
+  }
+  std::string_view period = text.substr(slash + 1);
+  RateLimit r;
+  r.count = count;
+  if (const double per = unit_ms(period); per != 0) {
+    r.per = Millis(static_cast<long long>(per));
+  } else if (period == "second") {
+    r.per = Millis(1000);
+  } else if (period == "minute") {
+    r.per = Millis(60'000);
+  } else if (period == "hour") {
+    r.per = Millis(3'600'000);
+  } else {
+    auto d = parse_duration(period);
+    if (!d || d->count() <= 0) return fail(bad("rate", text, why));
+    r.per = *d;
+  }
+  return r;
+}
+
+std::string format_duration(Millis d) {
+  const long long ms = d.count();
+  if (ms != 0 && ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms != 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace am2z

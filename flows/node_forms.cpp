@@ -1,0 +1,150 @@
+// The five map node forms: chain, parallel, route, batch and inline processors.
+#include <limits>
+
+#include "flows/node_builder.hpp"
+#include "flows/processor_parser.hpp"
+#include "flows/yaml_json.hpp"
+
+namespace am2z {
+
+NodeBuilder::Common NodeBuilder::common(const MapReader& map) {
+  Common out;
+  out.label = map.self().path;
+  if (const Field* f = map.get("name")) {
+    if (auto name = read_string(reporter_, *f)) out.label = *name;
+  }
+  if (const Field* f = map.get("timeout")) out.timeout = read_timeout(reporter_, *f);
+  return out;
+}
+
+std::optional<std::vector<NodePtr>> NodeBuilder::node_list(const Field& field, std::string_view kind) {
+  auto items = read_list(reporter_, field);
+  if (!items) return std::nullopt;
+  if (items->empty()) {
+    reporter_.error(field, std::string(kind) + " must not be empty");
+    return std::nullopt;
+  }
+  std::vector<NodePtr> nodes;
+  bool complete = true;
+  // Build every item even after a failure, so all their mistakes are reported in this pass.
+  for (const auto& item : *items) {
+    nodes.push_back(build(item));
+    complete = complete && nodes.back();
+  }
+  if (!complete) return std::nullopt;
+  return nodes;
+}
+
+NodePtr NodeBuilder::chain(const MapReader& map) {
+  map.check_keys({"chain", "name", "timeout"});
+  Common c = common(map);
+  auto steps = node_list(*map.get("chain"), "chain");
+  if (!steps) return nullptr;
+  auto node = std::make_shared<ChainNode>(std::move(c.label), std::move(*steps));
+  node->timeout = c.timeout;
+  return node;
+}
+
+NodePtr NodeBuilder::parallel(const MapReader& map) {
+  map.check_keys({"parallel", "merge", "name", "timeout"});
+  Common c = common(map);
+  MergeStrategy merge = MergeStrategy::deep;
+  if (const Field* f = map.get("merge")) {
+    if (auto text = read_choice(reporter_, *f, {"deep", "shallow", "last-wins"})) merge = *parse_merge_strategy(*text);
+  }
+  auto branches = node_list(*map.get("parallel"), "parallel");
+  if (!branches) return nullptr;
+  auto node = std::make_shared<ParallelNode>(std::move(c.label), std::move(*branches), merge);
+  node->timeout = c.timeout;
+  return node;
+}
+
+NodePtr NodeBuilder::route(const MapReader& map) {
+  map.check_keys({"route", "cases", "default", "name", "timeout"});
+  Common c = common(map);
+  auto selector = read_path(reporter_, *map.get("route"));
+
+  std::vector<std::pair<std::string, NodePtr>> cases;
+  bool complete = true;
+  bool cases_readable = true;
+  const Field* cases_field = map.get("cases");
+  if (cases_field) {
+    MapReader case_map(reporter_, *cases_field, "a map of cases (value: node)");
+    cases_readable = case_map.ok();
+    // Keys are matched as written: `true:` and `1:` select the values true and 1 (see RouteNode::key_of).
+    for (const auto& entry : case_map.entries()) {
+      cases.emplace_back(entry.name, build(entry.field));
+      complete = complete && cases.back().second;
+    }
+  }
+  NodePtr fallback;
+  const Field* default_field = map.get("default");
+  if (default_field) {
+    fallback = build(*default_field);
+    complete = complete && fallback;
+  }
+  if (cases_readable && cases.empty() && !default_field) {
+    reporter_.error(cases_field ? *cases_field : map.self(), "route needs at least one case or a default");
+    return nullptr;
+  }
+  if (!selector || !complete) return nullptr;
+  auto node = std::make_shared<RouteNode>(std::move(c.label), std::move(*selector), std::move(cases), std::move(fallback));
+  node->timeout = c.timeout;
+  return node;
+}
+
+NodePtr NodeBuilder::batch(const MapReader& map) {
+  map.check_keys({"batch", "items", "concurrency", "mode", "output", "name", "timeout"});
+  Common c = common(map);
+  NodePtr target = build(*map.get("batch"));
+
+  BatchSpec spec;
+  spec.output = *JsonPath::parse(".batch");
+  if (const Field* items = map.require("items")) {
+    // A list is the payloads themselves; a string says where in the state to find them.
+    if (items->value.IsSequence()) spec.items = yaml_to_json(reporter_, *items);
+    else if (items->value.IsScalar()) spec.items_path = read_path(reporter_, *items);
+    else reporter_.error(*items, "expected a list of items or a path such as .orders, got " + describe(items->value));
+  }
+  if (const Field* f = map.get("concurrency")) {
+    if (auto v = read_int(reporter_, *f, 1)) {
+      if (*v > std::numeric_limits<int>::max()) reporter_.error(*f, "concurrency too large: " + std::to_string(*v));
+      else spec.concurrency = static_cast<int>(*v);
+    }
+  }
+  if (const Field* f = map.get("mode")) {
+    if (auto mode = read_choice(reporter_, *f, {"fail-fast", "collect"})) {
+      spec.mode = *mode == "collect" ? BatchMode::collect : BatchMode::fail_fast;
+    }
+  }
+  if (const Field* f = map.get("output")) {
+    if (auto output = read_path(reporter_, *f)) spec.output = std::move(*output);
+  }
+  if (!target) return nullptr;
+  auto node = std::make_shared<BatchNode>(std::move(c.label), std::move(target), std::move(spec));
+  node->timeout = c.timeout;
+  return node;
+}
+
+NodePtr NodeBuilder::inline_processor(const MapReader& map) {
+  std::vector<std::string> keys = processor_keys();
+  keys.emplace_back("name");
+  map.check_keys(keys);
+
+  std::string name;
+  if (const Field* f = map.get("name")) {
+    if (auto given = read_string(reporter_, *f)) name = *given;
+  }
+  if (name.empty()) {
+    // Anonymous instances are named after their type so events and errors still say what ran.
+    const Field* use = map.get("use");
+    const std::string type = use && use->value.IsScalar() ? use->value.Scalar() : "processor";
+    name = type + "#" + std::to_string(++inline_counters_[type]);
+  }
+  auto instance = parse_processor(reporter_, map, std::move(name), registry_, defaults_);
+  if (!instance) return nullptr;
+  inline_.push_back(instance);
+  return std::make_shared<ProcessorNode>(instance);
+}
+
+}  // namespace am2z

@@ -1,0 +1,19 @@
+#include "plugins/builtins.hpp"
+
+#include "plugins/exec_processor.hpp"
+#include "plugins/fail_processor.hpp"
+#include "plugins/log_processor.hpp"
+#include "plugins/set_processor.hpp"
+#include "plugins/sleep_processor.hpp"
+
+namespace am2z {
+
+void register_builtins(ProcessorRegistry& registry) {
+  registry.add(exec_processor_type());
+  registry.add(set_processor_type());
+  registry.add(sleep_processor_type());
+  registry.add(fail_processor_type());
+  registry.add(log_processor_type());
+}
+
+}  // namespace am2z

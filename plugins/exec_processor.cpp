@@ -1,0 +1,225 @@
+#include "plugins/exec_processor.hpp"
+
+#include <string.h>  // sigabbrev_np
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "plugins/budget.hpp"
+#include "plugins/params.hpp"
+#include "plugins/subprocess.hpp"
+
+namespace am2z {
+
+namespace {
+
+constexpr std::size_t kQuotedStdout = 200;   // bytes of bad stdout quoted in the error
+constexpr std::size_t kStderrInMessage = 1000;  // bytes of stderr in the message; context has the whole tail
+
+/// Child output can be any bytes, but JSON text (so Error::to_json) must be valid UTF-8:
+/// invalid sequences become U+FFFD.
+std::string valid_utf8(const std::string& bytes) {
+  return Json::parse(Json(bytes).dump(-1, ' ', false, Json::error_handler_t::replace)).get<std::string>();
+}
+
+std::string_view trim(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  auto first = s.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
+}
+
+std::string quote_start(std::string_view text) {
+  std::string head(text.substr(0, kQuotedStdout));
+  return valid_utf8(head) + (text.size() > kQuotedStdout ? "..." : "");
+}
+
+class ExecProcessor final : public Processor {
+ public:
+  ExecProcessor(std::vector<std::string> argv, std::vector<std::pair<std::string, std::string>> env,
+                std::string cwd, Millis kill_grace)
+      : argv_(std::move(argv)), env_(std::move(env)), cwd_(std::move(cwd)), kill_grace_(kill_grace) {}
+
+  Status process(State& state, Context& ctx) const override {
+    SubprocessOptions options;
+    options.argv = argv_;
+    options.env = env_;
+    // Last, so a flow's `env:` cannot fake the engine's identifiers.
+    options.env.emplace_back("AM2Z_SESSION_ID", ctx.session_id());
+    options.env.emplace_back("AM2Z_EXECUTION_ID", ctx.execution_id());
+    options.env.emplace_back("AM2Z_ATTEMPT", std::to_string(ctx.attempt()));
+    options.cwd = cwd_;
+    options.kill_grace = kill_grace_;
+    options.input = state.to_json().dump(-1, ' ', false, Json::error_handler_t::replace);
+    options.deadline = ctx.deadline();
+    options.cancel = &ctx.cancel_token();
+
+    auto started = SteadyClock::now();
+    auto run = run_subprocess(options);
+    if (!run) return fail(spawn_failure(ctx, run.error()));
+    const SubprocessResult& r = *run;
+    if (r.cancelled) return fail(errors::cancelled(ctx.cancel_token().reason()));
+    if (r.timed_out) return fail(errors::timeout(std::string(ctx.processor_name()), budget_ms(ctx.deadline(), started)));
+    if (!r.succeeded()) return fail(exit_failure(ctx, r));
+    if (!r.err_tail.empty() && ctx.log().should_log(spdlog::level::debug)) {
+      ctx.log().debug("{}: stderr of '{}': {}", ctx.processor_name(), argv_[0], trim(r.err_tail));
+    }
+    return apply_output(state, r.out, ctx);
+  }
+
+ private:
+  Error spawn_failure(const Context& ctx, const SpawnError& e) const {
+    Error error = errors::execution(std::string(ctx.processor_name()), "cannot run " + e.message);
+    // Running it again will not make the program appear.
+    error.retryable = e.kind == SpawnErrorKind::other;
+    if (!error.context.is_object()) error.context = Json::object();
+    error.context["program"] = argv_[0];
+    error.context["reason"] = std::string(to_string(e.kind));
+    return error;
+  }
+
+  Error exit_failure(const Context& ctx, const SubprocessResult& r) const {
+    std::string message = "'" + argv_[0] + "' ";
+    if (r.term_signal != 0) {
+      const char* abbrev = ::sigabbrev_np(r.term_signal);
+      message += "was killed by signal " + std::to_string(r.term_signal) +
+                 (abbrev != nullptr ? std::string(" (SIG") + abbrev + ")" : std::string());
+    } else {
+      message += "exited with code " + std::to_string(r.exit_code);
+    }
+    std::string stderr_tail = valid_utf8(r.err_tail);
+    std::string_view shown = trim(stderr_tail);
+    if (!shown.empty()) {
+      if (shown.size() > kStderrInMessage) shown = shown.substr(shown.size() - kStderrInMessage);
+      message += ": ";
+      message += shown;
+    }
+    Error error = errors::execution(std::string(ctx.processor_name()), message);
+    if (!error.context.is_object()) error.context = Json::object();
+    error.context["exitCode"] = r.term_signal != 0 ? Json(nullptr) : Json(r.exit_code);
+    if (r.term_signal != 0) error.context["signal"] = r.term_signal;
+    error.context["stderr"] = std::move(stderr_tail);
+    return error;
+  }
+
+  Status apply_output(State& state, const std::string& out, const Context& ctx) const {
+    std::string_view text = trim(out);
+    if (text.empty()) return {};  // nothing printed: the state stays as it was
+    Json parsed = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    std::string problem;
+    if (parsed.is_discarded()) {
+      problem = "stdout of '" + argv_[0] + "' is not JSON: ";
+    } else if (!parsed.is_object()) {
+      problem = "stdout of '" + argv_[0] + "' must be a JSON object, not " + std::string(parsed.type_name()) + ": ";
+    }
+    if (!problem.empty()) {
+      std::string quoted = quote_start(text);
+      Error error = errors::execution(std::string(ctx.processor_name()), problem + quoted);
+      if (!error.context.is_object()) error.context = Json::object();
+      error.context["stdout"] = std::move(quoted);
+      return fail(std::move(error));
+    }
+    parsed.erase("metadata");  // the engine owns metadata; a program cannot rewrite it
+    state.data = std::move(parsed);
+    return {};
+  }
+
+  std::vector<std::string> argv_;
+  std::vector<std::pair<std::string, std::string>> env_;
+  std::string cwd_;
+  Millis kill_grace_;
+};
+
+Result<std::vector<std::string>> read_argv(const Json& with) {
+  const Json* argv = params::find(with, "argv");
+  if (argv == nullptr) return fail(params::missing("argv"));
+  if (!argv->is_array() || argv->empty()) {
+    return fail(errors::validation("argv", *argv, "must be a non-empty list of strings"));
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < argv->size(); ++i) {
+    auto arg = params::as_string((*argv)[i], "argv[" + std::to_string(i) + "]", /*non_empty=*/i == 0);
+    if (!arg) return fail(arg.error());
+    out.push_back(std::move(*arg));
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> read_env(const Json& with) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const Json* env = params::find(with, "env");
+  if (env == nullptr) return out;
+  if (!env->is_object()) return fail(errors::validation("env", *env, "must be a mapping of variable names to values"));
+  for (const auto& [name, value] : env->items()) {
+    std::string field = "env." + name;
+    if (name.empty() || name.find('=') != std::string::npos) {
+      return fail(errors::validation(field, name, "is not a valid variable name"));
+    }
+    // YAML reads `PORT: 8080` as a number; a variable is text either way.
+    if (value.is_string()) {
+      out.emplace_back(name, value.get<std::string>());
+    } else if (value.is_number() || value.is_boolean()) {
+      out.emplace_back(name, value.dump());
+    } else {
+      return fail(errors::validation(field, value, "must be a string"));
+    }
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Processor>> create_exec(const Json& with) {
+  if (auto ok = params::check_keys(with, {"argv", "env", "cwd", "kill_grace"}); !ok) return fail(ok.error());
+  auto argv = read_argv(with);
+  if (!argv) return fail(argv.error());
+  auto env = read_env(with);
+  if (!env) return fail(env.error());
+  std::string cwd;
+  if (const Json* v = params::find(with, "cwd")) {
+    auto s = params::as_string(*v, "cwd", /*non_empty=*/true);
+    if (!s) return fail(s.error());
+    cwd = std::move(*s);
+  }
+  Millis kill_grace{2000};
+  if (const Json* v = params::find(with, "kill_grace")) {
+    auto d = params::as_duration(*v, "kill_grace");
+    if (!d) return fail(d.error());
+    kill_grace = *d;
+  }
+  return std::make_unique<ExecProcessor>(std::move(*argv), std::move(*env), std::move(cwd), kill_grace);
+}
+
+Json exec_schema() {
+  return Json{
+      {"type", "object"},
+      {"properties",
+       {{"argv",
+         {{"type", "array"},
+          {"minItems", 1},
+          {"items", {{"type", "string"}}},
+          {"description", "program and arguments, run without a shell; argv[0] is searched in PATH"}}},
+        {"env",
+         {{"type", "object"},
+          {"additionalProperties", {{"type", Json::array({"string", "number", "boolean"})}}},
+          {"description", "environment variables added to the inherited environment"}}},
+        {"cwd", {{"type", "string"}, {"minLength", 1}, {"description", "working directory"}}},
+        {"kill_grace", params::duration_schema("delay between SIGTERM and SIGKILL on timeout or cancellation; default 2s")}}},
+      {"required", Json::array({"argv"})},
+      {"additionalProperties", false}};
+}
+
+}  // namespace
+
+ProcessorType exec_processor_type() {
+  ProcessorType type;
+  type.name = "exec";
+  type.description =
+      "Runs a program: the state (with metadata) goes to its stdin as JSON; a JSON object on its stdout "
+      "becomes the new data, empty stdout keeps the state; a non-zero exit fails the step";
+  type.params_schema = exec_schema();
+  type.create = create_exec;
+  return type;
+}
+
+}  // namespace am2z

@@ -1,0 +1,563 @@
+#include "plugins/subprocess.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <system_error>
+#include <utility>
+
+extern char** environ;
+
+namespace am2z {
+
+namespace {
+
+/// An owned file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  int get() const { return fd_; }
+  bool is_open() const { return fd_ >= 0; }
+  // Linux always releases the descriptor, even when close() reports EINTR: never retry.
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Process groups we started and have not reaped. Leaked on purpose: kill_all_subprocesses may
+/// run during exit, after static destructors.
+struct LiveGroups {
+  std::mutex mutex;
+  std::set<pid_t> groups;
+  bool shutting_down = false;
+};
+
+LiveGroups& live_groups() {
+  static auto* groups = new LiveGroups;
+  return *groups;
+}
+
+std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+SpawnError spawn_error(SpawnErrorKind kind, int err, std::string message) {
+  return SpawnError{kind, err, std::move(message)};
+}
+
+SpawnError classify_spawn_failure(int err, const std::string& program) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return spawn_error(SpawnErrorKind::not_found, err, "'" + program + "': not found");
+    case EACCES:
+    case EPERM:
+    case ENOEXEC:
+      return spawn_error(SpawnErrorKind::not_executable, err,
+                         "'" + program + "': not executable (" + errno_text(err) + ")");
+    default:
+      return spawn_error(SpawnErrorKind::other, err, "'" + program + "': cannot start: " + errno_text(err));
+  }
+}
+
+/// A pipe whose ends are close-on-exec and above 0..2, so the child's dup2 onto 0..2 cannot
+/// clobber an end it still has to duplicate.
+struct Pipe {
+  Fd read;
+  Fd write;
+};
+
+int lift_above_stdio(int fd) {
+  if (fd > 2) return fd;
+  int lifted = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return lifted;
+}
+
+std::expected<Pipe, int> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return std::unexpected(errno);
+  Pipe p{Fd(lift_above_stdio(fds[0])), Fd(lift_above_stdio(fds[1]))};
+  if (!p.read.is_open() || !p.write.is_open()) return std::unexpected(errno);
+  return p;
+}
+
+void set_nonblocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+/// The inherited environment with `extra` applied; a key given twice in `extra` takes the last value.
+std::vector<std::string> build_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
+  auto overridden = [&](std::string_view key) {
+    return std::any_of(extra.begin(), extra.end(), [&](const auto& kv) { return kv.first == key; });
+  };
+  std::vector<std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    if (!overridden(entry.substr(0, entry.find('=')))) out.emplace_back(entry);
+  }
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    bool later = std::any_of(extra.begin() + static_cast<std::ptrdiff_t>(i) + 1, extra.end(),
+                             [&](const auto& kv) { return kv.first == extra[i].first; });
+    if (!later) out.push_back(extra[i].first + "=" + extra[i].second);
+  }
+  return out;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+/// posix_spawn's attribute objects, destroyed on every path.
+class SpawnSetup {
+ public:
+  SpawnSetup() {
+    ::posix_spawn_file_actions_init(&actions_);
+    ::posix_spawnattr_init(&attr_);
+  }
+  ~SpawnSetup() {
+    ::posix_spawn_file_actions_destroy(&actions_);
+    ::posix_spawnattr_destroy(&attr_);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+
+  /// Returns 0 or the error of the failing call.
+  int configure(int in_fd, int out_fd, int err_fd, const std::string& cwd) {
+    int rc = 0;
+    auto step = [&rc](int r) {
+      if (rc == 0) rc = r;
+    };
+    step(::posix_spawn_file_actions_adddup2(&actions_, in_fd, STDIN_FILENO));
+    step(::posix_spawn_file_actions_adddup2(&actions_, out_fd, STDOUT_FILENO));
+    step(::posix_spawn_file_actions_adddup2(&actions_, err_fd, STDERR_FILENO));
+    // O_CLOEXEC covers our pipes; this covers descriptors other code opened without it.
+    step(::posix_spawn_file_actions_addclosefrom_np(&actions_, 3));
+    if (!cwd.empty()) step(::posix_spawn_file_actions_addchdir_np(&actions_, cwd.c_str()));
+
+    // Its own group, so a signal reaches the whole tree it forks; a clean signal mask (the
+    // calling thread blocks SIGPIPE) and default SIGPIPE (the host may ignore it).
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    step(::posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF));
+    step(::posix_spawnattr_setpgroup(&attr_, 0));
+    step(::posix_spawnattr_setsigmask(&attr_, &empty));
+    step(::posix_spawnattr_setsigdefault(&attr_, &defaults));
+    return rc;
+  }
+
+  const posix_spawn_file_actions_t* actions() const { return &actions_; }
+  const posix_spawnattr_t* attr() const { return &attr_; }
+
+ private:
+  posix_spawn_file_actions_t actions_;
+  posix_spawnattr_t attr_;
+};
+
+/// Blocks SIGPIPE in this thread while we feed stdin, so a child that closes stdin early costs
+/// an EPIPE instead of the whole process; the signal raised meanwhile is consumed, not delivered.
+class SigpipeBlock {
+ public:
+  SigpipeBlock() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_, &previous_);
+  }
+  ~SigpipeBlock() {
+    if (raised_) {
+      timespec zero{};
+      while (::sigtimedwait(&pipe_, nullptr, &zero) > 0) {
+      }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  SigpipeBlock(const SigpipeBlock&) = delete;
+  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
+
+  void note_epipe() { raised_ = true; }
+
+ private:
+  sigset_t pipe_;
+  sigset_t previous_;
+  bool raised_ = false;
+};
+
+/// Keeps the last `keep` bytes; trims lazily so appending stays amortised O(n).
+void append_tail(std::string& tail, const char* data, std::size_t n, std::size_t keep) {
+  if (keep == 0) return;
+  if (n >= keep) {
+    tail.assign(data + (n - keep), keep);
+    return;
+  }
+  tail.append(data, n);
+  if (tail.size() > 2 * keep) tail.erase(0, tail.size() - keep);
+}
+
+// Through syscall(): glibc 2.36's <sys/pidfd.h> lacks extern "C", so its wrapper cannot link from C++.
+int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+int millis_until(SteadyClock::time_point t, SteadyClock::time_point now) {
+  if (t <= now) return 0;
+  auto ms = std::chrono::ceil<Millis>(t - now).count();
+  return static_cast<int>(std::min<long long>(ms, INT_MAX));
+}
+
+/// One started child: pumps its pipes, enforces the deadline and the token, reaps it.
+class Child {
+ public:
+  Child(const SubprocessOptions& options, pid_t pid, Fd in, Fd out, Fd err)
+      : options_(options), pid_(pid), in_(std::move(in)), out_(std::move(out)), err_(std::move(err)) {}
+
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // Only reached without wait() on an exception: the child must not outlive us.
+  ~Child() {
+    if (!reaped_) {
+      ::kill(-pid_, SIGKILL);
+      reap();
+    }
+  }
+
+  SubprocessResult wait() {
+    watch();
+    SigpipeBlock sigpipe;
+    sigpipe_ = &sigpipe;
+    pump();
+    in_.reset();
+    if (options_.kill_group_on_exit || phase_ != Phase::running) ::kill(-pid_, SIGKILL);
+    drain_rest(out_, false);
+    drain_rest(err_, true);
+    reap();
+    sigpipe_ = nullptr;
+    if (result_.err_tail.size() > options_.stderr_tail) {
+      result_.err_tail.erase(0, result_.err_tail.size() - options_.stderr_tail);
+    }
+    return std::move(result_);
+  }
+
+ private:
+  enum class Phase { running, terminating, killed };
+  static constexpr std::size_t kChunk = 64 * 1024;
+
+  // Set up here rather than in the constructor: if anything throws, the destructor still
+  // kills and reaps the child.
+  void watch() {
+    set_nonblocking(in_.get());
+    set_nonblocking(out_.get());
+    set_nonblocking(err_.get());
+    if (options_.input.empty()) in_.reset();
+    // A pidfd turns "the child exited" into a poll event; without one (kernel < 5.3) we tick.
+    pidfd_ = Fd(open_pidfd(pid_));
+    if (options_.cancel != nullptr) {
+      auto wake = std::make_shared<Fd>(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      wake_ = wake;
+      // The callback owns the descriptor too: one racing with our return still writes to an
+      // open descriptor.
+      cancel_registration_ = options_.cancel->on_cancel([wake] {
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake->get(), &one, sizeof one);
+      });
+    }
+  }
+
+  void pump() {
+    while (true) {
+      auto now = SteadyClock::now();
+      check_limits(now);
+
+      pollfd fds[5];
+      nfds_t n = 0;
+      auto add = [&](const Fd& fd, short events) -> int {
+        if (!fd.is_open()) return -1;
+        fds[n] = pollfd{fd.get(), events, 0};
+        return static_cast<int>(n++);
+      };
+      int in_i = add(in_, POLLOUT);
+      int out_i = add(out_, POLLIN);
+      int err_i = add(err_, POLLIN);
+      int pid_i = add(pidfd_, POLLIN);
+      int wake_i = (wake_ && phase_ == Phase::running) ? add(*wake_, POLLIN) : -1;
+
+      int rc = ::poll(fds, n, poll_timeout(now));
+      if (rc < 0) {
+        if (errno == EINTR) continue;
+        // Cannot watch it any more: make sure it is gone.
+        ::kill(-pid_, SIGKILL);
+        phase_ = Phase::killed;
+        return;
+      }
+      auto fired = [&](int i) { return i >= 0 && fds[i].revents != 0; };
+      if (fired(in_i)) write_input();
+      if (fired(out_i)) read_some(out_, false);
+      if (fired(err_i)) read_some(err_, true);
+      if (fired(wake_i)) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] auto r = ::read(wake_->get(), &count, sizeof count);
+      }
+      if (pidfd_.is_open() ? fired(pid_i) : leader_exited()) return;
+    }
+  }
+
+  void check_limits(SteadyClock::time_point now) {
+    if (phase_ == Phase::running) {
+      if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+        result_.cancelled = true;
+        terminate(now);
+      } else if (options_.deadline != kNoDeadline && now >= options_.deadline) {
+        result_.timed_out = true;
+        terminate(now);
+      }
+    }
+    if (phase_ == Phase::terminating && now >= kill_at_) {
+      ::kill(-pid_, SIGKILL);
+      phase_ = Phase::killed;
+    }
+  }
+
+  void terminate(SteadyClock::time_point now) {
+    result_.killed = true;
+    in_.reset();  // a program being stopped gets no more input
+    if (options_.kill_grace.count() <= 0) {
+      ::kill(-pid_, SIGKILL);
+      phase_ = Phase::killed;
+      return;
+    }
+    ::kill(-pid_, SIGTERM);
+    ::kill(-pid_, SIGCONT);  // a stopped process acts on SIGTERM only once continued
+    kill_at_ = now + options_.kill_grace;
+    phase_ = Phase::terminating;
+  }
+
+  int poll_timeout(SteadyClock::time_point now) const {
+    int timeout = -1;
+    if (phase_ == Phase::running && options_.deadline != kNoDeadline) timeout = millis_until(options_.deadline, now);
+    if (phase_ == Phase::terminating) timeout = millis_until(kill_at_, now);
+    bool must_tick = !pidfd_.is_open() || (wake_ && !wake_->is_open() && phase_ == Phase::running);
+    if (must_tick) timeout = timeout < 0 ? kTickMs : std::min(timeout, kTickMs);
+    return timeout;
+  }
+
+  bool leader_exited() const {
+    siginfo_t info{};
+    int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+    return (rc == 0 && info.si_pid == pid_) || (rc < 0 && errno == ECHILD);
+  }
+
+  void write_input() {
+    std::size_t left = options_.input.size() - written_;
+    ssize_t n = ::write(in_.get(), options_.input.data() + written_, std::min(left, kChunk));
+    if (n > 0) {
+      written_ += static_cast<std::size_t>(n);
+      if (written_ == options_.input.size()) in_.reset();  // EOF tells the child the input is complete
+      return;
+    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    // EPIPE: the child closed stdin without reading everything, which is its right.
+    if (n < 0 && errno == EPIPE && sigpipe_ != nullptr) sigpipe_->note_epipe();
+    in_.reset();
+  }
+
+  // A few reads per wake-up: enough for throughput, bounded so a program flooding its output
+  // cannot keep us from noticing the deadline.
+  void read_some(Fd& fd, bool is_err, int max_reads = 4) {
+    char buf[kChunk];
+    for (int i = 0; i < max_reads && fd.is_open(); ++i) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n > 0) {
+        if (is_err) {
+          append_tail(result_.err_tail, buf, static_cast<std::size_t>(n), options_.stderr_tail);
+        } else {
+          result_.out.append(buf, static_cast<std::size_t>(n));
+        }
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      fd.reset();  // EOF or a read error
+    }
+  }
+
+  // After the program exited: what it wrote is in the pipe already. Something it left behind
+  // may still hold the pipe open, so stop at "nothing more right now" rather than wait for EOF.
+  void drain_rest(Fd& fd, bool is_err) {
+    read_some(fd, is_err, 64);
+    fd.reset();
+  }
+
+  void reap() {
+    {
+      // Forget the group while the unreaped leader still reserves its id, so
+      // kill_all_subprocesses can never signal a recycled group.
+      auto& live = live_groups();
+      std::lock_guard lock(live.mutex);
+      live.groups.erase(pid_);
+    }
+    reaped_ = true;
+    int status = 0;
+    pid_t r;
+    do {
+      r = ::waitpid(pid_, &status, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r != pid_) return;  // SIGCHLD ignored by the host: the status is lost
+    if (WIFEXITED(status)) {
+      result_.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      result_.term_signal = WTERMSIG(status);
+    }
+  }
+
+  static constexpr int kTickMs = 10;
+
+  const SubprocessOptions& options_;
+  pid_t pid_;
+  Fd in_;
+  Fd out_;
+  Fd err_;
+  Fd pidfd_;
+  std::shared_ptr<Fd> wake_;
+  CancelRegistration cancel_registration_;
+  SigpipeBlock* sigpipe_ = nullptr;
+  std::size_t written_ = 0;
+  Phase phase_ = Phase::running;
+  SteadyClock::time_point kill_at_{};
+  bool reaped_ = false;
+  SubprocessResult result_;
+};
+
+}  // namespace
+
+std::string_view to_string(SpawnErrorKind kind) {
+  switch (kind) {
+    case SpawnErrorKind::not_found: return "not found";
+    case SpawnErrorKind::not_executable: return "not executable";
+    case SpawnErrorKind::bad_cwd: return "bad working directory";
+    case SpawnErrorKind::shutting_down: return "shutting down";
+    case SpawnErrorKind::other: break;
+  }
+  return "cannot start";
+}
+
+std::expected<SubprocessResult, SpawnError> run_subprocess(const SubprocessOptions& options) {
+  if (options.argv.empty() || options.argv[0].empty()) {
+    return std::unexpected(spawn_error(SpawnErrorKind::other, 0, "empty argv: no program to run"));
+  }
+  const std::string& program = options.argv[0];
+  if (!options.cwd.empty()) {
+    // Checked here because a failed chdir in the child reports ENOENT, which would read as
+    // "program not found".
+    struct stat st{};
+    if (::stat(options.cwd.c_str(), &st) != 0) {
+      int err = errno;
+      return std::unexpected(spawn_error(SpawnErrorKind::bad_cwd, err,
+                                         "working directory '" + options.cwd + "': " + errno_text(err)));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return std::unexpected(spawn_error(SpawnErrorKind::bad_cwd, ENOTDIR,
+                                         "working directory '" + options.cwd + "': not a directory"));
+    }
+  }
+
+  // Nothing to do when it is already over; saves starting a process only to kill it.
+  SubprocessResult early;
+  early.cancelled = options.cancel != nullptr && options.cancel->cancelled();
+  early.timed_out = !early.cancelled && options.deadline != kNoDeadline && SteadyClock::now() >= options.deadline;
+  if (early.cancelled || early.timed_out) return early;
+
+  {
+    auto& live = live_groups();
+    std::lock_guard lock(live.mutex);
+    if (live.shutting_down) {
+      return std::unexpected(spawn_error(SpawnErrorKind::shutting_down, 0, "'" + program + "': shutting down"));
+    }
+  }
+
+  auto in = make_pipe();
+  auto out = make_pipe();
+  auto err = make_pipe();
+  for (const auto* p : {&in, &out, &err}) {
+    if (!*p) return std::unexpected(spawn_error(SpawnErrorKind::other, p->error(), "pipe: " + errno_text(p->error())));
+  }
+
+  SpawnSetup setup;
+  if (int rc = setup.configure(in->read.get(), out->write.get(), err->write.get(), options.cwd); rc != 0) {
+    return std::unexpected(spawn_error(SpawnErrorKind::other, rc, "posix_spawn setup: " + errno_text(rc)));
+  }
+  std::vector<std::string> argv_storage(options.argv);
+  std::vector<char*> argv = c_strings(argv_storage);
+  std::vector<std::string> env_storage = build_environment(options.env);
+  std::vector<char*> envp = c_strings(env_storage);
+
+  pid_t pid = -1;
+  // posix_spawnp reports exec failures (ENOENT, EACCES) as its return value.
+  int rc = ::posix_spawnp(&pid, program.c_str(), setup.actions(), setup.attr(), argv.data(), envp.data());
+  if (rc != 0) return std::unexpected(classify_spawn_failure(rc, program));
+
+  {
+    auto& live = live_groups();
+    std::lock_guard lock(live.mutex);
+    live.groups.insert(pid);
+    // kill_all_subprocesses ran between our check and the spawn.
+    if (live.shutting_down) ::kill(-pid, SIGKILL);
+  }
+
+  // The child's ends must close here, or we would never see EOF on stdout/stderr.
+  in->read.reset();
+  out->write.reset();
+  err->write.reset();
+  Child child(options, pid, std::move(in->write), std::move(out->read), std::move(err->read));
+  return child.wait();
+}
+
+void kill_all_subprocesses() {
+  auto& live = live_groups();
+  std::lock_guard lock(live.mutex);
+  live.shutting_down = true;
+  for (pid_t group : live.groups) ::kill(-group, SIGKILL);
+}
+
+std::size_t live_subprocess_count() {
+  auto& live = live_groups();
+  std::lock_guard lock(live.mutex);
+  return live.groups.size();
+}
+
+}  // namespace am2z

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One-command set-up on Debian 12.
+#   ./setup.sh           install what is missing, build, run the order example
+#   ./setup.sh --test    the same, then the whole test suite (plain, ASan+UBSan and TSan builds)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=example
+case "${1:-}" in
+  "") ;;
+  --test) mode=test ;;
+  -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+  *) echo "setup.sh: unknown argument '$1' (use --test or nothing)" >&2; exit 2 ;;
+esac
+
+packages=(g++ cmake ninja-build pkg-config python3 redis-server
+          libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libspdlog-dev libfmt-dev doctest-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+jobs=$(nproc)
+build() {  # build DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DAM2Z_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+build build -DCMAKE_BUILD_TYPE=Release
+echo "== example: the order flow ==" >&2
+./build/cli/am2z run examples/flows/order/order.yaml -i examples/flows/order/order-input.json
+
+if [ "$mode" = test ]; then
+  echo "== tests: release build ==" >&2
+  ctest --test-dir build --output-on-failure -j "$jobs"
+  echo "== tests: ASan+UBSan build ==" >&2
+  build build-asan -DCMAKE_BUILD_TYPE=Debug -DAM2Z_SANITIZE=address
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs"
+  echo "== tests: TSan build ==" >&2
+  build build-tsan -DCMAKE_BUILD_TYPE=Debug -DAM2Z_SANITIZE=thread
+  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j "$jobs"
+fi

@@ -1,0 +1,168 @@
+// ParallelNode: concurrent branches on copies of one input; all-or-nothing; merged results.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "tests/core/test_support.hpp"
+
+using namespace am2z;
+using namespace std::chrono_literals;
+
+namespace {
+
+long long ms_since(SteadyClock::time_point t0) {
+  return std::chrono::duration_cast<Millis>(SteadyClock::now() - t0).count();
+}
+
+NodePtr parallel(std::vector<NodePtr> branches, MergeStrategy merge = MergeStrategy::deep) {
+  return std::make_shared<ParallelNode>("fan-out", std::move(branches), merge);
+}
+
+NodePtr set_key(const std::string& key, Json value) {
+  return test::leaf("set-" + key, [key, value](State& s, Context&) -> Status {
+    s.data[key] = value;
+    return {};
+  });
+}
+
+NodePtr fail_after(const std::string& name, Millis delay) {
+  return test::leaf(name, [delay](State&, Context& ctx) -> Status {
+    std::this_thread::sleep_for(delay);
+    return fail(errors::execution(std::string(ctx.processor_name()), "failed after " + std::to_string(delay.count()) + "ms"));
+  });
+}
+
+}  // namespace
+
+TEST_SUITE("parallel") {
+
+TEST_CASE("branches really run at the same time") {
+  auto threads = std::make_shared<std::set<std::thread::id>>();
+  auto mutex = std::make_shared<std::mutex>();
+  std::vector<NodePtr> branches;
+  for (int i = 0; i < 5; ++i) {
+    branches.push_back(test::leaf("sleep" + std::to_string(i), [=](State& s, Context& ctx) -> Status {
+      {
+        std::lock_guard lock(*mutex);
+        threads->insert(std::this_thread::get_id());
+      }
+      s.data["done" + std::to_string(i)] = !ctx.cancel_token().wait_for(100ms);
+      return {};
+    }));
+  }
+  const auto t0 = SteadyClock::now();
+  RunOutcome out = test::run(parallel(std::move(branches)));
+  const auto took = ms_since(t0);
+  REQUIRE(out.ok());
+  CHECK(took >= 90);
+  CHECK(took < 350);  // one after the other would take 500ms
+  CHECK(threads->size() == 5);
+  for (int i = 0; i < 5; ++i) CHECK(out.state.data["done" + std::to_string(i)] == true);
+}
+
+TEST_CASE("every branch gets the same input, unaffected by its siblings") {
+  auto seen = std::make_shared<std::vector<Json>>(3);
+  auto versions = std::make_shared<std::vector<std::int64_t>>(3);
+  std::vector<NodePtr> branches;
+  for (std::size_t i = 0; i < 3; ++i) {
+    branches.push_back(test::leaf("b" + std::to_string(i), [=](State& s, Context& ctx) -> Status {
+      ctx.cancel_token().wait_for(Millis(20 * static_cast<int>(i)));  // later branches read later
+      (*seen)[i] = s.data;
+      (*versions)[i] = s.meta.version;
+      s.data["x"] = 100 + static_cast<int>(i);  // would leak into later branches if they shared state
+      s.data["list"].push_back(i);
+      return {};
+    }));
+  }
+  RunOutcome out = test::run(parallel(std::move(branches)), Json{{"x", 1}, {"list", Json::array()}});
+  REQUIRE(out.ok());
+  for (std::size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    CHECK((*seen)[i] == Json{{"x", 1}, {"list", Json::array()}});
+    CHECK((*versions)[i] == 1);
+  }
+  CHECK(out.state.data["x"] == 102);  // deep merge: the last branch's change wins
+  CHECK(out.state.data["list"] == Json::array({0, 1, 2}));
+}
+
+TEST_CASE("results of all branches are merged") {
+  RunOutcome out = test::run(parallel({set_key("a", 1), set_key("b", "two"), set_key("c", Json{{"three", 3}})}),
+                             Json{{"input", true}});
+  REQUIRE(out.ok());
+  CHECK(out.state.data == Json{{"input", true}, {"a", 1}, {"b", "two"}, {"c", {{"three", 3}}}});
+}
+
+TEST_CASE("all-or-nothing: one failing branch discards every branch's output") {
+  auto finished = std::make_shared<std::atomic<int>>(0);
+  auto slow_ok = test::leaf("slow-ok", [finished](State& s, Context& ctx) -> Status {
+    ctx.cancel_token().wait_for(80ms);
+    s.data["slow"] = true;
+    ++*finished;
+    return {};
+  });
+  RunOutcome out = test::run(parallel({set_key("a", 1), fail_after("bad", 0ms), slow_ok}), Json{{"input", 1}});
+  REQUIRE_FALSE(out.ok());
+  CHECK(*finished == 1);  // the node waited for the slow branch before reporting
+  CHECK(out.state.data == Json{{"input", 1}});
+  CHECK(out.state.meta.version == 1);
+  CHECK(out.error->context["failedProcessor"] == "bad");
+  CHECK(out.error->context["parallel"] == "fan-out");
+  CHECK(out.error->context["branch"] == 1);
+  REQUIRE(out.error->partial_state != nullptr);
+  CHECK((*out.error->partial_state)["input"] == 1);
+  CHECK_FALSE(out.error->partial_state->contains("a"));
+}
+
+TEST_CASE("the reported error is the first failing branch in declaration order") {
+  // Branch 1 fails after 150ms, branch 3 fails at once: branch 1 is still the one reported.
+  const auto t0 = SteadyClock::now();
+  RunOutcome out = test::run(parallel({set_key("a", 1), fail_after("slow-fail", 150ms), set_key("b", 2),
+                                       fail_after("fast-fail", 0ms)}));
+  REQUIRE_FALSE(out.ok());
+  CHECK(ms_since(t0) >= 140);
+  CHECK(out.error->context["failedProcessor"] == "slow-fail");
+  CHECK(out.error->context["branch"] == 1);
+  CHECK(out.error->message.find("failed after 150ms") != std::string::npos);
+}
+
+TEST_CASE("metadata version adds up the steps of every branch") {
+  auto chain_of = [](const std::string& label, int steps) {
+    std::vector<NodePtr> v;
+    for (int i = 0; i < steps; ++i) v.push_back(test::leaf(label + std::to_string(i), test::add(1)));
+    return std::make_shared<ChainNode>(label, std::move(v));
+  };
+  RunOutcome out =
+      test::run(parallel({chain_of("two", 2), chain_of("one", 1), chain_of("three", 3)}), Json{{"count", 0}});
+  REQUIRE(out.ok());
+  CHECK(out.state.meta.version == 1 + 2 + 1 + 3);
+  CHECK(out.state.meta.last_updated >= out.state.meta.created_at);
+}
+
+TEST_CASE("nested parallels inside parallels do not starve each other") {
+  // 3 x 3 leaves that each wait 80ms: all nine run at once, so the whole thing takes ~80ms.
+  std::vector<NodePtr> outer;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<NodePtr> inner;
+    for (int j = 0; j < 3; ++j) {
+      const std::string key = "k" + std::to_string(i) + std::to_string(j);
+      inner.push_back(test::leaf(key, [key](State& s, Context& ctx) -> Status {
+        ctx.cancel_token().wait_for(80ms);
+        s.data[key] = true;
+        return {};
+      }));
+    }
+    outer.push_back(parallel(std::move(inner)));
+  }
+  const auto t0 = SteadyClock::now();
+  RunOutcome out = test::run(parallel(std::move(outer)));
+  const auto took = ms_since(t0);
+  REQUIRE(out.ok());
+  CHECK(out.state.data.size() == 9);
+  CHECK(took < 500);  // sequential would be 720ms
+}
+
+}  // TEST_SUITE

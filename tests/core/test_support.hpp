@@ -1,0 +1,57 @@
+#pragma once
+// Builds flows in code for engine tests: processors from lambdas, instances, nodes, a flow.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/flow.hpp"
+#include "core/runner.hpp"
+
+namespace am2z::test {
+
+using Fn = std::function<Status(State&, Context&)>;
+
+/// A processor whose behaviour is a lambda.
+class FnProcessor final : public Processor {
+ public:
+  explicit FnProcessor(Fn fn) : fn_(std::move(fn)) {}
+  Status process(State& state, Context& ctx) const override { return fn_(state, ctx); }
+
+ private:
+  Fn fn_;
+};
+
+inline std::shared_ptr<ProcessorInstance> instance(const std::string& name, Fn fn, StepPolicy policy = {}) {
+  auto inst = std::make_shared<ProcessorInstance>();
+  inst->name = name;
+  inst->type = "test";
+  inst->impl = std::make_unique<FnProcessor>(std::move(fn));
+  inst->policy = policy;
+  inst->init_limits();
+  return inst;
+}
+
+inline NodePtr leaf(std::shared_ptr<const ProcessorInstance> inst) { return std::make_shared<ProcessorNode>(std::move(inst)); }
+inline NodePtr leaf(const std::string& name, Fn fn, StepPolicy policy = {}) { return leaf(instance(name, std::move(fn), policy)); }
+
+/// Adds `delta` to .count.
+inline Fn add(int delta) {
+  return [delta](State& s, Context&) -> Status {
+    s.data["count"] = s.data.value("count", 0) + delta;
+    return {};
+  };
+}
+
+inline std::shared_ptr<Flow> flow_of(NodePtr root, const std::string& name = "test-flow") {
+  auto f = std::make_shared<Flow>();
+  f->name = name;
+  f->root = std::move(root);
+  return f;
+}
+
+inline RunOutcome run(NodePtr root, Json data = Json::object(), RunOptions options = {}) {
+  return run_flow(flow_of(std::move(root)), State::create("s1", std::move(data)), options);
+}
+
+}  // namespace am2z::test
