@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include <spdlog/spdlog.h>
@@ -88,6 +89,10 @@ int run(const RunArgs& a) {
   options.cancel = install_interrupt_handler();
   options.max_call_depth = a.max_call_depth;
   RunOutcome outcome = run_flow(loaded.flow, std::move(*state), options);
+  // Whatever the outcome, a subprocess still alive now belongs to a step the run abandoned (a step
+  // timeout or cancellation whose error a batch collected, a program ignoring SIGTERM during its
+  // kill grace): we are about to exit, and it must not outlive us.
+  kill_all_subprocesses();
   if (events_file != nullptr) std::fflush(events_file);
 
   if (outcome.ok()) {
@@ -95,7 +100,6 @@ int run(const RunArgs& a) {
     return kExitSuccess;
   }
   const int code = exit_code_for(*outcome.error);
-  if (code != kExitFailure) kill_all_subprocesses();
   print_error_json(Json{{"error", outcome.error->to_json()}});
   return code;
 }
@@ -112,7 +116,7 @@ CommandHandler add_run_command(CLI::App& app) {
   cmd->add_option("--events", args->events, "Write events as JSON lines to FILE (- for stderr)");
   cmd->add_option("--timeout", args->timeout, "Cancel the run after this long, e.g. 30s (exit code 124)");
   cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   cmd->add_flag("-c,--compact", args->compact, "Print the final state on one line");
   return [args](const GlobalOptions&) { return run(*args); };
 }

@@ -1,11 +1,9 @@
 #include "cli/input.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iostream>
-#include <iterator>
-#include <sstream>
+#include <memory>
 
 #include "core/json_path.hpp"
 
@@ -37,13 +35,15 @@ std::pair<std::size_t, std::size_t> line_col(const std::string& text, std::size_
 Result<Json> read_json_input(const std::string& source) {
   std::string text;
   const std::string name = source == "-" ? "<stdin>" : source;
-  if (source == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(source, std::ios::binary);
-    if (!in) return fail(input_error(name, std::string("cannot read input: ") + std::strerror(errno)));
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  // stdio rather than iostreams: an ifstream opens a directory, then its istreambuf_iterator throws
+  // std::ios_base::failure (EISDIR) from the first read, which aborted the process.
+  std::FILE* in = source == "-" ? stdin : std::fopen(source.c_str(), "rb");
+  if (in == nullptr) return fail(input_error(name, std::string("cannot read input: ") + std::strerror(errno)));
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned(source == "-" ? nullptr : in, &std::fclose);
+  char buffer[65536];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, in)) > 0) text.append(buffer, n);
+  if (std::ferror(in)) return fail(input_error(name, std::string("cannot read input: ") + std::strerror(errno)));
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
@@ -60,7 +60,7 @@ Status apply_assignment(Json& doc, const std::string& assignment) {
     return fail(input_error("--set " + assignment, "expected path=value, e.g. --set .order.total=42"));
   }
   std::string path_text = assignment.substr(0, eq);
-  if (path_text.front() != '.') path_text.insert(0, ".");
+  if (path_text.front() != '.') path_text = "." + path_text;
   auto path = JsonPath::parse(path_text);
   if (!path) return fail(input_error("--set " + assignment, path.error().context.value("reason", "bad path")));
   const std::string raw = assignment.substr(eq + 1);

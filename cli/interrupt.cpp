@@ -1,5 +1,6 @@
 #include "cli/interrupt.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <thread>
@@ -13,7 +14,7 @@ namespace am2z::cli {
 
 namespace {
 int g_pipe[2] = {-1, -1};
-volatile std::sig_atomic_t g_count = 0;
+std::atomic<int> g_count{0};  // lock-free, so safe in a signal handler
 
 extern "C" void on_signal(int signo) {
   if (++g_count > 1) _exit(kExitInterrupted);  // second Ctrl-C: the user insists

@@ -24,7 +24,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     exit_now(app.exit(e));
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    // CLI11 checks for the required subcommand before it reports leftover arguments, so
+    // `am2z --bogus` and `am2z frobnicate` would only say "A subcommand is required".
+    if (app.get_subcommands().empty() && !app.remaining().empty()) {
+      app.exit(CLI::ExtrasError(app.remaining()));
+    } else {
+      app.exit(e);
+    }
     exit_now(kExitUsage);
   }
   setup_logging(globals);

@@ -13,18 +13,35 @@ struct CancelState {
   std::string reason;
   std::map<std::uint64_t, std::function<void()>> callbacks;
   std::uint64_t next_id = 1;
+  std::uint64_t running_id = 0;  ///< the callback fire() is running right now, outside the lock
+  std::thread::id running_thread;
 
   void fire(const std::string& why) {
-    std::map<std::uint64_t, std::function<void()>> to_run;
-    {
-      std::lock_guard lock(mutex);
-      if (fired.load(std::memory_order_relaxed)) return;
-      reason = why;
-      fired.store(true, std::memory_order_release);
-      to_run.swap(callbacks);
-    }
+    std::unique_lock lock(mutex);
+    if (fired.load(std::memory_order_relaxed)) return;
+    reason = why;
+    fired.store(true, std::memory_order_release);
     cv.notify_all();
-    for (auto& [id, fn] : to_run) fn();
+    // One at a time, each removed before it runs, so a registration reset meanwhile either
+    // prevents its callback or waits for it to finish (see remove()).
+    while (!callbacks.empty()) {
+      auto node = callbacks.extract(callbacks.begin());
+      running_id = node.key();
+      running_thread = std::this_thread::get_id();
+      lock.unlock();
+      node.mapped()();
+      lock.lock();
+      running_id = 0;
+      cv.notify_all();
+    }
+  }
+
+  /// After this returns the callback will not run and is not running (unless this very thread
+  /// is the one running it: a callback may drop its own registration).
+  void remove(std::uint64_t id) {
+    std::unique_lock lock(mutex);
+    callbacks.erase(id);
+    cv.wait(lock, [&] { return running_id != id || running_thread == std::this_thread::get_id(); });
   }
 };
 }  // namespace detail
@@ -44,10 +61,7 @@ CancelRegistration& CancelRegistration::operator=(CancelRegistration&& other) no
 CancelRegistration::~CancelRegistration() { reset(); }
 
 void CancelRegistration::reset() {
-  if (state_) {
-    std::lock_guard lock(state_->mutex);
-    state_->callbacks.erase(id_);
-  }
+  if (state_) state_->remove(id_);
   state_.reset();
 }
 

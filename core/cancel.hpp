@@ -24,7 +24,8 @@ struct CancelState;
 
 class CancelToken;
 
-/// Unregisters a cancellation callback when it goes out of scope.
+/// Unregisters a cancellation callback when it goes out of scope; once reset() returns the callback
+/// is neither pending nor running, so it may capture references to the registering frame.
 class CancelRegistration {
  public:
   CancelRegistration() = default;

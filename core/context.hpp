@@ -41,7 +41,8 @@ struct Scope {
   int depth = 0;
 };
 
-/// Handed to Processor::process for one attempt of one step.
+/// Handed to Processor::process for one attempt of one step. It refers to `scope`, which must
+/// outlive it (build it from a named Scope, never a temporary).
 class Context {
  public:
   Context(const Scope& scope, std::string_view processor, std::uint64_t step, int attempt)

@@ -62,6 +62,15 @@ Status run_guarded(const NodeBody& body, State& state, const Scope& scope, Deadl
   }
   if (block->done) {
     state = std::move(block->state);
+    // The body sees this deadline too (ctx.deadline()), so a step that watches it can report the
+    // timeout in its own words a moment before we do: its own name instead of `what`, a budget
+    // measured from its own start ("'nap' timed out after 299ms" for a 300ms run timeout). A
+    // deadline that is ours is reported as ours, whichever side noticed it first.
+    const Status& st = block->status;
+    if (!st && st.error().category == ErrorCategory::timeout && deadline < scope.deadline &&
+        SteadyClock::now() >= deadline) {
+      return fail(errors::timeout(what, timeout.count()));
+    }
     return std::move(block->status);
   }
   lock.unlock();

@@ -7,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "plugins/budget.hpp"
 #include "plugins/params.hpp"
 #include "plugins/subprocess.hpp"
 
@@ -31,6 +30,24 @@ std::string_view trim(std::string_view s) {
   return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
 }
 
+/// The state as the program reads it: State::to_json() text, without first copying the data
+/// into a new document (states can be large).
+std::string state_document(const State& state) {
+  constexpr auto kReplace = Json::error_handler_t::replace;
+  if (!state.data.is_object() || state.data.contains("metadata")) return state.to_json().dump(-1, ' ', false, kReplace);
+  std::string data = state.data.dump(-1, ' ', false, kReplace);
+  std::string doc = "{\"metadata\":" + state.metadata_json().dump(-1, ' ', false, kReplace);
+  if (data.size() > 2) doc += ",";
+  doc.append(data, 1);  // data without its opening brace
+  return doc;
+}
+
+/// Milliseconds from `started` to `deadline`, rounded up: the budget a timeout message names.
+long long budget_ms(Deadline deadline, SteadyClock::time_point started) {
+  if (deadline <= started) return 0;
+  return std::chrono::ceil<Millis>(deadline - started).count();
+}
+
 std::string quote_start(std::string_view text) {
   std::string head(text.substr(0, kQuotedStdout));
   return valid_utf8(head) + (text.size() > kQuotedStdout ? "..." : "");
@@ -43,6 +60,7 @@ class ExecProcessor final : public Processor {
       : argv_(std::move(argv)), env_(std::move(env)), cwd_(std::move(cwd)), kill_grace_(kill_grace) {}
 
   Status process(State& state, Context& ctx) const override {
+    auto started = SteadyClock::now();
     SubprocessOptions options;
     options.argv = argv_;
     options.env = env_;
@@ -52,11 +70,10 @@ class ExecProcessor final : public Processor {
     options.env.emplace_back("AM2Z_ATTEMPT", std::to_string(ctx.attempt()));
     options.cwd = cwd_;
     options.kill_grace = kill_grace_;
-    options.input = state.to_json().dump(-1, ' ', false, Json::error_handler_t::replace);
+    options.input = state_document(state);
     options.deadline = ctx.deadline();
     options.cancel = &ctx.cancel_token();
 
-    auto started = SteadyClock::now();
     auto run = run_subprocess(options);
     if (!run) return fail(spawn_failure(ctx, run.error()));
     const SubprocessResult& r = *run;

@@ -32,7 +32,9 @@ BatchSpec static_items(Json items, int concurrency = 8, BatchMode mode = BatchMo
   return spec;
 }
 
-NodePtr batch(NodePtr target, BatchSpec spec) { return std::make_shared<BatchNode>("each", std::move(target), std::move(spec)); }
+NodePtr batch(NodePtr target, BatchSpec spec) {
+  return std::make_shared<BatchNode>("each", std::move(target), std::move(spec));
+}
 
 /// Doubles .item (scalar payloads arrive as {"item": value}).
 NodePtr doubler() {
@@ -58,8 +60,6 @@ struct Gauge {
 };
 
 }  // namespace
-
-TEST_SUITE("batch") {
 
 TEST_CASE("static scalar items: results in order with counts") {
   RunOutcome out = test::run(batch(doubler(), static_items(Json::array({1, 2, 3, 4}))), Json{{"keep", true}});
@@ -121,8 +121,9 @@ TEST_CASE("each item starts from the parent's metadata") {
 TEST_CASE("an empty list gives empty results") {
   RunOutcome out = test::run(batch(doubler(), static_items(Json::array())));
   REQUIRE(out.ok());
-  CHECK(out.state.data["batch"] ==
-        Json{{"results", Json::array()}, {"errors", Json::array()}, {"counts", {{"total", 0}, {"succeeded", 0}, {"failed", 0}}}});
+  CHECK(out.state.data["batch"] == Json{{"results", Json::array()},
+                                        {"errors", Json::array()},
+                                        {"counts", {{"total", 0}, {"succeeded", 0}, {"failed", 0}}}});
 }
 
 TEST_CASE("the concurrency limit is honoured") {
@@ -140,7 +141,7 @@ TEST_CASE("the concurrency limit is honoured") {
   REQUIRE(out.ok());
   CHECK(gauge->started == 10);
   CHECK(gauge->peak <= 3);
-  CHECK(gauge->peak >= 2);  // it does run items side by side
+  CHECK(gauge->peak >= 2);     // it does run items side by side
   CHECK(ms_since(t0) >= 110);  // ceil(10/3) = 4 rounds of 30ms
 
   auto serial = std::make_shared<Gauge>();
@@ -218,8 +219,7 @@ TEST_CASE("collect mode runs everything and records the errors") {
     s.data["item"] = s.data["item"].get<int>() + 1;
     return {};
   });
-  RunOutcome out =
-      test::run(batch(target, static_items(Json::array({1, "x", 3, nullptr}), 2, BatchMode::collect)));
+  RunOutcome out = test::run(batch(target, static_items(Json::array({1, "x", 3, nullptr}), 2, BatchMode::collect)));
   REQUIRE(out.ok());
   const Json& b = out.state.data["batch"];
   CHECK(b["results"] == Json::parse(R"([{"item":2},null,{"item":4},null])"));
@@ -283,5 +283,3 @@ TEST_CASE("external cancellation stops a batch with CancelledError") {
   CHECK(out.error->message.find("user pressed Ctrl-C") != std::string::npos);
   CHECK(ms_since(t0) < 2000);
 }
-
-}  // TEST_SUITE

@@ -1,11 +1,11 @@
 // Cancellation sources, tokens, callbacks and cancellable waits.
+#include "core/cancel.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
-
-#include "core/cancel.hpp"
 
 using namespace am2z;
 using namespace std::chrono_literals;
@@ -15,8 +15,6 @@ long long ms_since(SteadyClock::time_point t0) {
   return std::chrono::duration_cast<Millis>(SteadyClock::now() - t0).count();
 }
 }  // namespace
-
-TEST_SUITE("cancel") {
 
 TEST_CASE("a source fires once and keeps the first reason") {
   CancelSource src;
@@ -145,7 +143,9 @@ TEST_CASE("removing a registration stops its callback") {
   int scoped_calls = 0;
   int kept_calls = 0;
   CancelRegistration reset_me = src.token().on_cancel([&] { ++reset_calls; });
-  { CancelRegistration scoped = src.token().on_cancel([&] { ++scoped_calls; }); }
+  {
+    CancelRegistration scoped = src.token().on_cancel([&] { ++scoped_calls; });
+  }
   CancelRegistration kept = src.token().on_cancel([&] { ++kept_calls; });
   reset_me.reset();
   src.cancel("x");
@@ -168,6 +168,36 @@ TEST_CASE("moving a registration keeps it; move-assigning over one removes the o
   CHECK(moved == 1);
   CHECK(replaced == 0);
   CHECK(replacement == 1);
+}
+
+TEST_CASE("reset() waits for a callback that is running on another thread") {
+  // So a callback may capture references to the frame that registered it.
+  CancelSource src;
+  std::atomic<bool> started{false};
+  std::atomic<bool> finished{false};
+  CancelRegistration reg = src.token().on_cancel([&] {
+    started = true;
+    std::this_thread::sleep_for(100ms);
+    finished = true;
+  });
+  std::thread canceller([&] { src.cancel("x"); });
+  while (!started) std::this_thread::yield();
+  reg.reset();
+  CHECK(finished.load());
+  canceller.join();
+}
+
+TEST_CASE("a callback may drop its own registration") {
+  CancelSource src;
+  int calls = 0;
+  CancelRegistration reg;
+  reg = src.token().on_cancel([&] {
+    ++calls;
+    reg.reset();  // must not wait for itself
+  });
+  std::thread canceller([&] { src.cancel("x"); });
+  canceller.join();
+  CHECK(calls == 1);
 }
 
 TEST_CASE("wait_until returns early when cancelled") {
@@ -214,5 +244,3 @@ TEST_CASE("a parent's cancellation wakes a waiter on a child") {
   CHECK(woke.load());
   CHECK(ms_since(t0) < 2000);
 }
-
-}  // TEST_SUITE

@@ -18,7 +18,8 @@ test::Fn times(int factor) {
 }
 
 test::Fn failing(const std::string& why) {
-  return [why](State&, Context& ctx) -> Status { return fail(errors::execution(std::string(ctx.processor_name()), why)); };
+  return
+      [why](State&, Context& ctx) -> Status { return fail(errors::execution(std::string(ctx.processor_name()), why)); };
 }
 
 NodePtr chain(const std::string& label, std::vector<NodePtr> steps) {
@@ -27,12 +28,10 @@ NodePtr chain(const std::string& label, std::vector<NodePtr> steps) {
 
 }  // namespace
 
-TEST_SUITE("chain") {
-
 TEST_CASE("[+1, x2, +10] on 5 gives 22") {
-  RunOutcome out = test::run(
-      chain("calc", {test::leaf("plus1", test::add(1)), test::leaf("times2", times(2)), test::leaf("plus10", test::add(10))}),
-      Json{{"count", 5}});
+  RunOutcome out = test::run(chain("calc", {test::leaf("plus1", test::add(1)), test::leaf("times2", times(2)),
+                                            test::leaf("plus10", test::add(10))}),
+                             Json{{"count", 5}});
   REQUIRE(out.ok());
   CHECK(out.state.data["count"] == 22);
   CHECK(out.state.meta.version == 4);  // one bump per successful step
@@ -59,10 +58,11 @@ TEST_CASE("stops at the first failure and reports where") {
   auto ran_after = std::make_shared<std::atomic<int>>(0);
   RunOutcome out = test::run(chain("pipeline", {test::leaf("plus1", test::add(1)), test::leaf("times2", times(2)),
                                                 test::leaf("broken", failing("disk full")),
-                                                test::leaf("never", [ran_after](State&, Context&) -> Status {
-                                                  ++*ran_after;
-                                                  return {};
-                                                })}),
+                                                test::leaf("never",
+                                                           [ran_after](State&, Context&) -> Status {
+                                                             ++*ran_after;
+                                                             return {};
+                                                           })}),
                              Json{{"count", 5}});
   REQUIRE_FALSE(out.ok());
   CHECK(*ran_after == 0);
@@ -97,12 +97,12 @@ TEST_CASE("a failing first step leaves the input untouched") {
 }
 
 TEST_CASE("in nested chains the innermost chain records the progress") {
-  RunOutcome out = test::run(
-      chain("outer", {test::leaf("a", test::add(1)),
-                      chain("inner", {test::leaf("b", test::add(1)), test::leaf("c", test::add(1)),
-                                      test::leaf("boom", failing("x"))}),
-                      test::leaf("d", test::add(100))}),
-      Json{{"count", 0}});
+  RunOutcome out =
+      test::run(chain("outer", {test::leaf("a", test::add(1)),
+                                chain("inner", {test::leaf("b", test::add(1)), test::leaf("c", test::add(1)),
+                                                test::leaf("boom", failing("x"))}),
+                                test::leaf("d", test::add(100))}),
+                Json{{"count", 0}});
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->context["chain"] == "inner");
   CHECK(out.error->context["completedSteps"] == 2);
@@ -114,8 +114,8 @@ TEST_CASE("in nested chains the innermost chain records the progress") {
 
 TEST_CASE("a business error passes through with its own code") {
   RunOutcome out = test::run(chain("c", {test::leaf("check", [](State&, Context&) -> Status {
-                                         return fail(errors::business("OUT_OF_STOCK", "no stock", Severity::high));
-                                       })}));
+                                     return fail(errors::business("OUT_OF_STOCK", "no stock", Severity::high));
+                                   })}));
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->name == "BusinessError");
   CHECK(out.error->code == "OUT_OF_STOCK");
@@ -130,7 +130,8 @@ TEST_CASE("each step sees the previous step's output") {
     s.data["trail"].push_back(s.meta.version);
     return {};
   };
-  RunOutcome out = test::run(chain("c", {test::leaf("r1", record), test::leaf("r2", record), test::leaf("r3", record)}));
+  RunOutcome out =
+      test::run(chain("c", {test::leaf("r1", record), test::leaf("r2", record), test::leaf("r3", record)}));
   REQUIRE(out.ok());
   REQUIRE(seen->size() == 3);
   CHECK((*seen)[0] == Json::object());
@@ -138,5 +139,3 @@ TEST_CASE("each step sees the previous step's output") {
   CHECK((*seen)[2] == Json{{"trail", {1, 2}}});
   CHECK(out.state.data["trail"] == Json::array({1, 2, 3}));
 }
-
-}  // TEST_SUITE

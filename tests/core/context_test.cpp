@@ -18,6 +18,7 @@ std::shared_ptr<Flow> flow_with(NodePtr root, std::map<std::string, NodePtr, std
 }
 
 RunOutcome run(const std::shared_ptr<Flow>& f, Json data = Json::object(), RunOptions opts = {}) {
+  if (!opts.logger) opts.logger = test::quiet_logger();
   return run_flow(f, State::create("s1", std::move(data)), opts);
 }
 
@@ -32,8 +33,6 @@ test::Fn caller(const std::string& name) {
 }
 
 }  // namespace
-
-TEST_SUITE("context") {
 
 TEST_CASE("ctx.call runs a named processor on a state and returns the result") {
   auto doubler = test::leaf("double", [](State& s, Context& ctx) -> Status {
@@ -59,12 +58,13 @@ TEST_CASE("ctx.call can run a sub-flow") {
 }
 
 TEST_CASE("ctx.call on a copy leaves the caller's state alone") {
-  auto f = flow_with(test::leaf("main", [](State& s, Context& ctx) -> Status {
-                       auto r = ctx.call("inc", s);
-                       if (!r) return fail(std::move(r.error()));
-                       s.data["fromCall"] = (*r).data["count"];
-                       return {};
-                     }),
+  auto f = flow_with(test::leaf("main",
+                                [](State& s, Context& ctx) -> Status {
+                                  auto r = ctx.call("inc", s);
+                                  if (!r) return fail(std::move(r.error()));
+                                  s.data["fromCall"] = (*r).data["count"];
+                                  return {};
+                                }),
                      {{"inc", test::leaf("inc", test::add(1))}});
   RunOutcome out = run(f, Json{{"count", 5}});
   REQUIRE(out.ok());
@@ -73,10 +73,10 @@ TEST_CASE("ctx.call on a copy leaves the caller's state alone") {
 }
 
 TEST_CASE("a failing call returns the callee's error with its partial state") {
-  auto f = flow_with(test::leaf("main", caller("broken")),
-                     {{"broken", test::leaf("broken", [](State&, Context&) -> Status {
-                         return fail(errors::business("NO", "refused"));
-                       })}});
+  auto f =
+      flow_with(test::leaf("main", caller("broken")), {{"broken", test::leaf("broken", [](State&, Context&) -> Status {
+                                                          return fail(errors::business("NO", "refused"));
+                                                        })}});
   RunOutcome out = run(f, Json{{"count", 1}});
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->code == "NO");
@@ -180,5 +180,3 @@ TEST_CASE("new_run_id gives 16 hex characters, different each time") {
   }
   CHECK(ids.size() == 50);
 }
-
-}  // TEST_SUITE

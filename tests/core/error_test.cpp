@@ -1,21 +1,19 @@
 // The error taxonomy: codes, categories, severities, retryability, message formats, JSON form.
+#include "core/error.hpp"
+
 #include <doctest/doctest.h>
 
 #include <iterator>
 #include <memory>
 
-#include "core/error.hpp"
-
 using namespace am2z;
-
-TEST_SUITE("error") {
 
 TEST_CASE("category and severity names round-trip") {
   const ErrorCategory all[] = {ErrorCategory::validation, ErrorCategory::execution, ErrorCategory::timeout,
                                ErrorCategory::resource,   ErrorCategory::network,   ErrorCategory::configuration,
                                ErrorCategory::auth,       ErrorCategory::business,  ErrorCategory::cancelled};
-  const char* names[] = {"validation", "execution",     "timeout", "resource", "network",
-                         "configuration", "auth", "business", "cancelled"};
+  const char* names[] = {"validation",    "execution", "timeout",  "resource", "network",
+                         "configuration", "auth",      "business", "cancelled"};
   for (std::size_t i = 0; i < std::size(all); ++i) {
     CAPTURE(names[i]);
     CHECK(to_string(all[i]) == names[i]);
@@ -229,5 +227,3 @@ TEST_CASE("from_json of an unknown shape becomes a ProcessorExecutionError") {
   CHECK(e.category == ErrorCategory::execution);
   CHECK(e.severity == Severity::low);
 }
-
-}  // TEST_SUITE

@@ -43,8 +43,6 @@ NodePtr chain(std::vector<NodePtr> steps) { return std::make_shared<ChainNode>("
 
 }  // namespace
 
-TEST_SUITE("events") {
-
 TEST_CASE("a successful run: flow and processor lifecycle in order") {
   CollectingSink sink;
   RunOutcome out = test::run(chain({test::leaf("first", test::add(1)), test::leaf("second", test::add(2))}),
@@ -77,10 +75,10 @@ TEST_CASE("a successful run: flow and processor lifecycle in order") {
 
 TEST_CASE("a failing run: processor:failed then flow:failed with the error") {
   CollectingSink sink;
-  RunOutcome out = test::run(chain({test::leaf("ok", test::add(1)), test::leaf("bad", [](State&, Context&) -> Status {
-                                      return fail(errors::validation("x", 1, "nope"));
-                                    })}),
-                             Json::object(), with_sink(sink));
+  RunOutcome out = test::run(
+      chain({test::leaf("ok", test::add(1)),
+             test::leaf("bad", [](State&, Context&) -> Status { return fail(errors::validation("x", 1, "nope")); })}),
+      Json::object(), with_sink(sink));
   REQUIRE_FALSE(out.ok());
   CHECK(sink.names() == std::vector<std::string>{"flow:started", "processor:started", "processor:completed",
                                                  "processor:started", "processor:failed", "flow:failed"});
@@ -98,10 +96,13 @@ TEST_CASE("processor:retrying is emitted between attempts") {
   StepPolicy p;
   p.retry.attempts = 2;
   p.retry.initial_backoff = 1ms;
-  RunOutcome out = test::run(test::leaf("flaky", [](State&, Context& ctx) -> Status {
-                               if (ctx.attempt() == 1) return fail(errors::network("api", 502, ""));
-                               return {};
-                             }, p),
+  RunOutcome out = test::run(test::leaf(
+                                 "flaky",
+                                 [](State&, Context& ctx) -> Status {
+                                   if (ctx.attempt() == 1) return fail(errors::network("api", 502, ""));
+                                   return {};
+                                 },
+                                 p),
                              Json::object(), with_sink(sink));
   REQUIRE(out.ok());
   CHECK(sink.names() == std::vector<std::string>{"flow:started", "processor:started", "processor:retrying",
@@ -114,13 +115,14 @@ TEST_CASE("processor:retrying is emitted between attempts") {
 TEST_CASE("custom events from ctx.emit carry the processor, execution id and data") {
   CollectingSink sink;
   std::string exec_id;
-  RunOutcome out = test::run(test::leaf("reporter", [&exec_id](State&, Context& ctx) -> Status {
-                               exec_id = ctx.execution_id();
-                               CHECK(ctx.events_enabled());
-                               ctx.emit("progress", Json{{"pct", 50}, {"note", "half way"}});
-                               ctx.emit("ping");
-                               return {};
-                             }),
+  RunOutcome out = test::run(test::leaf("reporter",
+                                        [&exec_id](State&, Context& ctx) -> Status {
+                                          exec_id = ctx.execution_id();
+                                          CHECK(ctx.events_enabled());
+                                          ctx.emit("progress", Json{{"pct", 50}, {"note", "half way"}});
+                                          ctx.emit("ping");
+                                          return {};
+                                        }),
                              Json::object(), with_sink(sink));
   REQUIRE(out.ok());
   const auto ev = sink.all();
@@ -203,5 +205,3 @@ TEST_CASE("JsonLinesSink writes one JSON object per line") {
   CHECK(lines[0]["event"] == "flow:started");
   CHECK(lines[3]["event"] == "flow:completed");
 }
-
-}  // TEST_SUITE

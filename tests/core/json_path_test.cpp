@@ -1,9 +1,9 @@
 // JsonPath: parsing, lookup, assignment and removal inside a state.
+#include "core/json_path.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "core/json_path.hpp"
 
 using namespace am2z;
 
@@ -34,8 +34,6 @@ const Json kOrder = Json::parse(R"({
 
 }  // namespace
 
-TEST_SUITE("json_path") {
-
 TEST_CASE("parses segments") {
   CHECK(path(".").is_root());
   CHECK(path(".").segments().empty());
@@ -61,8 +59,9 @@ TEST_CASE("parses segments") {
 }
 
 TEST_CASE("malformed paths are validation errors that say where") {
-  CHECK(parse_error("") == "Validation failed for field 'path': invalid path '' at character 1: a path starts with "
-                          "'.' (the root is '.')");
+  CHECK(parse_error("") ==
+        "Validation failed for field 'path': invalid path '' at character 1: a path starts with "
+        "'.' (the root is '.')");
   CHECK(parse_error("status").find("a path starts with '.'") != std::string::npos);
   CHECK(parse_error(".a..b").find("at character 4: expected a key name after '.'") != std::string::npos);
   CHECK(parse_error(".a.").find("expected a key name after '.'") != std::string::npos);
@@ -93,11 +92,11 @@ TEST_CASE("find returns the value or null") {
   CHECK(*path(".grid[1][0]").find(kOrder) == 3);
 
   CHECK(path(".missing").find(kOrder) == nullptr);
-  CHECK(path(".lines[2]").find(kOrder) == nullptr);         // out of range
-  CHECK(path(".status.x").find(kOrder) == nullptr);         // key into a string
-  CHECK(path(".status[0]").find(kOrder) == nullptr);        // index into a string
-  CHECK(path(".a[0]").find(kOrder) == nullptr);             // index into an object
-  CHECK(path(".lines.sku").find(kOrder) == nullptr);        // key into an array
+  CHECK(path(".lines[2]").find(kOrder) == nullptr);   // out of range
+  CHECK(path(".status.x").find(kOrder) == nullptr);   // key into a string
+  CHECK(path(".status[0]").find(kOrder) == nullptr);  // index into a string
+  CHECK(path(".a[0]").find(kOrder) == nullptr);       // index into an object
+  CHECK(path(".lines.sku").find(kOrder) == nullptr);  // key into an array
   CHECK(path(".a.b[0].deeper").find(kOrder) == nullptr);
 }
 
@@ -161,5 +160,3 @@ TEST_CASE("erase removes keys and array elements") {
   CHECK(path(".").erase(doc));
   CHECK(doc == Json::object());
 }
-
-}  // TEST_SUITE

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "tests/core/test_support.hpp"
@@ -48,8 +49,6 @@ NodePtr fan_out(const std::shared_ptr<ProcessorInstance>& inst, int branches) {
 
 }  // namespace
 
-TEST_SUITE("limiter") {
-
 TEST_CASE("a concurrency limit holds across parallel branches using the same instance") {
   auto g = std::make_shared<Gauge>();
   StepPolicy p;
@@ -82,7 +81,8 @@ TEST_CASE("limits are per instance: two instances do not share slots") {
   p.concurrency = 1;
   auto a = test::instance("a", gauged(g, 60ms), p);
   auto b = test::instance("b", gauged(g, 60ms), p);
-  auto par = std::make_shared<ParallelNode>("two", std::vector<NodePtr>{test::leaf(a), test::leaf(b)}, MergeStrategy::deep);
+  auto par =
+      std::make_shared<ParallelNode>("two", std::vector<NodePtr>{test::leaf(a), test::leaf(b)}, MergeStrategy::deep);
   RunOutcome out = test::run(par);
   REQUIRE(out.ok());
   CHECK(g->peak == 2);
@@ -93,21 +93,25 @@ TEST_CASE("a rate limit of 2/200ms delays the third start") {
   auto mutex = std::make_shared<std::mutex>();
   StepPolicy p;
   p.rate = RateLimit{2, 200ms};
-  auto inst = test::instance("rated", [starts, mutex](State& s, Context&) -> Status {
-    std::lock_guard lock(*mutex);
-    starts->push_back(SteadyClock::now());
-    s.data["count"] = s.data.value("count", 0) + 1;
-    return {};
-  }, p);
-  auto chain = std::make_shared<ChainNode>("three", std::vector<NodePtr>{test::leaf(inst), test::leaf(inst), test::leaf(inst)});
+  auto inst = test::instance(
+      "rated",
+      [starts, mutex](State& s, Context&) -> Status {
+        std::lock_guard lock(*mutex);
+        starts->push_back(SteadyClock::now());
+        s.data["count"] = s.data.value("count", 0) + 1;
+        return {};
+      },
+      p);
+  auto chain =
+      std::make_shared<ChainNode>("three", std::vector<NodePtr>{test::leaf(inst), test::leaf(inst), test::leaf(inst)});
   RunOutcome out = test::run(chain);
   REQUIRE(out.ok());
   CHECK(out.state.data["count"] == 3);
   REQUIRE(starts->size() == 3);
   const auto second = std::chrono::duration_cast<Millis>((*starts)[1] - (*starts)[0]).count();
   const auto third = std::chrono::duration_cast<Millis>((*starts)[2] - (*starts)[0]).count();
-  CHECK(second < 100);   // within the allowance: no wait
-  CHECK(third >= 190);   // had to wait for the window to slide
+  CHECK(second < 100);  // within the allowance: no wait
+  CHECK(third >= 190);  // had to wait for the window to slide
   CHECK(third < 1000);
 }
 
@@ -149,6 +153,26 @@ TEST_CASE("ConcurrencyLimiter: cancellation ends a wait") {
   REQUIRE_FALSE(st.has_value());
   CHECK(st.error().message == "cancelled: stop");
   CHECK(ms_since(t0) < 1000);
+}
+
+TEST_CASE("ConcurrencyLimiter: a slot freed after cancellation is not taken by a cancelled waiter") {
+  // What happens when a run is cancelled: the holder stops because of the cancellation and
+  // releases its slot; the step waiting for that slot must not start.
+  ConcurrencyLimiter lim(1);
+  CancelSource src;
+  REQUIRE(lim.acquire(src.token(), kNoDeadline, "p"));
+  std::optional<Status> waiter_result;
+  std::thread waiter([&] { waiter_result = lim.acquire(src.token(), SteadyClock::now() + 3s, "p"); });
+  std::this_thread::sleep_for(30ms);  // the waiter is blocked by now
+  src.cancel("run cancelled");
+  lim.release();
+  waiter.join();
+  REQUIRE(waiter_result.has_value());
+  REQUIRE_FALSE(waiter_result->has_value());
+  CHECK(waiter_result->error().message == "cancelled: run cancelled");
+  // The slot is still free for someone who is not cancelled.
+  CancelSource other;
+  CHECK(lim.acquire(other.token(), SteadyClock::now() + 100ms, "p").has_value());
 }
 
 TEST_CASE("RateLimiter: the window slides; a deadline before the next slot gives up") {
@@ -200,5 +224,3 @@ TEST_CASE("a concurrency wait inside a timed-out run ends with the run") {
   CHECK(g->active == 0);
   CHECK(g->runs == 1);
 }
-
-}  // TEST_SUITE

@@ -24,8 +24,6 @@ NodePtr appender(const std::string& item, Millis delay) {
 
 }  // namespace
 
-TEST_SUITE("merge") {
-
 TEST_CASE("strategy names") {
   CHECK(parse_merge_strategy("deep") == MergeStrategy::deep);
   CHECK(parse_merge_strategy("shallow") == MergeStrategy::shallow);
@@ -74,7 +72,8 @@ TEST_CASE("deep: nested objects are merged key by key") {
                          {{{"cfg", {{"a", 1}, {"b", 2}, {"deep", {{"x", 1}, {"y", 2}}}}}, {"other", true}},
                           {{"cfg", {{"a", 1}, {"c", 3}, {"deep", {{"x", 1}, {"z", 3}}}}}, {"other", true}}},
                          MergeStrategy::deep);
-  CHECK(got == Json{{"cfg", {{"a", 1}, {"b", 2}, {"c", 3}, {"deep", {{"x", 1}, {"y", 2}, {"z", 3}}}}}, {"other", true}});
+  CHECK(got ==
+        Json{{"cfg", {{"a", 1}, {"b", 2}, {"c", 3}, {"deep", {{"x", 1}, {"y", 2}, {"z", 3}}}}}, {"other", true}});
 
   // New objects added by two branches under the same key are merged as well.
   CHECK(merge(Json::object(), {{{"r", {{"one", 1}}}}, {{"r", {{"two", 2}}}}}, MergeStrategy::deep) ==
@@ -148,5 +147,3 @@ TEST_CASE("the strategy of a parallel node is applied to its branches") {
     CHECK(out.state.data["obj"] == Json{{"base", 0}, {"b", 2}});
   }
 }
-
-}  // TEST_SUITE

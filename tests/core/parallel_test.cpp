@@ -32,13 +32,12 @@ NodePtr set_key(const std::string& key, Json value) {
 NodePtr fail_after(const std::string& name, Millis delay) {
   return test::leaf(name, [delay](State&, Context& ctx) -> Status {
     std::this_thread::sleep_for(delay);
-    return fail(errors::execution(std::string(ctx.processor_name()), "failed after " + std::to_string(delay.count()) + "ms"));
+    return fail(
+        errors::execution(std::string(ctx.processor_name()), "failed after " + std::to_string(delay.count()) + "ms"));
   });
 }
 
 }  // namespace
-
-TEST_SUITE("parallel") {
 
 TEST_CASE("branches really run at the same time") {
   auto threads = std::make_shared<std::set<std::thread::id>>();
@@ -120,8 +119,8 @@ TEST_CASE("all-or-nothing: one failing branch discards every branch's output") {
 TEST_CASE("the reported error is the first failing branch in declaration order") {
   // Branch 1 fails after 150ms, branch 3 fails at once: branch 1 is still the one reported.
   const auto t0 = SteadyClock::now();
-  RunOutcome out = test::run(parallel({set_key("a", 1), fail_after("slow-fail", 150ms), set_key("b", 2),
-                                       fail_after("fast-fail", 0ms)}));
+  RunOutcome out = test::run(
+      parallel({set_key("a", 1), fail_after("slow-fail", 150ms), set_key("b", 2), fail_after("fast-fail", 0ms)}));
   REQUIRE_FALSE(out.ok());
   CHECK(ms_since(t0) >= 140);
   CHECK(out.error->context["failedProcessor"] == "slow-fail");
@@ -164,5 +163,3 @@ TEST_CASE("nested parallels inside parallels do not starve each other") {
   CHECK(out.state.data.size() == 9);
   CHECK(took < 500);  // sequential would be 720ms
 }
-
-}  // TEST_SUITE

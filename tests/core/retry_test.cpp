@@ -70,8 +70,6 @@ Error exec_error(int attempt) { return errors::execution("flaky", "attempt " + s
 
 }  // namespace
 
-TEST_SUITE("retry") {
-
 TEST_CASE("a failing step is retried until it succeeds; ctx.attempt() counts up") {
   auto rec = std::make_shared<Flaky>();
   RunOutcome out = test::run(test::leaf("flaky", flaky(rec, 3, exec_error), retrying(5)));
@@ -102,23 +100,23 @@ TEST_CASE("without a retry policy a step runs once") {
 TEST_CASE("by default only retryable errors retry") {
   SUBCASE("a validation error is final") {
     auto rec = std::make_shared<Flaky>();
-    RunOutcome out = test::run(test::leaf("v", flaky(rec, 3, [](int) { return errors::validation("f", 1, "bad"); }),
-                                          retrying(3)));
+    RunOutcome out =
+        test::run(test::leaf("v", flaky(rec, 3, [](int) { return errors::validation("f", 1, "bad"); }), retrying(3)));
     REQUIRE_FALSE(out.ok());
     CHECK(rec->calls() == 1);
     CHECK(out.error->code == "VALIDATION_FAILED");
   }
   SUBCASE("a business error is final") {
     auto rec = std::make_shared<Flaky>();
-    RunOutcome out = test::run(test::leaf("b", flaky(rec, 3, [](int) { return errors::business("NOPE", "no"); }),
-                                          retrying(3)));
+    RunOutcome out =
+        test::run(test::leaf("b", flaky(rec, 3, [](int) { return errors::business("NOPE", "no"); }), retrying(3)));
     REQUIRE_FALSE(out.ok());
     CHECK(rec->calls() == 1);
   }
   SUBCASE("a network error retries") {
     auto rec = std::make_shared<Flaky>();
-    RunOutcome out = test::run(test::leaf("n", flaky(rec, 3, [](int) { return errors::network("api", 503, ""); }),
-                                          retrying(3)));
+    RunOutcome out =
+        test::run(test::leaf("n", flaky(rec, 3, [](int) { return errors::network("api", 503, ""); }), retrying(3)));
     REQUIRE(out.ok());
     CHECK(rec->calls() == 3);
   }
@@ -136,7 +134,8 @@ TEST_CASE("on_codes retries exactly the listed codes, even non-retryable ones") 
   StepPolicy p = retrying(3);
   p.retry.on_codes = {"RATE_LIMITED"};
   auto listed = std::make_shared<Flaky>();
-  RunOutcome ok = test::run(test::leaf("a", flaky(listed, 3, [](int) { return errors::business("RATE_LIMITED", "slow down"); }), p));
+  RunOutcome ok = test::run(
+      test::leaf("a", flaky(listed, 3, [](int) { return errors::business("RATE_LIMITED", "slow down"); }), p));
   REQUIRE(ok.ok());
   CHECK(listed->calls() == 3);
 
@@ -200,11 +199,14 @@ TEST_CASE("the waits between attempts follow the backoff") {
   auto mutex = std::make_shared<std::mutex>();
   StepPolicy p = retrying(3, 60ms);
   p.retry.multiplier = 2.0;
-  auto step = test::leaf("timed", [=](State&, Context&) -> Status {
-    std::lock_guard lock(*mutex);
-    times->push_back(SteadyClock::now());
-    return fail(errors::network("api", 503, ""));
-  }, p);
+  auto step = test::leaf(
+      "timed",
+      [=](State&, Context&) -> Status {
+        std::lock_guard lock(*mutex);
+        times->push_back(SteadyClock::now());
+        return fail(errors::network("api", 503, ""));
+      },
+      p);
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(step);
   const auto took = ms_since(t0);
@@ -271,15 +273,18 @@ TEST_CASE("each attempt gets its own timeout; a timeout is retryable") {
   auto rec = std::make_shared<Flaky>();
   StepPolicy p = retrying(3, 1ms);
   p.timeout = 40ms;
-  auto step = test::leaf("slow-then-fast", [rec](State& s, Context& ctx) -> Status {
-    {
-      std::lock_guard lock(rec->mutex);
-      rec->attempts.push_back(ctx.attempt());
-    }
-    if (ctx.attempt() < 3) ctx.cancel_token().wait_for(2s);  // times out
-    s.data["attempt"] = ctx.attempt();
-    return {};
-  }, p);
+  auto step = test::leaf(
+      "slow-then-fast",
+      [rec](State& s, Context& ctx) -> Status {
+        {
+          std::lock_guard lock(rec->mutex);
+          rec->attempts.push_back(ctx.attempt());
+        }
+        if (ctx.attempt() < 3) ctx.cancel_token().wait_for(2s);  // times out
+        s.data["attempt"] = ctx.attempt();
+        return {};
+      },
+      p);
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(step);
   REQUIRE(out.ok());
@@ -287,5 +292,3 @@ TEST_CASE("each attempt gets its own timeout; a timeout is retryable") {
   CHECK(rec->calls() == 3);
   CHECK(ms_since(t0) < 1500);
 }
-
-}  // TEST_SUITE

@@ -15,7 +15,8 @@ NodePtr mark(const std::string& name) {
   });
 }
 
-NodePtr route(const std::string& selector, std::vector<std::pair<std::string, NodePtr>> cases, NodePtr fallback = nullptr) {
+NodePtr route(const std::string& selector, std::vector<std::pair<std::string, NodePtr>> cases,
+              NodePtr fallback = nullptr) {
   auto path = JsonPath::parse(selector);
   REQUIRE(path.has_value());
   return std::make_shared<RouteNode>("router", *path, std::move(cases), std::move(fallback));
@@ -28,8 +29,6 @@ Json routed(const NodePtr& node, const Json& input) {
 }
 
 }  // namespace
-
-TEST_SUITE("route") {
 
 TEST_CASE("string values pick their case") {
   auto node = route(".type", {{"email", mark("email")}, {"sms", mark("sms")}, {"push", mark("push")}});
@@ -120,5 +119,3 @@ TEST_CASE("children are the cases in order, then the default") {
   CHECK(node->children()[2] == d.get());
   CHECK(node->kind() == NodeKind::route);
 }
-
-}  // TEST_SUITE

@@ -1,10 +1,10 @@
 // State: creation, reading a JSON document (with or without metadata), its JSON form, timestamps.
+#include "core/state.hpp"
+
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <string>
-
-#include "core/state.hpp"
 
 using namespace am2z;
 using namespace std::chrono_literals;
@@ -19,8 +19,6 @@ SystemClock::time_point at(std::chrono::sys_days day, std::chrono::milliseconds 
 std::string field_of(const Error& e) { return e.context.value("field", std::string("<none>")); }
 
 }  // namespace
-
-TEST_SUITE("state") {
 
 TEST_CASE("create starts at version 1 with both times set to now") {
   const auto before = SystemClock::now();
@@ -37,7 +35,8 @@ TEST_CASE("create starts at version 1 with both times set to now") {
 
 TEST_CASE("bump increments the version and refreshes lastUpdated only") {
   State s = State::create("s");
-  s.meta.created_at = s.meta.last_updated = SystemClock::time_point(std::chrono::sys_days(std::chrono::year(2020) / 1 / 1));
+  s.meta.created_at = s.meta.last_updated =
+      SystemClock::time_point(std::chrono::sys_days(std::chrono::year(2020) / 1 / 1));
   const auto created = s.meta.created_at;
   s.meta.bump();
   s.meta.bump();
@@ -187,11 +186,11 @@ TEST_CASE("parse_timestamp reads milliseconds and plain seconds") {
 
 TEST_CASE("parse_timestamp rejects malformed text and leaves the output alone") {
   const SystemClock::time_point sentinel = SystemClock::time_point{} + 42s;
-  for (const char* text : {"", "garbage", "2025-07-05", "2025-07-05T10:00:00", "2025-07-05T10:00:00.Z",
-                           "2025-07-05T10:00:00.000", "2025-07-05T10:00:00.000+02:00", "2025-07-05 10:00:00Z",
-                           "2025-07-05T10:00:00.000Zjunk", "2025-13-01T00:00:00.000Z", "2025-02-30T00:00:00.000Z",
-                           "2025-07-05T25:00:00.000Z", "2025-07-05T10:61:00.000Z", "2025-7-5T1:2:3Z", " 2025-07-05T10:00:00Z",
-                           "2025-07-05T10:-1:00Z"}) {
+  for (const char* text :
+       {"", "garbage", "2025-07-05", "2025-07-05T10:00:00", "2025-07-05T10:00:00.Z", "2025-07-05T10:00:00.000",
+        "2025-07-05T10:00:00.000+02:00", "2025-07-05 10:00:00Z", "2025-07-05T10:00:00.000Zjunk",
+        "2025-13-01T00:00:00.000Z", "2025-02-30T00:00:00.000Z", "2025-07-05T25:00:00.000Z", "2025-07-05T10:61:00.000Z",
+        "2025-7-5T1:2:3Z", " 2025-07-05T10:00:00Z", "2025-07-05T10:-1:00Z"}) {
     const std::string shown = text;
     CAPTURE(shown);
     SystemClock::time_point t = sentinel;
@@ -199,5 +198,3 @@ TEST_CASE("parse_timestamp rejects malformed text and leaves the output alone") 
     CHECK(t == sentinel);
   }
 }
-
-}  // TEST_SUITE

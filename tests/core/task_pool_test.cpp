@@ -1,4 +1,6 @@
 // TaskPool: the elastic pool that runs parallel branches, batch workers and guarded work.
+#include "core/task_pool.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -7,8 +9,6 @@
 #include <mutex>
 #include <set>
 #include <thread>
-
-#include "core/task_pool.hpp"
 
 using namespace am2z;
 using namespace std::chrono_literals;
@@ -34,8 +34,6 @@ struct Counter {
 };
 
 }  // namespace
-
-TEST_SUITE("task_pool") {
 
 TEST_CASE("the shared pool is one instance") { CHECK(&TaskPool::shared() == &TaskPool::shared()); }
 
@@ -139,5 +137,3 @@ TEST_CASE("move-only tasks are accepted") {
   REQUIRE(done->wait_for_at_least(1, 2s));
   CHECK(*seen == 42);
 }
-
-}  // TEST_SUITE

@@ -1,9 +1,9 @@
 // Durations and rates as written in flow files.
+#include "core/units.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "core/units.hpp"
 
 using namespace am2z;
 
@@ -44,8 +44,6 @@ bool contains(const std::string& haystack, std::string_view needle) {
 }
 
 }  // namespace
-
-TEST_SUITE("units") {
 
 TEST_CASE("durations with every unit") {
   CHECK(ms_of("500ms") == 500);
@@ -124,5 +122,3 @@ TEST_CASE("bad rates say why") {
   CHECK(contains(rate_error("5/-1s"), "expected <count>/<period>"));
   CHECK(rate_error("5/s") == "");
 }
-
-}  // TEST_SUITE

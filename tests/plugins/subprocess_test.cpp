@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
+#include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "plugin_harness.hpp"
@@ -115,6 +118,11 @@ TEST_CASE("subprocess: spawn errors are distinct") {
   CHECK(r.error().message.find("not executable") != std::string::npos);
 
   ::chmod(dir.file("script.sh").c_str(), 0755);
+  CHECK(run_ok(o).out == "hi\n");
+
+  // A relative program path is resolved in the working directory it runs in.
+  o.argv = {"./script.sh"};
+  o.cwd = dir.path();
   CHECK(run_ok(o).out == "hi\n");
 
   o.cwd = dir.file("missing");
@@ -259,6 +267,8 @@ TEST_CASE("subprocess: a background process holding stdout does not keep us wait
 
 TEST_CASE("subprocess: kill_all_subprocesses kills live groups and refuses new ones") {
   // It is final for the process, so it runs in a forked copy of this test binary.
+  std::cout.flush();
+  std::fflush(nullptr);
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {

@@ -1,0 +1,149 @@
+"""am2z validate: `<file>: ok`, `file:line:col: path: message` diagnostics, --json, exit 3."""
+
+import glob
+import os
+import re
+import unittest
+
+from harness import DIAGNOSTIC, E2ETestCase, example, fixture, run
+
+MISTAKES = fixture("invalid", "mistakes.yaml")
+MALFORMED = fixture("invalid", "malformed.yaml")
+
+# (line, column, path, message) of every mistake in invalid/mistakes.yaml, in file order
+MISTAKES_DIAGNOSTICS = [
+    (1, 10, "version", "unsupported version 2; this am2z reads version 1"),
+    (4, 12, "processors.a.use", "unknown processor type 'nope'; available: exec, fail, log, set, sleep"),
+    (5, 36, "processors.b.with.duration", "Validation failed for field 'duration': invalid duration 'fast': "
+                                          "expected a number and a unit, e.g. 500ms, 30s, 5m, 1h"),
+    (7, 14, "flow.chain[1]", "unknown processor or sub-flow 'c'"),
+]
+
+
+class ValidateTest(E2ETestCase):
+    def test_valid_file(self):
+        path = example("order", "order.yaml")
+        r = run("validate", path)
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, f"{path}: ok\n")
+        self.assertEqual(r.stderr, "")
+
+    def test_every_fixture_flow_is_valid(self):
+        files = sorted(glob.glob(fixture("*.yaml")))
+        self.assertGreater(len(files), 10)
+        r = run("validate", *files)
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, "".join(f"{f}: ok\n" for f in files))
+
+    def test_invalid_file_lists_every_mistake(self):
+        r = run("validate", MISTAKES)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stdout, "")
+        lines = r.stderr_lines()
+        self.assertEqual(lines, [f"{MISTAKES}:{line}:{col}: {path}: {message}"
+                                 for line, col, path, message in MISTAKES_DIAGNOSTICS])
+        for line in lines:
+            self.assertRegex(line, DIAGNOSTIC)
+
+    def test_relative_path_is_reported_as_given(self):
+        r = run("validate", os.path.join("invalid", "mistakes.yaml"), "chain.yaml", cwd=fixture())
+        self.assertExit(r, 3)
+        self.assertEqual(r.stdout, "chain.yaml: ok\n")
+        self.assertTrue(r.stderr.startswith("invalid/mistakes.yaml:1:10: version: "), r.stderr)
+
+    def test_malformed_yaml(self):
+        r = run("validate", MALFORMED)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stdout, "")
+        lines = r.stderr_lines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        m = DIAGNOSTIC.match(lines[0])
+        self.assertIsNotNone(m, lines[0])
+        self.assertEqual(m["file"], MALFORMED)
+        self.assertGreaterEqual(int(m["line"]), 2)  # where the parser gave up, at or after the open '['
+        self.assertGreater(int(m["col"]), 0)
+        self.assertIn("end of sequence flow not found", m["message"])
+
+    def test_multiple_files_mixed(self):
+        good = fixture("chain.yaml")
+        also_good = fixture("route.yaml")
+        r = run("validate", good, MISTAKES, also_good, MALFORMED)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stdout, f"{good}: ok\n{also_good}: ok\n")
+        lines = r.stderr_lines()
+        self.assertEqual(len(lines), len(MISTAKES_DIAGNOSTICS) + 1)
+        self.assertTrue(all(line.startswith(MISTAKES + ":") for line in lines[:4]))
+        self.assertTrue(lines[4].startswith(MALFORMED + ":"))
+
+    def test_all_valid_files_exit_zero(self):
+        r = run("validate", fixture("chain.yaml"), example("order", "order.yaml"))
+        self.assertExit(r, 0)
+        self.assertEqual(len(r.stdout.splitlines()), 2)
+
+    def test_missing_file(self):
+        path = self.tmp_path("does-not-exist.yaml")
+        r = run("validate", path)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr, f"{path}:0:0: cannot read flow file: No such file or directory\n")
+
+    def test_unreadable_file(self):
+        # A directory cannot be read as a file, even by root.
+        r = run("validate", self.tmp)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stderr, f"{self.tmp}:0:0: cannot read flow file: Is a directory\n")
+        if os.geteuid() != 0:  # root reads mode-000 files anyway
+            path = self.write_tmp("secret.yaml", "version: 1\n", mode=0)
+            r = run("validate", path)
+            self.assertExit(r, 3)
+            self.assertEqual(r.stderr, f"{path}:0:0: cannot read flow file: Permission denied\n")
+
+    def test_empty_file(self):
+        path = self.write_tmp("empty.yaml", "")
+        r = run("validate", path)
+        self.assertExit(r, 3)
+        self.assertRegex(r.stderr, r"^" + re.escape(path) + r":\d+:\d+: .*got nothing\n$")
+
+    def test_json_output(self):
+        good = fixture("chain.yaml")
+        missing = self.tmp_path("missing.yaml")
+        r = run("validate", "--json", good, MISTAKES, missing)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stderr, "")
+        report = r.json()
+        self.assertEqual(report["valid"], False)
+        self.assertEqual([(f["file"], f["valid"]) for f in report["files"]],
+                         [(good, True), (MISTAKES, False), (missing, False)])
+        self.assertEqual(report["files"][0]["diagnostics"], [])
+        self.assertEqual(report["files"][1]["diagnostics"], [
+            {"file": MISTAKES, "line": line, "column": col, "path": path, "message": message}
+            for line, col, path, message in MISTAKES_DIAGNOSTICS
+        ])
+        self.assertEqual(report["files"][2]["diagnostics"], [
+            {"file": missing, "line": 0, "column": 0, "path": "",
+             "message": "cannot read flow file: No such file or directory"}
+        ])
+
+    def test_json_output_all_valid(self):
+        r = run("validate", fixture("chain.yaml"), "--json")
+        self.assertExit(r, 0)
+        self.assertEqual(r.json(), {"valid": True, "files": [
+            {"file": fixture("chain.yaml"), "valid": True, "diagnostics": []}]})
+
+    def test_run_rejects_invalid_flow_with_diagnostics(self):
+        r = run("run", MISTAKES)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(len(r.stderr_lines()), len(MISTAKES_DIAGNOSTICS))
+        self.assertTrue(r.stderr.startswith(f"{MISTAKES}:1:10: version: "))
+
+    def test_run_missing_flow_file(self):
+        path = self.tmp_path("nope.yaml")
+        r = run("run", path)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr, f"{path}:0:0: cannot read flow file: No such file or directory\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
