@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -27,9 +28,22 @@ struct RunArgs {
   std::string session;
   std::string events;
   std::string timeout;
+  bool timeout_given = false;
   int max_call_depth = 10;
   bool compact = false;
 };
+
+/// Longest wait at exit for cancelled subprocesses; each exec step escalates to SIGKILL after its
+/// own kill_grace (2s by default), so this only bounds a pathological kill_grace.
+constexpr Millis kMaxExitGrace{10'000};
+
+/// Waits until no subprocess is alive, or `cap` passed.
+void wait_for_subprocesses(Millis cap) {
+  const auto until = SteadyClock::now() + cap;
+  while (live_subprocess_count() > 0 && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
 
 int exit_code_for(const Error& e) {
   if (e.category == ErrorCategory::cancelled) return kExitInterrupted;
@@ -49,7 +63,7 @@ int invalid_input(const Error& e) {
 
 int run(const RunArgs& a) {
   std::optional<Millis> timeout;
-  if (!a.timeout.empty()) {
+  if (a.timeout_given) {
     auto d = parse_duration(a.timeout);
     if (!d || d->count() <= 0) return usage_error("--timeout: " + (d ? "must be greater than 0" : d.error().context.value("reason", "")));
     timeout = *d;
@@ -73,27 +87,23 @@ int run(const RunArgs& a) {
   auto state = State::from_json(std::move(doc), a.session);
   if (!state) return invalid_input(state.error());
 
-  std::unique_ptr<JsonLinesSink> sink;
-  std::FILE* events_file = nullptr;
-  if (a.events == "-") {
-    sink = std::make_unique<JsonLinesSink>(stderr);
-  } else if (!a.events.empty()) {
-    events_file = std::fopen(a.events.c_str(), "w");
-    if (events_file == nullptr) return usage_error("--events: cannot open '" + a.events + "': " + std::strerror(errno));
-    sink = std::make_unique<JsonLinesSink>(events_file);
-  }
-
   RunOptions options;
+  if (a.events == "-") {
+    options.events = std::make_shared<JsonLinesSink>(stderr);
+  } else if (!a.events.empty()) {
+    std::FILE* file = std::fopen(a.events.c_str(), "w");
+    if (file == nullptr) return usage_error("--events: cannot open '" + a.events + "': " + std::strerror(errno));
+    options.events = std::make_shared<JsonLinesSink>(file, /*owned=*/true);
+  }
   options.timeout = timeout;
-  options.events = sink.get();
   options.cancel = install_interrupt_handler();
   options.max_call_depth = a.max_call_depth;
   RunOutcome outcome = run_flow(loaded.flow, std::move(*state), options);
-  // Whatever the outcome, a subprocess still alive now belongs to a step the run abandoned (a step
-  // timeout or cancellation whose error a batch collected, a program ignoring SIGTERM during its
-  // kill grace): we are about to exit, and it must not outlive us.
+  // A subprocess still alive now belongs to a step the run abandoned (a timeout, Ctrl-C, or a
+  // cancelled batch item). Its token has fired, so it already got SIGTERM: give it its kill grace
+  // to finish, then make sure nothing outlives us.
+  wait_for_subprocesses(kMaxExitGrace);
   kill_all_subprocesses();
-  if (events_file != nullptr) std::fflush(events_file);
 
   if (outcome.ok()) {
     print_json(outcome.state.to_json(), a.compact);
@@ -114,7 +124,8 @@ CommandHandler add_run_command(CLI::App& app) {
   cmd->add_option("--set", args->sets, "Set a value in the input: path=value (value is JSON, else a string)");
   cmd->add_option("--session", args->session, "Session id (default: the input's metadata.sessionId, else generated)");
   cmd->add_option("--events", args->events, "Write events as JSON lines to FILE (- for stderr)");
-  cmd->add_option("--timeout", args->timeout, "Cancel the run after this long, e.g. 30s (exit code 124)");
+  cmd->add_option("--timeout", args->timeout, "Cancel the run after this long, e.g. 30s (exit code 124)")
+      ->each([args](const std::string&) { args->timeout_given = true; });
   cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   cmd->add_flag("-c,--compact", args->compact, "Print the final state on one line");

@@ -65,6 +65,7 @@ Status ChainNode::run(State& state, const Scope& scope) const {
 
 Status ParallelNode::run(State& state, const Scope& scope) const {
   const std::size_t n = branches_.size();
+  if (n == 0) return {};
   std::vector<State> outputs(n, state);
   std::vector<Status> results(n);
   std::mutex mutex;

@@ -22,7 +22,7 @@ namespace detail {
 struct RunShared : std::enable_shared_from_this<RunShared> {
   std::string run_id;
   std::string session_id;
-  EventSink* events = nullptr;  ///< null: nobody listens
+  std::shared_ptr<EventSink> events;  ///< null: nobody listens
   std::shared_ptr<spdlog::logger> logger;
   std::shared_ptr<const Flow> flow;  ///< for ctx.call by name; kept alive by abandoned steps too
   int max_call_depth = 10;

@@ -2,6 +2,10 @@
 
 namespace am2z {
 
+JsonLinesSink::~JsonLinesSink() {
+  if (owned_) std::fclose(out_);
+}
+
 void JsonLinesSink::publish(const Json& payload) {
   std::string line = payload.dump(-1, ' ', false, Json::error_handler_t::replace);
   line.push_back('\n');

@@ -19,11 +19,16 @@ class EventSink {
 /// Writes each event as one JSON line to a FILE* (stderr or a file), flushed per line.
 class JsonLinesSink final : public EventSink {
  public:
-  explicit JsonLinesSink(std::FILE* out) : out_(out) {}
+  /// Writes to `out`; closes it on destruction when `owned`.
+  explicit JsonLinesSink(std::FILE* out, bool owned = false) : out_(out), owned_(owned) {}
+  ~JsonLinesSink() override;
+  JsonLinesSink(const JsonLinesSink&) = delete;
+  JsonLinesSink& operator=(const JsonLinesSink&) = delete;
   void publish(const Json& payload) override;
 
  private:
   std::FILE* out_;
+  bool owned_;
   std::mutex mutex_;
 };
 

@@ -6,6 +6,10 @@
 namespace am2z {
 
 namespace {
+/// Assigning past an array's end pads it with nulls; this bounds the padding so a typo such as
+/// [1000000000] is an error, not an out-of-memory.
+constexpr std::size_t kMaxPadding = 100'000;
+
 bool is_name_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '$' || c == '@';
 }
@@ -89,6 +93,10 @@ Status JsonPath::assign(Json& doc, Json value) const {
       if (!cur->is_array()) {
         return fail(errors::validation(text_, cur->type_name(), "cannot index [" + std::to_string(idx) + "] into a " +
                                                                     std::string(cur->type_name())));
+      }
+      if (idx > cur->size() + kMaxPadding) {
+        return fail(errors::validation(text_, idx, "index [" + std::to_string(idx) + "] is too far past the end of an array of " +
+                                                       std::to_string(cur->size())));
       }
       while (cur->size() <= idx) cur->push_back(nullptr);
       cur = &(*cur)[idx];

@@ -13,7 +13,9 @@ namespace am2z {
 struct RunOptions {
   std::string session_id;            ///< empty: the input's metadata.sessionId, else generated
   std::optional<Millis> timeout;     ///< whole-run timeout
-  EventSink* events = nullptr;       ///< null: no events built at all
+  /// null: no events built at all. Shared because a step abandoned after a timeout may still
+  /// emit after run_flow returned.
+  std::shared_ptr<EventSink> events;
   CancelToken cancel;                ///< external cancellation, e.g. Ctrl-C
   int max_call_depth = 10;
   std::shared_ptr<spdlog::logger> logger;  ///< null: the default logger

@@ -35,7 +35,7 @@ class CollectingSink final : public EventSink {
 
 RunOptions with_sink(EventSink& sink) {
   RunOptions o;
-  o.events = &sink;
+  o.events = std::shared_ptr<EventSink>(std::shared_ptr<void>(), &sink);  // non-owning
   return o;
 }
 
@@ -188,7 +188,7 @@ TEST_CASE("JsonLinesSink writes one JSON object per line") {
   {
     JsonLinesSink sink(f);
     RunOptions o;
-    o.events = &sink;
+    o.events = std::shared_ptr<EventSink>(std::shared_ptr<void>(), &sink);  // non-owning
     REQUIRE(test::run(test::leaf("one", test::add(1)), Json::object(), o).ok());
   }
   std::rewind(f);

@@ -225,7 +225,7 @@ TEST_CASE("processor:retrying events announce each retry") {
   StepPolicy p = retrying(3, 5ms);
   CollectingSink sink;
   RunOptions opts;
-  opts.events = &sink;
+  opts.events = std::shared_ptr<EventSink>(std::shared_ptr<void>(), &sink);  // non-owning
   RunOutcome out = test::run(test::leaf("flaky", flaky(rec, 3, exec_error), p), Json::object(), opts);
   REQUIRE(out.ok());
   const auto retries = sink.named("processor:retrying");
