@@ -1,10 +1,10 @@
 #include "cli/cli_support.hpp"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include "plugins/builtins.hpp"
 

@@ -1,8 +1,7 @@
 #pragma once
 // Pieces every subcommand shares: logging set-up, the processor registry, output helpers.
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "core/json.hpp"
 #include "core/processor.hpp"

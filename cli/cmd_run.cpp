@@ -1,12 +1,12 @@
 // am2z run FLOW [-i FILE|-] [--set path=value]... [--session ID] [--events FILE] [--timeout DUR]
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
@@ -65,7 +65,8 @@ int run(const RunArgs& a) {
   std::optional<Millis> timeout;
   if (a.timeout_given) {
     auto d = parse_duration(a.timeout);
-    if (!d || d->count() <= 0) return usage_error("--timeout: " + (d ? "must be greater than 0" : d.error().context.value("reason", "")));
+    if (!d || d->count() <= 0)
+      return usage_error("--timeout: " + (d ? "must be greater than 0" : d.error().context.value("reason", "")));
     timeout = *d;
   }
   const ProcessorRegistry registry = make_registry();

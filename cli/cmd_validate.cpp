@@ -41,7 +41,8 @@ int validate(const ValidateArgs& a) {
 
 CommandHandler add_validate_command(CLI::App& app) {
   auto args = std::make_shared<ValidateArgs>();
-  CLI::App* cmd = app.add_subcommand("validate", "Check flow files without running anything (exit 3 if any is invalid)");
+  CLI::App* cmd =
+      app.add_subcommand("validate", "Check flow files without running anything (exit 3 if any is invalid)");
   cmd->add_option("files", args->files, "Flow files")->required();
   cmd->add_flag("--json", args->json, "Print the result as JSON on stdout");
   return [args](const GlobalOptions&) { return validate(*args); };

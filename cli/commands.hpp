@@ -1,9 +1,8 @@
 #pragma once
 // The table of subcommands: each file adds its options to a CLI11 subcommand and returns the
 // function that runs it once parsing succeeded.
-#include <functional>
-
 #include <CLI/CLI.hpp>
+#include <functional>
 
 #include "cli/cli_support.hpp"
 

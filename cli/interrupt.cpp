@@ -1,12 +1,12 @@
 #include "cli/interrupt.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstring>
 #include <thread>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "cli/exit_codes.hpp"
 

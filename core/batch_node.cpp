@@ -36,9 +36,9 @@ Status BatchNode::run(State& state, const Scope& scope) const {
   const Json* items = spec_.items ? &*spec_.items : spec_.items_path->find(state.data);
   if (items == nullptr || !items->is_array()) {
     const std::string where = spec_.items_path ? spec_.items_path->text() : std::string("items");
-    return fail(errors::validation(label() + ".items", items != nullptr ? Json(items->type_name()) : Json(),
-                                   items == nullptr ? where + " is not in the state"
-                                                    : where + " must be an array, found " + items->type_name()));
+    return fail(errors::validation(
+        label() + ".items", items != nullptr ? Json(items->type_name()) : Json(),
+        items == nullptr ? where + " is not in the state" : where + " must be an array, found " + items->type_name()));
   }
   const std::size_t n = items->size();
   BatchRun b;

@@ -29,7 +29,8 @@ class CancelToken;
 class CancelRegistration {
  public:
   CancelRegistration() = default;
-  CancelRegistration(std::shared_ptr<detail::CancelState> state, std::uint64_t id) : state_(std::move(state)), id_(id) {}
+  CancelRegistration(std::shared_ptr<detail::CancelState> state, std::uint64_t id)
+      : state_(std::move(state)), id_(id) {}
   CancelRegistration(CancelRegistration&& other) noexcept;
   CancelRegistration& operator=(CancelRegistration&& other) noexcept;
   CancelRegistration(const CancelRegistration&) = delete;

@@ -9,11 +9,16 @@ namespace am2z {
 
 std::string_view to_string(NodeKind k) {
   switch (k) {
-    case NodeKind::processor: return "processor";
-    case NodeKind::chain: return "chain";
-    case NodeKind::parallel: return "parallel";
-    case NodeKind::route: return "route";
-    case NodeKind::batch: return "batch";
+    case NodeKind::processor:
+      return "processor";
+    case NodeKind::chain:
+      return "chain";
+    case NodeKind::parallel:
+      return "parallel";
+    case NodeKind::route:
+      return "route";
+    case NodeKind::batch:
+      return "batch";
   }
   return "processor";
 }
@@ -46,7 +51,8 @@ std::vector<const Node*> RouteNode::children() const {
 
 Status ChainNode::run(State& state, const Scope& scope) const {
   for (std::size_t i = 0; i < steps_.size(); ++i) {
-    if (scope.token->cancelled()) [[unlikely]] return fail(errors::cancelled(scope.token->reason()));
+    if (scope.token->cancelled()) [[unlikely]]
+      return fail(errors::cancelled(scope.token->reason()));
     Status st = steps_[i]->execute(state, scope);
     if (!st) [[unlikely]] {
       // Steps leave the state untouched when they fail, so `state` is now the state before the
@@ -111,9 +117,7 @@ Status ParallelNode::run(State& state, const Scope& scope) const {
   return {};
 }
 
-std::string RouteNode::key_of(const Json& value) {
-  return value.is_string() ? value.get<std::string>() : value.dump();
-}
+std::string RouteNode::key_of(const Json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
 
 Status RouteNode::run(State& state, const Scope& scope) const {
   const Json* value = selector_.find(state.data);

@@ -14,8 +14,10 @@ void detail::RunShared::publish(std::string_view name, Json payload) const {
 
 void Context::emit(std::string_view event, Json data) const {
   if (scope_.run->events == nullptr) return;
-  scope_.run->publish(event, Json{{"processor", processor_}, {"executionId", execution_id()},
-                                  {"attempt", attempt_}, {"data", std::move(data)}});
+  scope_.run->publish(event, Json{{"processor", processor_},
+                                  {"executionId", execution_id()},
+                                  {"attempt", attempt_},
+                                  {"data", std::move(data)}});
 }
 
 std::string Context::execution_id() const { return scope_.run->run_id + "/" + std::to_string(step_); }

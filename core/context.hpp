@@ -1,12 +1,12 @@
 #pragma once
 // What a processor sees besides the state: identity, deadline, cancellation, events, nested calls.
+#include <spdlog/logger.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <spdlog/logger.h>
 
 #include "core/cancel.hpp"
 #include "core/events.hpp"

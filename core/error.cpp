@@ -74,7 +74,8 @@ Error Error::from_json(const Json& j) {
   str("name", e.name);
   str("code", e.code);
   str("message", e.message);
-  if (auto it = j.find("category"); it != j.end() && it->is_string()) parse_category(it->get<std::string>(), e.category);
+  if (auto it = j.find("category"); it != j.end() && it->is_string())
+    parse_category(it->get<std::string>(), e.category);
   if (auto it = j.find("severity"); it != j.end() && it->is_string()) {
     for (std::size_t i = 0; i < kSeverities.size(); ++i) {
       if (kSeverities[i] == it->get<std::string>()) e.severity = static_cast<Severity>(i);
@@ -114,8 +115,8 @@ Error timeout(std::string operation, long long timeout_ms) {
 }
 
 Error resource(std::string resource_name, long long limit, long long current) {
-  std::string message = "Resource '" + resource_name + "' exhausted: " + std::to_string(current) + "/" +
-                        std::to_string(limit);
+  std::string message =
+      "Resource '" + resource_name + "' exhausted: " + std::to_string(current) + "/" + std::to_string(limit);
   return make("ResourceError", "RESOURCE_EXHAUSTED", ErrorCategory::resource, Severity::high, true, std::move(message),
               Json{{"resource", resource_name}, {"limit", limit}, {"current", current}});
 }

@@ -8,7 +8,17 @@
 
 namespace am2z {
 
-enum class ErrorCategory { validation, execution, timeout, resource, network, configuration, auth, business, cancelled };
+enum class ErrorCategory {
+  validation,
+  execution,
+  timeout,
+  resource,
+  network,
+  configuration,
+  auth,
+  business,
+  cancelled
+};
 enum class Severity { low, medium, high, critical };
 
 std::string_view to_string(ErrorCategory c);
@@ -18,8 +28,8 @@ bool parse_category(std::string_view text, ErrorCategory& out);
 
 /// One failure: a stable code, a class name, a category, whether a retry may help, and context.
 struct Error {
-  std::string name;   ///< class name of the original taxonomy, e.g. "ValidationError"
-  std::string code;   ///< stable machine code, e.g. "VALIDATION_FAILED"
+  std::string name;  ///< class name of the original taxonomy, e.g. "ValidationError"
+  std::string code;  ///< stable machine code, e.g. "VALIDATION_FAILED"
   ErrorCategory category = ErrorCategory::execution;
   Severity severity = Severity::medium;
   bool retryable = false;

@@ -26,8 +26,8 @@ Deadline deadline_after(const Scope& scope, Millis timeout) {
   return own < scope.deadline ? own : scope.deadline;
 }
 
-Status run_guarded(const NodeBody& body, State& state, const Scope& scope, Deadline deadline,
-                   const std::string& what, Millis timeout) {
+Status run_guarded(const NodeBody& body, State& state, const Scope& scope, Deadline deadline, const std::string& what,
+                   Millis timeout) {
   auto block = std::make_shared<GuardBlock>(*scope.token);
   block->state = state;
   block->run = scope.run->shared_from_this();

@@ -13,8 +13,8 @@ using NodeBody = std::function<Status(State&, const Scope&)>;
 /// Runs `body` on a copy of `state` until `deadline` (already min'd with the scope's). On success
 /// the copy replaces `state`. On timeout: a ProcessorTimeoutError "'<what>' timed out after <ms>ms".
 /// When the scope's token fires first: a CancelledError carrying its reason.
-Status run_guarded(const NodeBody& body, State& state, const Scope& scope, Deadline deadline,
-                   const std::string& what, Millis timeout);
+Status run_guarded(const NodeBody& body, State& state, const Scope& scope, Deadline deadline, const std::string& what,
+                   Millis timeout);
 
 /// min(scope deadline, now + timeout)
 Deadline deadline_after(const Scope& scope, Millis timeout);

@@ -15,9 +15,9 @@ bool is_name_char(char c) {
 }
 
 Error bad_path(std::string_view text, std::size_t pos, const std::string& why) {
-  return errors::validation("path", std::string(text),
-                            "invalid path '" + std::string(text) + "' at character " + std::to_string(pos + 1) + ": " +
-                                why);
+  return errors::validation(
+      "path", std::string(text),
+      "invalid path '" + std::string(text) + "' at character " + std::to_string(pos + 1) + ": " + why);
 }
 }  // namespace
 
@@ -83,20 +83,22 @@ Status JsonPath::assign(Json& doc, Json value) const {
     if (const auto* key = std::get_if<std::string>(&seg)) {
       if (cur->is_null()) *cur = Json::object();
       if (!cur->is_object()) {
-        return fail(errors::validation(text_, cur->type_name(), "cannot set key '" + *key + "' inside a " +
-                                                                    std::string(cur->type_name())));
+        return fail(errors::validation(text_, cur->type_name(),
+                                       "cannot set key '" + *key + "' inside a " + std::string(cur->type_name())));
       }
       cur = &(*cur)[*key];
     } else {
       const std::size_t idx = std::get<std::size_t>(seg);
       if (cur->is_null()) *cur = Json::array();
       if (!cur->is_array()) {
-        return fail(errors::validation(text_, cur->type_name(), "cannot index [" + std::to_string(idx) + "] into a " +
-                                                                    std::string(cur->type_name())));
+        return fail(
+            errors::validation(text_, cur->type_name(),
+                               "cannot index [" + std::to_string(idx) + "] into a " + std::string(cur->type_name())));
       }
       if (idx > cur->size() + kMaxPadding) {
-        return fail(errors::validation(text_, idx, "index [" + std::to_string(idx) + "] is too far past the end of an array of " +
-                                                       std::to_string(cur->size())));
+        return fail(errors::validation(text_, idx,
+                                       "index [" + std::to_string(idx) + "] is too far past the end of an array of " +
+                                           std::to_string(cur->size())));
       }
       while (cur->size() <= idx) cur->push_back(nullptr);
       cur = &(*cur)[idx];

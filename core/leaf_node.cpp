@@ -99,8 +99,11 @@ Status ProcessorNode::run_with_policy(State& state, const Scope& scope) const {
     if (st) {
       state.meta.bump();
       if (run.events) {
-        run.publish(event::kProcessorCompleted, Json{{"processor", inst.name}, {"type", inst.type}, {"attempt", n},
-                                                     {"durationMs", ms}, {"version", state.meta.version}});
+        run.publish(event::kProcessorCompleted, Json{{"processor", inst.name},
+                                                     {"type", inst.type},
+                                                     {"attempt", n},
+                                                     {"durationMs", ms},
+                                                     {"version", state.meta.version}});
       }
       return st;
     }
@@ -108,16 +111,22 @@ Status ProcessorNode::run_with_policy(State& state, const Scope& scope) const {
     const bool again = n < attempts && retry.should_retry(st.error()) && !scope.token->cancelled();
     if (!again) {
       if (run.events) {
-        run.publish(event::kProcessorFailed, Json{{"processor", inst.name}, {"type", inst.type}, {"attempt", n},
-                                                  {"durationMs", ms}, {"error", st.error().to_json()}});
+        run.publish(event::kProcessorFailed, Json{{"processor", inst.name},
+                                                  {"type", inst.type},
+                                                  {"attempt", n},
+                                                  {"durationMs", ms},
+                                                  {"error", st.error().to_json()}});
       }
       if (n > 1) st.error().context["attempts"] = n;
       return st;
     }
     const Millis delay = retry.backoff_after(n, unit_random());
     if (run.events) {
-      run.publish(event::kProcessorRetrying, Json{{"processor", inst.name}, {"type", inst.type}, {"attempt", n},
-                                                  {"nextAttempt", n + 1}, {"delayMs", delay.count()},
+      run.publish(event::kProcessorRetrying, Json{{"processor", inst.name},
+                                                  {"type", inst.type},
+                                                  {"attempt", n},
+                                                  {"nextAttempt", n + 1},
+                                                  {"delayMs", delay.count()},
                                                   {"error", st.error().to_json()}});
     }
     const Deadline wake = SteadyClock::now() + delay;

@@ -74,9 +74,12 @@ std::optional<MergeStrategy> parse_merge_strategy(std::string_view text) {
 
 std::string_view to_string(MergeStrategy s) {
   switch (s) {
-    case MergeStrategy::deep: return "deep";
-    case MergeStrategy::shallow: return "shallow";
-    case MergeStrategy::last_wins: return "last-wins";
+    case MergeStrategy::deep:
+      return "deep";
+    case MergeStrategy::shallow:
+      return "shallow";
+    case MergeStrategy::last_wins:
+      return "last-wins";
   }
   return "deep";
 }

@@ -115,7 +115,10 @@ class ParallelNode final : public Node {
 class RouteNode final : public Node {
  public:
   RouteNode(std::string label, JsonPath selector, std::vector<std::pair<std::string, NodePtr>> cases, NodePtr fallback)
-      : Node(std::move(label)), selector_(std::move(selector)), cases_(std::move(cases)), fallback_(std::move(fallback)) {}
+      : Node(std::move(label)),
+        selector_(std::move(selector)),
+        cases_(std::move(cases)),
+        fallback_(std::move(fallback)) {}
   NodeKind kind() const override { return NodeKind::route; }
   std::vector<const Node*> children() const override;
   const JsonPath& selector() const { return selector_; }

@@ -12,12 +12,12 @@ namespace am2z {
 
 /// When and how often a failed attempt is tried again.
 struct RetryPolicy {
-  int attempts = 1;                     ///< total attempts, 1 = no retry
-  Millis initial_backoff{100};          ///< delay before the second attempt
-  double multiplier = 2.0;              ///< growth of the delay per further attempt
-  Millis max_backoff{30000};            ///< cap on one delay
-  double jitter = 0.0;                  ///< 0..1: delay is scaled by a random factor in [1-j, 1+j]
-  std::vector<std::string> on_codes;    ///< error codes that retry
+  int attempts = 1;                          ///< total attempts, 1 = no retry
+  Millis initial_backoff{100};               ///< delay before the second attempt
+  double multiplier = 2.0;                   ///< growth of the delay per further attempt
+  Millis max_backoff{30000};                 ///< cap on one delay
+  double jitter = 0.0;                       ///< 0..1: delay is scaled by a random factor in [1-j, 1+j]
+  std::vector<std::string> on_codes;         ///< error codes that retry
   std::vector<ErrorCategory> on_categories;  ///< error categories that retry
   /// With neither list set, errors marked retryable retry.
   bool should_retry(const Error& e) const;

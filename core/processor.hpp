@@ -32,7 +32,7 @@ struct ProcessorType {
   std::string description;
   Json params_schema = Json::object();  ///< JSON Schema of `with:`
   ProcessorFactory create;
-  std::string origin = "builtin";       ///< where it came from: builtin or a plugin path
+  std::string origin = "builtin";  ///< where it came from: builtin or a plugin path
 };
 
 /// Processor types by name.

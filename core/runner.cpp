@@ -1,9 +1,9 @@
 #include "core/runner.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <random>
-
-#include <spdlog/spdlog.h>
 
 #include "core/guarded.hpp"
 
@@ -39,8 +39,8 @@ RunOutcome run_flow(std::shared_ptr<const Flow> flow, State input, const RunOpti
     // its cancellation token.
     const Millis budget = options.timeout.value_or(Millis(0));
     const Deadline deadline = options.timeout ? deadline_after(scope, budget) : kNoDeadline;
-    st = run_guarded([flow](State& s, const Scope& sc) { return flow->root->execute(s, sc); }, input, scope,
-                     deadline, flow->name, budget);
+    st = run_guarded([flow](State& s, const Scope& sc) { return flow->root->execute(s, sc); }, input, scope, deadline,
+                     flow->name, budget);
   } else {
     st = flow->root->execute(input, scope);
   }
@@ -51,12 +51,12 @@ RunOutcome run_flow(std::shared_ptr<const Flow> flow, State input, const RunOpti
     out.error = std::move(st.error());
     if (!out.error->partial_state) out.error->partial_state = std::make_shared<const Json>(input.to_json());
     if (run->events) {
-      run->publish(event::kFlowFailed, Json{{"flow", flow->name}, {"durationMs", out.elapsed.count()},
-                                            {"error", out.error->to_json()}});
+      run->publish(event::kFlowFailed,
+                   Json{{"flow", flow->name}, {"durationMs", out.elapsed.count()}, {"error", out.error->to_json()}});
     }
   } else if (run->events) {
-    run->publish(event::kFlowCompleted, Json{{"flow", flow->name}, {"durationMs", out.elapsed.count()},
-                                             {"version", input.meta.version}});
+    run->publish(event::kFlowCompleted,
+                 Json{{"flow", flow->name}, {"durationMs", out.elapsed.count()}, {"version", input.meta.version}});
   }
   out.state = std::move(input);
   return out;

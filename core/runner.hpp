@@ -1,22 +1,22 @@
 #pragma once
 // The local runtime: runs a flow in this process and reports its final state or error.
+#include <spdlog/logger.h>
+
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <spdlog/logger.h>
 
 #include "core/flow.hpp"
 
 namespace am2z {
 
 struct RunOptions {
-  std::string session_id;            ///< empty: the input's metadata.sessionId, else generated
-  std::optional<Millis> timeout;     ///< whole-run timeout
+  std::string session_id;         ///< empty: the input's metadata.sessionId, else generated
+  std::optional<Millis> timeout;  ///< whole-run timeout
   /// null: no events built at all. Shared because a step abandoned after a timeout may still
   /// emit after run_flow returned.
   std::shared_ptr<EventSink> events;
-  CancelToken cancel;                ///< external cancellation, e.g. Ctrl-C
+  CancelToken cancel;  ///< external cancellation, e.g. Ctrl-C
   int max_call_depth = 10;
   std::shared_ptr<spdlog::logger> logger;  ///< null: the default logger
 };

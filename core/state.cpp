@@ -26,8 +26,8 @@ bool parse_timestamp(std::string_view text, SystemClock::time_point& out) {
   int ms = 0;
   int consumed = 0;
   std::string s(text);
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &consumed) != 6 ||
       consumed != 19) {  // exactly YYYY-MM-DDTHH:MM:SS: no blanks, signs or short fields
     return false;
   }

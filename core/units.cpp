@@ -27,8 +27,9 @@ Result<Millis> parse_duration(std::string_view text) {
   double value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || text.empty() || text.front() == '-' || text.front() == '+') {
-    return fail(bad("duration", original,
-                    "invalid duration '" + std::string(original) + "': expected a number and a unit, e.g. 500ms, 30s, 5m, 1h"));
+    return fail(
+        bad("duration", original,
+            "invalid duration '" + std::string(original) + "': expected a number and a unit, e.g. 500ms, 30s, 5m, 1h"));
   }
   const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
   const double per = unit.empty() ? 1 : unit_ms(unit);
@@ -50,7 +51,8 @@ Result<Millis> parse_duration(std::string_view text) {
 
 Result<RateLimit> parse_rate(std::string_view text) {
   const auto slash = text.find('/');
-  const std::string why = "invalid rate '" + std::string(text) + "': expected <count>/<period>, e.g. 100/min, 10/s, 3/500ms";
+  const std::string why =
+      "invalid rate '" + std::string(text) + "': expected <count>/<period>, e.g. 100/min, 10/s, 3/500ms";
   if (slash == std::string_view::npos) return fail(bad("rate", text, why));
   int count = 0;
   const std::string_view head = text.substr(0, slash);

@@ -1,11 +1,11 @@
 #pragma once
 // A value of the YAML document together with its field path, and the collector of diagnostics.
+#include <yaml-cpp/yaml.h>
+
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "flows/diagnostic.hpp"
 
@@ -13,7 +13,7 @@ namespace am2z {
 
 /// A value in the flow file, the map key it sits under (if any) and its field path.
 struct Field {
-  YAML::Node key;    ///< a null node for list items and the document itself
+  YAML::Node key;  ///< a null node for list items and the document itself
   YAML::Node value;
   std::string path;  ///< "processors.validate.timeout", "flow.chain[1]"
 

@@ -86,8 +86,7 @@ bool assemble(const NodeBuilder& builder, NodePtr root, Flow& flow) {
 }
 
 void load_document(Reporter& reporter, const YAML::Node& document, const ProcessorRegistry& registry,
-                   const std::string& base_dir, Flow& flow,
-                   bool& built) {
+                   const std::string& base_dir, Flow& flow, bool& built) {
   const Field root{YAML::Node(), document, ""};
   if (!document.IsMap()) {
     reporter.error(root, "expected a flow: a map with version, name and flow, got " + describe(document));
@@ -160,7 +159,8 @@ LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& regi
     return LoadResult{nullptr, reporter.take()};
   }
   const auto slash = path.find_last_of('/');
-  return load_flow_text(text, path, registry, slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
+  return load_flow_text(text, path, registry,
+                        slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
 }
 
 }  // namespace am2z

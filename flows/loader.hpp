@@ -8,7 +8,8 @@
 //     timeout: 30s             #   per-attempt timeout (> 0)
 //     retry: {attempts: 3, backoff: 100ms, multiplier: 2, max_backoff: 10s, jitter: 0.2,
 //             on: [NETWORK_ERROR, network]}   # error codes, or category names
-//   processors:                # named instances: name -> {use, with?, timeout?, retry?, concurrency?, rate?, description?}
+//   processors:                # named instances: name -> {use, with?, timeout?, retry?, concurrency?, rate?,
+//   description?}
 //     validate: {use: exec, with: {argv: [python3, validate.py]}, timeout: 5s}
 //   flows:                     # optional named sub-flows: name -> node (names shared with processors)
 //     payment: {chain: [charge, receipt]}

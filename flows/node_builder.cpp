@@ -16,7 +16,8 @@ constexpr std::string_view kNodeShapes =
 const std::vector<std::string>& all_node_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> out = node_kind_keys();
-    for (const char* extra : {"name", "timeout", "merge", "cases", "default", "items", "concurrency", "mode", "output"}) {
+    for (const char* extra :
+         {"name", "timeout", "merge", "cases", "default", "items", "concurrency", "mode", "output"}) {
       out.emplace_back(extra);
     }
     for (const auto& key : processor_keys()) {
@@ -64,7 +65,8 @@ NodePtr NodeBuilder::build(const Field& field) {
   }
   if (value.IsScalar()) return reference(field);
   if (value.IsSequence()) {
-    reporter_.error(field, "expected " + std::string(kNodeShapes) + ", got a list (write chain: [...] to run steps in order)");
+    reporter_.error(field,
+                    "expected " + std::string(kNodeShapes) + ", got a list (write chain: [...] to run steps in order)");
     return nullptr;
   }
 
@@ -77,7 +79,8 @@ NodePtr NodeBuilder::build(const Field& field) {
   }
   if (kinds.empty()) {
     // A misspelt form key is the likely cause; say so instead of "needs one of" when we can.
-    if (map.check_keys(all_node_keys())) reporter_.error(field, "a node needs one of: chain, parallel, route, batch, use");
+    if (map.check_keys(all_node_keys()))
+      reporter_.error(field, "a node needs one of: chain, parallel, route, batch, use");
     return nullptr;
   }
   if (kinds.size() > 1) {
@@ -91,11 +94,16 @@ NodePtr NodeBuilder::build(const Field& field) {
 
   NodePtr node;
   const std::string& kind = kinds[0]->name;
-  if (kind == "chain") node = chain(map);
-  else if (kind == "parallel") node = parallel(map);
-  else if (kind == "route") node = route(map);
-  else if (kind == "batch") node = batch(map);
-  else node = inline_processor(map);
+  if (kind == "chain")
+    node = chain(map);
+  else if (kind == "parallel")
+    node = parallel(map);
+  else if (kind == "route")
+    node = route(map);
+  else if (kind == "batch")
+    node = batch(map);
+  else
+    node = inline_processor(map);
   return reporter_.count() == before ? node : nullptr;
 }
 
@@ -111,7 +119,8 @@ NodePtr NodeBuilder::reference(const Field& field) {
   if (auto close = suggest(name, names); !close.empty()) {
     message += "; did you mean '" + close + "'?";
   } else if (registry_.find(name)) {
-    message += "; '" + name + "' is a processor type: declare an instance under processors, or write {use: " + name + "}";
+    message +=
+        "; '" + name + "' is a processor type: declare an instance under processors, or write {use: " + name + "}";
   }
   reporter_.error(field, std::move(message));
   return nullptr;

@@ -88,7 +88,8 @@ NodePtr NodeBuilder::route(const MapReader& map) {
     return nullptr;
   }
   if (!selector || !complete) return nullptr;
-  auto node = std::make_shared<RouteNode>(std::move(c.label), std::move(*selector), std::move(cases), std::move(fallback));
+  auto node =
+      std::make_shared<RouteNode>(std::move(c.label), std::move(*selector), std::move(cases), std::move(fallback));
   node->timeout = c.timeout;
   return node;
 }
@@ -102,14 +103,19 @@ NodePtr NodeBuilder::batch(const MapReader& map) {
   spec.output = *JsonPath::parse(".batch");
   if (const Field* items = map.require("items")) {
     // A list is the payloads themselves; a string says where in the state to find them.
-    if (items->value.IsSequence()) spec.items = yaml_to_json(reporter_, *items);
-    else if (items->value.IsScalar()) spec.items_path = read_path(reporter_, *items);
-    else reporter_.error(*items, "expected a list of items or a path such as .orders, got " + describe(items->value));
+    if (items->value.IsSequence())
+      spec.items = yaml_to_json(reporter_, *items);
+    else if (items->value.IsScalar())
+      spec.items_path = read_path(reporter_, *items);
+    else
+      reporter_.error(*items, "expected a list of items or a path such as .orders, got " + describe(items->value));
   }
   if (const Field* f = map.get("concurrency")) {
     if (auto v = read_int(reporter_, *f, 1)) {
-      if (*v > std::numeric_limits<int>::max()) reporter_.error(*f, "concurrency too large: " + std::to_string(*v));
-      else spec.concurrency = static_cast<int>(*v);
+      if (*v > std::numeric_limits<int>::max())
+        reporter_.error(*f, "concurrency too large: " + std::to_string(*v));
+      else
+        spec.concurrency = static_cast<int>(*v);
     }
   }
   if (const Field* f = map.get("mode")) {

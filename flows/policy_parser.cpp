@@ -15,8 +15,10 @@ std::optional<RetryPolicy> parse_retry(Reporter& reporter, const Field& field) {
   if (const Field* f = map.get("attempts")) {
     // attempts counts the first try too; an int keeps it well inside RetryPolicy::attempts.
     if (auto v = read_int(reporter, *f, 1)) {
-      if (*v > std::numeric_limits<int>::max()) reporter.error(*f, "too many attempts: " + std::to_string(*v));
-      else policy.attempts = static_cast<int>(*v);
+      if (*v > std::numeric_limits<int>::max())
+        reporter.error(*f, "too many attempts: " + std::to_string(*v));
+      else
+        policy.attempts = static_cast<int>(*v);
     }
   }
   if (const Field* f = map.get("backoff")) {
@@ -38,8 +40,10 @@ std::optional<RetryPolicy> parse_retry(Reporter& reporter, const Field& field) {
         if (!text) continue;
         // A category name means the whole category; anything else is an error code.
         ErrorCategory category{};
-        if (parse_category(*text, category)) policy.on_categories.push_back(category);
-        else policy.on_codes.push_back(*text);
+        if (parse_category(*text, category))
+          policy.on_categories.push_back(category);
+        else
+          policy.on_codes.push_back(*text);
       }
     }
   }

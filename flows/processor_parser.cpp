@@ -34,7 +34,8 @@ void apply_base_dir(const ProcessorType& type, const std::string& base_dir, Json
   auto it = with.find("cwd");
   if (it == with.end()) {
     with["cwd"] = base_dir;
-  } else if (it->is_string() && !it->get_ref<const std::string&>().empty() && it->get_ref<const std::string&>()[0] != '/') {
+  } else if (it->is_string() && !it->get_ref<const std::string&>().empty() &&
+             it->get_ref<const std::string&>()[0] != '/') {
     *it = base_dir + "/" + it->get<std::string>();
   }
 }
@@ -72,7 +73,8 @@ const std::vector<std::string>& processor_keys() {
 }
 
 std::shared_ptr<ProcessorInstance> parse_processor(Reporter& reporter, const MapReader& spec, std::string name,
-                                                   const ProcessorRegistry& registry, const ProcessorDefaults& defaults) {
+                                                   const ProcessorRegistry& registry,
+                                                   const ProcessorDefaults& defaults) {
   const std::size_t before = reporter.count();
   auto instance = std::make_shared<ProcessorInstance>();
   instance->name = std::move(name);
@@ -101,8 +103,10 @@ std::shared_ptr<ProcessorInstance> parse_processor(Reporter& reporter, const Map
   }
 
   StepPolicy& policy = instance->policy;
-  if (const Field* f = spec.get("timeout")) policy.timeout = read_timeout(reporter, *f);
-  else policy.timeout = defaults.timeout;
+  if (const Field* f = spec.get("timeout"))
+    policy.timeout = read_timeout(reporter, *f);
+  else
+    policy.timeout = defaults.timeout;
   // A processor's own retry replaces the default one as a whole: mixing the two would be surprising.
   if (const Field* f = spec.get("retry")) {
     if (auto retry = parse_retry(reporter, *f)) policy.retry = *retry;
@@ -111,8 +115,10 @@ std::shared_ptr<ProcessorInstance> parse_processor(Reporter& reporter, const Map
   }
   if (const Field* f = spec.get("concurrency")) {
     if (auto v = read_int(reporter, *f, 1)) {
-      if (*v > std::numeric_limits<int>::max()) reporter.error(*f, "concurrency too large: " + std::to_string(*v));
-      else policy.concurrency = static_cast<int>(*v);
+      if (*v > std::numeric_limits<int>::max())
+        reporter.error(*f, "concurrency too large: " + std::to_string(*v));
+      else
+        policy.concurrency = static_cast<int>(*v);
     }
   }
   if (const Field* f = spec.get("rate")) {
@@ -129,9 +135,12 @@ std::shared_ptr<ProcessorInstance> parse_processor(Reporter& reporter, const Map
     } else {
       try {
         auto created = type->create(instance->with);
-        if (!created) report_create_error(reporter, site, created.error());
-        else if (!*created) reporter.error(spec.self(), "processor type '" + type->name + "' returned no processor");
-        else instance->impl = std::move(*created);
+        if (!created)
+          report_create_error(reporter, site, created.error());
+        else if (!*created)
+          reporter.error(spec.self(), "processor type '" + type->name + "' returned no processor");
+        else
+          instance->impl = std::move(*created);
       } catch (const std::exception& e) {
         // A factory should return errors, not throw; still, one bad plugin must not abort the load.
         reporter.error_at(site.mark, site.path, "processor type '" + type->name + "' failed: " + e.what());

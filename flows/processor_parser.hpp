@@ -18,6 +18,7 @@ const std::vector<std::string>& processor_keys();
 /// (falling back to `defaults` for timeout and retry). The caller checks the map's keys.
 /// nullptr after reporting mistakes; `with:` errors from the factory point at the offending value.
 std::shared_ptr<ProcessorInstance> parse_processor(Reporter& reporter, const MapReader& spec, std::string name,
-                                                   const ProcessorRegistry& registry, const ProcessorDefaults& defaults);
+                                                   const ProcessorRegistry& registry,
+                                                   const ProcessorDefaults& defaults);
 
 }  // namespace am2z

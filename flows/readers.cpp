@@ -143,15 +143,18 @@ std::optional<std::vector<Field>> read_list(Reporter& reporter, const Field& fie
   return items;
 }
 
-std::optional<std::string> read_choice(Reporter& reporter, const Field& field, const std::vector<std::string>& options) {
+std::optional<std::string> read_choice(Reporter& reporter, const Field& field,
+                                       const std::vector<std::string>& options) {
   auto text = read_string(reporter, field);
   if (!text) return std::nullopt;
   for (const auto& option : options) {
     if (*text == option) return text;
   }
   std::string message = "unknown value '" + *text + "'";
-  if (auto close = suggest(*text, options); !close.empty()) message += "; did you mean '" + close + "'?";
-  else message += "; expected " + or_list(options);
+  if (auto close = suggest(*text, options); !close.empty())
+    message += "; did you mean '" + close + "'?";
+  else
+    message += "; expected " + or_list(options);
   reporter.error(field, std::move(message));
   return std::nullopt;
 }
@@ -213,8 +216,10 @@ bool MapReader::check_keys(const std::vector<std::string>& allowed) const {
     if (known) continue;
     clean = false;
     std::string message = "unknown key '" + entry.name + "'";
-    if (auto close = suggest(entry.name, allowed); !close.empty()) message += "; did you mean '" + close + "'?";
-    else message += "; expected one of: " + comma_list(allowed);
+    if (auto close = suggest(entry.name, allowed); !close.empty())
+      message += "; did you mean '" + close + "'?";
+    else
+      message += "; expected one of: " + comma_list(allowed);
     reporter_.error_at(entry.field.key.Mark(), entry.field.path, std::move(message));
   }
   return clean;

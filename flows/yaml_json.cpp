@@ -21,9 +21,12 @@ bool all_digits(std::string_view text, int base) {
   if (text.empty()) return false;
   for (char c : text) {
     int digit = -1;
-    if (c >= '0' && c <= '9') digit = c - '0';
-    else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+      digit = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      digit = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      digit = c - 'A' + 10;
     if (digit < 0 || digit >= base) return false;
   }
   return true;
@@ -115,7 +118,8 @@ void convert(Reporter& reporter, const Field& field, const std::string& sub, Mar
     std::map<std::string, int, std::less<>> first_line;  // for duplicate keys, which YAML forbids
     for (const auto& kv : node) {
       if (!kv.first.IsScalar()) {
-        reporter.error(Field{YAML::Node(), kv.first, field.path}, "map keys must be strings, got " + describe(kv.first));
+        reporter.error(Field{YAML::Node(), kv.first, field.path},
+                       "map keys must be strings, got " + describe(kv.first));
         continue;
       }
       const std::string key = kv.first.Scalar();

@@ -1,9 +1,9 @@
 #pragma once
 // YAML values as JSON, typed by YAML 1.2 core-schema rules, remembering where each value was written.
+#include <yaml-cpp/yaml.h>
+
 #include <map>
 #include <string>
-
-#include <yaml-cpp/yaml.h>
 
 #include "core/json.hpp"
 #include "flows/field.hpp"

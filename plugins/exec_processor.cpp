@@ -14,7 +14,7 @@ namespace am2z {
 
 namespace {
 
-constexpr std::size_t kQuotedStdout = 200;   // bytes of bad stdout quoted in the error
+constexpr std::size_t kQuotedStdout = 200;      // bytes of bad stdout quoted in the error
 constexpr std::size_t kStderrInMessage = 1000;  // bytes of stderr in the message; context has the whole tail
 
 /// Child output can be any bytes, but JSON text (so Error::to_json) must be valid UTF-8:
@@ -55,8 +55,8 @@ std::string quote_start(std::string_view text) {
 
 class ExecProcessor final : public Processor {
  public:
-  ExecProcessor(std::vector<std::string> argv, std::vector<std::pair<std::string, std::string>> env,
-                std::string cwd, Millis kill_grace)
+  ExecProcessor(std::vector<std::string> argv, std::vector<std::pair<std::string, std::string>> env, std::string cwd,
+                Millis kill_grace)
       : argv_(std::move(argv)), env_(std::move(env)), cwd_(std::move(cwd)), kill_grace_(kill_grace) {}
 
   Status process(State& state, Context& ctx) const override {
@@ -78,7 +78,8 @@ class ExecProcessor final : public Processor {
     if (!run) return fail(spawn_failure(ctx, run.error()));
     const SubprocessResult& r = *run;
     if (r.cancelled) return fail(errors::cancelled(ctx.cancel_token().reason()));
-    if (r.timed_out) return fail(errors::timeout(std::string(ctx.processor_name()), budget_ms(ctx.deadline(), started)));
+    if (r.timed_out)
+      return fail(errors::timeout(std::string(ctx.processor_name()), budget_ms(ctx.deadline(), started)));
     if (!r.succeeded()) return fail(exit_failure(ctx, r));
     if (!r.err_tail.empty() && ctx.log().should_log(spdlog::level::debug)) {
       ctx.log().debug("{}: stderr of '{}': {}", ctx.processor_name(), argv_[0], trim(r.err_tail));
@@ -208,22 +209,22 @@ Result<std::unique_ptr<Processor>> create_exec(const Json& with) {
 }
 
 Json exec_schema() {
-  return Json{
-      {"type", "object"},
-      {"properties",
-       {{"argv",
-         {{"type", "array"},
-          {"minItems", 1},
-          {"items", {{"type", "string"}}},
-          {"description", "program and arguments, run without a shell; argv[0] is searched in PATH"}}},
-        {"env",
-         {{"type", "object"},
-          {"additionalProperties", {{"type", Json::array({"string", "number", "boolean"})}}},
-          {"description", "environment variables added to the inherited environment"}}},
-        {"cwd", {{"type", "string"}, {"minLength", 1}, {"description", "working directory"}}},
-        {"kill_grace", params::duration_schema("delay between SIGTERM and SIGKILL on timeout or cancellation; default 2s")}}},
-      {"required", Json::array({"argv"})},
-      {"additionalProperties", false}};
+  return Json{{"type", "object"},
+              {"properties",
+               {{"argv",
+                 {{"type", "array"},
+                  {"minItems", 1},
+                  {"items", {{"type", "string"}}},
+                  {"description", "program and arguments, run without a shell; argv[0] is searched in PATH"}}},
+                {"env",
+                 {{"type", "object"},
+                  {"additionalProperties", {{"type", Json::array({"string", "number", "boolean"})}}},
+                  {"description", "environment variables added to the inherited environment"}}},
+                {"cwd", {{"type", "string"}, {"minLength", 1}, {"description", "working directory"}}},
+                {"kill_grace",
+                 params::duration_schema("delay between SIGTERM and SIGKILL on timeout or cancellation; default 2s")}}},
+              {"required", Json::array({"argv"})},
+              {"additionalProperties", false}};
 }
 
 }  // namespace

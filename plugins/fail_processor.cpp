@@ -11,7 +11,7 @@ namespace am2z {
 namespace {
 
 constexpr std::array<std::string_view, 7> kKinds = {"validation", "execution",     "timeout", "resource",
-                                                     "network",    "configuration", "business"};
+                                                    "network",    "configuration", "business"};
 
 class FailProcessor final : public Processor {
  public:
@@ -27,13 +27,27 @@ class FailProcessor final : public Processor {
   Error make_error(const std::string& name) const {
     Error e;
     switch (category_) {
-      case ErrorCategory::validation: e = errors::validation(name, nullptr, message_); break;
-      case ErrorCategory::timeout: e = errors::timeout(name, 0); break;
-      case ErrorCategory::resource: e = errors::resource(name, 0, 0); break;
-      case ErrorCategory::network: e = errors::network(name, 0, message_); break;
-      case ErrorCategory::configuration: e = errors::configuration(name, message_); break;
-      case ErrorCategory::business: e = errors::business(code_, message_); break;
-      default: e = errors::execution(name, message_); break;
+      case ErrorCategory::validation:
+        e = errors::validation(name, nullptr, message_);
+        break;
+      case ErrorCategory::timeout:
+        e = errors::timeout(name, 0);
+        break;
+      case ErrorCategory::resource:
+        e = errors::resource(name, 0, 0);
+        break;
+      case ErrorCategory::network:
+        e = errors::network(name, 0, message_);
+        break;
+      case ErrorCategory::configuration:
+        e = errors::configuration(name, message_);
+        break;
+      case ErrorCategory::business:
+        e = errors::business(code_, message_);
+        break;
+      default:
+        e = errors::execution(name, message_);
+        break;
     }
     // The factory gives name, code, category, severity and retryability; the text is exactly
     // what the flow asked for, so tests and demos can match it.
@@ -94,8 +108,10 @@ ProcessorType fail_processor_type() {
       {"properties",
        {{"error", {{"type", "string"}, {"enum", kinds}, {"default", "business"}, {"description", "error category"}}},
         {"code", {{"type", "string"}, {"minLength", 1}, {"default", "FAILED"}, {"description", "business error code"}}},
-        {"message", {{"type", "string"}, {"default", "failed by the fail processor"}, {"description", "error message"}}},
-        {"times", {{"type", "integer"}, {"minimum", 1}, {"description", "fail only attempts 1..times of each execution"}}}}},
+        {"message",
+         {{"type", "string"}, {"default", "failed by the fail processor"}, {"description", "error message"}}},
+        {"times",
+         {{"type", "integer"}, {"minimum", 1}, {"description", "fail only attempts 1..times of each execution"}}}}},
       {"required", Json::array()},
       {"additionalProperties", false}};
   type.create = create_fail;

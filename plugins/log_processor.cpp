@@ -28,7 +28,8 @@ std::string render_value(const Json* value) {
 
 class LogProcessor final : public Processor {
  public:
-  LogProcessor(std::vector<Piece> pieces, spdlog::level::level_enum level) : pieces_(std::move(pieces)), level_(level) {}
+  LogProcessor(std::vector<Piece> pieces, spdlog::level::level_enum level)
+      : pieces_(std::move(pieces)), level_(level) {}
 
   Status process(State& state, Context& ctx) const override {
     if (!ctx.log().should_log(level_)) return {};  // no formatting for a message nobody sees
@@ -67,11 +68,14 @@ Result<std::vector<Piece>> parse_template(const std::string& message) {
     if (message[i] == '{' && i + 1 < message.size() && message[i + 1] == '.') {
       auto close = message.find('}', i);
       if (close == std::string::npos) {
-        return fail(errors::validation("message", message, "placeholder at offset " + std::to_string(i) + " has no closing '}'"));
+        return fail(errors::validation("message", message,
+                                       "placeholder at offset " + std::to_string(i) + " has no closing '}'"));
       }
       std::string text = message.substr(i + 1, close - i - 1);
       auto path = JsonPath::parse(text);
-      if (!path) return fail(errors::validation("message", message, "placeholder {" + text + "}: " + params::reason_of(path.error())));
+      if (!path)
+        return fail(
+            errors::validation("message", message, "placeholder {" + text + "}: " + params::reason_of(path.error())));
       pieces.push_back(Piece{std::move(literal), std::move(*path)});
       literal.clear();
       i = close + 1;
@@ -115,13 +119,14 @@ ProcessorType log_processor_type() {
   type.description = "Logs a message; {.path} placeholders show values from the state (strings without quotes)";
   Json levels = Json::array();
   for (std::string_view l : kLevels) levels.push_back(l);
-  type.params_schema = Json{
-      {"type", "object"},
-      {"properties",
-       {{"message", {{"type", "string"}, {"description", "text with {.path} placeholders, e.g. \"order {.order.id}\""}}},
-        {"level", {{"type", "string"}, {"enum", levels}, {"default", "info"}}}}},
-      {"required", Json::array({"message"})},
-      {"additionalProperties", false}};
+  type.params_schema =
+      Json{{"type", "object"},
+           {"properties",
+            {{"message",
+              {{"type", "string"}, {"description", "text with {.path} placeholders, e.g. \"order {.order.id}\""}}},
+             {"level", {{"type", "string"}, {"enum", levels}, {"default", "info"}}}}},
+           {"required", Json::array({"message"})},
+           {"additionalProperties", false}};
   type.create = create_log;
   return type;
 }

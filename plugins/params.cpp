@@ -26,8 +26,9 @@ Status check_keys(const Json& with, std::initializer_list<std::string_view> allo
     bool known = false;
     for (std::string_view a : allowed) known = known || a == key;
     if (!known) {
-      std::string reason = allowed.size() == 0 ? "unknown parameter; this processor takes none"
-                                               : "unknown parameter; expected one of: " + joined({allowed.begin(), allowed.size()});
+      std::string reason = allowed.size() == 0
+                               ? "unknown parameter; this processor takes none"
+                               : "unknown parameter; expected one of: " + joined({allowed.begin(), allowed.size()});
       return fail(errors::validation(key, value, std::move(reason)));
     }
   }
@@ -40,13 +41,12 @@ const Json* find(const Json& with, std::string_view key) {
   return it == with.end() ? nullptr : &*it;
 }
 
-Error missing(std::string_view field) {
-  return errors::validation(std::string(field), nullptr, "is required");
-}
+Error missing(std::string_view field) { return errors::validation(std::string(field), nullptr, "is required"); }
 
 std::string reason_of(const Error& error) {
   if (error.context.is_object()) {
-    if (auto it = error.context.find("reason"); it != error.context.end() && it->is_string()) return it->get<std::string>();
+    if (auto it = error.context.find("reason"); it != error.context.end() && it->is_string())
+      return it->get<std::string>();
   }
   return error.message;
 }

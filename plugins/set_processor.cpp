@@ -95,8 +95,7 @@ ProcessorType set_processor_type() {
       {"type", "object"},
       {"properties",
        {{"values",
-         {{"type", "object"},
-          {"description", "path -> JSON value; applied in sorted key order, all or nothing"}}}}},
+         {{"type", "object"}, {"description", "path -> JSON value; applied in sorted key order, all or nothing"}}}}},
       {"required", Json::array({"values"})},
       {"additionalProperties", false}};
   type.create = create_set;

@@ -467,11 +467,16 @@ class Child {
 
 std::string_view to_string(SpawnErrorKind kind) {
   switch (kind) {
-    case SpawnErrorKind::not_found: return "not found";
-    case SpawnErrorKind::not_executable: return "not executable";
-    case SpawnErrorKind::bad_cwd: return "bad working directory";
-    case SpawnErrorKind::shutting_down: return "shutting down";
-    case SpawnErrorKind::other: break;
+    case SpawnErrorKind::not_found:
+      return "not found";
+    case SpawnErrorKind::not_executable:
+      return "not executable";
+    case SpawnErrorKind::bad_cwd:
+      return "bad working directory";
+    case SpawnErrorKind::shutting_down:
+      return "shutting down";
+    case SpawnErrorKind::other:
+      break;
   }
   return "cannot start";
 }
@@ -484,15 +489,15 @@ std::expected<SubprocessResult, SpawnError> run_subprocess(const SubprocessOptio
   if (!options.cwd.empty()) {
     // Checked here because a failed chdir in the child reports ENOENT, which would read as
     // "program not found".
-    struct stat st{};
+    struct stat st {};
     if (::stat(options.cwd.c_str(), &st) != 0) {
       int err = errno;
-      return std::unexpected(spawn_error(SpawnErrorKind::bad_cwd, err,
-                                         "working directory '" + options.cwd + "': " + errno_text(err)));
+      return std::unexpected(
+          spawn_error(SpawnErrorKind::bad_cwd, err, "working directory '" + options.cwd + "': " + errno_text(err)));
     }
     if (!S_ISDIR(st.st_mode)) {
-      return std::unexpected(spawn_error(SpawnErrorKind::bad_cwd, ENOTDIR,
-                                         "working directory '" + options.cwd + "': not a directory"));
+      return std::unexpected(
+          spawn_error(SpawnErrorKind::bad_cwd, ENOTDIR, "working directory '" + options.cwd + "': not a directory"));
     }
   }
 

@@ -16,8 +16,8 @@ namespace am2z {
 struct SubprocessOptions {
   std::vector<std::string> argv;  ///< argv[0] is searched in the parent's PATH when it has no '/'
   std::vector<std::pair<std::string, std::string>> env;  ///< added to, and overriding, the inherited environment
-  std::string cwd;                 ///< empty: the parent's working directory
-  std::string input;               ///< written to stdin, which is then closed
+  std::string cwd;                                       ///< empty: the parent's working directory
+  std::string input;                                     ///< written to stdin, which is then closed
   Deadline deadline = kNoDeadline;
   const CancelToken* cancel = nullptr;  ///< null: not cancellable
   Millis kill_grace{2000};              ///< SIGTERM to SIGKILL delay when the deadline passes or the token fires
@@ -37,13 +37,13 @@ struct SpawnError {
 
 /// How a started program ended and what it wrote.
 struct SubprocessResult {
-  int exit_code = -1;        ///< -1 when it was ended by a signal
-  int term_signal = 0;       ///< the signal that ended it, 0 when it exited
-  bool killed = false;       ///< we signalled its group because of the deadline or the token
-  bool timed_out = false;    ///< the deadline passed while it ran
-  bool cancelled = false;    ///< the token fired while it ran
-  std::string out;           ///< all of stdout
-  std::string err_tail;      ///< the last SubprocessOptions::stderr_tail bytes of stderr
+  int exit_code = -1;      ///< -1 when it was ended by a signal
+  int term_signal = 0;     ///< the signal that ended it, 0 when it exited
+  bool killed = false;     ///< we signalled its group because of the deadline or the token
+  bool timed_out = false;  ///< the deadline passed while it ran
+  bool cancelled = false;  ///< the token fired while it ran
+  std::string out;         ///< all of stdout
+  std::string err_tail;    ///< the last SubprocessOptions::stderr_tail bytes of stderr
 
   /// Exited by itself with status 0.
   bool succeeded() const { return !killed && term_signal == 0 && exit_code == 0; }

@@ -46,8 +46,9 @@ int main(int argc, char** argv) {
   }
   std::sort(walls.begin(), walls.end());
   const auto at = [&](double q) { return walls[static_cast<std::size_t>(q * static_cast<double>(walls.size() - 1))]; };
-  std::printf("{\"scenario\":\"startup_one_step\",\"iterations\":%d,\"wall_ms\":%.3f,\"p90_ms\":%.3f,\"min_ms\":%.3f,"
-              "\"peak_rss_kb\":%ld}\n",
-              iterations, at(0.5), at(0.9), walls.front(), peak_kb);
+  std::printf(
+      "{\"scenario\":\"startup_one_step\",\"iterations\":%d,\"wall_ms\":%.3f,\"p90_ms\":%.3f,\"min_ms\":%.3f,"
+      "\"peak_rss_kb\":%ld}\n",
+      iterations, at(0.5), at(0.9), walls.front(), peak_kb);
   return 0;
 }

@@ -34,8 +34,12 @@ inline std::shared_ptr<ProcessorInstance> instance(const std::string& name, Fn f
   return inst;
 }
 
-inline NodePtr leaf(std::shared_ptr<const ProcessorInstance> inst) { return std::make_shared<ProcessorNode>(std::move(inst)); }
-inline NodePtr leaf(const std::string& name, Fn fn, StepPolicy policy = {}) { return leaf(instance(name, std::move(fn), policy)); }
+inline NodePtr leaf(std::shared_ptr<const ProcessorInstance> inst) {
+  return std::make_shared<ProcessorNode>(std::move(inst));
+}
+inline NodePtr leaf(const std::string& name, Fn fn, StepPolicy policy = {}) {
+  return leaf(instance(name, std::move(fn), policy));
+}
 
 /// Adds `delta` to .count.
 inline Fn add(int delta) {

@@ -1,7 +1,6 @@
 #include "flows/loader.hpp"
 
-#include "core/runner.hpp"
-
+#include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,7 +9,7 @@
 #include <limits>
 #include <string>
 
-#include <doctest/doctest.h>
+#include "core/runner.hpp"
 
 using namespace am2z;
 
@@ -445,7 +444,8 @@ flow:
   chain: [charge, chrage]
 )");
     REQUIRE(r.diagnostics.size() == 1);
-    check_diag(r.diagnostics[0], 6, 19, "flow.chain[1]", "unknown processor or sub-flow 'chrage'; did you mean 'charge'?");
+    check_diag(r.diagnostics[0], 6, 19, "flow.chain[1]",
+               "unknown processor or sub-flow 'chrage'; did you mean 'charge'?");
   }
   SUBCASE("naming a processor type instead of an instance") {
     auto r = load(R"(version: 1
@@ -453,9 +453,10 @@ name: t
 flow: exec
 )");
     REQUIRE(r.diagnostics.size() == 1);
-    check_diag(r.diagnostics[0], 3, 7, "flow",
-               "unknown processor or sub-flow 'exec'; 'exec' is a processor type: declare an instance under processors, "
-               "or write {use: exec}");
+    check_diag(
+        r.diagnostics[0], 3, 7, "flow",
+        "unknown processor or sub-flow 'exec'; 'exec' is a processor type: declare an instance under processors, "
+        "or write {use: exec}");
   }
   SUBCASE("in a sub-flow and a route case") {
     auto r = load(R"(version: 1
@@ -472,7 +473,8 @@ flow:
 )");
     REQUIRE(r.diagnostics.size() == 2);
     check_diag(r.diagnostics[0], 6, 24, "flows.payment.chain[1]", "unknown processor or sub-flow 'nope'");
-    check_diag(r.diagnostics[1], 11, 11, "flow.cases.late", "unknown processor or sub-flow 'payement'; did you mean 'payment'?");
+    check_diag(r.diagnostics[1], 11, 11, "flow.cases.late",
+               "unknown processor or sub-flow 'payement'; did you mean 'payment'?");
   }
 }
 
@@ -487,7 +489,8 @@ flow:
 )");
   REQUIRE(r.diagnostics.size() == 3);
   check_diag(r.diagnostics[0], 4, 17, "processors.charge.use", "unknown processor type 'exce'; did you mean 'exec'?");
-  check_diag(r.diagnostics[1], 5, 16, "processors.other.use", "unknown processor type 'zzz'; available: exec, log, put, set");
+  check_diag(r.diagnostics[1], 5, 16, "processors.other.use",
+             "unknown processor type 'zzz'; available: exec, log, put, set");
   check_diag(r.diagnostics[2], 7, 32, "flow.chain[2].use", "unknown processor type 'lgo'; did you mean 'log'?");
 }
 
@@ -729,8 +732,9 @@ processors:
 flow: {chain: [a], parallel: [a]}
 )");
     REQUIRE(r.diagnostics.size() == 1);
-    check_diag(r.diagnostics[0], 5, 20, "flow.parallel",
-               "'parallel' cannot be combined with 'chain': a node has exactly one of chain, parallel, route, batch, use");
+    check_diag(
+        r.diagnostics[0], 5, 20, "flow.parallel",
+        "'parallel' cannot be combined with 'chain': a node has exactly one of chain, parallel, route, batch, use");
   }
   SUBCASE("a list where a node belongs") {
     auto r = load(R"(version: 1
@@ -846,7 +850,8 @@ TEST_CASE("load_flow_file") {
 TEST_CASE("Diagnostic formats") {
   Diagnostic d{"f.yaml", 3, 7, "flow.chain[1]", "boom"};
   CHECK(d.to_string() == "f.yaml:3:7: flow.chain[1]: boom");
-  CHECK(d.to_json() == Json{{"file", "f.yaml"}, {"line", 3}, {"column", 7}, {"path", "flow.chain[1]"}, {"message", "boom"}});
+  CHECK(d.to_json() ==
+        Json{{"file", "f.yaml"}, {"line", 3}, {"column", 7}, {"path", "flow.chain[1]"}, {"message", "boom"}});
   d.path.clear();
   CHECK(d.to_string() == "f.yaml:3:7: boom");
 }

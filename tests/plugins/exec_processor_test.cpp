@@ -38,12 +38,12 @@ TEST_CASE("exec: the state goes in as JSON with metadata, stdout JSON becomes th
   test::Harness h;
   State s = sample();
   auto p = exec({{"argv", Json::array({"python3", "-c",
-                           "import json,sys\n"
-                           "s = json.load(sys.stdin)\n"
-                           "s['x'] += 1\n"
-                           "s['sid'] = s['metadata']['sessionId']\n"
-                           "s['version'] = s['metadata']['version']\n"
-                           "print(json.dumps(s))\n"})}});
+                                       "import json,sys\n"
+                                       "s = json.load(sys.stdin)\n"
+                                       "s['x'] += 1\n"
+                                       "s['sid'] = s['metadata']['sessionId']\n"
+                                       "s['version'] = s['metadata']['version']\n"
+                                       "print(json.dumps(s))\n"})}});
   REQUIRE(p->process(s, h.ctx));
   CHECK(s.data == Json{{"x", 2}, {"name", "ada"}, {"sid", "sess-1"}, {"version", 1}});
   CHECK(s.meta.session_id == "sess-1");
@@ -63,7 +63,8 @@ TEST_CASE("exec: stdin is exactly State::to_json()") {
 TEST_CASE("exec: a metadata key in stdout is dropped; the engine owns metadata") {
   test::Harness h;
   State s = sample();
-  REQUIRE(sh("cat >/dev/null; echo '{\"a\":1,\"metadata\":{\"version\":99,\"sessionId\":\"evil\"}}'")->process(s, h.ctx));
+  REQUIRE(
+      sh("cat >/dev/null; echo '{\"a\":1,\"metadata\":{\"version\":99,\"sessionId\":\"evil\"}}'")->process(s, h.ctx));
   CHECK(s.data == Json{{"a", 1}});
   CHECK(s.meta.version == 1);
   CHECK(s.meta.session_id == "sess-1");
@@ -83,12 +84,12 @@ TEST_CASE("exec: 20 MB of state each way") {
   test::Harness h;
   State s = State::create("sess-1", Json{{"blob", std::string(20 * 1024 * 1024, 'b')}});
   auto p = exec({{"argv", Json::array({"python3", "-c",
-                           "import json,sys\n"
-                           "s = json.load(sys.stdin)\n"
-                           "del s['metadata']\n"
-                           "s['len'] = len(s['blob'])\n"
-                           "s['copy'] = s['blob'].upper()\n"
-                           "json.dump(s, sys.stdout)\n"})}});
+                                       "import json,sys\n"
+                                       "s = json.load(sys.stdin)\n"
+                                       "del s['metadata']\n"
+                                       "s['len'] = len(s['blob'])\n"
+                                       "s['copy'] = s['blob'].upper()\n"
+                                       "json.dump(s, sys.stdout)\n"})}});
   REQUIRE(p->process(s, h.ctx));
   CHECK(s.data["len"] == 20 * 1024 * 1024);
   CHECK(s.data["copy"].get_ref<const std::string&>() == std::string(20 * 1024 * 1024, 'B'));
@@ -120,7 +121,8 @@ TEST_CASE("exec: stdout that is not JSON, or not an object, fails quoting its st
 TEST_CASE("exec: a non-zero exit fails with the code and the tail of stderr") {
   test::Harness h;
   State s = sample();
-  auto st = run(*sh("cat >/dev/null; echo '{\"x\":5}'; echo 'first line' >&2; echo 'boom: disk full' >&2; exit 7"), s, h);
+  auto st =
+      run(*sh("cat >/dev/null; echo '{\"x\":5}'; echo 'first line' >&2; echo 'boom: disk full' >&2; exit 7"), s, h);
   REQUIRE_FALSE(st);
   const Error& e = st.error();
   CHECK(e.name == "ProcessorExecutionError");
@@ -166,12 +168,18 @@ TEST_CASE("exec: cwd, env and the AM2Z_* variables reach the program") {
   test::TempDir dir;
   test::Harness h(kNoDeadline, 3);
   State s = sample();
-  auto p = sh("cat >/dev/null; printf '{\"pwd\":\"%s\",\"foo\":\"%s\",\"port\":\"%s\",\"sid\":\"%s\",\"eid\":\"%s\",\"att\":\"%s\"}' "
-              "\"$(pwd)\" \"$FOO\" \"$PORT\" \"$AM2Z_SESSION_ID\" \"$AM2Z_EXECUTION_ID\" \"$AM2Z_ATTEMPT\"",
-              {{"cwd", dir.path()}, {"env", {{"FOO", "bar baz"}, {"PORT", 8080}, {"AM2Z_ATTEMPT", "faked"}}}});
+  auto p =
+      sh("cat >/dev/null; printf "
+         "'{\"pwd\":\"%s\",\"foo\":\"%s\",\"port\":\"%s\",\"sid\":\"%s\",\"eid\":\"%s\",\"att\":\"%s\"}' "
+         "\"$(pwd)\" \"$FOO\" \"$PORT\" \"$AM2Z_SESSION_ID\" \"$AM2Z_EXECUTION_ID\" \"$AM2Z_ATTEMPT\"",
+         {{"cwd", dir.path()}, {"env", {{"FOO", "bar baz"}, {"PORT", 8080}, {"AM2Z_ATTEMPT", "faked"}}}});
   REQUIRE(p->process(s, h.ctx));
-  CHECK(s.data == Json{{"pwd", dir.path()}, {"foo", "bar baz"}, {"port", "8080"}, {"sid", "sess-1"},
-                       {"eid", "run-1/7"}, {"att", "3"}});
+  CHECK(s.data == Json{{"pwd", dir.path()},
+                       {"foo", "bar baz"},
+                       {"port", "8080"},
+                       {"sid", "sess-1"},
+                       {"eid", "run-1/7"},
+                       {"att", "3"}});
 }
 
 TEST_CASE("exec: the deadline kills the program and fails with a timeout") {
@@ -222,5 +230,6 @@ TEST_CASE("exec: parameters are validated with the field inside `with`") {
   CHECK(test::rejected_field("exec", {{"argv", Json::array({"sh"})}, {"cwd", ""}}) == "cwd");
   CHECK(test::rejected_field("exec", {{"argv", Json::array({"sh"})}, {"kill_grace", "soon"}}) == "kill_grace");
   CHECK(test::rejected_field("exec", {{"argv", Json::array({"sh"})}, {"kill_grace", -1}}) == "kill_grace");
-  CHECK(test::create("exec", {{"argv", Json::array({"sh", ""})}, {"kill_grace", 500}, {"env", Json::object()}, {"cwd", "/"}}));
+  CHECK(test::create("exec",
+                     {{"argv", Json::array({"sh", ""})}, {"kill_grace", 500}, {"env", Json::object()}, {"cwd", "/"}}));
 }

@@ -12,8 +12,7 @@ namespace {
 /// A logger writing "<level>|<message>" lines into a string.
 struct CapturedLog {
   explicit CapturedLog(spdlog::level::level_enum level = spdlog::level::trace)
-      : logger(std::make_shared<spdlog::logger>("capture",
-                                                std::make_shared<spdlog::sinks::ostream_sink_st>(out))) {
+      : logger(std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_st>(out))) {
     logger->set_pattern("%l|%v");
     logger->set_level(level);
   }
@@ -21,7 +20,8 @@ struct CapturedLog {
   std::shared_ptr<spdlog::logger> logger;
 };
 
-std::string log_with(const Json& with, const State& state, spdlog::level::level_enum logger_level = spdlog::level::trace) {
+std::string log_with(const Json& with, const State& state,
+                     spdlog::level::level_enum logger_level = spdlog::level::trace) {
   CapturedLog log(logger_level);
   test::Harness h(kNoDeadline, 1, log.logger);
   auto p = test::create("log", with);
@@ -37,8 +37,8 @@ std::string log_with(const Json& with, const State& state, spdlog::level::level_
 
 TEST_CASE("log: placeholders show values, strings without quotes") {
   State s = State::create("s", {{"order", {{"id", 42}, {"customer", "bob"}, {"items", Json::array({1, 2})}}}});
-  CHECK(log_with({{"message", "order {.order.id} for {.order.customer}: {.order.items}, {.nope} v{.metadata.version}"}}, s) ==
-        "info|order 42 for bob: [1,2], null v1\n");
+  CHECK(log_with({{"message", "order {.order.id} for {.order.customer}: {.order.items}, {.nope} v{.metadata.version}"}},
+                 s) == "info|order 42 for bob: [1,2], null v1\n");
   CHECK(log_with({{"message", "raw {\"a\": 1} {} {.order.id}"}}, s) == "info|raw {\"a\": 1} {} 42\n");
   CHECK(log_with({{"message", "{.order.items[1]}"}, {"level", "warn"}}, s) == "warning|2\n");
   CHECK(log_with({{"message", "x"}, {"level", "error"}}, s) == "error|x\n");

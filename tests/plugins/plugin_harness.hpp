@@ -1,9 +1,9 @@
 #pragma once
 // What the plugin tests share: a Context without an engine, and processors built by type name.
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "core/context.hpp"
 #include "core/processor.hpp"
