@@ -47,7 +47,8 @@ void print_error_json(const Json& j) {
 }
 
 void exit_now(int code) {
-  spdlog::shutdown();
+  // No spdlog::shutdown(): its sinks flush every line already, and tearing the registry down
+  // would race with pool threads that still hold the logger.
   std::fflush(stdout);
   std::fflush(stderr);
   std::_Exit(code);
