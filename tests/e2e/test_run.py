@@ -40,6 +40,29 @@ ORDER_VERSION = 6
 ORDER_PROCESSORS = ["validate-order", "charge-payment", "reserve-stock", "notify-confirmed", "log-done"]
 
 
+INVOICES = example("batch", "invoices.yaml")
+INVOICES_INPUT = example("batch", "invoices-input.json")
+
+
+class InvoicesExampleTest(E2ETestCase):
+    def test_collects_per_invoice_results_and_the_failure(self):
+        r = run("run", INVOICES, "-i", INVOICES_INPUT)
+        state = self.assertSucceeded(r)
+        priced = state["priced"]
+        self.assertEqual(priced["counts"], {"total": 4, "succeeded": 3, "failed": 1})
+        self.assertEqual([x and x["total"] for x in priced["results"]], [119.0, 300.0, None, 96.8])
+        self.assertEqual(len(priced["errors"]), 1)
+        failure = priced["errors"][0]
+        self.assertEqual(failure["index"], 2)
+        self.assertEqual(failure["error"]["context"]["failedProcessor"], "tax-service")
+        self.assertEqual(failure["error"]["context"]["exitCode"], 75)
+        # exit 75 is not a timeout, so the tax service's retry policy does not retry it
+        self.assertNotIn("attempts", failure["error"]["context"])
+        # the batch is one step of the outer state, the log step another
+        self.assertMetadata(state, 3)
+        self.assertIn("priced 3 of 4 invoices", r.stderr)
+
+
 class OrderExampleTest(E2ETestCase):
     def test_approved_order(self):
         r = run("run", ORDER, "-i", APPROVED_INPUT)
