@@ -13,10 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-long long ms_since(SteadyClock::time_point t0) {
-  return std::chrono::duration_cast<Millis>(SteadyClock::now() - t0).count();
-}
-
 JsonPath path(std::string_view text) {
   auto p = JsonPath::parse(text);
   REQUIRE(p.has_value());
@@ -141,8 +137,8 @@ TEST_CASE("the concurrency limit is honoured") {
   REQUIRE(out.ok());
   CHECK(gauge->started == 10);
   CHECK(gauge->peak <= 3);
-  CHECK(gauge->peak >= 2);     // it does run items side by side
-  CHECK(ms_since(t0) >= 110);  // ceil(10/3) = 4 rounds of 30ms
+  CHECK(gauge->peak >= 2);           // it does run items side by side
+  CHECK(test::ms_since(t0) >= 110);  // ceil(10/3) = 4 rounds of 30ms
 
   auto serial = std::make_shared<Gauge>();
   auto one_at_a_time = test::leaf("serial", [serial](State&, Context&) -> Status {
@@ -197,7 +193,7 @@ TEST_CASE("fail-fast reports the lowest-index real failure, not the first in tim
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(batch(target, static_items(Json::array({0, 1, 2}), 3)));
   REQUIRE_FALSE(out.ok());
-  CHECK(ms_since(t0) < 2000);  // item 0 was cancelled, not waited out
+  CHECK(test::ms_since(t0) < 2000);  // item 0 was cancelled, not waited out
   CHECK(out.error->context["index"] == 1);
   CHECK(out.error->message.find("slow failure of item 1") != std::string::npos);
 }
@@ -281,5 +277,5 @@ TEST_CASE("external cancellation stops a batch with CancelledError") {
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->code == "CANCELLED");
   CHECK(out.error->message.find("user pressed Ctrl-C") != std::string::npos);
-  CHECK(ms_since(t0) < 2000);
+  CHECK(test::ms_since(t0) < 2000);
 }

@@ -7,14 +7,12 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/core/test_support.hpp"
+
 using namespace am2z;
 using namespace std::chrono_literals;
 
-namespace {
-long long ms_since(SteadyClock::time_point t0) {
-  return std::chrono::duration_cast<Millis>(SteadyClock::now() - t0).count();
-}
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("a source fires once and keeps the first reason") {
   CancelSource src;
@@ -46,7 +44,7 @@ TEST_CASE("a default token can never be cancelled") {
   CHECK(calls == 0);
   const auto t0 = SteadyClock::now();
   CHECK_FALSE(tok.wait_for(20ms));
-  CHECK(ms_since(t0) >= 19);
+  CHECK(test::ms_since(t0) >= 19);
 }
 
 TEST_CASE("child sources follow their parents, not the other way round") {
@@ -209,7 +207,7 @@ TEST_CASE("wait_until returns early when cancelled") {
     src.cancel("stop waiting");
   });
   const bool cancelled = tok.wait_for(5s);
-  const auto waited = ms_since(t0);
+  const auto waited = test::ms_since(t0);
   canceller.join();
   CHECK(cancelled);
   CHECK(waited >= 40);
@@ -220,7 +218,7 @@ TEST_CASE("wait_until sleeps the full time when nobody cancels") {
   CancelSource src;
   const auto t0 = SteadyClock::now();
   CHECK_FALSE(src.token().wait_until(SteadyClock::now() + 30ms));
-  CHECK(ms_since(t0) >= 29);
+  CHECK(test::ms_since(t0) >= 29);
   CHECK_FALSE(src.cancelled());
 }
 
@@ -229,7 +227,7 @@ TEST_CASE("waiting on an already cancelled token returns at once") {
   src.cancel("x");
   const auto t0 = SteadyClock::now();
   CHECK(src.token().wait_for(5s));
-  CHECK(ms_since(t0) < 1000);
+  CHECK(test::ms_since(t0) < 1000);
 }
 
 TEST_CASE("a parent's cancellation wakes a waiter on a child") {
@@ -242,5 +240,5 @@ TEST_CASE("a parent's cancellation wakes a waiter on a child") {
   parent.cancel("shutdown");
   waiter.join();
   CHECK(woke.load());
-  CHECK(ms_since(t0) < 2000);
+  CHECK(test::ms_since(t0) < 2000);
 }

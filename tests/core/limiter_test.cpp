@@ -14,10 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-long long ms_since(SteadyClock::time_point t0) {
-  return std::chrono::duration_cast<Millis>(SteadyClock::now() - t0).count();
-}
-
 struct Gauge {
   std::atomic<int> active{0};
   std::atomic<int> peak{0};
@@ -56,7 +52,7 @@ TEST_CASE("a concurrency limit holds across parallel branches using the same ins
   auto inst = test::instance("limited", gauged(g, 60ms), p);
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(fan_out(inst, 5));
-  const auto took = ms_since(t0);
+  const auto took = test::ms_since(t0);
   REQUIRE(out.ok());
   CHECK(g->runs == 5);
   CHECK(g->peak <= 2);
@@ -72,7 +68,7 @@ TEST_CASE("without a limit the same branches all run at once") {
   RunOutcome out = test::run(fan_out(inst, 5));
   REQUIRE(out.ok());
   CHECK(g->peak == 5);
-  CHECK(ms_since(t0) < 170);
+  CHECK(test::ms_since(t0) < 170);
 }
 
 TEST_CASE("limits are per instance: two instances do not share slots") {
@@ -124,8 +120,8 @@ TEST_CASE("ConcurrencyLimiter: acquire and release") {
   const auto t0 = SteadyClock::now();
   auto st = lim.acquire(src.token(), SteadyClock::now() + 40ms, "busy-proc");
   REQUIRE_FALSE(st.has_value());
-  CHECK(ms_since(t0) >= 35);
-  CHECK(ms_since(t0) < 1000);
+  CHECK(test::ms_since(t0) >= 35);
+  CHECK(test::ms_since(t0) < 1000);
   CHECK(st.error().code == "CANCELLED");
   CHECK(st.error().message.find("'busy-proc' waited for a concurrency slot") != std::string::npos);
 
@@ -152,7 +148,7 @@ TEST_CASE("ConcurrencyLimiter: cancellation ends a wait") {
   canceller.join();
   REQUIRE_FALSE(st.has_value());
   CHECK(st.error().message == "cancelled: stop");
-  CHECK(ms_since(t0) < 1000);
+  CHECK(test::ms_since(t0) < 1000);
 }
 
 TEST_CASE("ConcurrencyLimiter: a slot freed after cancellation is not taken by a cancelled waiter") {
@@ -184,10 +180,10 @@ TEST_CASE("RateLimiter: the window slides; a deadline before the next slot gives
   auto st = lim.acquire(src.token(), SteadyClock::now() + 30ms, "rated-proc");
   REQUIRE_FALSE(st.has_value());
   CHECK(st.error().message.find("'rated-proc' waited for its rate limit") != std::string::npos);
-  CHECK(ms_since(t0) < 1000);
+  CHECK(test::ms_since(t0) < 1000);
 
   REQUIRE(lim.acquire(src.token(), kNoDeadline, "r"));  // waits for the window
-  CHECK(ms_since(t0) >= 60);
+  CHECK(test::ms_since(t0) >= 60);
 }
 
 TEST_CASE("RateLimiter: cancellation ends a wait") {
@@ -203,7 +199,7 @@ TEST_CASE("RateLimiter: cancellation ends a wait") {
   canceller.join();
   REQUIRE_FALSE(st.has_value());
   CHECK(st.error().code == "CANCELLED");
-  CHECK(ms_since(t0) < 2000);
+  CHECK(test::ms_since(t0) < 2000);
 }
 
 TEST_CASE("a concurrency wait inside a timed-out run ends with the run") {
@@ -217,7 +213,7 @@ TEST_CASE("a concurrency wait inside a timed-out run ends with the run") {
   RunOutcome out = test::run(fan_out(inst, 3), Json::object(), opts);
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->code == "OPERATION_TIMEOUT");
-  CHECK(ms_since(t0) < 1000);
+  CHECK(test::ms_since(t0) < 1000);
   // Wait for the abandoned branches to give up (token-driven), then nothing is left running.
   const auto until = SteadyClock::now() + 2s;
   while (g->active > 0 && SteadyClock::now() < until) std::this_thread::sleep_for(5ms);

@@ -14,10 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-long long ms_since(SteadyClock::time_point t0) {
-  return std::chrono::duration_cast<Millis>(SteadyClock::now() - t0).count();
-}
-
 NodePtr parallel(std::vector<NodePtr> branches, MergeStrategy merge = MergeStrategy::deep) {
   return std::make_shared<ParallelNode>("fan-out", std::move(branches), merge);
 }
@@ -55,7 +51,7 @@ TEST_CASE("branches really run at the same time") {
   }
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(parallel(std::move(branches)));
-  const auto took = ms_since(t0);
+  const auto took = test::ms_since(t0);
   REQUIRE(out.ok());
   CHECK(took >= 90);
   CHECK(took < 350);  // one after the other would take 500ms
@@ -122,7 +118,7 @@ TEST_CASE("the reported error is the first failing branch in declaration order")
   RunOutcome out = test::run(
       parallel({set_key("a", 1), fail_after("slow-fail", 150ms), set_key("b", 2), fail_after("fast-fail", 0ms)}));
   REQUIRE_FALSE(out.ok());
-  CHECK(ms_since(t0) >= 140);
+  CHECK(test::ms_since(t0) >= 140);
   CHECK(out.error->context["failedProcessor"] == "slow-fail");
   CHECK(out.error->context["branch"] == 1);
   CHECK(out.error->message.find("failed after 150ms") != std::string::npos);
@@ -158,7 +154,7 @@ TEST_CASE("nested parallels inside parallels do not starve each other") {
   }
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(parallel(std::move(outer)));
-  const auto took = ms_since(t0);
+  const auto took = test::ms_since(t0);
   REQUIRE(out.ok());
   CHECK(out.state.data.size() == 9);
   CHECK(took < 500);  // sequential would be 720ms

@@ -13,10 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-long long ms_since(SteadyClock::time_point t0) {
-  return std::chrono::duration_cast<Millis>(SteadyClock::now() - t0).count();
-}
-
 class CollectingSink final : public EventSink {
  public:
   void publish(const Json& payload) override {
@@ -209,7 +205,7 @@ TEST_CASE("the waits between attempts follow the backoff") {
       p);
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(step);
-  const auto took = ms_since(t0);
+  const auto took = test::ms_since(t0);
   REQUIRE_FALSE(out.ok());
   REQUIRE(times->size() == 3);
   const auto gap1 = std::chrono::duration_cast<Millis>((*times)[1] - (*times)[0]).count();
@@ -263,7 +259,7 @@ TEST_CASE("cancellation during a backoff ends the retries with CancelledError") 
   stopper.join();
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->code == "CANCELLED");
-  CHECK(ms_since(t0) < 2000);
+  CHECK(test::ms_since(t0) < 2000);
   // Give the abandoned step a moment: it must not start another attempt after the cancel.
   std::this_thread::sleep_for(50ms);
   CHECK(rec->calls() == 1);
@@ -290,5 +286,5 @@ TEST_CASE("each attempt gets its own timeout; a timeout is retryable") {
   REQUIRE(out.ok());
   CHECK(out.state.data["attempt"] == 3);
   CHECK(rec->calls() == 3);
-  CHECK(ms_since(t0) < 1500);
+  CHECK(test::ms_since(t0) < 1500);
 }

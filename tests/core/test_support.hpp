@@ -49,6 +49,11 @@ inline Fn add(int delta) {
   };
 }
 
+/// Whole milliseconds since `t0`, for generous timing bounds.
+inline long long ms_since(SteadyClock::time_point t0) {
+  return std::chrono::duration_cast<Millis>(SteadyClock::now() - t0).count();
+}
+
 inline std::shared_ptr<Flow> flow_of(NodePtr root, const std::string& name = "test-flow") {
   auto f = std::make_shared<Flow>();
   f->name = name;

@@ -14,10 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-long long ms_since(SteadyClock::time_point t0) {
-  return std::chrono::duration_cast<Millis>(SteadyClock::now() - t0).count();
-}
-
 /// What an abandoned step reports once it finally returns (shared: it outlives the run).
 struct Probe {
   std::atomic<bool> started{false};
@@ -75,7 +71,7 @@ TEST_CASE("a processor timeout fails the step with OPERATION_TIMEOUT and fires i
   auto probe = std::make_shared<Probe>();
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(test::leaf("slow", cooperative(probe, 2s), with_timeout(50ms)), Json{{"in", 1}});
-  const auto took = ms_since(t0);
+  const auto took = test::ms_since(t0);
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->name == "ProcessorTimeoutError");
   CHECK(out.error->code == "OPERATION_TIMEOUT");
@@ -100,7 +96,7 @@ TEST_CASE("a step that ignores its token still times out on time") {
   auto probe = std::make_shared<Probe>();
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(test::leaf("stubborn", stubborn(probe, 600ms), with_timeout(50ms)));
-  const auto took = ms_since(t0);
+  const auto took = test::ms_since(t0);
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->code == "OPERATION_TIMEOUT");
   CHECK(out.error->message.find("timed out after 50ms") != std::string::npos);
@@ -132,7 +128,7 @@ TEST_CASE("a timeout on a chain node covers the whole chain") {
   chain->timeout = 80ms;
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(chain, Json{{"count", 0}});
-  const auto took = ms_since(t0);
+  const auto took = test::ms_since(t0);
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->code == "OPERATION_TIMEOUT");
   CHECK(out.error->message == "'checkout' timed out after 80ms");
@@ -160,7 +156,7 @@ TEST_CASE("a step's own timeout is cut short by a shorter enclosing deadline") {
   CHECK(out.error->code == "OPERATION_TIMEOUT");
   // The limit that was hit is the chain's, whichever guard noticed the deadline first.
   CHECK(out.error->message == "'outer' timed out after 60ms");
-  CHECK(ms_since(t0) < 1000);  // at the chain's 60ms, not the step's 1500ms
+  CHECK(test::ms_since(t0) < 1000);  // at the chain's 60ms, not the step's 1500ms
   REQUIRE(probe->wait_finished());
   CHECK(probe->saw_cancel);
 }
@@ -171,7 +167,7 @@ TEST_CASE("a run-level timeout via RunOptions::timeout") {
   opts.timeout = 100ms;
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(test::leaf("slow", cooperative(probe, 2s)), Json{{"x", 1}}, opts);
-  const auto took = ms_since(t0);
+  const auto took = test::ms_since(t0);
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->code == "OPERATION_TIMEOUT");
   CHECK(out.error->message == "'test-flow' timed out after 100ms");
@@ -194,7 +190,7 @@ TEST_CASE("a run-level timeout also stops a step that ignores its token") {
   RunOutcome out = test::run(test::leaf("stubborn", stubborn(probe, 600ms)), Json::object(), opts);
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->code == "OPERATION_TIMEOUT");
-  CHECK(ms_since(t0) < 400);
+  CHECK(test::ms_since(t0) < 400);
   CHECK(probe->wait_finished());
 }
 
@@ -219,7 +215,7 @@ TEST_CASE("external cancellation via RunOptions::cancel gives CancelledError") {
   });
   const auto t0 = SteadyClock::now();
   RunOutcome out = test::run(test::leaf("slow", cooperative(probe, 3s)), Json{{"x", 1}}, opts);
-  const auto took = ms_since(t0);
+  const auto took = test::ms_since(t0);
   stopper.join();
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->name == "CancelledError");
@@ -248,7 +244,7 @@ TEST_CASE("external cancellation wins over a step that ignores its token") {
   stopper.join();
   REQUIRE_FALSE(out.ok());
   CHECK(out.error->code == "CANCELLED");
-  CHECK(ms_since(t0) < 400);
+  CHECK(test::ms_since(t0) < 400);
   CHECK(probe->wait_finished());
 }
 
