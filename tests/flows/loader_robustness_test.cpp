@@ -2,6 +2,7 @@
 // either load or come back with diagnostics that point into the file.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
