@@ -14,8 +14,9 @@ namespace am2z {
 
 namespace {
 
-constexpr std::size_t kQuotedStdout = 200;      // bytes of bad stdout quoted in the error
-constexpr std::size_t kStderrInMessage = 1000;  // bytes of stderr in the message; context has the whole tail
+constexpr std::size_t kDefaultMaxOutput = 256u << 20;  // stdout bytes; a bound on memory, not a style limit
+constexpr std::size_t kQuotedStdout = 200;             // bytes of bad stdout quoted in the error
+constexpr std::size_t kStderrInMessage = 1000;         // bytes of stderr in the message; context has the whole tail
 
 /// Child output can be any bytes, but JSON text (so Error::to_json) must be valid UTF-8:
 /// invalid sequences become U+FFFD.
@@ -56,8 +57,12 @@ std::string quote_start(std::string_view text) {
 class ExecProcessor final : public Processor {
  public:
   ExecProcessor(std::vector<std::string> argv, std::vector<std::pair<std::string, std::string>> env, std::string cwd,
-                Millis kill_grace)
-      : argv_(std::move(argv)), env_(std::move(env)), cwd_(std::move(cwd)), kill_grace_(kill_grace) {}
+                Millis kill_grace, std::size_t max_output)
+      : argv_(std::move(argv)),
+        env_(std::move(env)),
+        cwd_(std::move(cwd)),
+        kill_grace_(kill_grace),
+        max_output_(max_output) {}
 
   Status process(State& state, Context& ctx) const override {
     auto started = SteadyClock::now();
@@ -70,6 +75,7 @@ class ExecProcessor final : public Processor {
     options.env.emplace_back("AM2Z_ATTEMPT", std::to_string(ctx.attempt()));
     options.cwd = cwd_;
     options.kill_grace = kill_grace_;
+    options.max_output = max_output_;
     options.input = state_document(state);
     options.deadline = ctx.deadline();
     options.cancel = &ctx.cancel_token();
@@ -77,6 +83,14 @@ class ExecProcessor final : public Processor {
     auto run = run_subprocess(options);
     if (!run) return fail(spawn_failure(ctx, run.error()));
     const SubprocessResult& r = *run;
+    if (r.output_too_large) {
+      Error e = errors::resource(std::string(ctx.processor_name()) + " stdout", static_cast<long long>(max_output_),
+                                 static_cast<long long>(max_output_) + 1);
+      e.message = "stdout of '" + argv_[0] + "' exceeded max_output (" + std::to_string(max_output_) +
+                  " bytes); the program was stopped";
+      e.retryable = false;
+      return fail(std::move(e));
+    }
     if (r.cancelled) return fail(errors::cancelled(ctx.cancel_token().reason()));
     if (r.timed_out)
       return fail(errors::timeout(std::string(ctx.processor_name()), budget_ms(ctx.deadline(), started)));
@@ -148,6 +162,7 @@ class ExecProcessor final : public Processor {
   std::vector<std::pair<std::string, std::string>> env_;
   std::string cwd_;
   Millis kill_grace_;
+  std::size_t max_output_;
 };
 
 Result<std::vector<std::string>> read_argv(const Json& with) {
@@ -188,7 +203,8 @@ Result<std::vector<std::pair<std::string, std::string>>> read_env(const Json& wi
 }
 
 Result<std::unique_ptr<Processor>> create_exec(const Json& with) {
-  if (auto ok = params::check_keys(with, {"argv", "env", "cwd", "kill_grace"}); !ok) return fail(ok.error());
+  if (auto ok = params::check_keys(with, {"argv", "env", "cwd", "kill_grace", "max_output"}); !ok)
+    return fail(ok.error());
   auto argv = read_argv(with);
   if (!argv) return fail(argv.error());
   auto env = read_env(with);
@@ -205,26 +221,38 @@ Result<std::unique_ptr<Processor>> create_exec(const Json& with) {
     if (!d) return fail(d.error());
     kill_grace = *d;
   }
-  return std::make_unique<ExecProcessor>(std::move(*argv), std::move(*env), std::move(cwd), kill_grace);
+  std::size_t max_output = kDefaultMaxOutput;
+  if (const Json* v = params::find(with, "max_output")) {
+    if (!v->is_number_integer() || v->get<long long>() < 1) {
+      return fail(errors::validation("max_output", *v, "must be a whole number of bytes >= 1"));
+    }
+    max_output = v->get<std::size_t>();
+  }
+  return std::make_unique<ExecProcessor>(std::move(*argv), std::move(*env), std::move(cwd), kill_grace, max_output);
 }
 
 Json exec_schema() {
-  return Json{{"type", "object"},
-              {"properties",
-               {{"argv",
-                 {{"type", "array"},
-                  {"minItems", 1},
-                  {"items", {{"type", "string"}}},
-                  {"description", "program and arguments, run without a shell; argv[0] is searched in PATH"}}},
-                {"env",
-                 {{"type", "object"},
-                  {"additionalProperties", {{"type", Json::array({"string", "number", "boolean"})}}},
-                  {"description", "environment variables added to the inherited environment"}}},
-                {"cwd", {{"type", "string"}, {"minLength", 1}, {"description", "working directory"}}},
-                {"kill_grace",
-                 params::duration_schema("delay between SIGTERM and SIGKILL on timeout or cancellation; default 2s")}}},
-              {"required", Json::array({"argv"})},
-              {"additionalProperties", false}};
+  return Json{
+      {"type", "object"},
+      {"properties",
+       {{"argv",
+         {{"type", "array"},
+          {"minItems", 1},
+          {"items", {{"type", "string"}}},
+          {"description", "program and arguments, run without a shell; argv[0] is searched in PATH"}}},
+        {"env",
+         {{"type", "object"},
+          {"additionalProperties", {{"type", Json::array({"string", "number", "boolean"})}}},
+          {"description", "environment variables added to the inherited environment"}}},
+        {"cwd", {{"type", "string"}, {"minLength", 1}, {"description", "working directory"}}},
+        {"max_output",
+         {{"type", "integer"},
+          {"minimum", 1},
+          {"description", "stdout bytes beyond which the program is stopped and the step fails; default 256 MiB"}}},
+        {"kill_grace",
+         params::duration_schema("delay between SIGTERM and SIGKILL on timeout or cancellation; default 2s")}}},
+      {"required", Json::array({"argv"})},
+      {"additionalProperties", false}};
 }
 
 }  // namespace

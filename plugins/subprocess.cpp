@@ -405,6 +405,12 @@ class Child {
       if (n > 0) {
         if (is_err) {
           append_tail(result_.err_tail, buf, static_cast<std::size_t>(n), options_.stderr_tail);
+        } else if (options_.max_output != 0 && result_.out.size() + static_cast<std::size_t>(n) > options_.max_output) {
+          // A flood of output must not grow our memory until the deadline: stop the program.
+          result_.output_too_large = true;
+          fd.reset();
+          if (phase_ == Phase::running) terminate(SteadyClock::now());
+          return;
         } else {
           result_.out.append(buf, static_cast<std::size_t>(n));
         }

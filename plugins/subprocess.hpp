@@ -22,6 +22,7 @@ struct SubprocessOptions {
   const CancelToken* cancel = nullptr;  ///< null: not cancellable
   Millis kill_grace{2000};              ///< SIGTERM to SIGKILL delay when the deadline passes or the token fires
   std::size_t stderr_tail = 4096;       ///< bytes of stderr kept (the last ones)
+  std::size_t max_output = 0;           ///< stdout bytes beyond which the program is stopped; 0 = no limit
   bool kill_group_on_exit = true;       ///< SIGKILL what is left of the group once the program itself exits
 };
 
@@ -37,13 +38,14 @@ struct SpawnError {
 
 /// How a started program ended and what it wrote.
 struct SubprocessResult {
-  int exit_code = -1;      ///< -1 when it was ended by a signal
-  int term_signal = 0;     ///< the signal that ended it, 0 when it exited
-  bool killed = false;     ///< we signalled its group because of the deadline or the token
-  bool timed_out = false;  ///< the deadline passed while it ran
-  bool cancelled = false;  ///< the token fired while it ran
-  std::string out;         ///< all of stdout
-  std::string err_tail;    ///< the last SubprocessOptions::stderr_tail bytes of stderr
+  int exit_code = -1;             ///< -1 when it was ended by a signal
+  int term_signal = 0;            ///< the signal that ended it, 0 when it exited
+  bool killed = false;            ///< we signalled its group because of the deadline or the token
+  bool timed_out = false;         ///< the deadline passed while it ran
+  bool cancelled = false;         ///< the token fired while it ran
+  bool output_too_large = false;  ///< stdout passed max_output: the program was stopped
+  std::string out;                ///< all of stdout
+  std::string err_tail;           ///< the last SubprocessOptions::stderr_tail bytes of stderr
 
   /// Exited by itself with status 0.
   bool succeeded() const { return !killed && term_signal == 0 && exit_code == 0; }

@@ -95,6 +95,22 @@ TEST_CASE("exec: 20 MB of state each way") {
   CHECK(s.data["copy"].get_ref<const std::string&>() == std::string(20 * 1024 * 1024, 'B'));
 }
 
+TEST_CASE("exec: stdout beyond max_output stops the program and fails") {
+  test::Harness h;
+  State s = sample();
+  const auto t0 = SteadyClock::now();
+  auto st = run(*sh("cat >/dev/null; exec yes", {{"max_output", 100000}}), s, h);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == "RESOURCE_EXHAUSTED");
+  CHECK_FALSE(st.error().retryable);
+  CHECK(st.error().message.find("exceeded max_output (100000 bytes)") != std::string::npos);
+  CHECK(SteadyClock::now() - t0 < std::chrono::seconds(5));  // `yes` never ends on its own
+
+  REQUIRE(run(*sh("cat >/dev/null; echo '{\"ok\": true}'", {{"max_output", 100000}}), s, h));
+  CHECK(s.data["ok"] == true);
+  CHECK_FALSE(test::create("exec", {{"argv", {"true"}}, {"max_output", 0}}));
+}
+
 TEST_CASE("exec: stdout that is not JSON, or not an object, fails quoting its start") {
   test::Harness h;
   State s = sample();
