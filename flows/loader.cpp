@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "flows/field.hpp"
+#include "flows/names.hpp"
 #include "flows/node_builder.hpp"
 #include "flows/policy_parser.hpp"
 #include "flows/processor_parser.hpp"
@@ -42,6 +43,7 @@ void load_processors(Reporter& reporter, const Field& field, const ProcessorRegi
                      const ProcessorDefaults& defaults, NodeBuilder& builder) {
   MapReader processors(reporter, field, "a map of processor instances (name: {use: ..., with: ...})");
   for (const auto& [name, entry] : processors.entries()) {
+    if (auto problem = name_problem(name)) reporter.error_at(entry.key.Mark(), entry.path, *problem);
     MapReader spec(reporter, entry, "a processor instance map {use: ..., with: ...}");
     if (!spec.ok()) {
       builder.add_processor(name, nullptr);
@@ -56,6 +58,7 @@ void load_processors(Reporter& reporter, const Field& field, const ProcessorRegi
 void declare_subflows(Reporter& reporter, const Field& field, NodeBuilder& builder) {
   MapReader flows(reporter, field, "a map of sub-flows (name: node)");
   for (const auto& [name, entry] : flows.entries()) {
+    if (auto problem = name_problem(name)) reporter.error_at(entry.key.Mark(), entry.path, *problem);
     if (builder.has_processor(name)) {
       reporter.error_at(entry.key.Mark(), entry.path,
                         "duplicate name '" + name + "': a processor instance has this name already");
@@ -102,7 +105,10 @@ void load_document(Reporter& reporter, const YAML::Node& document, const Process
     }
   }
   if (const Field* f = top.require("name")) {
-    if (auto name = read_string(reporter, *f)) flow.name = *name;
+    if (auto name = read_string(reporter, *f)) {
+      if (auto problem = name_problem(*name)) reporter.error(*f, *problem);
+      flow.name = *name;
+    }
   }
   if (const Field* f = top.get("description")) {
     if (auto description = read_string(reporter, *f)) flow.description = *description;

@@ -1,6 +1,7 @@
 // The five map node forms: chain, parallel, route, batch and inline processors.
 #include <limits>
 
+#include "flows/names.hpp"
 #include "flows/node_builder.hpp"
 #include "flows/processor_parser.hpp"
 #include "flows/yaml_json.hpp"
@@ -11,7 +12,10 @@ NodeBuilder::Common NodeBuilder::common(const MapReader& map) {
   Common out;
   out.label = map.self().path;
   if (const Field* f = map.get("name")) {
-    if (auto name = read_string(reporter_, *f)) out.label = *name;
+    if (auto name = read_string(reporter_, *f)) {
+      if (auto problem = name_problem(*name)) reporter_.error(*f, *problem);
+      out.label = *name;
+    }
   }
   if (const Field* f = map.get("timeout")) out.timeout = read_timeout(reporter_, *f);
   return out;
@@ -139,7 +143,10 @@ NodePtr NodeBuilder::inline_processor(const MapReader& map) {
 
   std::string name;
   if (const Field* f = map.get("name")) {
-    if (auto given = read_string(reporter_, *f)) name = *given;
+    if (auto given = read_string(reporter_, *f)) {
+      if (auto problem = name_problem(*given)) reporter_.error(*f, *problem);
+      name = *given;
+    }
   }
   if (name.empty()) {
     // Anonymous instances are named after their type so events and errors still say what ran.

@@ -855,3 +855,29 @@ TEST_CASE("Diagnostic formats") {
   d.path.clear();
   CHECK(d.to_string() == "f.yaml:3:7: boom");
 }
+
+TEST_CASE("names are letters, digits, '.', '_' and '-' (they become queue names)") {
+  auto r = load(R"(version: 1
+name: "my flow"
+processors:
+  "a:b": {use: log}
+  "-x": {use: log}
+  ok: {use: log}
+flows:
+  "": {chain: [ok]}
+flow:
+  chain:
+    - {use: log, name: "bad name"}
+    - {chain: [ok], name: "sub/flow"}
+)");
+  REQUIRE(r.diagnostics.size() == 6);
+  check_diag(r.diagnostics[0], 2, 7, "name",
+             "name 'my flow' may only contain letters, digits, '.', '_' and '-' (found ' ')");
+  check_diag(r.diagnostics[1], 4, 3, "processors.a:b",
+             "name 'a:b' may only contain letters, digits, '.', '_' and '-' (found ':')");
+  check_diag(r.diagnostics[2], 5, 3, "processors.-x", "name '-x' must start with a letter or digit");
+  check_diag(r.diagnostics[3], 8, 3, "flows.", "a name must not be empty");
+  CHECK(r.diagnostics[4].message == "name 'bad name' may only contain letters, digits, '.', '_' and '-' (found ' ')");
+  CHECK(r.diagnostics[5].message == "name 'sub/flow' may only contain letters, digits, '.', '_' and '-' (found '/')");
+  CHECK(r.flow == nullptr);
+}
