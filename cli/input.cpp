@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/json_limits.hpp"
 #include "core/json_path.hpp"
 
 namespace am2z::cli {
@@ -44,6 +45,11 @@ Result<Json> read_json_input(const std::string& source) {
   std::size_t n = 0;
   while ((n = std::fread(buffer, 1, sizeof buffer, in)) > 0) text.append(buffer, n);
   if (std::ferror(in)) return fail(input_error(name, std::string("cannot read input: ") + std::strerror(errno)));
+  if (const auto at = json_depth_violation(text); at != std::string::npos) {
+    auto [line, col] = line_col(text, at + 1);
+    return fail(input_error(name + ":" + std::to_string(line) + ":" + std::to_string(col),
+                            "invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"));
+  }
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
@@ -64,7 +70,7 @@ Status apply_assignment(Json& doc, const std::string& assignment) {
   auto path = JsonPath::parse(path_text);
   if (!path) return fail(input_error("--set " + assignment, path.error().context.value("reason", "bad path")));
   const std::string raw = assignment.substr(eq + 1);
-  Json value = Json::parse(raw, nullptr, false);
+  Json value = json_depth_violation(raw) == std::string::npos ? Json::parse(raw, nullptr, false) : Json(raw);
   if (value.is_discarded()) value = raw;
   if (auto st = path->assign(doc, std::move(value)); !st) {
     return fail(input_error("--set " + assignment, st.error().context.value("reason", st.error().message)));

@@ -70,6 +70,11 @@ NodePtr NodeBuilder::build(const Field& field) {
     return nullptr;
   }
 
+  if (node_budget_ == 0) return nullptr;
+  if (--node_budget_ == 0) {
+    reporter_.error(field, "flow too large: more than 100000 nodes (are YAML aliases expanding?)");
+    return nullptr;
+  }
   const std::size_t before = reporter_.count();
   MapReader map(reporter_, field);
   std::vector<const MapReader::Entry*> kinds;

@@ -78,6 +78,8 @@ class NodeBuilder {
   std::map<std::string, std::size_t, std::less<>> subflow_index_;
   std::vector<std::size_t> building_;  ///< sub-flows being built, outermost first: the cycle path
   std::vector<std::shared_ptr<ProcessorInstance>> inline_;
+  /// Map nodes still allowed: YAML aliases can make a small file denote a huge tree.
+  std::size_t node_budget_ = 100'000;
   std::map<std::string, int, std::less<>> inline_counters_;  ///< per type, for "<type>#<n>" names
 };
 

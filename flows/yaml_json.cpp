@@ -97,7 +97,18 @@ std::optional<double> parse_float(std::string_view text) {
   return negative ? -value : value;
 }
 
-void convert(Reporter& reporter, const Field& field, const std::string& sub, MarkIndex* marks, Json& out) {
+/// YAML aliases share nodes, so a small file can denote an exponentially large value ("billion
+/// laughs"); converting stops after this many values instead of exhausting memory.
+constexpr std::size_t kMaxValues = 1'000'000;
+
+void convert(Reporter& reporter, const Field& field, const std::string& sub, MarkIndex* marks, Json& out,
+             std::size_t& budget) {
+  if (budget == 0) return;
+  if (--budget == 0) {
+    reporter.error(
+        field, "value too large: more than " + std::to_string(kMaxValues) + " values (are YAML aliases expanding?)");
+    return;
+  }
   if (marks) marks->emplace(sub, mark_of(field));
   const YAML::Node& node = field.value;
   if (!node.IsDefined() || node.IsNull()) {
@@ -109,7 +120,7 @@ void convert(Reporter& reporter, const Field& field, const std::string& sub, Mar
     std::size_t index = 0;
     for (const auto& item : node) {
       Json value;
-      convert(reporter, field.item(item, index), sub + "[" + std::to_string(index) + "]", marks, value);
+      convert(reporter, field.item(item, index), sub + "[" + std::to_string(index) + "]", marks, value, budget);
       out.push_back(std::move(value));
       ++index;
     }
@@ -129,7 +140,7 @@ void convert(Reporter& reporter, const Field& field, const std::string& sub, Mar
                           "duplicate key '" + key + "' (first defined on line " + std::to_string(it->second) + ")");
         continue;
       }
-      convert(reporter, entry, join_path(sub, key), marks, out[key]);
+      convert(reporter, entry, join_path(sub, key), marks, out[key], budget);
     }
   }
 }
@@ -153,7 +164,8 @@ Json scalar_to_json(const YAML::Node& scalar) {
 
 Json yaml_to_json(Reporter& reporter, const Field& field, MarkIndex* marks) {
   Json out;
-  convert(reporter, field, "", marks, out);
+  std::size_t budget = kMaxValues;
+  convert(reporter, field, "", marks, out, budget);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_limits.hpp"
 #include "plugins/params.hpp"
 #include "plugins/subprocess.hpp"
 
@@ -139,9 +140,12 @@ class ExecProcessor final : public Processor {
   Status apply_output(State& state, const std::string& out, const Context& ctx) const {
     std::string_view text = trim(out);
     if (text.empty()) return {};  // nothing printed: the state stays as it was
-    Json parsed = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    const bool too_deep = json_depth_violation(text) != std::string_view::npos;
+    Json parsed = too_deep ? Json() : Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
     std::string problem;
-    if (parsed.is_discarded()) {
+    if (too_deep) {
+      problem = "stdout of '" + argv_[0] + "' nests deeper than " + std::to_string(kMaxJsonDepth) + " levels: ";
+    } else if (parsed.is_discarded()) {
       problem = "stdout of '" + argv_[0] + "' is not JSON: ";
     } else if (!parsed.is_object()) {
       problem = "stdout of '" + argv_[0] + "' must be a JSON object, not " + std::string(parsed.type_name()) + ": ";

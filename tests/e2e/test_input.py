@@ -36,6 +36,12 @@ class InputErrorTest(E2ETestCase):
         self.assertTrue(err["message"].startswith(f"{path}:3:8: invalid JSON: "), err["message"])
         self.assertIn("unexpected ']'", err["message"])
 
+    def test_deeply_nested_input_is_rejected_not_a_crash(self):
+        # 100,000 levels used to overflow the stack (exit 139) when the state was copied.
+        path = self.write_tmp("deep.json", '{"a": ' + "[" * 100000 + "]" * 100000 + "}")
+        err = self.input_error("-i", path)
+        self.assertEqual(err["message"], f"{path}:1:518: invalid JSON: nested deeper than 512 levels")
+
     def test_invalid_json_on_stdin(self):
         err = self.input_error("-i", "-", stdin='{"a": 1,\n"b": tru}')
         self.assertTrue(err["message"].startswith("<stdin>:2:"), err["message"])

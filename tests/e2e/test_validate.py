@@ -51,6 +51,17 @@ class ValidateTest(E2ETestCase):
         self.assertEqual(r.stdout, "chain.yaml: ok\n")
         self.assertTrue(r.stderr.startswith("invalid/mistakes.yaml:1:10: version: "), r.stderr)
 
+    def test_yaml_alias_bomb_is_rejected_not_a_crash(self):
+        # Nine levels of ten aliases denote 10^9 values: the loader used to die of std::bad_alloc.
+        levels = ['        l0: &l0 ["x","x","x","x","x","x","x","x","x","x"]']
+        for i in range(1, 9):
+            levels.append(f"        l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 10) + "]")
+        path = self.write_tmp("bomb.yaml", "version: 1\nname: bomb\nprocessors:\n  p:\n    use: set\n"
+                              "    with:\n      values:\n" + "\n".join(levels) + "\nflow: p\n")
+        r = run("validate", path, timeout=30)
+        self.assertExit(r, 3)
+        self.assertIn("value too large: more than 1000000 values (are YAML aliases expanding?)", r.stderr)
+
     def test_malformed_yaml(self):
         r = run("validate", MALFORMED)
         self.assertExit(r, 3)

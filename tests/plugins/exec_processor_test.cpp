@@ -111,6 +111,17 @@ TEST_CASE("exec: stdout beyond max_output stops the program and fails") {
   CHECK_FALSE(test::create("exec", {{"argv", {"true"}}, {"max_output", 0}}));
 }
 
+TEST_CASE("exec: stdout nested deeper than the JSON limit fails instead of overflowing the stack") {
+  test::Harness h;
+  State s = sample();
+  auto st = run(*exec({{"argv", Json::array({"python3", "-c",
+                                             "import sys; sys.stdin.read(); "
+                                             "print('{\"a\":' + '[' * 100000 + ']' * 100000 + '}')"})}}),
+                s, h);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message.find("nests deeper than 512 levels") != std::string::npos);
+}
+
 TEST_CASE("exec: stdout that is not JSON, or not an object, fails quoting its start") {
   test::Harness h;
   State s = sample();
