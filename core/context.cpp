@@ -4,12 +4,23 @@
 
 namespace am2z {
 
-void detail::RunShared::publish(std::string_view name, Json payload) const {
+void detail::RunShared::send(std::string_view name, Json payload) const {
   payload["event"] = name;
   payload["ts"] = format_timestamp(SystemClock::now());
   payload["runId"] = run_id;
   payload["sessionId"] = session_id;
   events->publish(payload);
+}
+
+void detail::RunShared::publish(std::string_view name, Json payload) const {
+  std::lock_guard lock(event_mutex);
+  if (!closed) send(name, std::move(payload));
+}
+
+void detail::RunShared::publish_final(std::string_view name, Json payload) {
+  std::lock_guard lock(event_mutex);
+  closed = true;
+  send(name, std::move(payload));
 }
 
 void Context::emit(std::string_view event, Json data) const {

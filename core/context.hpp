@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -28,8 +29,19 @@ struct RunShared : std::enable_shared_from_this<RunShared> {
   int max_call_depth = 10;
   std::atomic<std::uint64_t> next_step{1};
 
-  /// Adds "event", "ts", "runId" and "sessionId" and hands the payload to the sink.
+  /// Set when the run's final event went out: a step abandoned after a timeout or Ctrl-C may
+  /// still finish later, and its events must not follow flow:completed / flow:failed.
+  bool closed = false;
+  mutable std::mutex event_mutex;  ///< orders the final event after every other; events only
+
+  /// Adds "event", "ts", "runId" and "sessionId" and hands the payload to the sink, unless the
+  /// run is closed.
   void publish(std::string_view name, Json payload) const;
+  /// Closes the run, then publishes its final event.
+  void publish_final(std::string_view name, Json payload);
+
+ private:
+  void send(std::string_view name, Json payload) const;
 };
 }  // namespace detail
 

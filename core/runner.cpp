@@ -51,12 +51,14 @@ RunOutcome run_flow(std::shared_ptr<const Flow> flow, State input, const RunOpti
     out.error = std::move(st.error());
     if (!out.error->partial_state) out.error->partial_state = std::make_shared<const Json>(input.to_json());
     if (run->events) {
-      run->publish(event::kFlowFailed,
-                   Json{{"flow", flow->name}, {"durationMs", out.elapsed.count()}, {"error", out.error->to_json()}});
+      run->publish_final(
+          event::kFlowFailed,
+          Json{{"flow", flow->name}, {"durationMs", out.elapsed.count()}, {"error", out.error->to_json()}});
     }
   } else if (run->events) {
-    run->publish(event::kFlowCompleted,
-                 Json{{"flow", flow->name}, {"durationMs", out.elapsed.count()}, {"version", input.meta.version}});
+    run->publish_final(
+        event::kFlowCompleted,
+        Json{{"flow", flow->name}, {"durationMs", out.elapsed.count()}, {"version", input.meta.version}});
   }
   out.state = std::move(input);
   return out;

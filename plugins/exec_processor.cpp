@@ -104,7 +104,9 @@ class ExecProcessor final : public Processor {
 
  private:
   Error spawn_failure(const Context& ctx, const SpawnError& e) const {
-    Error error = errors::execution(std::string(ctx.processor_name()), "cannot run " + e.message);
+    const std::string what = e.kind == SpawnErrorKind::bad_cwd ? "cannot start '" + argv_[0] + "' in " + e.message
+                                                               : "cannot run " + e.message;
+    Error error = errors::execution(std::string(ctx.processor_name()), what);
     // Running it again will not make the program appear.
     error.retryable = e.kind == SpawnErrorKind::other;
     if (!error.context.is_object()) error.context = Json::object();

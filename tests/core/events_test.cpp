@@ -1,9 +1,11 @@
 // Lifecycle and custom events through an EventSink.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <regex>
+#include <thread>
 
 #include "tests/core/test_support.hpp"
 
@@ -204,4 +206,28 @@ TEST_CASE("JsonLinesSink writes one JSON object per line") {
   REQUIRE(lines.size() == 4);
   CHECK(lines[0]["event"] == "flow:started");
   CHECK(lines[3]["event"] == "flow:completed");
+}
+
+TEST_CASE("a step abandoned by a run timeout publishes nothing after flow:failed") {
+  auto sink = std::make_shared<CollectingSink>();
+  StepPolicy retrying;
+  retrying.retry.attempts = 2;  // not plain, so the leaf publishes its own events
+  retrying.retry.on_codes = {"NEVER"};
+  RunOptions o;
+  o.events = sink;
+  o.timeout = 50ms;
+  RunOutcome out = test::run(test::leaf(
+                                 "stubborn",
+                                 [](State&, Context&) -> Status {
+                                   std::this_thread::sleep_for(300ms);  // ignores its token
+                                   return {};
+                                 },
+                                 retrying),
+                             Json::object(), o);
+  REQUIRE_FALSE(out.ok());
+  std::this_thread::sleep_for(500ms);  // the abandoned step finishes meanwhile
+  const auto names = sink->names();
+  REQUIRE(!names.empty());
+  CHECK(names.back() == "flow:failed");
+  CHECK(std::count(names.begin(), names.end(), "processor:completed") == 0);
 }

@@ -137,7 +137,8 @@ class ExecErrorTest(E2ETestCase):
     def test_bad_working_directory(self):
         err = self.exec_failure("bad-cwd")
         self.assertEqual(err["context"]["reason"], "bad working directory")
-        self.assertIn("'/nonexistent-am2z-e2e-dir': No such file or directory", err["message"])
+        self.assertIn("cannot start 'true' in working directory '/nonexistent-am2z-e2e-dir': "
+                      "No such file or directory", err["message"])
         self.assertFalse(err["retryable"])
 
     def test_garbage_stdout(self):
