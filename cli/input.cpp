@@ -11,9 +11,17 @@
 namespace am2z::cli {
 
 namespace {
-Error input_error(const std::string& where, const std::string& why) {
-  Error e = errors::validation("input", where, why);
-  e.message = where + ": " + why;
+/// A ValidationError for the input: the message reads "<source>[:line:col]: why"; the context
+/// keeps the source, line and column apart for scripts.
+Error input_error(const std::string& source, const std::string& why, std::size_t line = 0, std::size_t column = 0) {
+  Error e = errors::validation("input", source, why);
+  e.message = source;
+  if (line != 0) {
+    e.message += ":" + std::to_string(line) + ":" + std::to_string(column);
+    e.context["line"] = line;
+    e.context["column"] = column;
+  }
+  e.message += ": " + why;
   return e;
 }
 
@@ -47,8 +55,8 @@ Result<Json> read_json_input(const std::string& source) {
   if (std::ferror(in)) return fail(input_error(name, std::string("cannot read input: ") + std::strerror(errno)));
   if (const auto at = json_depth_violation(text); at != std::string::npos) {
     auto [line, col] = line_col(text, at + 1);
-    return fail(input_error(name + ":" + std::to_string(line) + ":" + std::to_string(col),
-                            "invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"));
+    return fail(
+        input_error(name, "invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", line, col));
   }
   try {
     return Json::parse(text);
@@ -56,7 +64,7 @@ Result<Json> read_json_input(const std::string& source) {
     auto [line, col] = line_col(text, e.byte);
     std::string what = e.what();
     if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    return fail(input_error(name + ":" + std::to_string(line) + ":" + std::to_string(col), "invalid JSON: " + what));
+    return fail(input_error(name, "invalid JSON: " + what, line, col));
   }
 }
 

@@ -34,6 +34,7 @@ class InputErrorTest(E2ETestCase):
         path = self.write_tmp("bad.json", '{\n  "a": 1,\n  "b": ]\n}\n')
         err = self.input_error("-i", path)
         self.assertTrue(err["message"].startswith(f"{path}:3:8: invalid JSON: "), err["message"])
+        self.assertEqual((err["context"]["value"], err["context"]["line"], err["context"]["column"]), (path, 3, 8))
         self.assertIn("unexpected ']'", err["message"])
 
     def test_deeply_nested_input_is_rejected_not_a_crash(self):
