@@ -99,7 +99,7 @@ std::optional<double> parse_float(std::string_view text) {
 
 /// YAML aliases share nodes, so a small file can denote an exponentially large value ("billion
 /// laughs"); converting stops after this many values instead of exhausting memory.
-constexpr std::size_t kMaxValues = 1'000'000;
+constexpr std::size_t kMaxValues = 100'000;
 
 void convert(Reporter& reporter, const Field& field, const std::string& sub, MarkIndex* marks, Json& out,
              std::size_t& budget) {
