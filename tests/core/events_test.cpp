@@ -14,26 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class CollectingSink final : public EventSink {
- public:
-  void publish(const Json& payload) override {
-    std::lock_guard lock(mutex_);
-    events_.push_back(payload);
-  }
-  std::vector<Json> all() const {
-    std::lock_guard lock(mutex_);
-    return events_;
-  }
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& e : all()) out.push_back(e["event"].get<std::string>());
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Json> events_;
-};
+using test::CollectingSink;
 
 RunOptions with_sink(EventSink& sink) {
   RunOptions o;

@@ -13,25 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class CollectingSink final : public EventSink {
- public:
-  void publish(const Json& payload) override {
-    std::lock_guard lock(mutex_);
-    events_.push_back(payload);
-  }
-  std::vector<Json> named(std::string_view name) const {
-    std::lock_guard lock(mutex_);
-    std::vector<Json> out;
-    for (const auto& e : events_) {
-      if (e["event"] == name) out.push_back(e);
-    }
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Json> events_;
-};
+using test::CollectingSink;
 
 StepPolicy retrying(int attempts, Millis backoff = 1ms) {
   StepPolicy p;

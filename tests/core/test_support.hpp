@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/flow.hpp"
@@ -48,6 +50,35 @@ inline Fn add(int delta) {
     return {};
   };
 }
+
+/// Records every event it receives, for assertions on what a run published.
+class CollectingSink final : public EventSink {
+ public:
+  void publish(const Json& payload) override {
+    std::lock_guard lock(mutex_);
+    events_.push_back(payload);
+  }
+  std::vector<Json> all() const {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& e : all()) out.push_back(e["event"].get<std::string>());
+    return out;
+  }
+  std::vector<Json> named(std::string_view name) const {
+    std::vector<Json> out;
+    for (const auto& e : all()) {
+      if (e["event"] == name) out.push_back(e);
+    }
+    return out;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Json> events_;
+};
 
 /// Whole milliseconds since `t0`, for generous timing bounds.
 inline long long ms_since(SteadyClock::time_point t0) {
