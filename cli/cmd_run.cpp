@@ -12,6 +12,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/input.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/run_distributed.hpp"
 #include "core/runner.hpp"
 #include "core/units.hpp"
 #include "flows/loader.hpp"
@@ -31,6 +32,8 @@ struct RunArgs {
   bool timeout_given = false;
   int max_call_depth = 10;
   bool compact = false;
+  DistributedRunArgs distributed;
+  bool use_redis = false;
 };
 
 /// Longest wait at exit for cancelled subprocesses; each exec step escalates to SIGKILL after its
@@ -88,6 +91,15 @@ int run(const RunArgs& a) {
   auto state = State::from_json(std::move(doc), a.session);
   if (!state) return invalid_input(state.error());
 
+  if (a.use_redis) {
+    DistributedRunArgs d = a.distributed;
+    d.flow_file = a.flow;
+    d.session = a.session;
+    d.timeout = timeout;
+    d.compact = a.compact;
+    return run_distributed(d, std::move(*state));
+  }
+
   RunOptions options;
   if (a.events == "-") {
     options.events = std::make_shared<JsonLinesSink>(stderr);
@@ -130,6 +142,14 @@ CommandHandler add_run_command(CLI::App& app) {
   cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   cmd->add_flag("-c,--compact", args->compact, "Print the final state on one line");
+  cmd->add_option("--redis", args->distributed.redis.url,
+                  "Run on the workers serving this Redis: redis://[user:password@]host:port/db or unix:///path")
+      ->each([args](const std::string&) { args->use_redis = true; });
+  cmd->add_flag("--distributed", args->use_redis, "Run on workers, with Redis from REDIS_URL or REDIS_HOST/PORT");
+  cmd->add_option("--prefix", args->distributed.redis.prefix, "With --redis: key prefix of the queues (default bull)");
+  cmd->add_flag("--detach", args->distributed.detach, "With --redis: print the run id and exit; see am2z result");
+  cmd->add_option("--result-ttl", args->distributed.result_ttl,
+                  "With --redis: how long the outcome stays readable by am2z result (default 24h)");
   return [args](const GlobalOptions&) { return run(*args); };
 }
 

@@ -7,6 +7,7 @@ inline constexpr int kExitSuccess = 0;        ///< the flow succeeded / the file
 inline constexpr int kExitFailure = 1;        ///< the flow failed; error JSON on stderr
 inline constexpr int kExitUsage = 2;          ///< bad command line
 inline constexpr int kExitInvalid = 3;        ///< invalid flow file or input
+inline constexpr int kExitUnreachable = 4;    ///< Redis cannot be reached (or refused us) at start
 inline constexpr int kExitTimeout = 124;      ///< the run (or the step that ended it) timed out
 inline constexpr int kExitInterrupted = 130;  ///< Ctrl-C / SIGTERM cancelled the run
 

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   const std::map<std::string, CommandHandler> commands{
       {"run", add_run_command(app)},
       {"validate", add_validate_command(app)},
+      {"worker", add_worker_command(app)},
+      {"result", add_result_command(app)},
   };
   try {
     app.parse(argc, argv);

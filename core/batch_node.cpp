@@ -23,16 +23,16 @@ struct BatchRun {
   std::size_t first_failure = 0;  ///< the item whose failure tripped fail-fast
 };
 
-State item_state(const Json& item, const Metadata& parent) {
+}  // namespace
+
+State BatchNode::item_state(const Json& item, const Metadata& parent) {
   State s;
   s.data = item.is_object() ? item : Json{{"item", item}};
   s.meta = parent;
   return s;
 }
 
-}  // namespace
-
-Status BatchNode::run(State& state, const Scope& scope) const {
+Result<const Json*> BatchNode::items_of(const State& state) const {
   const Json* items = spec_.items ? &*spec_.items : spec_.items_path->find(state.data);
   if (items == nullptr || !items->is_array()) {
     const std::string where = spec_.items_path ? spec_.items_path->text() : std::string("items");
@@ -40,6 +40,42 @@ Status BatchNode::run(State& state, const Scope& scope) const {
         label() + ".items", items != nullptr ? Json(items->type_name()) : Json(),
         items == nullptr ? where + " is not in the state" : where + " must be an array, found " + items->type_name()));
   }
+  return items;
+}
+
+Error BatchNode::item_failure(Error e, std::size_t index) const {
+  if (!e.context.is_object()) e.context = Json{{"value", e.context}};
+  e.context["batch"] = label();
+  e.context["index"] = index;
+  return e;
+}
+
+Status BatchNode::store_output(State& state, std::vector<Result<State>> items) const {
+  const std::size_t n = items.size();
+  Json results = Json::array();
+  Json errs = Json::array();
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (items[i]) {
+      ++ok;
+      results.push_back(std::move(items[i]->data));
+    } else {
+      results.push_back(nullptr);
+      errs.push_back(Json{{"index", i}, {"error", items[i].error().to_json()}});
+    }
+  }
+  Json output{{"results", std::move(results)},
+              {"errors", std::move(errs)},
+              {"counts", {{"total", n}, {"succeeded", ok}, {"failed", n - ok}}}};
+  if (auto st = spec_.output.assign(state.data, std::move(output)); !st) return st;
+  state.meta.bump();
+  return {};
+}
+
+Status BatchNode::run(State& state, const Scope& scope) const {
+  auto found = items_of(state);
+  if (!found) return fail(std::move(found.error()));
+  const Json* items = *found;
   const std::size_t n = items->size();
   BatchRun b;
   b.items = items;
@@ -88,30 +124,19 @@ Status BatchNode::run(State& state, const Scope& scope) const {
         break;
       }
     }
-    Error e = std::move(b.results[report].error());
-    e.context["batch"] = label();
-    e.context["index"] = report;
-    return fail(std::move(e));
+    return fail(item_failure(std::move(b.results[report].error()), report));
   }
 
-  Json results = Json::array();
-  Json errs = Json::array();
-  std::size_t ok = 0;
+  std::vector<Result<State>> settled;
+  settled.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     if (b.results[i]) {
-      ++ok;
-      results.push_back(std::move(b.states[i].data));
+      settled.emplace_back(std::move(b.states[i]));
     } else {
-      results.push_back(nullptr);
-      errs.push_back(Json{{"index", i}, {"error", b.results[i].error().to_json()}});
+      settled.emplace_back(std::unexpected(std::move(b.results[i].error())));
     }
   }
-  Json output{{"results", std::move(results)},
-              {"errors", std::move(errs)},
-              {"counts", {{"total", n}, {"succeeded", ok}, {"failed", n - ok}}}};
-  if (auto st = spec_.output.assign(state.data, std::move(output)); !st) return st;
-  state.meta.bump();
-  return {};
+  return store_output(state, std::move(settled));
 }
 
 }  // namespace am2z

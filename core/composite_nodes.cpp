@@ -49,6 +49,16 @@ std::vector<const Node*> RouteNode::children() const {
   return out;
 }
 
+void annotate_chain_failure(Error& e, const std::string& chain, std::size_t completed, std::size_t total) {
+  Json& ctx = e.context;
+  if (!ctx.is_object()) ctx = Json{{"value", ctx}};
+  if (!ctx.contains("completedSteps")) {
+    ctx["chain"] = chain;
+    ctx["completedSteps"] = completed;
+    ctx["totalSteps"] = total;
+  }
+}
+
 Status ChainNode::run(State& state, const Scope& scope) const {
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     if (scope.token->cancelled()) [[unlikely]]
@@ -57,12 +67,7 @@ Status ChainNode::run(State& state, const Scope& scope) const {
     if (!st) [[unlikely]] {
       // Steps leave the state untouched when they fail, so `state` is now the state before the
       // failing step; the innermost chain records how far it got.
-      Json& ctx = st.error().context;
-      if (!ctx.contains("completedSteps")) {
-        ctx["chain"] = label();
-        ctx["completedSteps"] = i;
-        ctx["totalSteps"] = steps_.size();
-      }
+      annotate_chain_failure(st.error(), label(), i, steps_.size());
       return st;
     }
   }
@@ -93,15 +98,24 @@ Status ParallelNode::run(State& state, const Scope& scope) const {
   }
 
   for (std::size_t i = 0; i < n; ++i) {
-    if (!results[i]) {  // all-or-nothing: the first failure in declaration order is reported
-      Error e = std::move(results[i].error());
-      if (!e.context.contains("parallel")) {
-        e.context["parallel"] = label();
-        e.context["branch"] = i;
-      }
-      return fail(std::move(e));
-    }
+    // all-or-nothing: the first failure in declaration order is reported
+    if (!results[i]) return fail(branch_failure(std::move(results[i].error()), i));
   }
+  merge_outputs(state, std::move(outputs));
+  return {};
+}
+
+Error ParallelNode::branch_failure(Error e, std::size_t branch) const {
+  if (!e.context.is_object()) e.context = Json{{"value", e.context}};
+  if (!e.context.contains("parallel")) {
+    e.context["parallel"] = label();
+    e.context["branch"] = branch;
+  }
+  return e;
+}
+
+void ParallelNode::merge_outputs(State& state, std::vector<State> outputs) const {
+  const std::size_t n = outputs.size();
   std::vector<Json> datas;
   datas.reserve(n);
   std::int64_t version = state.meta.version;
@@ -114,20 +128,25 @@ Status ParallelNode::run(State& state, const Scope& scope) const {
   state.data = merge_branches(state.data, datas, merge_);
   state.meta.version = version;
   state.meta.last_updated = last;
-  return {};
 }
 
 std::string RouteNode::key_of(const Json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
 
 Status RouteNode::run(State& state, const Scope& scope) const {
+  auto target = select(state);
+  if (!target) return fail(std::move(target.error()));
+  return (*target)->execute(state, scope);
+}
+
+Result<const Node*> RouteNode::select(const State& state) const {
   const Json* value = selector_.find(state.data);
   const std::string key = value != nullptr ? key_of(*value) : std::string();
   if (value != nullptr) {
     for (const auto& [case_key, node] : cases_) {
-      if (case_key == key) return node->execute(state, scope);
+      if (case_key == key) return node.get();
     }
   }
-  if (fallback_) return fallback_->execute(state, scope);
+  if (fallback_) return fallback_.get();
   std::string cases;
   for (const auto& [case_key, node] : cases_) cases += (cases.empty() ? "" : ", ") + case_key;
   std::string why = value != nullptr ? "no route for value " + value->dump() + " at " + selector_.text()

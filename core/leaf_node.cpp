@@ -12,11 +12,6 @@ double unit_random() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
 }
 
-void annotate(Error& e, const ProcessorInstance& inst) {
-  if (!e.context.is_object()) e.context = Json{{"value", e.context}};
-  if (!e.context.contains("failedProcessor")) e.context["failedProcessor"] = inst.name;
-}
-
 /// Holds a concurrency slot for one attempt.
 class SlotGuard {
  public:
@@ -32,6 +27,26 @@ class SlotGuard {
 };
 
 }  // namespace
+
+void annotate_failure(Error& e, const ProcessorInstance& inst) {
+  if (!e.context.is_object()) e.context = Json{{"value", e.context}};
+  if (!e.context.contains("failedProcessor")) e.context["failedProcessor"] = inst.name;
+}
+
+Status run_attempt(const std::shared_ptr<const ProcessorInstance>& instance, State& state, const Scope& scope,
+                   std::uint64_t step, int attempt_no) {
+  const auto& limit = instance->policy.timeout;
+  if (!limit) {
+    Context ctx(scope, instance->name, step, attempt_no);
+    return instance->impl->process(state, ctx);
+  }
+  return run_guarded(
+      [instance, step, attempt_no](State& s, const Scope& sc) {
+        Context ctx(sc, instance->name, step, attempt_no);
+        return instance->impl->process(s, ctx);
+      },
+      state, scope, deadline_after(scope, *limit), instance->name, *limit);
+}
 
 void ProcessorInstance::init_limits() {
   concurrency = policy.concurrency > 0 ? std::make_unique<ConcurrencyLimiter>(policy.concurrency) : nullptr;
@@ -51,7 +66,7 @@ Status ProcessorNode::run(State& state, const Scope& scope) const {
       state.meta.bump();
       return st;
     }
-    annotate(st.error(), *instance_);
+    annotate_failure(st.error(), *instance_);
     return st;
   }
   return run_with_policy(state, scope);
@@ -59,18 +74,7 @@ Status ProcessorNode::run(State& state, const Scope& scope) const {
 
 Status ProcessorNode::attempt(State& state, const Scope& scope, int attempt_no) const {
   const std::uint64_t step = scope.run->next_step.fetch_add(1, std::memory_order_relaxed);
-  const auto& limit = instance_->policy.timeout;
-  if (!limit) {
-    Context ctx(scope, instance_->name, step, attempt_no);
-    return instance_->impl->process(state, ctx);
-  }
-  auto inst = instance_;
-  return run_guarded(
-      [inst, step, attempt_no](State& s, const Scope& sc) {
-        Context ctx(sc, inst->name, step, attempt_no);
-        return inst->impl->process(s, ctx);
-      },
-      state, scope, deadline_after(scope, *limit), instance_->name, *limit);
+  return run_attempt(instance_, state, scope, step, attempt_no);
 }
 
 Status ProcessorNode::run_with_policy(State& state, const Scope& scope) const {
@@ -107,7 +111,7 @@ Status ProcessorNode::run_with_policy(State& state, const Scope& scope) const {
       }
       return st;
     }
-    annotate(st.error(), inst);
+    annotate_failure(st.error(), inst);
     const bool again = n < attempts && retry.should_retry(st.error()) && !scope.token->cancelled();
     if (!again) {
       if (run.events) {

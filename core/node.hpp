@@ -61,6 +61,15 @@ class Node {
 
 using NodePtr = std::shared_ptr<const Node>;
 
+/// One attempt of `instance` on `state`: its per-attempt timeout enforced, no retries, limits or
+/// events. Shared by the local runtime and the distributed worker.
+Status run_attempt(const std::shared_ptr<const ProcessorInstance>& instance, State& state, const Scope& scope,
+                   std::uint64_t step, int attempt_no);
+/// Adds the failed processor's name to an error's context.
+void annotate_failure(Error& e, const ProcessorInstance& instance);
+/// A chain's failure context: which chain, how many steps completed (the innermost chain wins).
+void annotate_chain_failure(Error& e, const std::string& chain, std::size_t completed, std::size_t total);
+
 /// Runs one processor instance with its policy: limits, timeout, retries, events. The policy is
 /// read once here (the fast path is chosen at construction), so finish it before building the node.
 class ProcessorNode final : public Node {
@@ -69,6 +78,7 @@ class ProcessorNode final : public Node {
   NodeKind kind() const override { return NodeKind::processor; }
   std::vector<const Node*> children() const override { return {}; }
   const ProcessorInstance& instance() const { return *instance_; }
+  const std::shared_ptr<const ProcessorInstance>& instance_ptr() const { return instance_; }
 
  protected:
   Status run(State& state, const Scope& scope) const override;
@@ -103,6 +113,11 @@ class ParallelNode final : public Node {
   std::vector<const Node*> children() const override;
   MergeStrategy merge() const { return merge_; }
 
+  /// Merges branch outputs into `state` (their data by the merge strategy, versions summed).
+  void merge_outputs(State& state, std::vector<State> outputs) const;
+  /// The error the parallel reports for a failed branch.
+  Error branch_failure(Error e, std::size_t branch) const;
+
  protected:
   Status run(State& state, const Scope& scope) const override;
 
@@ -127,6 +142,8 @@ class RouteNode final : public Node {
 
   /// The case key a selected value matches: strings as they are, other scalars as JSON text.
   static std::string key_of(const Json& value);
+  /// The target for this state, or ROUTE_NOT_FOUND naming the value.
+  Result<const Node*> select(const State& state) const;
 
  protected:
   Status run(State& state, const Scope& scope) const override;
@@ -156,6 +173,16 @@ class BatchNode final : public Node {
   NodeKind kind() const override { return NodeKind::batch; }
   std::vector<const Node*> children() const override { return {target_.get()}; }
   const BatchSpec& spec() const { return spec_; }
+  const Node& target() const { return *target_; }
+
+  /// The payloads for this state: the static list or the array at the items path.
+  Result<const Json*> items_of(const State& state) const;
+  /// The state one item runs in.
+  static State item_state(const Json& item, const Metadata& parent);
+  /// The error a fail-fast batch reports for item `index`.
+  Error item_failure(Error e, std::size_t index) const;
+  /// Writes {results, errors, counts} for settled items (in item order) into `state`.
+  Status store_output(State& state, std::vector<Result<State>> items) const;
 
  protected:
   Status run(State& state, const Scope& scope) const override;

@@ -1,0 +1,135 @@
+// am2z worker [--redis URL] --flows DIR|FILE... [-c N]: serves the queues of those flows.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+
+#include "cli/commands.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/redis_support.hpp"
+#include "core/redis/worker.hpp"
+#include "core/units.hpp"
+
+namespace am2z::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct WorkerArgs {
+  RedisArgs redis;
+  std::vector<std::string> flows;
+  int concurrency = 8;
+  std::string lock_duration = "30s";
+  std::string stalled_interval = "30s";
+  int max_stalled = 1;
+  std::string grace = "30s";
+  std::string name;
+  bool remove_on_complete = false;
+  bool remove_on_fail = false;
+};
+
+/// Every *.yaml / *.yml under the given directories, plus the files named directly, sorted.
+std::vector<std::string> flow_files(const std::vector<std::string>& roots, bool& ok) {
+  std::vector<std::string> out;
+  for (const auto& root : roots) {
+    std::error_code ec;
+    if (fs::is_directory(root, ec)) {
+      for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec)) {
+        const auto ext = it->path().extension();
+        if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) out.push_back(it->path().string());
+      }
+    } else if (fs::is_regular_file(root, ec)) {
+      out.push_back(root);
+    } else {
+      std::fprintf(stderr, "am2z worker: --flows: '%s' is neither a flow file nor a directory\n", root.c_str());
+      ok = false;
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<std::chrono::milliseconds> duration_arg(const std::string& text, const char* option) {
+  auto d = parse_duration(text);
+  if (!d || d->count() <= 0) {
+    std::fprintf(stderr, "am2z worker: %s: '%s' is not a positive duration such as 500ms or 30s\n", option,
+                 text.c_str());
+    return std::nullopt;
+  }
+  return *d;
+}
+
+int run(const WorkerArgs& a) {
+  auto lock = duration_arg(a.lock_duration, "--lock-duration");
+  auto stalled = duration_arg(a.stalled_interval, "--stalled-interval");
+  auto grace = duration_arg(a.grace, "--grace");
+  if (!lock || !stalled || !grace) return kExitUsage;
+  auto endpoint = resolve_endpoint(a.redis, "worker");
+  if (!endpoint) return kExitUsage;
+
+  bool ok = true;
+  const auto files = flow_files(a.flows, ok);
+  if (!ok) return kExitUsage;
+  if (files.empty()) {
+    std::fprintf(stderr, "am2z worker: no flow files (*.yaml, *.yml) found in %s\n", a.flows.front().c_str());
+    return kExitInvalid;
+  }
+  const ProcessorRegistry registry = make_registry();
+  std::vector<std::shared_ptr<const redis::PlannedFlow>> flows;
+  for (const auto& file : files) {
+    auto planned = plan_flow_file(file, registry, a.redis.prefix);
+    if (!planned) return kExitInvalid;
+    flows.push_back(std::move(planned));
+  }
+
+  redis::WorkerOptions options;
+  options.endpoint = *endpoint;
+  options.prefix = a.redis.prefix;
+  options.concurrency = a.concurrency;
+  options.lock_duration = *lock;
+  options.stalled_interval = *stalled;
+  options.max_stalled = a.max_stalled;
+  options.grace = *grace;
+  options.name = a.name;
+  options.keep_completed = !a.remove_on_complete;
+  options.keep_failed = !a.remove_on_fail;
+  auto worker = redis::Worker::create(std::move(options), std::move(flows));
+  if (!worker) {
+    std::fprintf(stderr, "am2z worker: %s\n", worker.error().message.c_str());
+    return kExitInvalid;
+  }
+  const CancelToken stop = install_interrupt_handler();
+  if (auto st = (*worker)->run(stop); !st) {
+    std::fprintf(stderr, "am2z worker: cannot use Redis at %s: %s\n", endpoint->display().c_str(),
+                 st.error().message.c_str());
+    return kExitUnreachable;
+  }
+  return kExitSuccess;
+}
+
+}  // namespace
+
+CommandHandler add_worker_command(CLI::App& app) {
+  auto args = std::make_shared<WorkerArgs>();
+  CLI::App* cmd = app.add_subcommand("worker", "Serve the queues of flow files: run their steps for any submitter");
+  add_redis_options(cmd, args->redis,
+                    "Redis URL: redis://[user:password@]host:port/db or unix:///path (default: REDIS_URL)");
+  cmd->add_option("--flows", args->flows, "Flow files, or directories searched for *.yaml / *.yml")->required();
+  cmd->add_option("-c,--concurrency", args->concurrency, "Steps run at the same time")->check(CLI::Range(1, 100000));
+  cmd->add_option("--lock-duration", args->lock_duration, "A job's lock; renewed while it runs (default 30s)");
+  cmd->add_option("--stalled-interval", args->stalled_interval,
+                  "How often jobs of dead workers are looked for (default 30s)");
+  cmd->add_option("--max-stalled", args->max_stalled, "Recoveries of one job before it fails instead (default 1)")
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
+  cmd->add_option("--grace", args->grace, "On SIGTERM, how long active steps may finish (default 30s)");
+  cmd->add_option("--name", args->name, "Worker name shown in Redis (default host:pid)");
+  cmd->add_flag("--remove-on-complete", args->remove_on_complete, "Delete jobs when they complete");
+  cmd->add_flag("--remove-on-fail", args->remove_on_fail, "Delete jobs when they fail");
+  return [args](const GlobalOptions&) { return run(*args); };
+}
+
+}  // namespace am2z::cli

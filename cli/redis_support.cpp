@@ -1,0 +1,58 @@
+#include "cli/redis_support.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli/cli_support.hpp"
+#include "core/redis/sha256.hpp"
+#include "flows/loader.hpp"
+
+namespace am2z::cli {
+
+void add_redis_options(CLI::App* cmd, RedisArgs& args, const std::string& url_help) {
+  cmd->add_option("--redis", args.url, url_help);
+  cmd->add_option("--prefix", args.prefix, "Key prefix of the queues (BullMQ's prefix option)")
+      ->check([](const std::string& p) {
+        return p.empty() || p.find(':') != std::string::npos ? std::string("must be non-empty and contain no ':'")
+                                                             : std::string();
+      });
+}
+
+std::optional<redis::Endpoint> resolve_endpoint(const RedisArgs& args, const char* command) {
+  auto ep = args.url.empty() ? redis::endpoint_from_env() : redis::parse_url(args.url);
+  if (!ep) {
+    std::fprintf(stderr, "am2z %s: %s\n", command, ep.error().message.c_str());
+    return std::nullopt;
+  }
+  return *ep;
+}
+
+std::unique_ptr<redis::Connection> connect_or_report(const redis::Endpoint& endpoint, const char* command) {
+  auto conn = std::make_unique<redis::Connection>(endpoint, redis::ConnectOptions{});
+  if (auto st = conn->connect(); !st) {
+    std::fprintf(stderr, "am2z %s: cannot use Redis at %s: %s\n", command, endpoint.display().c_str(),
+                 st.error().message.c_str());
+    print_error_json(Json{{"error", st.error().to_json()}});
+    return nullptr;
+  }
+  return conn;
+}
+
+std::shared_ptr<const redis::PlannedFlow> plan_flow_file(const std::string& path, const ProcessorRegistry& registry,
+                                                         const std::string& prefix) {
+  LoadResult loaded = load_flow_file(path, registry);
+  if (!loaded.ok()) {
+    for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    return nullptr;
+  }
+  // The content hash lets a worker refuse jobs built from another version of the file.
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  redis::QueueLayout layout;
+  layout.prefix = prefix;
+  return std::make_shared<const redis::PlannedFlow>(loaded.flow, redis::sha256_hex(text.str()), layout);
+}
+
+}  // namespace am2z::cli

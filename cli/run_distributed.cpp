@@ -1,0 +1,77 @@
+#include "cli/run_distributed.hpp"
+
+#include <cstdio>
+
+#include "cli/cli_support.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/interrupt.hpp"
+#include "core/redis/submitter.hpp"
+#include "core/units.hpp"
+
+namespace am2z::cli {
+
+int print_outcome(const Json& payload, bool compact) {
+  if (payload.value("ok", false)) {
+    print_json(payload.value("state", Json::object()), compact);
+    return kExitSuccess;
+  }
+  const Error e = Error::from_json(payload.value("error", Json::object()));
+  print_error_json(Json{{"error", e.to_json()}});
+  if (e.category == ErrorCategory::cancelled) return kExitInterrupted;
+  if (e.category == ErrorCategory::timeout) return kExitTimeout;
+  return kExitFailure;
+}
+
+int run_distributed(const DistributedRunArgs& a, State input) {
+  auto ttl = parse_duration(a.result_ttl);
+  if (!ttl || ttl->count() < 0) {
+    std::fprintf(stderr, "am2z run: --result-ttl: '%s' is not a duration such as 1h\n", a.result_ttl.c_str());
+    return kExitUsage;
+  }
+  auto endpoint = resolve_endpoint(a.redis, "run");
+  if (!endpoint) return kExitUsage;
+  const ProcessorRegistry registry = make_registry();
+  auto flow = plan_flow_file(a.flow_file, registry, a.redis.prefix);
+  if (!flow) return kExitInvalid;
+  auto conn = connect_or_report(*endpoint, "run");
+  if (!conn) return kExitUnreachable;
+
+  const CancelToken cancel = install_interrupt_handler();
+  const auto started = SteadyClock::now();
+  redis::SubmitOptions options;
+  options.session = a.session;
+  options.result_ttl = *ttl;
+  auto submitted = redis::submit_run(*conn, *flow, input, options);
+  if (!submitted) {
+    std::fprintf(stderr, "am2z run: could not submit the run to %s: %s\n", endpoint->display().c_str(),
+                 submitted.error().message.c_str());
+    return kExitUnreachable;
+  }
+  if (a.detach) {
+    print_json(Json{{"run", submitted->run_id}, {"flow", flow->flow().name}, {"result", submitted->reply_key}},
+               a.compact);
+    return kExitSuccess;
+  }
+  std::optional<Deadline> deadline;
+  if (a.timeout) deadline = started + *a.timeout;
+  auto outcome = redis::wait_outcome(*conn, submitted->reply_key, deadline, cancel);
+  if (outcome) return print_outcome(*outcome, a.compact);
+
+  Error e = std::move(outcome.error());
+  if (e.category == ErrorCategory::timeout || e.category == ErrorCategory::cancelled) {
+    // The caller gives up: nothing more of this run may start anywhere.
+    if (auto st = redis::cancel_run(*conn, submitted->run_id); !st) {
+      spdlog::warn("could not cancel run {}: {}", submitted->run_id, st.error().message);
+    }
+    if (e.category == ErrorCategory::timeout) e = errors::timeout(flow->flow().name, a.timeout->count());
+    e.partial_state = std::make_shared<const Json>(input.to_json());
+    e.context["runId"] = submitted->run_id;
+    print_error_json(Json{{"error", e.to_json()}});
+    return e.category == ErrorCategory::timeout ? kExitTimeout : kExitInterrupted;
+  }
+  std::fprintf(stderr, "am2z run: lost Redis at %s while waiting for run %s: %s\n", endpoint->display().c_str(),
+               submitted->run_id.c_str(), e.message.c_str());
+  return kExitUnreachable;
+}
+
+}  // namespace am2z::cli

@@ -1,0 +1,27 @@
+#pragma once
+// `am2z run --redis`: submit a run to the workers, wait for its outcome through Redis and print
+// exactly what a local run prints, with the same exit codes.
+#include <optional>
+#include <string>
+
+#include "cli/redis_support.hpp"
+#include "core/state.hpp"
+
+namespace am2z::cli {
+
+struct DistributedRunArgs {
+  RedisArgs redis;
+  std::string flow_file;
+  std::string session;
+  std::optional<Millis> timeout;
+  bool detach = false;
+  bool compact = false;
+  std::string result_ttl = "24h";
+};
+
+int run_distributed(const DistributedRunArgs& args, State input);
+
+/// Exit code of a run's outcome payload, shared with `am2z result`: prints state or error.
+int print_outcome(const Json& payload, bool compact);
+
+}  // namespace am2z::cli

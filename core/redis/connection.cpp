@@ -1,0 +1,181 @@
+#include "core/redis/connection.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <thread>
+
+namespace am2z::redis {
+
+namespace {
+
+Reply copy_reply(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::string;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::status;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::error;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:  // hiredis 0.14 (Debian 12) speaks RESP2 only
+      out.type = Reply::Type::array;
+      out.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(copy_reply(r->element[i]));
+      break;
+    default:
+      out.type = Reply::Type::nil;
+  }
+  return out;
+}
+
+struct ReplyDeleter {
+  void operator()(void* r) const { freeReplyObject(r); }
+};
+using OwnedReply = std::unique_ptr<void, ReplyDeleter>;
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<decltype(tv.tv_sec)>(ms.count() / 1000);
+  tv.tv_usec = static_cast<decltype(tv.tv_usec)>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+void append(redisContext* ctx, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  redisAppendCommandArgv(ctx, static_cast<int>(args.size()), argv.data(), lens.data());
+}
+
+}  // namespace
+
+Connection::Connection(Endpoint endpoint, ConnectOptions options)
+    : endpoint_(std::move(endpoint)), options_(std::move(options)) {}
+
+Connection::~Connection() { close(); }
+
+void Connection::close() {
+  if (ctx_ != nullptr) redisFree(ctx_);
+  ctx_ = nullptr;
+}
+
+Error Connection::io_error(std::string_view what) {
+  std::string detail = ctx_ != nullptr && ctx_->errstr[0] != '\0' ? ctx_->errstr : "connection lost";
+  Error e = errors::network(endpoint_.display(), 0, std::string(what) + ": " + detail);
+  e.message = "Redis at " + endpoint_.display() + ": " + std::string(what) + ": " + detail;
+  e.retryable = true;
+  close();
+  return e;
+}
+
+Status Connection::connect() {
+  close();
+  const timeval tv = to_timeval(options_.connect_timeout);
+  ctx_ = endpoint_.unix_path.empty() ? redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, tv)
+                                     : redisConnectUnixWithTimeout(endpoint_.unix_path.c_str(), tv);
+  if (ctx_ == nullptr) return fail(errors::resource("redis connection", 0, 0));
+  if (ctx_->err != 0) return fail(io_error("cannot connect"));
+  current_timeout_ = std::chrono::milliseconds(-1);
+  if (auto st = set_read_timeout(options_.command_timeout); !st) return st;
+
+  auto must = [&](std::vector<std::string> args, std::string_view what) -> Status {
+    auto r = send_and_read(args);
+    if (!r) return fail(std::move(r.error()));
+    if (r->is_error()) {
+      Error e = errors::configuration("redis", std::string(what) + " refused: " + r->str);
+      e.message = "Redis at " + endpoint_.display() + " refused " + std::string(what) + ": " + r->str;
+      close();
+      return fail(std::move(e));
+    }
+    return {};
+  };
+  if (!endpoint_.password.empty()) {
+    std::vector<std::string> auth{"AUTH"};
+    if (!endpoint_.user.empty()) auth.push_back(endpoint_.user);
+    auth.push_back(endpoint_.password);
+    if (auto st = must(std::move(auth), "AUTH"); !st) return st;
+  }
+  if (endpoint_.db != 0) {
+    if (auto st = must({"SELECT", std::to_string(endpoint_.db)}, "SELECT"); !st) return st;
+  }
+  if (!options_.client_name.empty()) {
+    if (auto st = must({"CLIENT", "SETNAME", options_.client_name}, "CLIENT SETNAME"); !st) return st;
+  }
+  return {};
+}
+
+Status Connection::set_read_timeout(std::chrono::milliseconds t) {
+  if (t == current_timeout_) return {};
+  const timeval tv = to_timeval(t);
+  if (redisSetTimeout(ctx_, tv) != REDIS_OK) return fail(io_error("cannot set the timeout"));
+  current_timeout_ = t;
+  return {};
+}
+
+Result<Reply> Connection::send_and_read(const std::vector<std::string>& args) {
+  append(ctx_, args);
+  void* raw = nullptr;
+  if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+    return fail(io_error(args.empty() ? "command" : args.front()));
+  }
+  OwnedReply owned(raw);
+  return copy_reply(static_cast<redisReply*>(raw));
+}
+
+Result<Reply> Connection::command(const std::vector<std::string>& args) {
+  return command(args, options_.command_timeout);
+}
+
+Result<Reply> Connection::command(const std::vector<std::string>& args, std::chrono::milliseconds read_timeout) {
+  if (ctx_ == nullptr) {
+    if (auto st = connect(); !st) return fail(std::move(st.error()));
+  }
+  if (auto st = set_read_timeout(read_timeout); !st) return fail(std::move(st.error()));
+  return send_and_read(args);
+}
+
+Result<std::vector<Reply>> Connection::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  if (ctx_ == nullptr) {
+    if (auto st = connect(); !st) return fail(std::move(st.error()));
+  }
+  if (auto st = set_read_timeout(options_.command_timeout); !st) return fail(std::move(st.error()));
+  for (const auto& c : commands) append(ctx_, c);
+  std::vector<Reply> out;
+  out.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) return fail(io_error("pipeline"));
+    OwnedReply owned(raw);
+    out.push_back(copy_reply(static_cast<redisReply*>(raw)));
+  }
+  return out;
+}
+
+Status connect_with_backoff(Connection& c, std::chrono::milliseconds give_up_after) {
+  const auto until = std::chrono::steady_clock::now() + give_up_after;
+  std::chrono::milliseconds delay{50};
+  for (;;) {
+    Status st = c.connect();
+    if (st || st.error().category == ErrorCategory::configuration) return st;
+    if (std::chrono::steady_clock::now() + delay > until) return st;
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+}  // namespace am2z::redis

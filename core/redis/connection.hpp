@@ -1,0 +1,76 @@
+#pragma once
+// One synchronous connection to Redis (hiredis), with connect and command timeouts, AUTH, SELECT
+// and reconnection. Not thread-safe: each thread that talks to Redis owns its connections.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/redis/redis_url.hpp"
+#include "core/result.hpp"
+
+struct redisContext;
+struct redisReply;
+
+namespace am2z::redis {
+
+/// A reply, copied out of hiredis so it outlives the call.
+struct Reply {
+  enum class Type { nil, string, integer, array, status, error };
+  Type type = Type::nil;
+  std::string str;  ///< string, status, error and double replies
+  long long integer = 0;
+  std::vector<Reply> elements;
+
+  bool is_nil() const { return type == Type::nil; }
+  bool is_error() const { return type == Type::error; }
+  bool is_array() const { return type == Type::array; }
+};
+
+struct ConnectOptions {
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds command_timeout{5000};  ///< 0: none (blocking commands set their own)
+  std::string client_name;                          ///< CLIENT SETNAME after connecting, if set
+};
+
+class Connection {
+ public:
+  Connection(Endpoint endpoint, ConnectOptions options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Connects (again) now. NetworkError naming the endpoint when Redis cannot be reached, or
+  /// ConfigurationError when it refuses the credentials.
+  Status connect();
+  bool connected() const { return ctx_ != nullptr; }
+  /// Drops the connection; the next command reconnects.
+  void close();
+
+  /// Runs one command. A Redis error reply is a Reply of type error, not a failure; failures are
+  /// I/O errors and timeouts (the connection is then closed so the next call reconnects).
+  Result<Reply> command(const std::vector<std::string>& args);
+  /// Same, with a different read timeout for this call (blocking commands).
+  Result<Reply> command(const std::vector<std::string>& args, std::chrono::milliseconds read_timeout);
+  /// Sends every command, then reads every reply: one round trip.
+  Result<std::vector<Reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+
+  const Endpoint& endpoint() const { return endpoint_; }
+
+ private:
+  Result<Reply> send_and_read(const std::vector<std::string>& args);
+  Status set_read_timeout(std::chrono::milliseconds t);
+  Error io_error(std::string_view what);
+
+  Endpoint endpoint_;
+  ConnectOptions options_;
+  redisContext* ctx_ = nullptr;
+  std::chrono::milliseconds current_timeout_{0};
+};
+
+/// Retries `connect` with exponential backoff (50 ms doubling to 2 s) until it succeeds or
+/// `give_up_after` passes; the last error otherwise.
+Status connect_with_backoff(Connection& c, std::chrono::milliseconds give_up_after);
+
+}  // namespace am2z::redis

@@ -1,0 +1,82 @@
+#include "core/redis/envelope.hpp"
+
+namespace am2z::redis {
+
+Json Envelope::to_json() const {
+  Json j{{"run", run},      {"flow", flow},   {"fh", flow_hash}, {"node", node},
+         {"sess", session}, {"reply", reply}, {"t0", started_ms}};
+  if (!scope.empty()) j["scope"] = scope;
+  if (reply_ttl_ms > 0) j["rttl"] = reply_ttl_ms;
+  if (join) j["join"] = Json{{"q", join->queue}, {"id", join->id}, {"node", join->node}, {"i", join->index}};
+  return j;
+}
+
+namespace {
+
+Error bad(const std::string& field, const std::string& why) {
+  return errors::validation("opts.am2z." + field, nullptr, why);
+}
+
+Result<std::string> text(const Json& j, const char* key, bool required) {
+  auto it = j.find(key);
+  if (it == j.end()) {
+    if (required) return fail(bad(key, "is missing"));
+    return std::string();
+  }
+  if (!it->is_string()) return fail(bad(key, std::string("must be a string, found ") + it->type_name()));
+  return it->get<std::string>();
+}
+
+Result<long long> number(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) return 0LL;
+  if (!it->is_number_integer()) return fail(bad(key, std::string("must be an integer, found ") + it->type_name()));
+  return it->get<long long>();
+}
+
+}  // namespace
+
+Result<Envelope> Envelope::from_json(const Json& j) {
+  if (!j.is_object()) return fail(bad("", std::string("must be an object, found ") + j.type_name()));
+  Envelope e;
+  struct Field {
+    const char* key;
+    std::string* out;
+    bool required;
+  };
+  for (const Field& f : {Field{"run", &e.run, true}, Field{"flow", &e.flow, true}, Field{"fh", &e.flow_hash, true},
+                         Field{"node", &e.node, true}, Field{"scope", &e.scope, false},
+                         Field{"sess", &e.session, false}, Field{"reply", &e.reply, false}}) {
+    auto v = text(j, f.key, f.required);
+    if (!v) return fail(std::move(v.error()));
+    *f.out = std::move(*v);
+  }
+  auto ttl = number(j, "rttl");
+  if (!ttl) return fail(std::move(ttl.error()));
+  e.reply_ttl_ms = *ttl;
+  auto t0 = number(j, "t0");
+  if (!t0) return fail(std::move(t0.error()));
+  e.started_ms = *t0;
+  if (auto it = j.find("join"); it != j.end()) {
+    if (!it->is_object()) return fail(bad("join", "must be an object"));
+    JoinRef ref;
+    for (auto [key, out] : {std::pair{"q", &ref.queue}, std::pair{"id", &ref.id}, std::pair{"node", &ref.node}}) {
+      auto v = text(*it, key, true);
+      if (!v) return fail(bad(std::string("join.") + key, v.error().context.value("reason", "is invalid")));
+      *out = std::move(*v);
+    }
+    auto idx = number(*it, "i");
+    if (!idx) return fail(bad("join.i", "must be an integer"));
+    ref.index = *idx;
+    e.join = std::move(ref);
+  }
+  return e;
+}
+
+std::string job_id(const std::string& run, const std::string& path, const std::string& scope) {
+  std::string id = "r" + run + "." + path;
+  if (!scope.empty()) id += "~" + scope;
+  return id;
+}
+
+}  // namespace am2z::redis

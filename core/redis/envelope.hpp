@@ -1,0 +1,46 @@
+#pragma once
+// What am2z keeps in a job beyond its state: which run and flow it belongs to, where in the flow
+// graph it stands, and where its result goes. Stored as the "am2z" key of the job's opts JSON,
+// which BullMQ keeps verbatim and Bull Board shows; jobs without it are foreign (added by
+// BullMQ's Queue.add, say) and run as a single step.
+#include <optional>
+#include <string>
+
+#include "core/json.hpp"
+#include "core/result.hpp"
+
+namespace am2z::redis {
+
+/// The join (parallel or batch) a job's result feeds, and which branch or item it is.
+struct JoinRef {
+  std::string queue;  ///< key prefix of the join queue, "bull:<flow>._join:"
+  std::string id;     ///< the join job's id
+  std::string node;   ///< node path of the parallel or batch node
+  long long index = 0;
+
+  std::string key() const { return queue + id; }
+  std::string dependencies_key() const { return key() + ":dependencies"; }
+};
+
+struct Envelope {
+  std::string run;        ///< run id
+  std::string flow;       ///< flow name
+  std::string flow_hash;  ///< SHA-256 of the flow file the submitter loaded
+  std::string node;       ///< node path, "n" for the root, "n.2.0" for descendants
+  std::string scope;      ///< batch item indexes on the way here, "" outside any batch: "3", "3.1"
+  std::string session;
+  std::string reply;           ///< list the run's outcome is pushed to
+  long long reply_ttl_ms = 0;  ///< 0: the reply list is the submitter's and does not expire
+  long long started_ms = 0;    ///< when the run was submitted
+  std::optional<JoinRef> join;
+
+  Json to_json() const;
+  /// Reads opts.am2z; an error naming the bad field when it is present but malformed.
+  static Result<Envelope> from_json(const Json& j);
+};
+
+/// Job id of the node at `path` in `scope` of run `run`: unique in the run, never integer-looking,
+/// no ':' (BullMQ splits keys at ':').
+std::string job_id(const std::string& run, const std::string& path, const std::string& scope);
+
+}  // namespace am2z::redis

@@ -1,0 +1,36 @@
+#pragma once
+// Reading what lua/step.lua returns: the groups whose finish was refused, the jobs it fetched
+// (their hash as it is in Redis) and the next due time of delayed jobs per queue.
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/redis/connection.hpp"
+
+namespace am2z::redis {
+
+struct FetchedJob {
+  std::string queue;  ///< key prefix "bull:<name>:"
+  std::string id;
+  std::string token;  ///< our lock token
+  std::unordered_map<std::string, std::string> fields;
+  std::vector<std::string> succeeded;  ///< a join's child results (values of its :processed hash)
+  std::vector<std::string> failed;     ///< a join's child failures (values of its :failed hash)
+
+  std::string key() const { return queue + id; }
+  /// A field's value, or `fallback` when the hash lacks it.
+  std::string field(const std::string& name, const std::string& fallback = "") const;
+  long long number(const std::string& name, long long fallback = 0) const;
+};
+
+struct StepReply {
+  std::vector<std::pair<long long, long long>> refused;  ///< (group number from 1, code)
+  std::vector<FetchedJob> jobs;
+  std::vector<std::pair<std::string, long long>> next_due;  ///< queue → ms, -1 when none
+};
+
+/// Decodes a step reply; an ExecutionError when its shape is not what the script returns.
+Result<StepReply> decode_step_reply(const Reply& r);
+
+}  // namespace am2z::redis

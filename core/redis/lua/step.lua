@@ -1,0 +1,200 @@
+--[[ am2z step script: finishes jobs, schedules what follows them, and fetches new jobs, all in
+one atomic call. Written for am2z from the BullMQ v5/v6 key layout (see README, "Distributed
+runs"); keys are built from ARGV, so every key of a queue must live on one Redis node.
+
+ARGV[1] now (ms)   ARGV[2] lock duration (ms)   ARGV[3] events stream MAXLEN
+ARGV[4] lock token prefix (unique per call)     ARGV[5] worker name (hash field pb, may be "")
+Then operations, each an opcode followed by its fixed number of arguments. "G" opens a group of
+operations: when the group's first operation (a finish) finds that this worker
+no longer owns the job, the rest of the group is skipped, so a continuation is never scheduled
+by a worker that lost its job to stalled-job recovery.
+
+Returns { {groupIndex, code}... for every group whose finish failed }, { fetched jobs... },
+{ next delayed due time (ms) per promoted queue... }. Codes: -1 job missing, -2 lock missing,
+-3 job not active, -6 lock held by another worker.
+]]
+local now = tonumber(ARGV[1])
+local lockMs = tonumber(ARGV[2])
+local maxLen = ARGV[3]
+local tokenPrefix = ARGV[4]
+local workerName = ARGV[5]
+local rcall = redis.call
+
+local function xadd(q, ...)
+  rcall("XADD", q .. "events", "MAXLEN", "~", maxLen, "*", ...)
+end
+
+local function marker(q)
+  rcall("ZADD", q .. "marker", 0, "0")
+end
+
+-- Ownership check and lock release, as BullMQ's finish does it; "" = job fetched without lock.
+local function release(q, id, token)
+  if token ~= "" then
+    local held = rcall("GETDEL", q .. id .. ":lock")
+    if not held then return -2 end
+    if held ~= token then
+      rcall("SET", q .. id .. ":lock", held, "PX", lockMs)
+      return -6
+    end
+  end
+  if rcall("LREM", q .. "active", -1, id) == 0 then return -3 end
+  return 0
+end
+
+local function dropJob(q, id)
+  local k = q .. id
+  rcall("DEL", k, k .. ":logs", k .. ":dependencies", k .. ":processed", k .. ":failed", k .. ":unsuccessful")
+end
+
+local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 5, O = 3, P = 1, M = 3 }
+local failedGroups = {}
+local fetched = {}
+local dues = {}
+
+local i = 6
+local group = 0
+local n = #ARGV
+while i <= n do
+  local op = ARGV[i]
+  if op == "G" then
+    group = group + 1
+    i = i + 1
+  else
+    local a = i + 1
+    i = a + arity[op]
+    do
+      if op == "C" or op == "F" or op == "R" then
+        -- C q id token processedOn atm returnvalue keep
+        -- F q id token processedOn atm failedReason stacktrace keep
+        -- R q id token processedOn atm failedReason stacktrace delay
+        local q, id, token = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+        local code = release(q, id, token)
+        if code ~= 0 then
+          failedGroups[#failedGroups + 1] = { group, code }
+          -- skip the rest of this group: scan forward to the next "G" or the fetch
+          local j = i
+          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "M" and ARGV[j] ~= "P" do
+            j = j + 1 + arity[ARGV[j]]
+          end
+          i = j
+        else
+          local k = q .. id
+          if op == "C" then
+            if ARGV[a + 6] == "1" then
+              rcall("HSET", k, "returnvalue", ARGV[a + 5], "finishedOn", now, "processedOn", ARGV[a + 3],
+                "atm", ARGV[a + 4], "ats", ARGV[a + 4], "pb", workerName)
+              rcall("ZADD", q .. "completed", now, id)
+            else
+              dropJob(q, id)
+            end
+            xadd(q, "event", "completed", "jobId", id, "returnvalue", ARGV[a + 5], "prev", "active")
+          elseif op == "F" then
+            if ARGV[a + 7] == "1" then
+              rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "finishedOn", now,
+                "processedOn", ARGV[a + 3], "atm", ARGV[a + 4], "ats", ARGV[a + 4], "pb", workerName)
+              rcall("HDEL", k, "defa")
+              rcall("ZADD", q .. "failed", now, id)
+            else
+              dropJob(q, id)
+            end
+            xadd(q, "event", "failed", "jobId", id, "failedReason", ARGV[a + 5], "prev", "active")
+            xadd(q, "event", "retries-exhausted", "jobId", id, "attemptsMade", ARGV[a + 4])
+          else
+            local delay = tonumber(ARGV[a + 7])
+            rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "processedOn", ARGV[a + 3],
+              "atm", ARGV[a + 4], "ats", ARGV[a + 4], "delay", delay)
+            if delay > 0 then
+              local due = now + delay
+              rcall("ZADD", q .. "delayed", due * 4096, id)
+              rcall("ZADD", q .. "marker", due, "1")
+              xadd(q, "event", "delayed", "jobId", id, "delay", due)
+            else
+              rcall("LPUSH", q .. "wait", id)
+              marker(q)
+              xadd(q, "event", "waiting", "jobId", id, "prev", "failed")
+            end
+          end
+        end
+      elseif op == "A" then
+        -- A q id name data opts state parentKey parentJson parentDeps
+        -- state "w": ready in wait; "c": a join that waits for its children
+        local q, id = ARGV[a], ARGV[a + 1]
+        local k = q .. id
+        local parentKey = ARGV[a + 6]
+        if parentKey ~= "" then
+          rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", now,
+            "delay", 0, "priority", 0, "parentKey", parentKey, "parent", ARGV[a + 7])
+          rcall("SADD", ARGV[a + 8], k)
+        else
+          rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", now,
+            "delay", 0, "priority", 0)
+        end
+        if ARGV[a + 5] == "c" then
+          rcall("ZADD", q .. "waiting-children", now, id)
+        else
+          rcall("LPUSH", q .. "wait", id)
+          marker(q)
+        end
+      elseif op == "S" then
+        -- S dependenciesKey childKey: a branch moved on to its next step
+        rcall("SREM", ARGV[a], ARGV[a + 1])
+      elseif op == "J" then
+        -- J joinQueue joinId childKey value ok: a branch of a join ended
+        local jq, jid, child = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+        local jk = jq .. jid
+        rcall("HSET", jk .. (ARGV[a + 4] == "1" and ":processed" or ":failed"), child, ARGV[a + 3])
+        rcall("SREM", jk .. ":dependencies", child)
+        if rcall("SCARD", jk .. ":dependencies") == 0 and rcall("ZREM", jq .. "waiting-children", jid) == 1 then
+          rcall("RPUSH", jq .. "wait", jid)
+          marker(jq)
+        end
+      elseif op == "O" then
+        -- O replyKey payload ttlMs: a run ended; its outcome goes to whoever waits for it
+        rcall("LPUSH", ARGV[a], ARGV[a + 1])
+        if ARGV[a + 2] ~= "0" then rcall("PEXPIRE", ARGV[a], ARGV[a + 2]) end
+      elseif op == "P" then
+        -- P q: move due delayed jobs to wait; report the next due time
+        local q = ARGV[a]
+        local due = rcall("ZRANGEBYSCORE", q .. "delayed", 0, (now + 1) * 4096 - 1, "LIMIT", 0, 1000)
+        for _, id in ipairs(due) do
+          rcall("ZREM", q .. "delayed", id)
+          rcall("LPUSH", q .. "wait", id)
+          rcall("HSET", q .. id, "delay", 0)
+          xadd(q, "event", "waiting", "jobId", id, "prev", "delayed")
+        end
+        if #due > 0 then marker(q) end
+        local nextDue = rcall("ZRANGE", q .. "delayed", 0, 0, "WITHSCORES")
+        dues[#dues + 1] = { q, nextDue[2] and math.floor(tonumber(nextDue[2]) / 4096) or -1 }
+      elseif op == "M" then
+        -- M q count withChildren: take up to count jobs from q; "1" also returns a join's results
+        local q, count, withChildren = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == "1"
+        local taken = 0
+        while taken < count do
+          local id = rcall("RPOPLPUSH", q .. "wait", q .. "active")
+          if not id then
+            local p = rcall("ZPOPMIN", q .. "prioritized")
+            if #p == 0 then break end
+            id = p[1]
+            rcall("LPUSH", q .. "active", id)
+          end
+          if string.sub(id, 1, 2) == "0:" then
+            rcall("LREM", q .. "active", 1, id) -- a BullMQ v4 marker: not a job
+          else
+            taken = taken + 1
+            local token = tokenPrefix .. ":" .. #fetched
+            rcall("SET", q .. id .. ":lock", token, "PX", lockMs)
+            local job = { q, id, token, rcall("HGETALL", q .. id) }
+            if withChildren then
+              job[5] = rcall("HGETALL", q .. id .. ":processed")
+              job[6] = rcall("HGETALL", q .. id .. ":failed")
+            end
+            fetched[#fetched + 1] = job
+          end
+        end
+        if taken == count and count > 0 then marker(q) end -- more may be waiting: wake another worker
+      end
+    end
+  end
+end
+return { failedGroups, fetched, dues }

@@ -1,0 +1,53 @@
+#pragma once
+// The argument list of one call of lua/step.lua: finishes, continuations, outcomes and fetches,
+// in the order the script needs them. Within a group the finish comes first, then every job the
+// continuation adds, then the dependency and join updates, so a join can never see all its
+// dependencies gone while one of its new children is still to be added.
+#include <string>
+#include <vector>
+
+namespace am2z::redis {
+
+struct Fetch {
+  std::string queue;  ///< key prefix "bull:<name>:"
+  int count = 0;
+  bool with_children = false;  ///< a join queue: return each job's child results too
+};
+
+class OpList {
+ public:
+  /// Opens the group of one finished job (or of a submission, which has no finish).
+  void begin_group();
+  void complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
+                long long attempts_made, const std::string& return_value, bool keep);
+  void fail_final(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
+                  long long attempts_made, const std::string& reason, const std::string& stacktrace, bool keep);
+  void retry(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
+             long long attempts_made, const std::string& reason, const std::string& stacktrace, long long delay_ms);
+  /// A job: `waiting_children` puts it in waiting-children (a join), else in wait.
+  void add(const std::string& q, const std::string& id, const std::string& name, const std::string& data,
+           const std::string& opts, bool waiting_children, const std::string& parent_key,
+           const std::string& parent_json, const std::string& parent_dependencies);
+  void drop_dependency(const std::string& dependencies_key, const std::string& child_key);
+  void deliver(const std::string& join_q, const std::string& join_id, const std::string& child_key,
+               const std::string& value, bool ok);
+  void outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms);
+  void promote(const std::string& q);
+  void fetch(const Fetch& f);
+
+  /// Number of finish/add/update operations so far (fetches and promotions excluded).
+  std::size_t size() const { return ops_; }
+  bool empty() const { return head_.empty() && tail_.empty() && fetches_.empty(); }
+  /// ARGV for the script after its five fixed arguments.
+  void append_to(std::vector<std::string>& argv);
+
+ private:
+  void flush_group();
+  std::vector<std::string> head_;     ///< finishes and adds of the open group
+  std::vector<std::string> tail_;     ///< dependency, join and outcome updates of the open group
+  std::vector<std::string> done_;     ///< closed groups
+  std::vector<std::string> fetches_;  ///< promotions and fetches, always last
+  std::size_t ops_ = 0;
+};
+
+}  // namespace am2z::redis

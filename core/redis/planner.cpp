@@ -1,0 +1,264 @@
+#include "core/redis/planner.hpp"
+
+#include <algorithm>
+
+namespace am2z::redis {
+
+PlannedFlow::PlannedFlow(std::shared_ptr<const Flow> flow, std::string content_hash, QueueLayout layout)
+    : flow_(std::move(flow)), hash_(std::move(content_hash)), layout_(std::move(layout)) {
+  add(flow_->root.get(), "n", -1, 0);
+}
+
+int PlannedFlow::add(const Node* node, std::string path, int parent, std::size_t position) {
+  const int index = static_cast<int>(entries_.size());
+  entries_.push_back(NodeEntry{node, path, parent, position, {}});
+  by_path_.emplace(path, index);
+  const auto kids = node->children();
+  for (std::size_t i = 0; i < kids.size(); ++i) {
+    const int child = add(kids[i], path + "." + std::to_string(i), index, i);
+    entries_[static_cast<std::size_t>(index)].children.push_back(child);
+  }
+  return index;
+}
+
+int PlannedFlow::find(const std::string& path) const {
+  auto it = by_path_.find(path);
+  return it == by_path_.end() ? -1 : it->second;
+}
+
+Json outcome_payload(const std::string& run, const Result<State>& outcome) {
+  if (outcome) return Json{{"run", run}, {"ok", true}, {"state", outcome->to_json()}};
+  return Json{{"run", run}, {"ok", false}, {"error", outcome.error().to_json()}};
+}
+
+namespace {
+
+void set_partial(Error& e, const State& input) {
+  if (!e.partial_state) e.partial_state = std::make_shared<const Json>(input.to_json());
+}
+
+Json join_value(long long index, const Result<State>& outcome) {
+  if (outcome) return Json{{"i", index}, {"s", outcome->to_json()}};
+  Error e = outcome.error();
+  e.partial_state.reset();  // the join reports its own input as the partial state
+  return Json{{"i", index}, {"e", e.to_json()}};
+}
+
+}  // namespace
+
+void Planner::add_job(int e, const State& state, const Envelope& env, bool join, OpList& ops) const {
+  const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
+  std::string queue;
+  std::string name;
+  Json opts = Json::object();
+  if (join) {
+    queue = flow_.join_keys();
+    name = entry.node->label();
+  } else {
+    const auto& inst = static_cast<const ProcessorNode*>(entry.node)->instance();
+    queue = flow_.processor_keys(inst.name);
+    name = inst.name;
+    opts["attempts"] = std::max(1, inst.policy.retry.attempts);
+    if (inst.policy.retry.attempts > 1) {
+      opts["backoff"] = Json{{"type", "exponential"}, {"delay", inst.policy.retry.initial_backoff.count()}};
+    }
+  }
+  opts["am2z"] = env.to_json();
+  std::string parent_key, parent_json, parent_deps;
+  if (env.join) {
+    const std::string parent_queue = env.join->queue.substr(0, env.join->queue.size() - 1);  // no ':'
+    parent_key = env.join->key();
+    parent_json = Json{{"id", env.join->id}, {"queueKey", parent_queue}}.dump();
+    parent_deps = env.join->dependencies_key();
+    opts["parent"] = Json{{"id", env.join->id}, {"queue", parent_queue}};
+  }
+  ops.add(queue, job_id(env.run, entry.path, env.scope), name, state.to_json().dump(), opts.dump(), join, parent_key,
+          parent_json, parent_deps);
+}
+
+void Planner::start_run(State input, Envelope run, OpList& ops) const {
+  ops.begin_group();
+  run.join.reset();
+  run.scope.clear();
+  start(0, std::move(input), std::move(run), std::string(), ops);
+}
+
+bool Planner::start(int e, State state, Envelope env, const std::string& child_key, OpList& ops) const {
+  const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
+  env.node = entry.path;
+  switch (entry.node->kind()) {
+    case NodeKind::processor:
+      add_job(e, state, env, false, ops);
+      return true;
+    case NodeKind::chain:
+      if (entry.children.empty()) return done(e, std::move(state), std::move(env), child_key, ops);
+      return start(entry.children.front(), std::move(state), std::move(env), child_key, ops);
+    case NodeKind::route: {
+      auto target = static_cast<const RouteNode*>(entry.node)->select(state);
+      if (!target) {
+        Error err = std::move(target.error());
+        set_partial(err, state);
+        return done(e, fail(std::move(err)), std::move(env), child_key, ops);
+      }
+      for (int child : entry.children) {
+        if (flow_.entries()[static_cast<std::size_t>(child)].node == *target) {
+          return start(child, std::move(state), std::move(env), child_key, ops);
+        }
+      }
+      return done(e, fail(errors::execution(entry.node->label(), "route target not found")), std::move(env), child_key,
+                  ops);
+    }
+    case NodeKind::parallel:
+    case NodeKind::batch: {
+      std::vector<std::pair<int, State>> branches;
+      std::vector<std::string> scopes;
+      if (entry.node->kind() == NodeKind::parallel) {
+        for (int child : entry.children) {
+          branches.emplace_back(child, state);
+          scopes.push_back(env.scope);
+        }
+      } else {
+        const auto* batch = static_cast<const BatchNode*>(entry.node);
+        auto items = batch->items_of(state);
+        if (!items) {
+          Error err = std::move(items.error());
+          set_partial(err, state);
+          return done(e, fail(std::move(err)), std::move(env), child_key, ops);
+        }
+        for (std::size_t i = 0; i < (*items)->size(); ++i) {
+          branches.emplace_back(entry.children.front(), BatchNode::item_state((**items)[i], state.meta));
+          scopes.push_back(env.scope.empty() ? std::to_string(i) : env.scope + "." + std::to_string(i));
+        }
+      }
+      if (branches.empty()) {
+        Result<State> settled = settle_join(env, std::move(state), {}, {});
+        return done(e, std::move(settled), std::move(env), child_key, ops);
+      }
+      add_job(e, state, env, true, ops);
+      const std::string join_id = job_id(env.run, entry.path, env.scope);
+      const std::string join_key = flow_.join_keys() + join_id;
+      for (std::size_t i = 0; i < branches.size(); ++i) {
+        Envelope inner = env;
+        inner.scope = scopes[i];
+        inner.join = JoinRef{flow_.join_keys(), join_id, entry.path, static_cast<long long>(i)};
+        // A branch that ends at once delivers under a name of its own, never a real child's key.
+        start(branches[i].first, std::move(branches[i].second), std::move(inner), join_key + ":b" + std::to_string(i),
+              ops);
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Planner::done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops) const {
+  for (;;) {
+    const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
+    if (entry.parent < 0) {
+      ops.outcome(env.reply, outcome_payload(env.run, outcome).dump(), env.reply_ttl_ms);
+      return false;
+    }
+    const NodeEntry& parent = flow_.entries()[static_cast<std::size_t>(entry.parent)];
+    switch (parent.node->kind()) {
+      case NodeKind::chain:
+        if (outcome && entry.position + 1 < parent.children.size()) {
+          return start(parent.children[entry.position + 1], std::move(*outcome), std::move(env), child_key, ops);
+        }
+        if (!outcome) {
+          annotate_chain_failure(outcome.error(), parent.node->label(), entry.position, parent.children.size());
+        }
+        break;
+      case NodeKind::route:
+      case NodeKind::processor:
+        break;
+      case NodeKind::parallel:
+      case NodeKind::batch: {
+        const JoinRef& join = *env.join;  // every branch of a join runs under it
+        ops.deliver(join.queue, join.id, child_key, join_value(join.index, outcome).dump(), outcome.has_value());
+        return false;
+      }
+    }
+    e = entry.parent;
+  }
+}
+
+void Planner::finished(const Envelope& self, const std::string& self_key, Result<State> outcome, OpList& ops) const {
+  const int e = flow_.find(self.node);
+  if (e < 0) return;  // checked by the worker before running the job
+  const bool added = done(e, std::move(outcome), self, self_key, ops);
+  // The branch moved on to new jobs: they replaced this one among the join's dependencies.
+  if (added && self.join) ops.drop_dependency(self.join->dependencies_key(), self_key);
+}
+
+Result<State> Planner::settle_join(const Envelope& self, State base, const std::vector<std::string>& succeeded,
+                                   const std::vector<std::string>& failed) const {
+  const int e = flow_.find(self.node);
+  if (e < 0) return fail(errors::validation("opts.am2z.node", self.node, "names no node of this flow"));
+  const Node* node = flow_.entries()[static_cast<std::size_t>(e)].node;
+  std::map<long long, Result<State>> by_index;
+  auto read = [&](const std::string& text, bool ok) -> Status {
+    Json v = Json::parse(text, nullptr, false);
+    if (v.is_discarded() || !v.is_object() || !v.contains("i") || !v["i"].is_number_integer()) {
+      return fail(errors::validation("join result", text.substr(0, 200), "is not a join result"));
+    }
+    const long long i = v["i"].get<long long>();
+    if (ok) {
+      auto s = State::from_json(v.value("s", Json::object()), base.meta.session_id);
+      if (!s) return fail(std::move(s.error()));
+      by_index.insert_or_assign(i, std::move(*s));
+    } else {
+      by_index.insert_or_assign(i, std::unexpected(Error::from_json(v.value("e", Json::object()))));
+    }
+    return {};
+  };
+  for (const auto& t : succeeded) {
+    if (auto st = read(t, true); !st) return fail(std::move(st.error()));
+  }
+  for (const auto& t : failed) {
+    if (auto st = read(t, false); !st) return fail(std::move(st.error()));
+  }
+  std::size_t expected = 0;
+  if (node->kind() == NodeKind::parallel) {
+    expected = node->children().size();
+  } else {
+    auto items = static_cast<const BatchNode*>(node)->items_of(base);
+    if (!items) return fail(std::move(items.error()));
+    expected = (*items)->size();
+  }
+  std::vector<Result<State>> results;
+  results.reserve(expected);
+  for (std::size_t i = 0; i < expected; ++i) {
+    auto it = by_index.find(static_cast<long long>(i));
+    if (it == by_index.end()) {
+      Error err = errors::execution(node->label(), "branch " + std::to_string(i) + " never reported a result");
+      err.partial_state = std::make_shared<const Json>(base.to_json());
+      return fail(std::move(err));
+    }
+    results.push_back(std::move(it->second));
+  }
+  auto failure = [&](Error err) {
+    err.partial_state = std::make_shared<const Json>(base.to_json());
+    return fail(std::move(err));
+  };
+  if (node->kind() == NodeKind::parallel) {
+    const auto* par = static_cast<const ParallelNode*>(node);
+    std::vector<State> outputs;
+    outputs.reserve(expected);
+    for (std::size_t i = 0; i < expected; ++i) {
+      if (!results[i]) return failure(par->branch_failure(std::move(results[i].error()), i));
+      outputs.push_back(std::move(*results[i]));
+    }
+    par->merge_outputs(base, std::move(outputs));
+    return base;
+  }
+  const auto* batch = static_cast<const BatchNode*>(node);
+  if (batch->spec().mode == BatchMode::fail_fast) {
+    for (std::size_t i = 0; i < expected; ++i) {
+      if (!results[i]) return failure(batch->item_failure(std::move(results[i].error()), i));
+    }
+  }
+  if (auto st = batch->store_output(base, std::move(results)); !st) return failure(std::move(st.error()));
+  return base;
+}
+
+}  // namespace am2z::redis

@@ -1,0 +1,94 @@
+#pragma once
+// How a flow runs as jobs: every processor step is a job on its processor's queue, and every
+// parallel or batch is a join job in waiting-children on the flow's join queue, released when
+// its last branch or item ends. The planner turns "this step finished" into the operations that
+// finish it and schedule what follows, which lua/step.lua then applies atomically.
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/flow.hpp"
+#include "core/redis/envelope.hpp"
+#include "core/redis/op_list.hpp"
+
+namespace am2z::redis {
+
+/// Queue names and key prefixes: queue "<flow>.<instance>" per processor instance of a flow and
+/// "<flow>._join" for its joins; keys "<prefix>:<queue>:...". Instance names never start with
+/// '_', so a join queue cannot collide with a processor's.
+struct QueueLayout {
+  std::string prefix = "bull";
+  std::string processor_queue(const std::string& flow, const std::string& instance) const {
+    return flow + "." + instance;
+  }
+  std::string join_queue(const std::string& flow) const { return flow + "._join"; }
+  std::string keys(const std::string& queue) const { return prefix + ":" + queue + ":"; }
+};
+
+/// Where one node of the flow graph stands.
+struct NodeEntry {
+  const Node* node = nullptr;
+  std::string path;  ///< "n" for the root, "n.<i>" for the i-th child of n, and so on
+  int parent = -1;
+  std::size_t position = 0;  ///< index among the parent's children
+  std::vector<int> children;
+};
+
+/// A flow as workers and submitters share it: the graph, its positions, its content hash.
+class PlannedFlow {
+ public:
+  PlannedFlow(std::shared_ptr<const Flow> flow, std::string content_hash, QueueLayout layout);
+
+  const Flow& flow() const { return *flow_; }
+  const std::shared_ptr<const Flow>& flow_ptr() const { return flow_; }
+  const std::string& hash() const { return hash_; }
+  const QueueLayout& layout() const { return layout_; }
+  const std::vector<NodeEntry>& entries() const { return entries_; }
+  /// -1 when the path names no node.
+  int find(const std::string& path) const;
+  std::string join_keys() const { return layout_.keys(layout_.join_queue(flow_->name)); }
+  std::string processor_keys(const std::string& instance) const {
+    return layout_.keys(layout_.processor_queue(flow_->name, instance));
+  }
+
+ private:
+  int add(const Node* node, std::string path, int parent, std::size_t position);
+  std::shared_ptr<const Flow> flow_;
+  std::string hash_;
+  QueueLayout layout_;
+  std::vector<NodeEntry> entries_;
+  std::unordered_map<std::string, int> by_path_;
+};
+
+/// What a run's waiter receives: {"run", "ok", "state"} or {"run", "ok": false, "error"}.
+Json outcome_payload(const std::string& run, const Result<State>& outcome);
+
+class Planner {
+ public:
+  explicit Planner(const PlannedFlow& flow) : flow_(flow) {}
+
+  /// Schedules the root of a new run. `run` carries run, session, reply, ttl and start time.
+  void start_run(State input, Envelope run, OpList& ops) const;
+
+  /// The job at `self.node` (key `self_key`) ended with `outcome`: schedules what follows.
+  /// A failure's partial state must already be set to the job's input.
+  void finished(const Envelope& self, const std::string& self_key, Result<State> outcome, OpList& ops) const;
+
+  /// A join's result from its children's values ({"i", "s"} or {"i", "e"} JSON, any order).
+  Result<State> settle_join(const Envelope& self, State base, const std::vector<std::string>& succeeded,
+                            const std::vector<std::string>& failed) const;
+
+ private:
+  /// Starts node `e` on `state`; `child_key` is the finishing job a join delivery refers to.
+  /// Returns whether new jobs were added under `env.join`.
+  bool start(int e, State state, Envelope env, const std::string& child_key, OpList& ops) const;
+  /// Node `e` ended: walks up the graph to the next step, a join delivery or the run's end.
+  bool done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops) const;
+  void add_job(int e, const State& state, const Envelope& env, bool join, OpList& ops) const;
+
+  const PlannedFlow& flow_;
+};
+
+}  // namespace am2z::redis

@@ -1,0 +1,87 @@
+#include "core/redis/submitter.hpp"
+
+#include <algorithm>
+
+#include "core/redis/scripts.hpp"
+#include "core/runner.hpp"
+
+namespace am2z::redis {
+
+long long unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string run_result_key(const std::string& run_id) { return "am2z:run:" + run_id; }
+
+Result<Submission> submit_run(Connection& c, const PlannedFlow& flow, State input, const SubmitOptions& options) {
+  Envelope run;
+  run.run = new_run_id();
+  if (!options.session.empty()) input.meta.session_id = options.session;
+  if (input.meta.session_id.empty()) input.meta.session_id = "session-" + run.run;
+  run.flow = flow.flow().name;
+  run.flow_hash = flow.hash();
+  run.session = input.meta.session_id;
+  run.reply = options.reply_key.empty() ? run_result_key(run.run) : options.reply_key;
+  run.reply_ttl_ms = options.result_ttl.count();
+  run.started_ms = unix_ms();
+
+  OpList ops;
+  Planner(flow).start_run(std::move(input), run, ops);
+  std::vector<std::string> argv{std::to_string(run.started_ms), "30000", "10000", "submit", ""};
+  ops.append_to(argv);
+  auto r = run_script(c, ScriptId::step, argv);
+  if (!r) return fail(std::move(r.error()));
+  return Submission{run.run, run.reply};
+}
+
+namespace {
+Result<Json> parse_outcome(const std::string& key, const std::string& text) {
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("ok")) {
+    return fail(errors::validation(key, text.substr(0, 200), "is not a run outcome"));
+  }
+  return j;
+}
+}  // namespace
+
+Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::optional<Deadline> deadline,
+                          const CancelToken& cancel) {
+  // Block in slices so Ctrl-C and the caller's deadline are noticed within a fraction of a second.
+  constexpr std::chrono::milliseconds kSlice{250};
+  for (;;) {
+    if (cancel.cancelled()) return fail(errors::cancelled(cancel.reason()));
+    auto slice = kSlice;
+    if (deadline) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - SteadyClock::now());
+      if (left.count() <= 0) return fail(errors::timeout("wait for " + reply_key, 0));
+      slice = std::min(slice, left);
+    }
+    const double seconds = std::max<double>(0.001, static_cast<double>(slice.count()) / 1000.0);
+    auto r = c.command({"BLMOVE", reply_key, reply_key, "LEFT", "LEFT", std::to_string(seconds)},
+                       slice + std::chrono::milliseconds(2000));
+    if (!r) return fail(std::move(r.error()));
+    if (r->is_error()) return fail(errors::execution("redis", "BLMOVE " + reply_key + ": " + r->str));
+    if (r->type == Reply::Type::string) return parse_outcome(reply_key, r->str);
+  }
+}
+
+Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply_key) {
+  auto r = c.command({"LINDEX", reply_key, "0"});
+  if (!r) return fail(std::move(r.error()));
+  if (r->is_error()) return fail(errors::execution("redis", "LINDEX " + reply_key + ": " + r->str));
+  if (r->is_nil()) return std::optional<Json>();
+  auto j = parse_outcome(reply_key, r->str);
+  if (!j) return fail(std::move(j.error()));
+  return std::optional<Json>(std::move(*j));
+}
+
+Status cancel_run(Connection& c, const std::string& run_id) {
+  const long long now = unix_ms();
+  auto r = c.pipeline({{"ZADD", "am2z:cancelled", std::to_string(now), run_id},
+                       {"ZREMRANGEBYSCORE", "am2z:cancelled", "-inf", std::to_string(now - 3'600'000)}});
+  if (!r) return fail(std::move(r.error()));
+  return {};
+}
+
+}  // namespace am2z::redis

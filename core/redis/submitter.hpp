@@ -1,0 +1,50 @@
+#pragma once
+// Submitting runs and waiting for their outcome through Redis, so that any worker anywhere can
+// finish any job: the last step pushes the outcome to the run's reply list, which the waiter
+// reads with a blocking command (never by polling, never through one process's memory).
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "core/cancel.hpp"
+#include "core/redis/connection.hpp"
+#include "core/redis/planner.hpp"
+
+namespace am2z::redis {
+
+struct SubmitOptions {
+  std::string session;  ///< empty: the input's metadata.sessionId, else generated
+  /// List the outcome is pushed to; empty: "am2z:run:<runId>", kept for `result_ttl`.
+  std::string reply_key;
+  std::chrono::milliseconds result_ttl{24 * 3600 * 1000};  ///< 0: the reply list never expires
+};
+
+struct Submission {
+  std::string run_id;
+  std::string reply_key;
+};
+
+/// The key a run's outcome is kept under when the submitter chose none.
+std::string run_result_key(const std::string& run_id);
+
+/// Enqueues the first jobs of a run of `flow` in one atomic call. Runs that end before any job
+/// (a route at the root with no match) push their outcome at once, like any other.
+Result<Submission> submit_run(Connection& c, const PlannedFlow& flow, State input, const SubmitOptions& options);
+
+/// Waits for the outcome payload ({"run", "ok", "state"|"error"}) on `reply_key` until `deadline`
+/// or cancellation; leaves it in place, so `am2z result` can read it again. A TimeoutError or
+/// CancelledError when it gives up.
+Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::optional<Deadline> deadline,
+                          const CancelToken& cancel);
+
+/// The outcome if the run has finished, nullopt if not (yet), or an error.
+Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply_key);
+
+/// Marks a run cancelled: workers stop its running steps within about a second, fail its queued
+/// steps without running them and schedule nothing more for it.
+Status cancel_run(Connection& c, const std::string& run_id);
+
+/// Milliseconds since the Unix epoch.
+long long unix_ms();
+
+}  // namespace am2z::redis
