@@ -92,6 +92,7 @@ int run(const RunArgs& a) {
   if (!state) return invalid_input(state.error());
 
   if (a.use_redis) {
+    if (!a.events.empty()) return usage_error("--events is not available with --redis yet: workers log each step");
     DistributedRunArgs d = a.distributed;
     d.flow_file = a.flow;
     d.session = a.session;

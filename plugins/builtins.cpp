@@ -3,6 +3,7 @@
 #include "plugins/exec_processor.hpp"
 #include "plugins/fail_processor.hpp"
 #include "plugins/log_processor.hpp"
+#include "plugins/remote_processor.hpp"
 #include "plugins/set_processor.hpp"
 #include "plugins/sleep_processor.hpp"
 
@@ -14,6 +15,7 @@ void register_builtins(ProcessorRegistry& registry) {
   registry.add(sleep_processor_type());
   registry.add(fail_processor_type());
   registry.add(log_processor_type());
+  registry.add(remote_processor_type());
 }
 
 }  // namespace am2z

@@ -46,6 +46,29 @@ Json join_value(long long index, const Result<State>& outcome) {
 
 }  // namespace
 
+bool is_remote(const Node* node) {
+  return node->kind() == NodeKind::processor && static_cast<const ProcessorNode*>(node)->instance().type == "remote";
+}
+
+void Planner::add_remote(int e, const State& state, const Envelope& env, OpList& ops) const {
+  // The step's continuation waits in waiting-children on the join queue; its one child is a
+  // plain job on the remote queue whose completion (by any BullMQ worker) releases it. idof: a
+  // failed child releases it too, with the reason in its :failed hash.
+  add_job(e, state, env, true, ops);
+  const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
+  const auto& inst = static_cast<const ProcessorNode*>(entry.node)->instance();
+  const std::string id = job_id(env.run, entry.path, env.scope);
+  const std::string join_queue = flow_.join_keys().substr(0, flow_.join_keys().size() - 1);
+  const std::string join_key = flow_.join_keys() + id;
+  Json opts{{"attempts", std::max(1, inst.policy.retry.attempts)}, {"parent", {{"id", id}, {"queue", join_queue}}}};
+  if (inst.policy.retry.attempts > 1) {
+    opts["backoff"] = Json{{"type", "exponential"}, {"delay", inst.policy.retry.initial_backoff.count()}};
+  }
+  const std::string queue = inst.with.is_object() ? inst.with.value("queue", inst.name) : inst.name;
+  ops.add(flow_.layout().keys(queue), id, inst.name, state.to_json().dump(), opts.dump(), false, join_key,
+          Json{{"id", id}, {"queueKey", join_queue}, {"idof", true}}.dump(), join_key + ":dependencies");
+}
+
 void Planner::add_job(int e, const State& state, const Envelope& env, bool join, OpList& ops) const {
   const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
   std::string queue;
@@ -88,7 +111,11 @@ bool Planner::start(int e, State state, Envelope env, const std::string& child_k
   env.node = entry.path;
   switch (entry.node->kind()) {
     case NodeKind::processor:
-      add_job(e, state, env, false, ops);
+      if (is_remote(entry.node)) {
+        add_remote(e, state, env, ops);
+      } else {
+        add_job(e, state, env, false, ops);
+      }
       return true;
     case NodeKind::chain:
       if (entry.children.empty()) return done(e, std::move(state), std::move(env), child_key, ops);
@@ -195,6 +222,7 @@ Result<State> Planner::settle_join(const Envelope& self, State base, const std::
   const int e = flow_.find(self.node);
   if (e < 0) return fail(errors::validation("opts.am2z.node", self.node, "names no node of this flow"));
   const Node* node = flow_.entries()[static_cast<std::size_t>(e)].node;
+  if (node->kind() == NodeKind::processor) return settle_remote(node, std::move(base), succeeded, failed);
   std::map<long long, Result<State>> by_index;
   auto read = [&](const std::string& text, bool ok) -> Status {
     Json v = Json::parse(text, nullptr, false);
@@ -258,6 +286,27 @@ Result<State> Planner::settle_join(const Envelope& self, State base, const std::
     }
   }
   if (auto st = batch->store_output(base, std::move(results)); !st) return failure(std::move(st.error()));
+  return base;
+}
+
+Result<State> Planner::settle_remote(const Node* node, State base, const std::vector<std::string>& succeeded,
+                                     const std::vector<std::string>& failed) const {
+  const auto& inst = static_cast<const ProcessorNode*>(node)->instance();
+  auto failure = [&](Error err) {
+    annotate_failure(err, inst);
+    err.partial_state = std::make_shared<const Json>(base.to_json());
+    return fail(std::move(err));
+  };
+  if (!failed.empty()) return failure(errors::execution(inst.name, "the remote worker failed: " + failed.front()));
+  if (succeeded.empty()) return failure(errors::execution(inst.name, "the remote job ended without a result"));
+  Json value = Json::parse(succeeded.front(), nullptr, false);
+  if (value.is_discarded() || !value.is_object()) {
+    return failure(errors::validation(inst.name + ".returnvalue", succeeded.front().substr(0, 200),
+                                      "a remote worker must return the new state, a JSON object"));
+  }
+  value.erase("metadata");  // the state's metadata stays ours; the worker returns its data
+  base.data = std::move(value);
+  base.meta.bump();
   return base;
 }
 

@@ -87,6 +87,9 @@ class Planner {
   /// Node `e` ended: walks up the graph to the next step, a join delivery or the run's end.
   bool done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops) const;
   void add_job(int e, const State& state, const Envelope& env, bool join, OpList& ops) const;
+  void add_remote(int e, const State& state, const Envelope& env, OpList& ops) const;
+  Result<State> settle_remote(const Node* node, State base, const std::vector<std::string>& succeeded,
+                              const std::vector<std::string>& failed) const;
 
   const PlannedFlow& flow_;
 };

@@ -148,6 +148,7 @@ Result<std::unique_ptr<Worker>> Worker::create(WorkerOptions options,
     for (const auto& entry : flow->entries()) {
       if (entry.node->kind() != NodeKind::processor) continue;
       const auto& inst = static_cast<const ProcessorNode*>(entry.node)->instance_ptr();
+      if (inst->type == "remote") continue;  // done by other workers, on the queue it names
       if (auto st = add(layout.processor_queue(flow->flow().name, inst->name), inst); !st) return fail(st.error());
     }
     if (auto st = add(layout.join_queue(flow->flow().name), nullptr); !st) return fail(st.error());
@@ -188,15 +189,17 @@ Result<Envelope> Worker::Impl::check_envelope(const FetchedJob& job, const Bindi
                             b.flow->hash().substr(0, 12) + "): it refuses to run it"));
   }
   const int e = b.flow->find(env->node);
-  const bool is_leaf = b.instance != nullptr;
+  const bool is_leaf = b.instance != nullptr;  // a join queue also holds remote steps' continuations
   if (e < 0) {
     return fail(errors::configuration("opts.am2z.node", "job " + job.key() + " names node '" + env->node +
                                                             "', which flow '" + flow.name + "' does not have"));
   }
   const Node* node = b.flow->entries()[static_cast<std::size_t>(e)].node;
   const bool node_is_leaf = node->kind() == NodeKind::processor;
-  if (is_leaf != node_is_leaf || (is_leaf && static_cast<const ProcessorNode*>(node)->instance_ptr() != b.instance) ||
-      (!is_leaf && node->kind() != NodeKind::parallel && node->kind() != NodeKind::batch)) {
+  const bool is_remote = node_is_leaf && static_cast<const ProcessorNode*>(node)->instance().type == "remote";
+  const bool served = is_leaf ? node_is_leaf && static_cast<const ProcessorNode*>(node)->instance_ptr() == b.instance
+                              : node->kind() == NodeKind::parallel || node->kind() == NodeKind::batch || is_remote;
+  if (!served) {
     return fail(errors::configuration("opts.am2z.node", "job " + job.key() + " names node '" + env->node +
                                                             "', which is not served by queue '" + b.name + "'"));
   }
@@ -238,6 +241,8 @@ void Worker::Impl::run_leaf(FetchedJob job, Binding* b) {
     auto env = check_envelope(job, *b, opts);
     if (!env) {
       f.max_attempts = 1;
+      // Still tell the run why, if the envelope says where its outcome goes.
+      if (auto raw = Envelope::from_json(opts["am2z"])) f.envelope = std::move(*raw);
       return finish(fail(std::move(env.error())));
     }
     session = env->session;

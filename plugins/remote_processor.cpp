@@ -1,0 +1,56 @@
+#include "plugins/remote_processor.hpp"
+
+#include "plugins/params.hpp"
+
+namespace am2z {
+
+namespace {
+
+class RemoteProcessor final : public Processor {
+ public:
+  explicit RemoteProcessor(std::string queue) : queue_(std::move(queue)) {}
+
+  Status process(State& /*state*/, Context& ctx) const override {
+    Error e = errors::configuration(std::string(ctx.processor_name()), "a remote step runs on the workers of queue '" +
+                                                                           queue_ + "'; run the flow with --redis");
+    return fail(std::move(e));
+  }
+
+ private:
+  std::string queue_;
+};
+
+Result<std::unique_ptr<Processor>> create_remote(const Json& with) {
+  if (auto ok = params::check_keys(with, {"queue"}); !ok) return fail(ok.error());
+  const Json* v = params::find(with, "queue");
+  if (v == nullptr) return fail(params::missing("queue"));
+  auto queue = params::as_string(*v, "queue", /*non_empty=*/true);
+  if (!queue) return fail(queue.error());
+  if (queue->find(':') != std::string::npos) {
+    return fail(errors::validation("queue", *queue, "must not contain ':' (BullMQ splits keys at ':')"));
+  }
+  return std::make_unique<RemoteProcessor>(std::move(*queue));
+}
+
+}  // namespace
+
+std::string remote_queue_of(const Json& with) {
+  const Json* v = params::find(with, "queue");
+  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+ProcessorType remote_processor_type() {
+  ProcessorType type;
+  type.name = "remote";
+  type.description =
+      "A step done by another worker (BullMQ Node Worker or any client) as a job on a queue; distributed runs only";
+  type.params_schema =
+      Json{{"type", "object"},
+           {"properties", {{"queue", {{"type", "string"}, {"description", "queue the job is added to"}}}}},
+           {"required", Json::array({"queue"})},
+           {"additionalProperties", false}};
+  type.create = create_remote;
+  return type;
+}
+
+}  // namespace am2z
