@@ -1,13 +1,26 @@
 // Adds jobs with BullMQ's Queue.add to a queue an am2z worker serves, waits for each through
 // QueueEvents (job.waitUntilFinished), and reports what BullMQ reads back: the outcome of the
 // wait, Queue.getJob, Queue.getJobCounts and every QueueEvents event seen for the jobs.
-// Argument: {"queue": NAME, "jobs": [{"name", "data", "opts"}], "timeoutMs": N}
+// Options: `pauseMs` pauses the queue (Queue.pause) before adding, records the jobs' states after
+// that long, then resumes it; `retryFailed` retries each failed job that many times the way Bull
+// Board's retry button does (job.retry of its state) and records each new outcome.
+// Argument: {"queue": NAME, "jobs": [{"name", "data", "opts"}], "pauseMs": N, "retryFailed": N,
+//            "timeoutMs": N}
 import { Queue, QueueEvents } from 'bullmq';
 import { args, connection, describeJob, emit, runMain, watchdog } from './lib.mjs';
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function waitFor(job, queueEvents, timeoutMs) {
+  return job.waitUntilFinished(queueEvents, timeoutMs).then(
+    (returnvalue) => ({ id: job.id, ok: true, returnvalue }),
+    (err) => ({ id: job.id, ok: false, error: err.message }),
+  );
+}
+
 runMain(async () => {
-  const { queue: queueName, jobs: specs, timeoutMs = 20000 } = args();
-  watchdog(timeoutMs + 5000, 'foreign_jobs.mjs');
+  const { queue: queueName, jobs: specs, pauseMs = 0, retryFailed = 0, timeoutMs = 20000 } = args();
+  watchdog(timeoutMs * (1 + retryFailed) + pauseMs + 15000, 'foreign_jobs.mjs');
   const queue = new Queue(queueName, { connection });
   // From the stream's start: events written before the first XREAD are not lost (ids filter them).
   const queueEvents = new QueueEvents(queueName, { connection, lastEventId: '0-0' });
@@ -17,31 +30,45 @@ runMain(async () => {
   }
   await queueEvents.waitUntilReady();
 
+  if (pauseMs > 0) await queue.pause();
   const added = [];
   for (const spec of specs) added.push(await queue.add(spec.name, spec.data, spec.opts ?? {}));
-  const outcomes = await Promise.all(
-    added.map((job) =>
-      job.waitUntilFinished(queueEvents, timeoutMs).then(
-        (returnvalue) => ({ id: job.id, ok: true, returnvalue }),
-        (err) => ({ id: job.id, ok: false, error: err.message }),
-      ),
-    ),
-  );
+  let whilePaused = null;
+  if (pauseMs > 0) {
+    await sleep(pauseMs);
+    whilePaused = {
+      paused: await queue.isPaused(),
+      states: await Promise.all(added.map((j) => j.getState())),
+      counts: await queue.getJobCounts(),
+    };
+    await queue.resume();
+  }
+  const outcomes = await Promise.all(added.map((job) => waitFor(job, queueEvents, timeoutMs)));
+  const retries = [];
+  for (let round = 0; round < retryFailed; round++) {
+    for (const job of added) {
+      const current = await queue.getJob(job.id);
+      const state = await current.getState();
+      if (state !== 'failed') continue;
+      await current.retry(state);
+      retries.push({ round, ...(await waitFor(current, queueEvents, timeoutMs)) });
+    }
+  }
   // waitUntilFinished may answer from the job hash; wait for the terminal event of every job so
   // the event list is complete.
   const ids = new Set(added.map((j) => j.id));
   const deadline = Date.now() + 5000;
   const terminal = () =>
     new Set(events.filter((e) => e.event === 'completed' || e.event === 'failed').map((e) => e.jobId));
-  while (Date.now() < deadline && [...ids].some((id) => !terminal().has(id))) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  while (Date.now() < deadline && [...ids].some((id) => !terminal().has(id))) await sleep(20);
 
   const jobs = [];
   for (const job of added) jobs.push(await describeJob(await queue.getJob(job.id)));
   emit({
     ids: added.map((j) => j.id),
     outcomes,
+    whilePaused,
+    retries,
     jobs,
     counts: await queue.getJobCounts(),
     events: events.filter((e) => ids.has(e.jobId)),

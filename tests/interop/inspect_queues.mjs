@@ -61,6 +61,7 @@ runMain(async () => {
         entry.dependencies = await job.getDependencies();
         entry.dependenciesCount = await job.getDependenciesCount();
         entry.childrenValues = await job.getChildrenValues();
+        entry.failedChildrenValues = await job.getFailedChildrenValues();
         const tree = await flowProducer.getFlow({ id, queueName: name });
         entry.flow = tree && {
           id: tree.job.id,

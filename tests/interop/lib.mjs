@@ -29,13 +29,19 @@ export function watchdog(ms, what) {
   timer.unref();
 }
 
+/// Exits once stdout and stderr are flushed: writes to a pipe are asynchronous, and an exit
+/// right after a large write would cut the JSON short.
+function exitFlushed(code) {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 /// Runs `main`; an uncaught error goes to stderr with its stack and exits with status 1.
 export function runMain(main) {
   main().then(
-    () => process.exit(0),
+    () => exitFlushed(0),
     (err) => {
       process.stderr.write(`${err && err.stack ? err.stack : err}\n`);
-      process.exit(1);
+      exitFlushed(1);
     },
   );
 }

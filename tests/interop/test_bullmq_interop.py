@@ -65,6 +65,7 @@ flow:
     ok: {chain: [stamp, {parallel: [one, two]}, finish]}
     slow: {chain: [stamp, {parallel: [one, slow]}, finish]}
     bad: {chain: [stamp, broken, finish]}
+    branch: {chain: [stamp, {parallel: [one, broken]}, finish]}
 """
 
 EVENTS_FLOW = """\
@@ -241,6 +242,36 @@ class ForeignJobsTest(InteropTestCase):
         self.assertEqual(failed["counts"], counts())
         self.stop_worker(worker)
 
+
+    def test_bull_board_retry_of_a_failed_queue_add_job(self):
+        """Bull Board's retry button (job.retry of a failed job) runs the job again on am2z; the
+        attempt count goes on, so `flaky` (failing twice) succeeds on the second retry."""
+        worker, _ = self.serve(FOREIGN_FLOW)
+        out = self.node.run("foreign_jobs.mjs", {"queue": "foreign.flaky", "retryFailed": 2,
+                                                 "jobs": [{"name": "manual", "data": {"m": 1}}]})
+        self.assertEqual(out["outcomes"][0], {"id": out["ids"][0], "ok": False, "error": "connection reset"})
+        self.assertEqual([(r["round"], r["ok"]) for r in out["retries"]], [(0, False), (1, True)], out["retries"])
+        self.assertEqual(self.data_of(out["retries"][1]["returnvalue"]), {"m": 1})
+        [job] = out["jobs"]
+        self.assertEqual(job["state"], "completed")
+        self.assertEqual(job["attemptsMade"], 3)
+        self.assertEqual(out["counts"], counts(completed=1))
+        self.stop_worker(worker)
+
+    def test_paused_queue_is_not_served(self):
+        """Queue.pause (Bull Board's pause button) keeps am2z workers off the queue's jobs until
+        Queue.resume."""
+        worker, _ = self.serve(FOREIGN_FLOW)
+        out = self.node.run("foreign_jobs.mjs", {"queue": "foreign.stamp", "pauseMs": 1000,
+                                                 "jobs": [{"name": "held", "data": {"h": 1}}]})
+        paused = out["whilePaused"]
+        self.assertTrue(paused["paused"])
+        self.assertEqual(paused["states"], ["waiting"], "an am2z worker took a job of a paused queue")
+        self.assertEqual(paused["counts"], counts(waiting=1))
+        self.assertTrue(out["outcomes"][0]["ok"], out["outcomes"])
+        self.assertEqual(self.data_of(out["outcomes"][0]["returnvalue"]), {"h": 1, "stamped": True})
+        self.assertEqual(out["counts"], counts(completed=1))
+        self.stop_worker(worker)
 
 class Am2zJobsReadBackTest(InteropTestCase):
     """Jobs am2z wrote, read through BullMQ's Queue API and Bull Board's API handlers."""
@@ -420,6 +451,39 @@ class Am2zJobsReadBackTest(InteropTestCase):
         self.assertEqual(one_job["body"]["status"], "failed")
         self.stop_worker(worker)
 
+
+    def test_failed_branch_reads_back(self):
+        """A parallel whose branch fails: the join fails with the branch's error, and BullMQ's
+        getFailedChildrenValues (what Bull Board shows as a child's failure) gives the branch's
+        failedReason."""
+        worker, flow = self.serve(BOARD_FLOW)
+        result = self.run_am2z(flow, {"mode": "branch"})
+        self.assertEqual(result.code, 1, result.describe())
+        out = self.inspect()
+        qs = out["queues"]
+        self.assertEqual(qs["board._join"]["counts"], counts(failed=1))
+        self.assertEqual(qs["board.one"]["counts"], counts(completed=1))
+        self.assertEqual(qs["board.broken"]["counts"], counts(failed=1))
+        self.assertEqual(qs["board.finish"]["counts"], counts())
+        [join_id] = qs["board._join"]["jobs"]
+        join = qs["board._join"]["jobs"][join_id]
+        [one] = qs["board.one"]["jobs"].values()
+        [broken] = qs["board.broken"]["jobs"].values()
+        self.assertEqual(join["state"], "failed")
+        self.assertEqual(join["failedReason"], "upstream refused")
+        self.assertEqual(broken["state"], "failed")
+        self.assertEqual(broken["attemptsMade"], 2)
+        self.assertEqual(broken["parentKey"], f"bull:board._join:{join_id}")
+        self.assertEqual(list(join["dependencies"]["processed"]), [f"bull:board.one:{one['id']}"])
+        self.assertEqual(join["dependencies"]["unprocessed"], [])
+        self.assertEqual(join["failedChildrenValues"], {f"bull:board.broken:{broken['id']}": "upstream refused"})
+        flow_view = out["board"]["flows"][f"board._join/{join_id}"]
+        self.assertEqual(flow_view["status"], 200, flow_view)
+        root = flow_view["body"]["flowRoot"]
+        self.assertEqual(root["state"], "failed")
+        self.assertEqual(sorted((c["queueName"], c["state"]) for c in root["children"]),
+                         [("board.broken", "failed"), ("board.one", "completed")])
+        self.stop_worker(worker)
 
 class QueueEventsTest(InteropTestCase):
     """QueueEvents (Node) sees what am2z workers do to jobs am2z submitted."""
