@@ -39,11 +39,12 @@ version: 1
 name: foreign
 processors:
   stamp: {use: set, with: {values: {.stamped: true}}}
+  other: {use: set, with: {values: {.other: true}}}
   flaky: {use: fail, with: {error: network, message: "connection reset", times: 2}}
   down: {use: fail, with: {error: network, message: "still down", times: 1000}}
 flow:
   route: .mode
-  cases: {stamp: stamp, flaky: flaky, down: down}
+  cases: {stamp: stamp, other: other, flaky: flaky, down: down}
 """
 
 BOARD_FLOW = """\
@@ -271,6 +272,38 @@ class ForeignJobsTest(InteropTestCase):
         self.assertTrue(out["outcomes"][0]["ok"], out["outcomes"])
         self.assertEqual(self.data_of(out["outcomes"][0]["returnvalue"]), {"h": 1, "stamped": True})
         self.assertEqual(out["counts"], counts(completed=1))
+        self.stop_worker(worker)
+
+    def test_job_scheduler_repeats_on_am2z_worker(self):
+        """Queue.upsertJobScheduler every 200 ms for 1.5 s: a BullMQ worker completes 7 or 8
+        iterations (it schedules the next one as it takes the current one); an am2z worker must
+        keep the schedule going too (at least 4 here, leaving room for a slow machine)."""
+        worker, _ = self.serve(FOREIGN_FLOW)
+        out = self.node.run("job_scheduler.mjs", {"queue": "foreign.stamp", "every": 200, "forMs": 1500,
+                                                  "data": {"tick": True}})
+        ticks = [j for j in out["completed"] if j["name"] == "tick"]
+        self.assertGreaterEqual(len(ticks), 4, f"only {len(ticks)} iteration(s) of the job scheduler ran")
+        for job in ticks:
+            self.assertEqual(self.data_of(job["returnvalue"]), {"tick": True, "stamped": True})
+        self.assertEqual(out["counts"]["failed"], 0)
+        self.stop_worker(worker)
+
+    def test_flow_producer_parent_runs_after_its_children(self):
+        """FlowProducer.add: a parent and two children, all on am2z-served queues. When the
+        children complete, the parent gets their returnvalues and runs."""
+        worker, _ = self.serve(FOREIGN_FLOW)
+        out = self.node.run("flow_producer.mjs", {
+            "parent": {"queue": "foreign.stamp", "name": "parent", "data": {"role": "parent"}},
+            "children": [{"queue": "foreign.stamp", "name": "kid1", "data": {"role": "kid1"}},
+                         {"queue": "foreign.other", "name": "kid2", "data": {"role": "kid2"}}]})
+        for child in out["children"]:
+            self.assertEqual(child["state"], "completed", child)
+            self.assertEqual(child["parentKey"], f"bull:foreign.stamp:{out['parent']['id']}")
+        self.assertEqual(out["childrenValues"], {c["key"]: c["returnvalue"] for c in out["children"]},
+                         "the children's returnvalues are not in the parent's :processed hash")
+        self.assertTrue(out["outcome"]["ok"], f"the parent never ran: {out['outcome']}, state {out['parent']['state']}")
+        self.assertEqual(self.data_of(out["outcome"]["returnvalue"]), {"role": "parent", "stamped": True})
+        self.assertEqual(out["parent"]["state"], "completed")
         self.stop_worker(worker)
 
 class Am2zJobsReadBackTest(InteropTestCase):
