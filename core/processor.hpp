@@ -20,6 +20,9 @@ class Processor {
   /// Transforms `state` in place. On failure it must leave `state` as it found it, so the
   /// caller can report the state before the failing step without copying it first.
   virtual Status process(State& state, Context& ctx) const = 0;
+  /// True for transforms that never wait (no I/O, no sleeping, microseconds of CPU): a worker
+  /// may run them on its own thread instead of handing them to the pool. Unsure: leave false.
+  virtual bool instant() const { return false; }
 };
 
 /// Builds a processor from its `with:` parameters; a bad parameter is a ValidationError whose

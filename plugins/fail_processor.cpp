@@ -15,6 +15,7 @@ constexpr std::array<std::string_view, 7> kKinds = {"validation", "execution",  
 
 class FailProcessor final : public Processor {
  public:
+  bool instant() const override { return true; }
   FailProcessor(ErrorCategory category, std::string code, std::string message, std::optional<long long> times)
       : category_(category), code_(std::move(code)), message_(std::move(message)), times_(times) {}
 

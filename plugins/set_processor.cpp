@@ -20,6 +20,7 @@ struct Assignment {
 
 class SetProcessor final : public Processor {
  public:
+  bool instant() const override { return true; }
   SetProcessor(std::vector<Assignment> assignments, bool may_fail)
       : assignments_(std::move(assignments)), may_fail_(may_fail) {}
 

@@ -14,25 +14,40 @@ long long unix_ms() {
 
 std::string run_result_key(const std::string& run_id) { return "am2z:run:" + run_id; }
 
-Result<Submission> submit_run(Connection& c, const PlannedFlow& flow, State input, const SubmitOptions& options) {
-  Envelope run;
-  run.run = new_run_id();
-  if (!options.session.empty()) input.meta.session_id = options.session;
-  if (input.meta.session_id.empty()) input.meta.session_id = "session-" + run.run;
-  run.flow = flow.flow().name;
-  run.flow_hash = flow.hash();
-  run.session = input.meta.session_id;
-  run.reply = options.reply_key.empty() ? run_result_key(run.run) : options.reply_key;
-  run.reply_ttl_ms = options.result_ttl.count();
-  run.started_ms = unix_ms();
-
+Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& flow, std::vector<State> inputs,
+                                            const SubmitOptions& options) {
   OpList ops;
-  Planner(flow).start_run(std::move(input), run, ops);
-  std::vector<std::string> argv{std::to_string(run.started_ms), "30000", "10000", "submit", ""};
+  std::vector<Submission> out;
+  out.reserve(inputs.size());
+  const long long now = unix_ms();
+  const Planner planner(flow);
+  for (State& input : inputs) {
+    Envelope run;
+    run.run = new_run_id();
+    if (!options.session.empty()) input.meta.session_id = options.session;
+    if (input.meta.session_id.empty()) input.meta.session_id = "session-" + run.run;
+    run.flow = flow.flow().name;
+    run.flow_hash = flow.hash();
+    run.session = input.meta.session_id;
+    run.reply = options.reply_key.empty() ? run_result_key(run.run) : options.reply_key;
+    run.reply_ttl_ms = options.result_ttl.count();
+    run.started_ms = now;
+    out.push_back(Submission{run.run, run.reply});
+    planner.start_run(std::move(input), std::move(run), ops);
+  }
+  std::vector<std::string> argv{std::to_string(now), "30000", "10000", "submit", ""};
   ops.append_to(argv);
   auto r = run_script(c, ScriptId::step, argv);
   if (!r) return fail(std::move(r.error()));
-  return Submission{run.run, run.reply};
+  return out;
+}
+
+Result<Submission> submit_run(Connection& c, const PlannedFlow& flow, State input, const SubmitOptions& options) {
+  std::vector<State> one;
+  one.push_back(std::move(input));
+  auto r = submit_runs(c, flow, std::move(one), options);
+  if (!r) return fail(std::move(r.error()));
+  return std::move(r->front());
 }
 
 namespace {

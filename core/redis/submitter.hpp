@@ -31,6 +31,11 @@ std::string run_result_key(const std::string& run_id);
 /// (a route at the root with no match) push their outcome at once, like any other.
 Result<Submission> submit_run(Connection& c, const PlannedFlow& flow, State input, const SubmitOptions& options);
 
+/// Enqueues many runs of `flow` in one atomic call (their outcomes go to their own reply lists,
+/// or all to `options.reply_key`).
+Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& flow, std::vector<State> inputs,
+                                            const SubmitOptions& options);
+
 /// Waits for the outcome payload ({"run", "ok", "state"|"error"}) on `reply_key` until `deadline`
 /// or cancellation; leaves it in place, so `am2z result` can read it again. A TimeoutError or
 /// CancelledError when it gives up.

@@ -24,8 +24,12 @@ local function xadd(q, ...)
   rcall("XADD", q .. "events", "MAXLEN", "~", maxLen, "*", ...)
 end
 
+local marked = {}
 local function marker(q)
-  rcall("ZADD", q .. "marker", 0, "0")
+  if not marked[q] then -- one wake-up per queue and call is enough
+    marked[q] = true
+    rcall("ZADD", q .. "marker", 0, "0")
+  end
 end
 
 -- Ownership check and lock release, as BullMQ's finish does it; "" = job fetched without lock.

@@ -1,0 +1,227 @@
+// Distributed benchmark: `am2z worker` processes against a private Redis, driven through the
+// submitter API. One JSON line per scenario:
+//   bench_redis AM2Z_BIN FLOWS_DIR REDIS_URL N LAT_N
+// Scenarios: process_c8 and process_c64 (N one-step runs prefilled, then one worker process at
+// that concurrency drains them; Redis commands counted with INFO commandstats from submit to the
+// outcome reaching the submitter), latency (one run at a time, submit to outcome seen),
+// chain5_latency (five no-op steps per run, one run at a time).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "core/redis/sha256.hpp"
+#include "core/redis/submitter.hpp"
+#include "flows/loader.hpp"
+#include "plugins/builtins.hpp"
+
+using namespace am2z;
+using namespace am2z::redis;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "bench_redis: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::shared_ptr<const PlannedFlow> plan(const std::string& file) {
+  ProcessorRegistry registry;
+  register_builtins(registry);
+  LoadResult loaded = load_flow_file(file, registry);
+  if (!loaded.ok()) die("cannot load " + file);
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return std::make_shared<const PlannedFlow>(loaded.flow, sha256_hex(text.str()), QueueLayout{});
+}
+
+Reply must(Connection& c, const std::vector<std::string>& args) {
+  auto r = c.command(args);
+  if (!r || r->is_error()) die("redis " + args.front() + ": " + (r ? r->str : r.error().message));
+  return *r;
+}
+
+/// Sum of calls in INFO commandstats, without the benchmark's own bookkeeping commands.
+long long server_commands(Connection& c) {
+  const std::string info = must(c, {"INFO", "commandstats"}).str;
+  long long total = 0;
+  std::istringstream lines(info);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("cmdstat_")) continue;
+    const std::string name = line.substr(8, line.find(':') - 8);
+    if (name == "info" || name == "config|resetstat" || name == "flushall" || name == "ping" ||
+        name.starts_with("client")) {
+      continue;
+    }
+    const auto calls = line.find("calls=");
+    total += std::atoll(line.c_str() + calls + 6);
+  }
+  return total;
+}
+
+struct WorkerProcess {
+  pid_t pid = -1;
+  long long peak_rss_kb() const {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("VmHWM:")) return std::atoll(line.c_str() + 6);
+    }
+    return -1;
+  }
+  void stop() {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    pid = -1;
+  }
+};
+
+WorkerProcess start_worker(const std::string& bin, const std::string& flows, const std::string& url, int conc,
+                           bool remove_on_complete) {
+  WorkerProcess w;
+  w.pid = fork();
+  if (w.pid == 0) {
+    const std::string c = std::to_string(conc);
+    std::vector<const char*> argv{bin.c_str(),   "worker", "--redis", url.c_str(), "--flows",
+                                  flows.c_str(), "-c",     c.c_str(), "-q"};
+    if (remove_on_complete) argv.push_back("--remove-on-complete");
+    argv.push_back(nullptr);
+    execv(bin.c_str(), const_cast<char* const*>(argv.data()));
+    _exit(127);
+  }
+  return w;
+}
+
+/// Collects `n` outcomes from a shared reply list; false on timeout.
+bool collect(Connection& c, const std::string& key, long long n) {
+  long long got = 0;
+  const auto until = Clock::now() + std::chrono::minutes(5);
+  while (got < n && Clock::now() < until) {
+    auto r = c.command({"BLMPOP", "1", "1", key, "LEFT", "COUNT", "1000"}, std::chrono::milliseconds(5000));
+    if (!r || r->is_error()) die("BLMPOP: " + (r ? r->str : r.error().message));
+    if (r->is_array() && r->elements.size() == 2) got += static_cast<long long>(r->elements[1].elements.size());
+  }
+  return got == n;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto idx = static_cast<std::size_t>(std::min<double>(
+      static_cast<double>(v.size()) - 1, std::max(0.0, p / 100.0 * static_cast<double>(v.size()) - 1)));
+  return v[idx];
+}
+
+double round3(double x) { return static_cast<double>(static_cast<long long>(x * 1000 + 0.5)) / 1000; }
+
+void process_scenario(Connection& c, const std::string& bin, const std::string& dir, const std::string& url,
+                      const PlannedFlow& flow, int conc, long long n, bool remove_on_complete) {
+  must(c, {"FLUSHALL"});
+  must(c, {"CONFIG", "RESETSTAT"});
+  const std::string reply = "bench:reply";
+  SubmitOptions opts;
+  opts.reply_key = reply;
+  opts.result_ttl = std::chrono::milliseconds(0);
+  for (long long i = 0; i < n; i += 1000) {
+    std::vector<State> batch;
+    for (long long j = i; j < std::min(n, i + 1000); ++j) {
+      State s;
+      s.data = Json{{"i", j}};
+      batch.push_back(std::move(s));
+    }
+    if (auto r = submit_runs(c, flow, std::move(batch), opts); !r) die(r.error().message);
+  }
+  const long long add_cmds = server_commands(c);
+  must(c, {"CONFIG", "RESETSTAT"});
+  const auto t0 = Clock::now();
+  WorkerProcess w = start_worker(bin, dir, url, conc, remove_on_complete);
+  if (!collect(c, reply, n)) die("timed out waiting for outcomes");
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const long long rss = w.peak_rss_kb();
+  w.stop();
+  const long long process_cmds = server_commands(c);
+  Json line{
+      {"scenario", std::string("process_c") + std::to_string(conc) + (remove_on_complete ? "_remove_on_complete" : "")},
+      {"system", "am2z"},
+      {"concurrency", conc},
+      {"jobs", n},
+      {"seconds", round3(seconds)},
+      {"jobs_per_s", static_cast<long long>(static_cast<double>(n) / seconds)},
+      {"p50_ms", nullptr},
+      {"p99_ms", nullptr},
+      {"redis_cmds_per_job", round3(static_cast<double>(add_cmds + process_cmds) / static_cast<double>(n))},
+      {"redis_cmds_per_job_add", round3(static_cast<double>(add_cmds) / static_cast<double>(n))},
+      {"redis_cmds_per_job_process", round3(static_cast<double>(process_cmds) / static_cast<double>(n))},
+      {"peak_rss_kb", rss}};
+  std::printf("%s\n", line.dump().c_str());
+  std::fflush(stdout);
+}
+
+void latency_scenario(Connection& c, const std::string& bin, const std::string& dir, const std::string& url,
+                      const PlannedFlow& flow, const std::string& name, long long n) {
+  must(c, {"FLUSHALL"});
+  WorkerProcess w = start_worker(bin, dir, url, 8, false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // worker connected and blocked
+  SubmitOptions opts;
+  std::vector<double> ms;
+  long long cmds = 0;
+  for (long long i = -5; i < n; ++i) {  // five warm-up runs
+    if (i == 0) must(c, {"CONFIG", "RESETSTAT"});
+    State s;
+    s.data = Json{{"i", i}};
+    const auto t0 = Clock::now();
+    auto sub = submit_run(c, flow, std::move(s), opts);
+    if (!sub) die(sub.error().message);
+    auto out = wait_outcome(c, sub->reply_key, SteadyClock::now() + std::chrono::seconds(30), CancelToken());
+    if (!out || !out->value("ok", false)) die("run failed: " + (out ? out->dump() : out.error().message));
+    if (i >= 0) ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  cmds = server_commands(c);
+  const long long rss = w.peak_rss_kb();
+  w.stop();
+  double total = 0;
+  for (double v : ms) total += v;
+  Json line{{"scenario", name},
+            {"system", "am2z"},
+            {"concurrency", 1},
+            {"jobs", n},
+            {"seconds", round3(total / 1000)},
+            {"jobs_per_s", static_cast<long long>(static_cast<double>(n) * 1000.0 / total)},
+            {"p50_ms", round3(percentile(ms, 50))},
+            {"p99_ms", round3(percentile(ms, 99))},
+            {"redis_cmds_per_job", round3(static_cast<double>(cmds) / static_cast<double>(n))},
+            {"peak_rss_kb", rss}};
+  std::printf("%s\n", line.dump().c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 6) die("usage: bench_redis AM2Z_BIN FLOWS_DIR REDIS_URL N LAT_N");
+  const std::string bin = argv[1], dir = argv[2], url = argv[3];
+  const long long n = std::atoll(argv[4]), lat_n = std::atoll(argv[5]);
+  auto endpoint = parse_url(url);
+  if (!endpoint) die(endpoint.error().message);
+  Connection c(*endpoint, ConnectOptions{});
+  if (auto st = c.connect(); !st) die(st.error().message);
+  auto noop = plan(dir + "/noop.yaml");
+  auto chain5 = plan(dir + "/chain5.yaml");
+  for (int conc : {8, 64}) {
+    process_scenario(c, bin, dir, url, *noop, conc, n, false);
+    process_scenario(c, bin, dir, url, *noop, conc, n, true);
+  }
+  latency_scenario(c, bin, dir, url, *noop, "latency", lat_n);
+  latency_scenario(c, bin, dir, url, *chain5, "chain5_latency", lat_n);
+  return 0;
+}
