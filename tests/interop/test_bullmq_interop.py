@@ -1,10 +1,12 @@
 """BullMQ interop: am2z's distributed mode against the real npm packages bullmq 6.7.0 and
 @bull-board/api (versions pinned in package.json / package-lock.json).
 
-- jobs added by BullMQ's Queue.add are processed by `am2z worker`, with BullMQ's attempts, backoff
-  and retention options;
-- jobs am2z wrote read back through Queue.getJob / getJobCounts / getState, parent-child links of
-  joins, and Bull Board's API (createBullBoard + BullMQAdapter, responses schema-checked);
+- jobs added by BullMQ's Queue.add are processed by `am2z worker`, with BullMQ's attempts,
+  backoff, delay, priority and retention options, Queue.pause, job.retry (Bull Board's retry),
+  job schedulers and FlowProducer parent/child flows;
+- jobs am2z wrote (waiting, active, waiting-children, completed, failed) read back through
+  Queue.getJob / getJobCounts / getState, the parent-child links of joins, and Bull Board's API
+  (createBullBoard + BullMQAdapter, responses checked against Bull Board's schemas);
 - QueueEvents receives completed and failed events from am2z workers;
 - a Node BullMQ Worker performs the `remote` step of an am2z flow.
 
@@ -416,6 +418,33 @@ class Am2zJobsReadBackTest(InteropTestCase):
             expected[f"bull:{name}:{child['id']}"] = child["returnvalue"]
         self.assertEqual(join["childrenValues"], expected)
         self.assertEqual(join["dependencies"]["processed"], expected)
+        self.stop_worker(worker)
+
+    def test_queued_run_reads_back_as_waiting(self):
+        """Submitted while no worker runs: the first step waits in its queue, as BullMQ and Bull
+        Board see it; a worker started later finishes the run."""
+        flow = self.write_tmp("board.yaml", BOARD_FLOW)
+        submitted = self.run_redis(flow, "--set", "mode=ok", "--detach")
+        self.assertEqual(submitted.code, 0, submitted.describe())
+        out = self.inspect()
+        qs = out["queues"]
+        self.assertEqual(qs["board.stamp"]["counts"], counts(waiting=1))
+        [job_id] = qs["board.stamp"]["byStatus"]["waiting"]
+        job = qs["board.stamp"]["jobs"][job_id]
+        self.assertEqual(job["state"], "waiting")
+        self.assertEqual(self.data_of(job["data"]), {"mode": "ok"})
+        self.assertIsNone(job["returnvalue"])
+        self.assertIsNone(job.get("processedOn"), "a waiting job has not been processed")
+        self.assertEqual(job["attemptsMade"], 0)
+        entry = self.board_list(out, "board.stamp", "waiting")
+        self.assertEqual([j["id"] for j in entry["jobs"]], [job_id])
+        for name in self.QUEUES[1:]:
+            self.assertEqual(qs[name]["counts"], counts(), name)
+        worker, _ = self.serve(BOARD_FLOW)
+        result = harness.run("result", submitted.json()["run"], "--wait", "--redis", self.redis.url, timeout=30)
+        self.assertEqual(result.code, 0, result.describe())
+        self.assertEqual(self.data_of(result.json()), {"mode": "ok", "stamped": True, "one": 1, "two": 2,
+                                                       "status": "done"})
         self.stop_worker(worker)
 
     def test_join_waiting_for_children_reads_back(self):
