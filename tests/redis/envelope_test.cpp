@@ -1,0 +1,44 @@
+#include "core/redis/envelope.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace am2z;
+using namespace am2z::redis;
+
+TEST_CASE("envelopes survive the round trip through opts JSON") {
+  Envelope e;
+  e.run = "0123456789abcdef";
+  e.flow = "order";
+  e.flow_hash = "ff";
+  e.node = "n.1.0";
+  e.scope = "3";
+  e.session = "s";
+  e.reply = "am2z:run:x";
+  e.reply_ttl_ms = 1000;
+  e.started_ms = 42;
+  e.join = JoinRef{"bull:order._join:", "rX.n.1", "n.1", 2};
+  auto back = Envelope::from_json(Json::parse(e.to_json().dump()));
+  REQUIRE(back);
+  CHECK(back->to_json() == e.to_json());
+  CHECK(back->join->key() == "bull:order._join:rX.n.1");
+  CHECK(back->join->dependencies_key() == "bull:order._join:rX.n.1:dependencies");
+}
+
+TEST_CASE("a malformed envelope names the field") {
+  auto check = [](const char* text, const char* field) {
+    auto e = Envelope::from_json(Json::parse(text));
+    REQUIRE_FALSE(e);
+    CHECK(e.error().message.find(field) != std::string::npos);
+  };
+  check(R"({"flow":"f","fh":"h","node":"n"})", "opts.am2z.run");
+  check(R"({"run":1,"flow":"f","fh":"h","node":"n"})", "opts.am2z.run");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","t0":"x"})", "opts.am2z.t0");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","join":{"q":"x"}})", "opts.am2z.join.id");
+  check(R"([1])", "opts.am2z");
+}
+
+TEST_CASE("job ids are unique per node and batch item, never integer-like, never with ':'") {
+  CHECK(job_id("00000000", "n.0", "") == "r00000000.n.0");
+  CHECK(job_id("ab", "n.2.0", "3.1") == "rab.n.2.0~3.1");
+  CHECK(job_id("ab", "n", "").find(':') == std::string::npos);
+}

@@ -1,0 +1,197 @@
+#include "core/redis/planner.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "flows/loader.hpp"
+#include "plugins/builtins.hpp"
+
+using namespace am2z;
+using namespace am2z::redis;
+
+namespace {
+
+std::shared_ptr<const PlannedFlow> plan(const std::string& yaml) {
+  ProcessorRegistry registry;
+  register_builtins(registry);
+  LoadResult loaded = load_flow_text(yaml, "test.yaml", registry, ".");
+  REQUIRE_MESSAGE(loaded.ok(), (loaded.diagnostics.empty() ? "" : loaded.diagnostics.front().to_string()));
+  return std::make_shared<const PlannedFlow>(loaded.flow, "hash", QueueLayout{});
+}
+
+std::vector<std::string> argv_of(OpList& ops) {
+  std::vector<std::string> argv;
+  ops.append_to(argv);
+  return argv;
+}
+
+/// The operations of an argv, as opcode followed by its first argument (the queue or key).
+std::vector<std::string> shape(const std::vector<std::string>& argv) {
+  static const std::map<std::string, int> arity{{"C", 7}, {"F", 8}, {"R", 8}, {"A", 9}, {"S", 2},
+                                                {"J", 5}, {"O", 3}, {"P", 1}, {"M", 3}, {"G", 0}};
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < argv.size();) {
+    const std::string& op = argv[i];
+    REQUIRE(arity.contains(op));
+    out.push_back(op == "G" ? "G" : op + " " + argv[i + 1]);
+    i += 1 + static_cast<std::size_t>(arity.at(op));
+  }
+  return out;
+}
+
+Envelope run_envelope() {
+  Envelope e;
+  e.run = "r1";
+  e.reply = "reply";
+  return e;
+}
+
+State state_of(Json data) {
+  State s;
+  s.data = std::move(data);
+  s.meta.session_id = "s1";
+  return s;
+}
+
+const char* kFlow = R"(
+version: 1
+name: f
+processors:
+  a: {use: set, with: {values: {a: 1}}}
+  b: {use: set, with: {values: {b: 1}}}
+  c: {use: set, with: {values: {c: 1}}}
+flow:
+  chain:
+    - a
+    - parallel: [b, c]
+    - route: .kind
+      cases: {x: a}
+      default: b
+)";
+
+}  // namespace
+
+TEST_CASE("a run starts with the first step's job") {
+  auto flow = plan(kFlow);
+  OpList ops;
+  Planner(*flow).start_run(state_of({{"kind", "x"}}), run_envelope(), ops);
+  CHECK(shape(argv_of(ops)) == std::vector<std::string>{"G", "A bull:f.a:"});
+}
+
+TEST_CASE("finishing a step before a parallel adds the join and every branch, then nothing else") {
+  auto flow = plan(kFlow);
+  Envelope self = run_envelope();
+  self.node = "n.0";
+  OpList ops;
+  ops.begin_group();
+  Planner(*flow).finished(self, "bull:f.a:rr1.n.0", state_of({{"kind", "x"}}), ops);
+  const auto argv = argv_of(ops);
+  CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:f._join:", "A bull:f.b:", "A bull:f.c:"});
+  // the join waits for its children; each child names it as parent
+  CHECK(argv[1 + 6] == "c");
+  CHECK(argv[11 + 7] == "bull:f._join:rr1.n.1");
+  CHECK(argv[11 + 9] == "bull:f._join:rr1.n.1:dependencies");
+}
+
+TEST_CASE("a branch's end is delivered to its join with its index") {
+  auto flow = plan(kFlow);
+  Envelope self = run_envelope();
+  self.node = "n.1.1";
+  self.join = JoinRef{"bull:f._join:", "rr1.n.1", "n.1", 1};
+  OpList ops;
+  Planner(*flow).finished(self, "bull:f.c:rr1.n.1.1", state_of({{"c", 1}}), ops);
+  const auto argv = argv_of(ops);
+  REQUIRE(shape(argv) == std::vector<std::string>{"J bull:f._join:"});
+  CHECK(Json::parse(argv[4])["i"] == 1);
+  CHECK(argv[5] == "1");
+}
+
+TEST_CASE("a join merges its branches in declaration order and routes on the result") {
+  auto flow = plan(kFlow);
+  Envelope self = run_envelope();
+  self.node = "n.1";
+  Planner planner(*flow);
+  State base = state_of({{"kind", "x"}});
+  std::vector<std::string> ok{Json{{"i", 1}, {"s", state_of({{"kind", "x"}, {"c", 1}}).to_json()}}.dump(),
+                              Json{{"i", 0}, {"s", state_of({{"kind", "x"}, {"b", 1}}).to_json()}}.dump()};
+  auto merged = planner.settle_join(self, base, ok, {});
+  REQUIRE_MESSAGE(merged, (merged ? "" : merged.error().message));
+  CHECK(merged->data == Json{{"kind", "x"}, {"b", 1}, {"c", 1}});
+  OpList ops;
+  planner.finished(self, "bull:f._join:rr1.n.1", std::move(*merged), ops);
+  // the route's case x is processor a: its job gets the merged state
+  const auto argv = argv_of(ops);
+  CHECK(shape(argv) == std::vector<std::string>{"A bull:f.a:"});
+  CHECK(argv[2] == "rr1.n.2.0");
+}
+
+TEST_CASE("a failed branch fails the join with the first failure in declaration order") {
+  auto flow = plan(kFlow);
+  Envelope self = run_envelope();
+  self.node = "n.1";
+  Error late = errors::business("LATE", "second");
+  Error early = errors::business("EARLY", "first");
+  std::vector<std::string> failed{Json{{"i", 1}, {"e", late.to_json()}}.dump(),
+                                  Json{{"i", 0}, {"e", early.to_json()}}.dump()};
+  auto out = Planner(*flow).settle_join(self, state_of({{"kind", "x"}}), {}, failed);
+  REQUIRE_FALSE(out);
+  CHECK(out.error().code == "EARLY");
+  CHECK(out.error().context["branch"] == 0);
+  REQUIRE(out.error().partial_state);
+  CHECK((*out.error().partial_state)["kind"] == "x");
+}
+
+TEST_CASE("the last step pushes the outcome; a failure carries the chain's progress") {
+  auto flow = plan(kFlow);
+  Envelope self = run_envelope();
+  self.node = "n.2.0";
+  OpList ops;
+  Error e = errors::business("NOPE", "no");
+  e.partial_state = std::make_shared<const Json>(Json{{"kind", "x"}});
+  Planner(*flow).finished(self, "bull:f.a:rr1.n.2.0", fail(e), ops);
+  const auto argv = argv_of(ops);
+  REQUIRE(shape(argv) == std::vector<std::string>{"O reply"});
+  const Json payload = Json::parse(argv[2]);
+  CHECK(payload["ok"] == false);
+  CHECK(payload["error"]["context"]["completedSteps"] == 2);
+  CHECK(payload["error"]["partialState"]["kind"] == "x");
+}
+
+TEST_CASE("a route with no match at the start ends the run at once") {
+  auto flow = plan(R"(
+version: 1
+name: g
+flow:
+  route: .kind
+  cases: {x: {use: set, with: {values: {a: 1}}}}
+)");
+  OpList ops;
+  Planner(*flow).start_run(state_of({{"kind", "y"}}), run_envelope(), ops);
+  const auto argv = argv_of(ops);
+  REQUIRE(shape(argv) == std::vector<std::string>{"G", "O reply"});
+  CHECK(Json::parse(argv[3])["error"]["code"] == "ROUTE_NOT_FOUND");
+}
+
+TEST_CASE("an empty batch completes without jobs; a batch adds one job per item") {
+  auto flow = plan(R"(
+version: 1
+name: h
+processors:
+  p: {use: set, with: {values: {done: true}}}
+flow:
+  batch: p
+  items: .xs
+)");
+  OpList empty;
+  Planner(*flow).start_run(state_of({{"xs", Json::array()}}), run_envelope(), empty);
+  auto argv = argv_of(empty);
+  REQUIRE(shape(argv) == std::vector<std::string>{"G", "O reply"});
+  CHECK(Json::parse(argv[3])["state"]["batch"]["counts"]["total"] == 0);
+
+  OpList three;
+  Planner(*flow).start_run(state_of({{"xs", {1, 2, 3}}}), run_envelope(), three);
+  argv = argv_of(three);
+  CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:h._join:", "A bull:h.p:", "A bull:h.p:", "A bull:h.p:"});
+  CHECK(std::count(argv.begin(), argv.end(), "rr1.n.0~2") == 1);  // item 2's job id
+}
