@@ -1,6 +1,7 @@
 // Adds jobs with BullMQ's Queue.add to a queue an am2z worker serves, waits for each through
 // QueueEvents (job.waitUntilFinished), and reports what BullMQ reads back: the outcome of the
-// wait, Queue.getJob, Queue.getJobCounts and every QueueEvents event seen for the jobs.
+// wait, Queue.getJob, Queue.getJobCounts and every QueueEvents event seen for the jobs. Prints
+// {"ready": true} once the jobs are added, the report last.
 // Options: `pauseMs` pauses the queue (Queue.pause) before adding, records the jobs' states after
 // that long, then resumes it; `retryFailed` retries each failed job that many times the way Bull
 // Board's retry button does (job.retry of its state) and records each new outcome.
@@ -33,6 +34,7 @@ runMain(async () => {
   if (pauseMs > 0) await queue.pause();
   const added = [];
   for (const spec of specs) added.push(await queue.add(spec.name, spec.data, spec.opts ?? {}));
+  emit({ ready: true }); // for a driver that runs this script in the background
   let whilePaused = null;
   if (pauseMs > 0) {
     await sleep(pauseMs);

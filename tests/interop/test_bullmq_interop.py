@@ -44,9 +44,10 @@ processors:
   other: {use: set, with: {values: {.other: true}}}
   flaky: {use: fail, with: {error: network, message: "connection reset", times: 2}}
   down: {use: fail, with: {error: network, message: "still down", times: 1000}}
+  nap: {use: sleep, with: {duration: 1500ms}}
 flow:
   route: .mode
-  cases: {stamp: stamp, other: other, flaky: flaky, down: down}
+  cases: {stamp: stamp, other: other, flaky: flaky, down: down, nap: nap}
 """
 
 BOARD_FLOW = """\
@@ -111,10 +112,10 @@ class InteropTestCase(redis_harness.DistributedTestCase):
         self.addCleanup(background.kill)
         return background
 
-    def serve(self, flow_text, name="flow.yaml"):
+    def serve(self, flow_text, *extra):
         """Writes the flow and starts an am2z worker for it; returns (worker, flow path)."""
-        path = self.write_tmp(name, flow_text)
-        return self.start_worker(path, args=("-c", "4")), path
+        path = self.write_tmp("flow.yaml", flow_text)
+        return self.start_worker(path, args=("-c", "4", *extra)), path
 
     def stop_worker(self, worker):
         """SIGTERM: the worker must end cleanly (exit 0) once it has served the test."""
@@ -307,6 +308,30 @@ class ForeignJobsTest(InteropTestCase):
         self.assertEqual(self.data_of(out["outcome"]["returnvalue"]), {"role": "parent", "stamped": True})
         self.assertEqual(out["parent"]["state"], "completed")
         self.stop_worker(worker)
+
+    def test_job_of_a_killed_worker_is_recovered(self):
+        """SIGKILL the am2z worker while it runs a Queue.add job: another worker takes the job
+        over once its lock expired, QueueEvents reports it stalled, and waitUntilFinished still
+        resolves with the result."""
+        fast = ("--stalled-interval", "500ms", "--lock-duration", "1s")
+        first, flow = self.serve(FOREIGN_FLOW, *fast)
+        client = self.start_script("foreign_jobs.mjs", {"queue": "foreign.nap", "timeoutMs": 20000,
+                                                        "jobs": [{"name": "napper", "data": {"z": 1}}]})
+        self.assertTrue(harness.wait_for(lambda: self.redis.client("LLEN", "bull:foreign.nap:active") == 1, 10),
+                        "the am2z worker did not take the job")
+        first.kill()
+        first.communicate()
+        second = self.start_worker(flow, args=("-c", "4", *fast))
+        out = client.result()
+        self.assertTrue(out["outcomes"][0]["ok"], out["outcomes"])
+        self.assertEqual(self.data_of(out["outcomes"][0]["returnvalue"]), {"z": 1})
+        [job] = out["jobs"]
+        self.assertEqual(job["state"], "completed")
+        self.assertEqual(job["attemptsMade"], 1, "a stalled job's recovery is not a failed attempt")
+        stalled = [e for e in out["events"] if e["event"] == "stalled"]
+        self.assertEqual([e["jobId"] for e in stalled], out["ids"], out["events"])
+        self.assertEqual(out["counts"], counts(completed=1))
+        self.stop_worker(second)
 
 class Am2zJobsReadBackTest(InteropTestCase):
     """Jobs am2z wrote, read through BullMQ's Queue API and Bull Board's API handlers."""
@@ -595,6 +620,22 @@ class RemoteStepTest(InteropTestCase):
         self.assertEqual(self.data_of(final), {"file": "cat.png", "width": 20, "height": 10,
                                                "resizedBy": f"node-worker:{job['id']}", "done": True})
         self.assertEqual(final["metadata"]["version"], 4, "prepare, resize and finish each count one step")
+        # BullMQ's own bookkeeping of the remote job and the am2z job that waited for it
+        out = self.node.run("inspect_queues.mjs", {"queues": ["images", "media._join"], "joins": ["media._join"]})
+        images, joins = out["queues"]["images"], out["queues"]["media._join"]
+        self.assertEqual(images["counts"], counts(completed=1))
+        self.assertEqual(joins["counts"], counts(completed=1))
+        remote = images["jobs"][job["id"]]
+        self.assertEqual(remote["state"], "completed")
+        self.assertEqual(self.data_of(remote["returnvalue"]), {"file": "cat.png", "width": 20, "height": 10,
+                                                               "resizedBy": f"node-worker:{job['id']}"})
+        [join] = joins["jobs"].values()
+        self.assertEqual(remote["parentKey"], f"bull:media._join:{join['id']}")
+        self.assertEqual(join["childrenValues"], {f"bull:images:{job['id']}": remote["returnvalue"]})
+        flow_view = out["board"]["flows"][f"media._join/{join['id']}"]
+        self.assertEqual(flow_view["status"], 200, flow_view)
+        self.assertEqual([(c["queueName"], c["state"]) for c in flow_view["body"]["flowRoot"]["children"]],
+                         [("images", "completed")])
         self.stop_worker(worker)
 
     def test_node_worker_failure_is_retried_then_reported(self):
