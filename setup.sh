@@ -19,6 +19,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The BullMQ interop tests need Node.js and npm (any install; Debian's if there is none).
+if [ "$mode" = test ] && ! { command -v node >/dev/null && command -v npm >/dev/null; }; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}" >&2
   sudo=""

@@ -14,9 +14,10 @@ long long to_ll(const std::string& s, long long fallback) {
   return ec == std::errc() && end == s.data() + s.size() ? v : fallback;
 }
 
-std::vector<std::string> values_of(const Reply& flat) {
-  std::vector<std::string> out;
-  for (std::size_t i = 1; i < flat.elements.size(); i += 2) out.push_back(flat.elements[i].str);
+std::vector<std::pair<std::string, std::string>> pairs_of(const Reply& flat) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i + 1 < flat.elements.size(); i += 2)
+    out.emplace_back(flat.elements[i].str, flat.elements[i + 1].str);
   return out;
 }
 
@@ -47,9 +48,10 @@ Result<StepReply> decode_step_reply(const Reply& r) {
     job.token = j.elements[2].str;
     const auto& flat = j.elements[3].elements;
     for (std::size_t i = 0; i + 1 < flat.size(); i += 2) job.fields.emplace(flat[i].str, flat[i + 1].str);
-    if (j.elements.size() >= 6) {
-      job.succeeded = values_of(j.elements[4]);
-      job.failed = values_of(j.elements[5]);
+    if (j.elements.size() >= 7) {
+      job.succeeded = pairs_of(j.elements[4]);
+      job.failed = pairs_of(j.elements[5]);
+      for (auto& [k, v] : pairs_of(j.elements[6])) job.errors.emplace(std::move(k), std::move(v));
     }
     out.jobs.push_back(std::move(job));
   }

@@ -15,8 +15,10 @@ struct FetchedJob {
   std::string id;
   std::string token;  ///< our lock token
   std::unordered_map<std::string, std::string> fields;
-  std::vector<std::string> succeeded;  ///< a join's child results (values of its :processed hash)
-  std::vector<std::string> failed;     ///< a join's child failures (values of its :failed hash)
+  /// A join's children that ended: child key → returnvalue (:processed), → failedReason (:failed),
+  /// → am2z's error JSON (:errors).
+  std::vector<std::pair<std::string, std::string>> succeeded, failed;
+  std::unordered_map<std::string, std::string> errors;
 
   std::string key() const { return queue + id; }
   /// A field's value, or `fallback` when the hash lacks it.

@@ -23,16 +23,16 @@ void OpList::begin_group() {
 }
 
 void OpList::complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
-                      long long attempts_made, const std::string& return_value, bool keep) {
-  push(head_, {"C", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), return_value,
-               keep ? "1" : "0"});
+                      long long attempts_made, const std::string& return_value, const std::string& keep) {
+  push(head_, {"C", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), return_value, keep});
   ++ops_;
 }
 
 void OpList::fail_final(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
-                        long long attempts_made, const std::string& reason, const std::string& stacktrace, bool keep) {
-  push(head_, {"F", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), reason, stacktrace,
-               keep ? "1" : "0"});
+                        long long attempts_made, const std::string& reason, const std::string& stacktrace,
+                        const std::string& keep) {
+  push(head_,
+       {"F", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), reason, stacktrace, keep});
   ++ops_;
 }
 
@@ -58,8 +58,9 @@ void OpList::drop_dependency(const std::string& dependencies_key, const std::str
 }
 
 void OpList::deliver(const std::string& join_q, const std::string& join_id, const std::string& child_key,
-                     const std::string& value, bool ok) {
-  push(tail_, {"J", join_q, join_id, child_key, value, ok ? "1" : "0"});
+                     const std::string& value, ChildEnd end, const std::string& error_json) {
+  static constexpr const char* kModes[] = {"1", "0", "2", "3", "4"};
+  push(tail_, {"J", join_q, join_id, child_key, value, kModes[static_cast<int>(end)], error_json});
   ++ops_;
 }
 

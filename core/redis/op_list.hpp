@@ -18,10 +18,13 @@ class OpList {
  public:
   /// Opens the group of one finished job (or of a submission, which has no finish).
   void begin_group();
+  /// `keep`: "1" keep, "0" delete at once, "c<count>a<seconds>" keep and trim (BullMQ's
+  /// removeOnComplete / removeOnFail forms).
   void complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
-                long long attempts_made, const std::string& return_value, bool keep);
+                long long attempts_made, const std::string& return_value, const std::string& keep);
   void fail_final(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
-                  long long attempts_made, const std::string& reason, const std::string& stacktrace, bool keep);
+                  long long attempts_made, const std::string& reason, const std::string& stacktrace,
+                  const std::string& keep);
   void retry(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
              long long attempts_made, const std::string& reason, const std::string& stacktrace, long long delay_ms);
   /// A job: `waiting_children` puts it in waiting-children (a join), else in wait.
@@ -29,8 +32,12 @@ class OpList {
            const std::string& opts, bool waiting_children, const std::string& parent_key,
            const std::string& parent_json, const std::string& parent_dependencies);
   void drop_dependency(const std::string& dependencies_key, const std::string& child_key);
+  /// How a child's end counts for its parent (BullMQ's parent options on failure).
+  enum class ChildEnd { completed, failed, removed, fail_parent, continue_parent };
+  /// A child of a join ended: completed (value = returnvalue JSON) or failed (value =
+  /// failedReason; `error_json` = am2z's full error, kept beside it).
   void deliver(const std::string& join_q, const std::string& join_id, const std::string& child_key,
-               const std::string& value, bool ok);
+               const std::string& value, ChildEnd end, const std::string& error_json = "");
   void outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms);
   void promote(const std::string& q);
   void fetch(const Fetch& f);

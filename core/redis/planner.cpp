@@ -37,11 +37,20 @@ void set_partial(Error& e, const State& input) {
   if (!e.partial_state) e.partial_state = std::make_shared<const Json>(input.to_json());
 }
 
-Json join_value(long long index, const Result<State>& outcome) {
-  if (outcome) return Json{{"i", index}, {"s", outcome->to_json()}};
-  Error e = outcome.error();
-  e.partial_state.reset();  // the join reports its own input as the partial state
-  return Json{{"i", index}, {"e", e.to_json()}};
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto at = s.find(sep, start);
+    out.push_back(s.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) return out;
+    start = at + 1;
+  }
+}
+
+long long to_index(const std::string& s) {
+  if (s.empty() || s.size() > 12 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(s);
 }
 
 }  // namespace
@@ -158,19 +167,21 @@ bool Planner::start(int e, State state, Envelope env, const std::string& child_k
         }
       }
       if (branches.empty()) {
-        Result<State> settled = settle_join(env, std::move(state), {}, {});
+        Result<State> settled = settle_join(env, std::move(state), {}, {}, {});
         return done(e, std::move(settled), std::move(env), child_key, ops);
       }
       add_job(e, state, env, true, ops);
       const std::string join_id = job_id(env.run, entry.path, env.scope);
-      const std::string join_key = flow_.join_keys() + join_id;
       for (std::size_t i = 0; i < branches.size(); ++i) {
         Envelope inner = env;
         inner.scope = scopes[i];
         inner.join = JoinRef{flow_.join_keys(), join_id, entry.path, static_cast<long long>(i)};
-        // A branch that ends at once delivers under a name of its own, never a real child's key.
-        start(branches[i].first, std::move(branches[i].second), std::move(inner), join_key + ":b" + std::to_string(i),
-              ops);
+        // A branch that ends at once delivers under the key its first job would have had on the
+        // join queue: the branch index is read back from it like from any child's key.
+        const std::string first_key =
+            flow_.join_keys() +
+            job_id(env.run, flow_.entries()[static_cast<std::size_t>(branches[i].first)].path, scopes[i]);
+        start(branches[i].first, std::move(branches[i].second), std::move(inner), first_key, ops);
       }
       return true;
     }
@@ -200,8 +211,16 @@ bool Planner::done(int e, Result<State> outcome, Envelope env, const std::string
         break;
       case NodeKind::parallel:
       case NodeKind::batch: {
-        const JoinRef& join = *env.join;  // every branch of a join runs under it
-        ops.deliver(join.queue, join.id, child_key, join_value(join.index, outcome).dump(), outcome.has_value());
+        // Every branch of a join runs under it. Values as BullMQ keeps them for a parent: the
+        // child's returnvalue, or its failedReason (with am2z's whole error beside it).
+        const JoinRef& join = *env.join;
+        if (outcome) {
+          ops.deliver(join.queue, join.id, child_key, outcome->to_json().dump(), OpList::ChildEnd::completed);
+        } else {
+          Error err = outcome.error();
+          err.partial_state.reset();  // the join reports its own input as the partial state
+          ops.deliver(join.queue, join.id, child_key, err.message, OpList::ChildEnd::failed, err.to_json().dump());
+        }
         return false;
       }
     }
@@ -217,33 +236,51 @@ void Planner::finished(const Envelope& self, const std::string& self_key, Result
   if (added && self.join) ops.drop_dependency(self.join->dependencies_key(), self_key);
 }
 
-Result<State> Planner::settle_join(const Envelope& self, State base, const std::vector<std::string>& succeeded,
-                                   const std::vector<std::string>& failed) const {
+long long Planner::child_index(const std::string& child_key, const NodeEntry& join,
+                               const std::string& join_scope) const {
+  const auto colon = child_key.rfind(':');
+  const std::string id = colon == std::string::npos ? child_key : child_key.substr(colon + 1);
+  const auto dot = id.find('.');
+  if (id.empty() || id.front() != 'r' || dot == std::string::npos) return -1;
+  const std::string rest = id.substr(dot + 1);
+  const auto tilde = rest.find('~');
+  const std::string path = rest.substr(0, tilde);
+  const std::string scope = tilde == std::string::npos ? std::string() : rest.substr(tilde + 1);
+  if (join.node->kind() == NodeKind::parallel) {
+    const std::string prefix = join.path + ".";
+    if (!path.starts_with(prefix)) return -1;
+    return to_index(split(path.substr(prefix.size()), '.').front());
+  }
+  const auto outer = join_scope.empty() ? std::size_t{0} : split(join_scope, '.').size();
+  const auto parts = split(scope, '.');
+  return parts.size() > outer ? to_index(parts[outer]) : -1;
+}
+
+Result<State> Planner::settle_join(const Envelope& self, State base, const ChildValues& succeeded,
+                                   const ChildValues& failed,
+                                   const std::unordered_map<std::string, std::string>& errors) const {
   const int e = flow_.find(self.node);
   if (e < 0) return fail(errors::validation("opts.am2z.node", self.node, "names no node of this flow"));
-  const Node* node = flow_.entries()[static_cast<std::size_t>(e)].node;
+  const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
+  const Node* node = entry.node;
   if (node->kind() == NodeKind::processor) return settle_remote(node, std::move(base), succeeded, failed);
   std::map<long long, Result<State>> by_index;
-  auto read = [&](const std::string& text, bool ok) -> Status {
+  for (const auto& [key, text] : succeeded) {
+    const long long i = child_index(key, entry, self.scope);
+    if (i < 0) return fail(errors::validation(self.node, key, "job " + key + " is not a branch of this join"));
     Json v = Json::parse(text, nullptr, false);
-    if (v.is_discarded() || !v.is_object() || !v.contains("i") || !v["i"].is_number_integer()) {
-      return fail(errors::validation("join result", text.substr(0, 200), "is not a join result"));
-    }
-    const long long i = v["i"].get<long long>();
-    if (ok) {
-      auto s = State::from_json(v.value("s", Json::object()), base.meta.session_id);
-      if (!s) return fail(std::move(s.error()));
-      by_index.insert_or_assign(i, std::move(*s));
-    } else {
-      by_index.insert_or_assign(i, std::unexpected(Error::from_json(v.value("e", Json::object()))));
-    }
-    return {};
-  };
-  for (const auto& t : succeeded) {
-    if (auto st = read(t, true); !st) return fail(std::move(st.error()));
+    if (v.is_discarded()) return fail(errors::validation(key + " returnvalue", text.substr(0, 200), "is not JSON"));
+    auto s = State::from_json(std::move(v), base.meta.session_id);
+    if (!s) return fail(std::move(s.error()));
+    by_index.insert_or_assign(i, std::move(*s));
   }
-  for (const auto& t : failed) {
-    if (auto st = read(t, false); !st) return fail(std::move(st.error()));
+  for (const auto& [key, reason] : failed) {
+    const long long i = child_index(key, entry, self.scope);
+    if (i < 0) return fail(errors::validation(self.node, key, "job " + key + " is not a branch of this join"));
+    auto full = errors.find(key);
+    Json j = full == errors.end() ? Json() : Json::parse(full->second, nullptr, false);
+    by_index.insert_or_assign(
+        i, std::unexpected(j.is_object() ? Error::from_json(j) : errors::execution(node->label(), reason)));
   }
   std::size_t expected = 0;
   if (node->kind() == NodeKind::parallel) {
@@ -289,19 +326,20 @@ Result<State> Planner::settle_join(const Envelope& self, State base, const std::
   return base;
 }
 
-Result<State> Planner::settle_remote(const Node* node, State base, const std::vector<std::string>& succeeded,
-                                     const std::vector<std::string>& failed) const {
+Result<State> Planner::settle_remote(const Node* node, State base, const ChildValues& succeeded,
+                                     const ChildValues& failed) const {
   const auto& inst = static_cast<const ProcessorNode*>(node)->instance();
   auto failure = [&](Error err) {
     annotate_failure(err, inst);
     err.partial_state = std::make_shared<const Json>(base.to_json());
     return fail(std::move(err));
   };
-  if (!failed.empty()) return failure(errors::execution(inst.name, "the remote worker failed: " + failed.front()));
+  if (!failed.empty())
+    return failure(errors::execution(inst.name, "the remote worker failed: " + failed.front().second));
   if (succeeded.empty()) return failure(errors::execution(inst.name, "the remote job ended without a result"));
-  Json value = Json::parse(succeeded.front(), nullptr, false);
+  Json value = Json::parse(succeeded.front().second, nullptr, false);
   if (value.is_discarded() || !value.is_object()) {
-    return failure(errors::validation(inst.name + ".returnvalue", succeeded.front().substr(0, 200),
+    return failure(errors::validation(inst.name + ".returnvalue", succeeded.front().second.substr(0, 200),
                                       "a remote worker must return the new state, a JSON object"));
   }
   value.erase("metadata");  // the state's metadata stays ours; the worker returns its data

@@ -76,9 +76,12 @@ class Planner {
   /// A failure's partial state must already be set to the job's input.
   void finished(const Envelope& self, const std::string& self_key, Result<State> outcome, OpList& ops) const;
 
-  /// A join's result from its children's values ({"i", "s"} or {"i", "e"} JSON, any order).
-  Result<State> settle_join(const Envelope& self, State base, const std::vector<std::string>& succeeded,
-                            const std::vector<std::string>& failed) const;
+  using ChildValues = std::vector<std::pair<std::string, std::string>>;
+  /// A join's result from what its children left: child key → state JSON (succeeded), child key →
+  /// failedReason (failed), child key → error JSON (errors). Which branch or item a child was is
+  /// read from its key (the job id carries the node path and batch scope).
+  Result<State> settle_join(const Envelope& self, State base, const ChildValues& succeeded, const ChildValues& failed,
+                            const std::unordered_map<std::string, std::string>& errors) const;
 
  private:
   /// Starts node `e` on `state`; `child_key` is the finishing job a join delivery refers to.
@@ -88,8 +91,10 @@ class Planner {
   bool done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops) const;
   void add_job(int e, const State& state, const Envelope& env, bool join, OpList& ops) const;
   void add_remote(int e, const State& state, const Envelope& env, OpList& ops) const;
-  Result<State> settle_remote(const Node* node, State base, const std::vector<std::string>& succeeded,
-                              const std::vector<std::string>& failed) const;
+  Result<State> settle_remote(const Node* node, State base, const ChildValues& succeeded,
+                              const ChildValues& failed) const;
+  /// The branch (parallel) or item (batch) index a child key belongs to; -1 when it is not one.
+  long long child_index(const std::string& child_key, const NodeEntry& join, const std::string& join_scope) const;
 
   const PlannedFlow& flow_;
 };

@@ -55,6 +55,7 @@ struct Finished {
   long long attempt = 1;  ///< the attempt that just ran
   int max_attempts = 1;
   Json backoff;                         ///< BullMQ backoff option of a foreign job
+  Json opts;                            ///< the job\'s options (retention)
   const RetryPolicy* policy = nullptr;  ///< am2z jobs: the instance's retry policy
   bool interrupted = false;             ///< stopped by shutdown: goes back to wait, attempt not counted
 };
@@ -75,6 +76,51 @@ std::string error_stack(const Error& e) { return Json::array({e.to_json().dump()
 long long int_option(const Json& j, const char* key, long long fallback) {
   auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<long long>() : fallback;
+}
+
+/// BullMQ's removeOnComplete / removeOnFail of a job as the step script's keep argument; the
+/// worker's own setting when the job has none.
+std::string retention(const Json& opts, const char* key, bool worker_keeps) {
+  auto it = opts.is_object() ? opts.find(key) : opts.end();
+  if (it == opts.end()) return worker_keeps ? "1" : "0";
+  if (it->is_boolean()) return it->get<bool>() ? "0" : "1";
+  if (it->is_number_integer()) return "c" + std::to_string(std::max<long long>(it->get<long long>(), -1)) + "a0";
+  if (it->is_object()) {
+    return "c" + std::to_string(int_option(*it, "count", -1)) + "a" +
+           std::to_string(std::max(0LL, int_option(*it, "age", 0)));
+  }
+  return worker_keeps ? "1" : "0";
+}
+
+/// A foreign job's parent (BullMQ FlowProducer): where it is and what the job's failure does.
+struct ForeignParent {
+  std::string queue;  ///< key prefix of the parent's queue
+  std::string id;
+  OpList::ChildEnd on_failure = OpList::ChildEnd::failed;
+  bool wait_on_failure = true;  ///< BullMQ's default: a failed child keeps its parent waiting
+};
+
+std::optional<ForeignParent> foreign_parent(const FetchedJob& job) {
+  if (job.field("parentKey").empty()) return std::nullopt;
+  Json p = Json::parse(job.field("parent", "{}"), nullptr, false);
+  if (!p.is_object() || !p.contains("id") || !p["id"].is_string() || !p.contains("queueKey") ||
+      !p["queueKey"].is_string()) {
+    return std::nullopt;
+  }
+  ForeignParent out{p["queueKey"].get<std::string>() + ":", p["id"].get<std::string>()};
+  if (p.value("fpof", false)) {
+    out.on_failure = OpList::ChildEnd::fail_parent;
+    out.wait_on_failure = false;
+  } else if (p.value("cpof", false)) {
+    out.on_failure = OpList::ChildEnd::continue_parent;
+    out.wait_on_failure = false;
+  } else if (p.value("idof", false)) {
+    out.wait_on_failure = false;
+  } else if (p.value("rdof", false)) {
+    out.on_failure = OpList::ChildEnd::removed;
+    out.wait_on_failure = false;
+  }
+  return out;
 }
 
 /// am2z job ids are "r<run>.<node path>[~scope]": the run, without parsing the job.
@@ -232,6 +278,7 @@ void Worker::Impl::run_leaf(FetchedJob job, Binding* b) {
     f.max_attempts = 1;
     return finish(fail(errors::validation(job.key() + " opts", nullptr, "is not a JSON object")));
   }
+  f.opts = opts;
   if (!job.field("defa").empty()) {
     f.max_attempts = 1;
     return finish(fail(errors::execution(b->instance->name, job.field("defa"))));
@@ -283,7 +330,15 @@ void Worker::Impl::run_leaf(FetchedJob job, Binding* b) {
   const CancelToken token = cancel ? cancel->token() : CancelToken();
   Scope scope{shared.get(), &token, kNoDeadline, 0};
   State state = *input;
-  Status st = run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
+  // The instance's own limits, per worker process (as the local runtime does per run).
+  const ProcessorInstance& inst = *b->instance;
+  Status st;
+  if (inst.rate) st = inst.rate->acquire(token, kNoDeadline, inst.name);
+  if (st && inst.concurrency) st = inst.concurrency->acquire(token, kNoDeadline, inst.name);
+  if (st) {
+    st = run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
+    if (inst.concurrency) inst.concurrency->release();
+  }
   if (st) {
     state.meta.bump();
     return finish(std::move(state));
@@ -319,9 +374,14 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
   }
   if (f.attempt > 1) e.context["attempts"] = f.attempt;
   ops.fail_final(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e),
-                 options.keep_failed);
+                 retention(f.opts, "removeOnFail", options.keep_failed));
   ++failed;
-  if (!f.envelope) return;
+  if (!f.envelope) {
+    if (auto parent = foreign_parent(job); parent && !parent->wait_on_failure) {
+      ops.deliver(parent->queue, parent->id, job.key(), e.message, parent->on_failure);
+    }
+    return;
+  }
   if (cancelled_runs.contains(f.envelope->run)) return;  // nobody waits for it any more
   const std::string key = job.key();
   if (e.category == ErrorCategory::configuration && e.context.value("configKey", "").starts_with("opts.am2z")) {
@@ -341,9 +401,17 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
     return;
   }
   if (!f.outcome) return leaf_failed(f, std::move(f.outcome.error()), ops);
-  ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, f.outcome->to_json().dump(),
-               options.keep_completed);
+  const std::string value = f.outcome->to_json().dump();
+  ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, value,
+               retention(f.opts, "removeOnComplete", options.keep_completed));
   ++completed;
+  if (!f.envelope) {
+    // A child of a BullMQ flow: its parent learns the result, as BullMQ's own workers do it.
+    if (auto parent = foreign_parent(job)) {
+      ops.deliver(parent->queue, parent->id, job.key(), value, OpList::ChildEnd::completed);
+    }
+    return;
+  }
   if (f.envelope && !cancelled_runs.contains(f.envelope->run)) {
     f.binding->planner->finished(*f.envelope, job.key(), std::move(f.outcome), ops);
   }
@@ -368,7 +436,7 @@ void Worker::Impl::settle_join(FetchedJob& job, Binding* b, OpList& ops) {
   } else if (!base) {
     f.outcome = fail(std::move(base.error()));
   } else {
-    f.outcome = b->planner->settle_join(*env, std::move(*base), job.succeeded, job.failed);
+    f.outcome = b->planner->settle_join(*env, std::move(*base), job.succeeded, job.failed, job.errors);
   }
   f.job = std::move(job);
   {
@@ -612,7 +680,8 @@ Status Worker::Impl::serve(const CancelToken& stop) {
           active.emplace(job.key(), Active{job.key() + ":lock", job.token, job.queue + "stalled", job.id, run,
                                            Clock::now(), cancel});
         }
-        if (b->instance->impl->instant() && !b->instance->policy.timeout) {
+        const ProcessorInstance& inst = *b->instance;
+        if (inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate) {
           run_leaf(std::move(job), b);  // microseconds: a thread hand-off would cost more
         } else {
           TaskPool::shared().submit([this, b, j = std::move(job)]() mutable { run_leaf(std::move(j), b); });

@@ -12,10 +12,30 @@ import { args, connection, describeJob, emit, runMain, watchdog } from './lib.mj
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function waitFor(job, queueEvents, timeoutMs) {
+// A job removed on completion (removeOnComplete / removeOnFail: true) may be gone before
+// waitUntilFinished looks at it ("Missing key"), however fast or slow the worker: BullMQ still
+// emits its terminal event, so the outcome is read from the events seen.
+async function fromEvents(job, events, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const e = events.find((x) => x.jobId === job.id && (x.event === 'completed' || x.event === 'failed'));
+    if (e) {
+      return e.event === 'completed'
+        ? { id: job.id, ok: true, returnvalue: e.returnvalue }
+        : { id: job.id, ok: false, error: e.failedReason };
+    }
+    if (Date.now() > until) return { id: job.id, ok: false, error: 'no terminal event' };
+    await sleep(20);
+  }
+}
+
+function waitFor(job, queueEvents, timeoutMs, events) {
   return job.waitUntilFinished(queueEvents, timeoutMs).then(
     (returnvalue) => ({ id: job.id, ok: true, returnvalue }),
-    (err) => ({ id: job.id, ok: false, error: err.message }),
+    (err) =>
+      err.message.startsWith('Missing key') && events
+        ? fromEvents(job, events, timeoutMs)
+        : { id: job.id, ok: false, error: err.message },
   );
 }
 
@@ -45,7 +65,7 @@ runMain(async () => {
     };
     await queue.resume();
   }
-  const outcomes = await Promise.all(added.map((job) => waitFor(job, queueEvents, timeoutMs)));
+  const outcomes = await Promise.all(added.map((job) => waitFor(job, queueEvents, timeoutMs, events)));
   const retries = [];
   for (let round = 0; round < retryFailed; round++) {
     for (const job of added) {

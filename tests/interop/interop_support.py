@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 import harness  # noqa: E402  (tests/e2e/harness.py: the am2z binary and its processes)
 import redis_harness  # noqa: E402,F401  (tests/e2e/redis_harness.py: a private redis-server)
 
-NODE_SCRIPTS = ("lib.mjs", "foreign_jobs.mjs", "job_scheduler.mjs", "flow_producer.mjs", "inspect_queues.mjs",
+NODE_SCRIPTS = ("lib.mjs", "foreign_jobs.mjs", "flow_producer.mjs", "inspect_queues.mjs",
                 "watch_events.mjs", "remote_worker.mjs")
 PINNED = {"bullmq": "6.7.0", "@bull-board/api": "9.10.2"}
 MIN_NODE_MAJOR = 18

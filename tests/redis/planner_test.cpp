@@ -29,7 +29,7 @@ std::vector<std::string> argv_of(OpList& ops) {
 /// The operations of an argv, as opcode followed by its first argument (the queue or key).
 std::vector<std::string> shape(const std::vector<std::string>& argv) {
   static const std::map<std::string, int> arity{{"C", 7}, {"F", 8}, {"R", 8}, {"A", 9}, {"S", 2},
-                                                {"J", 5}, {"O", 3}, {"P", 1}, {"M", 3}, {"G", 0}};
+                                                {"J", 6}, {"O", 3}, {"P", 1}, {"M", 3}, {"G", 0}};
   std::vector<std::string> out;
   for (std::size_t i = 0; i < argv.size();) {
     const std::string& op = argv[i];
@@ -94,7 +94,7 @@ TEST_CASE("finishing a step before a parallel adds the join and every branch, th
   CHECK(argv[11 + 9] == "bull:f._join:rr1.n.1:dependencies");
 }
 
-TEST_CASE("a branch's end is delivered to its join with its index") {
+TEST_CASE("a branch's end is delivered to its join as BullMQ keeps a child's returnvalue") {
   auto flow = plan(kFlow);
   Envelope self = run_envelope();
   self.node = "n.1.1";
@@ -103,8 +103,23 @@ TEST_CASE("a branch's end is delivered to its join with its index") {
   Planner(*flow).finished(self, "bull:f.c:rr1.n.1.1", state_of({{"c", 1}}), ops);
   const auto argv = argv_of(ops);
   REQUIRE(shape(argv) == std::vector<std::string>{"J bull:f._join:"});
-  CHECK(Json::parse(argv[4])["i"] == 1);
+  CHECK(argv[3] == "bull:f.c:rr1.n.1.1");
+  CHECK(Json::parse(argv[4])["c"] == 1);  // the state itself, as getChildrenValues() shows it
   CHECK(argv[5] == "1");
+}
+
+TEST_CASE("a failed branch is delivered as its failedReason, with the whole error beside it") {
+  auto flow = plan(kFlow);
+  Envelope self = run_envelope();
+  self.node = "n.1.0";
+  self.join = JoinRef{"bull:f._join:", "rr1.n.1", "n.1", 0};
+  OpList ops;
+  Planner(*flow).finished(self, "bull:f.b:rr1.n.1.0", fail(errors::business("NO", "upstream refused")), ops);
+  const auto argv = argv_of(ops);
+  REQUIRE(shape(argv) == std::vector<std::string>{"J bull:f._join:"});
+  CHECK(argv[4] == "upstream refused");
+  CHECK(argv[5] == "0");
+  CHECK(Json::parse(argv[6])["code"] == "NO");
 }
 
 TEST_CASE("a join merges its branches in declaration order and routes on the result") {
@@ -113,9 +128,9 @@ TEST_CASE("a join merges its branches in declaration order and routes on the res
   self.node = "n.1";
   Planner planner(*flow);
   State base = state_of({{"kind", "x"}});
-  std::vector<std::string> ok{Json{{"i", 1}, {"s", state_of({{"kind", "x"}, {"c", 1}}).to_json()}}.dump(),
-                              Json{{"i", 0}, {"s", state_of({{"kind", "x"}, {"b", 1}}).to_json()}}.dump()};
-  auto merged = planner.settle_join(self, base, ok, {});
+  Planner::ChildValues ok{{"bull:f.c:rr1.n.1.1", state_of({{"kind", "x"}, {"c", 1}}).to_json().dump()},
+                          {"bull:f.b:rr1.n.1.0", state_of({{"kind", "x"}, {"b", 1}}).to_json().dump()}};
+  auto merged = planner.settle_join(self, base, ok, {}, {});
   REQUIRE_MESSAGE(merged, (merged ? "" : merged.error().message));
   CHECK(merged->data == Json{{"kind", "x"}, {"b", 1}, {"c", 1}});
   OpList ops;
@@ -130,16 +145,24 @@ TEST_CASE("a failed branch fails the join with the first failure in declaration 
   auto flow = plan(kFlow);
   Envelope self = run_envelope();
   self.node = "n.1";
-  Error late = errors::business("LATE", "second");
-  Error early = errors::business("EARLY", "first");
-  std::vector<std::string> failed{Json{{"i", 1}, {"e", late.to_json()}}.dump(),
-                                  Json{{"i", 0}, {"e", early.to_json()}}.dump()};
-  auto out = Planner(*flow).settle_join(self, state_of({{"kind", "x"}}), {}, failed);
+  Planner::ChildValues failed{{"bull:f.c:rr1.n.1.1", "second"}, {"bull:f.b:rr1.n.1.0", "first"}};
+  std::unordered_map<std::string, std::string> full{
+      {"bull:f.b:rr1.n.1.0", errors::business("EARLY", "first").to_json().dump()}};
+  auto out = Planner(*flow).settle_join(self, state_of({{"kind", "x"}}), {}, failed, full);
   REQUIRE_FALSE(out);
   CHECK(out.error().code == "EARLY");
   CHECK(out.error().context["branch"] == 0);
   REQUIRE(out.error().partial_state);
   CHECK((*out.error().partial_state)["kind"] == "x");
+}
+
+TEST_CASE("a join refuses a child key that is not one of its branches") {
+  auto flow = plan(kFlow);
+  Envelope self = run_envelope();
+  self.node = "n.1";
+  auto out = Planner(*flow).settle_join(self, state_of({}), {{"bull:x:17", "{}"}}, {}, {});
+  REQUIRE_FALSE(out);
+  CHECK(out.error().message.find("bull:x:17") != std::string::npos);
 }
 
 TEST_CASE("the last step pushes the outcome; a failure carries the chain's progress") {

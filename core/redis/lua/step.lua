@@ -48,10 +48,42 @@ end
 
 local function dropJob(q, id)
   local k = q .. id
-  rcall("DEL", k, k .. ":logs", k .. ":dependencies", k .. ":processed", k .. ":failed", k .. ":unsuccessful")
+  rcall("DEL", k, k .. ":logs", k .. ":dependencies", k .. ":processed", k .. ":failed", k .. ":unsuccessful",
+    k .. ":errors")
 end
 
-local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 5, O = 3, P = 1, M = 3 }
+-- Retention as BullMQ's removeOnComplete / removeOnFail: "1" keep, "0" delete now (handled by
+-- the caller), "c<count>a<seconds>" keep, then trim the set to the newest count (-1: no limit)
+-- and to jobs younger than the age (0: no limit).
+local function trim(q, set, keep)
+  local count, age = string.match(keep, "^c(-?%d+)a(%d+)$")
+  if not count then return end
+  count, age = tonumber(count), tonumber(age)
+  if age > 0 then
+    local old = rcall("ZRANGEBYSCORE", q .. set, 0, now - age * 1000, "LIMIT", 0, 1000)
+    for _, id in ipairs(old) do
+      dropJob(q, id)
+      rcall("ZREM", q .. set, id)
+    end
+  end
+  if count >= 0 then
+    local extra = rcall("ZRANGE", q .. set, 0, -(count + 1))
+    for _, id in ipairs(extra) do dropJob(q, id) end
+    if #extra > 0 then rcall("ZREMRANGEBYRANK", q .. set, 0, #extra - 1) end
+  end
+end
+
+-- Moves a job that waits for its children to wait, once, when `force` or no dependency is left.
+local function release_parent(jq, jid, force)
+  local jk = jq .. jid
+  if (force or rcall("SCARD", jk .. ":dependencies") == 0) and rcall("ZREM", jq .. "waiting-children", jid) == 1 then
+    rcall("RPUSH", jq .. "wait", jid)
+    marker(jq)
+    xadd(jq, "event", "waiting", "jobId", jid, "prev", "waiting-children")
+  end
+end
+
+local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 6, O = 3, P = 1, M = 3 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -85,20 +117,22 @@ while i <= n do
         else
           local k = q .. id
           if op == "C" then
-            if ARGV[a + 6] == "1" then
+            if ARGV[a + 6] ~= "0" then
               rcall("HSET", k, "returnvalue", ARGV[a + 5], "finishedOn", now, "processedOn", ARGV[a + 3],
                 "atm", ARGV[a + 4], "ats", ARGV[a + 4], "pb", workerName)
               rcall("ZADD", q .. "completed", now, id)
+              trim(q, "completed", ARGV[a + 6])
             else
               dropJob(q, id)
             end
             xadd(q, "event", "completed", "jobId", id, "returnvalue", ARGV[a + 5], "prev", "active")
           elseif op == "F" then
-            if ARGV[a + 7] == "1" then
+            if ARGV[a + 7] ~= "0" then
               rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "finishedOn", now,
                 "processedOn", ARGV[a + 3], "atm", ARGV[a + 4], "ats", ARGV[a + 4], "pb", workerName)
               rcall("HDEL", k, "defa")
               rcall("ZADD", q .. "failed", now, id)
+              trim(q, "failed", ARGV[a + 7])
             else
               dropJob(q, id)
             end
@@ -144,15 +178,23 @@ while i <= n do
         -- S dependenciesKey childKey: a branch moved on to its next step
         rcall("SREM", ARGV[a], ARGV[a + 1])
       elseif op == "J" then
-        -- J joinQueue joinId childKey value ok: a branch of a join ended
-        local jq, jid, child = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+        -- J parentQueue parentId childKey value mode errorJson: a child of a join ended.
+        -- mode "1" completed (value = returnvalue), "0" failed (value = failedReason; also
+        -- ignoreDependencyOnFailure), "2" failed, dependency just removed (removeDependency...),
+        -- "3" failed with failParentOnFailure, "4" failed with continueParentOnFailure.
+        local jq, jid, child, mode = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
         local jk = jq .. jid
-        rcall("HSET", jk .. (ARGV[a + 4] == "1" and ":processed" or ":failed"), child, ARGV[a + 3])
-        rcall("SREM", jk .. ":dependencies", child)
-        if rcall("SCARD", jk .. ":dependencies") == 0 and rcall("ZREM", jq .. "waiting-children", jid) == 1 then
-          rcall("RPUSH", jq .. "wait", jid)
-          marker(jq)
+        if mode == "1" then
+          rcall("HSET", jk .. ":processed", child, ARGV[a + 3])
+        elseif mode == "0" or mode == "4" then
+          rcall("HSET", jk .. ":failed", child, ARGV[a + 3])
+          if ARGV[a + 5] ~= "" then rcall("HSET", jk .. ":errors", child, ARGV[a + 5]) end
+        elseif mode == "3" then
+          rcall("ZADD", jk .. ":unsuccessful", now, child)
+          rcall("HSET", jk, "defa", "child " .. child .. " failed")
         end
+        rcall("SREM", jk .. ":dependencies", child)
+        release_parent(jq, jid, mode == "3" or mode == "4")
       elseif op == "O" then
         -- O replyKey payload ttlMs: a run ended; its outcome goes to whoever waits for it
         rcall("LPUSH", ARGV[a], ARGV[a + 1])
@@ -173,6 +215,12 @@ while i <= n do
       elseif op == "M" then
         -- M q count withChildren: take up to count jobs from q; "1" also returns a join's results
         local q, count, withChildren = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == "1"
+        local meta = rcall("HMGET", q .. "meta", "paused", "concurrency")
+        if meta[1] then
+          count = 0 -- paused (Queue.pause): the jobs stay in wait
+        elseif meta[2] then
+          count = math.min(count, tonumber(meta[2]) - rcall("LLEN", q .. "active"))
+        end
         local taken = 0
         while taken < count do
           local id = rcall("RPOPLPUSH", q .. "wait", q .. "active")
@@ -192,6 +240,7 @@ while i <= n do
             if withChildren then
               job[5] = rcall("HGETALL", q .. id .. ":processed")
               job[6] = rcall("HGETALL", q .. id .. ":failed")
+              job[7] = rcall("HGETALL", q .. id .. ":errors")
             end
             fetched[#fetched + 1] = job
           end
