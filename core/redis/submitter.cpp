@@ -1,6 +1,7 @@
 #include "core/redis/submitter.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "core/redis/scripts.hpp"
 #include "core/runner.hpp"
@@ -64,6 +65,9 @@ Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::opti
                           const CancelToken& cancel) {
   // Block in slices so Ctrl-C and the caller's deadline are noticed within a fraction of a second.
   constexpr std::chrono::milliseconds kSlice{250};
+  constexpr std::chrono::seconds kReconnectFor{60};
+  Deadline lost_since = kNoDeadline;  // when Redis went away; kNoDeadline: it did not
+  std::chrono::milliseconds backoff{50};
   for (;;) {
     if (cancel.cancelled()) return fail(errors::cancelled(cancel.reason()));
     auto slice = kSlice;
@@ -75,6 +79,17 @@ Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::opti
     const double seconds = std::max<double>(0.001, static_cast<double>(slice.count()) / 1000.0);
     auto r = c.command({"BLMOVE", reply_key, reply_key, "LEFT", "LEFT", std::to_string(seconds)},
                        slice + std::chrono::milliseconds(2000));
+    if (!r && r.error().category == ErrorCategory::network) {
+      // Redis restarted or the network blipped: the outcome will still be there; reconnect
+      // with backoff for a while before giving up.
+      if (lost_since == kNoDeadline) lost_since = SteadyClock::now();
+      if (SteadyClock::now() - lost_since > kReconnectFor) return fail(std::move(r.error()));
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      continue;
+    }
+    lost_since = kNoDeadline;
+    backoff = std::chrono::milliseconds(50);
     if (!r) return fail(std::move(r.error()));
     if (r->is_error()) return fail(errors::execution("redis", "BLMOVE " + reply_key + ": " + r->str));
     if (r->type == Reply::Type::string) return parse_outcome(reply_key, r->str);

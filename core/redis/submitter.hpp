@@ -37,8 +37,8 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
                                             const SubmitOptions& options);
 
 /// Waits for the outcome payload ({"run", "ok", "state"|"error"}) on `reply_key` until `deadline`
-/// or cancellation; leaves it in place, so `am2z result` can read it again. A TimeoutError or
-/// CancelledError when it gives up.
+/// or cancellation; leaves it in place, so `am2z result` can read it again. Rides out a Redis
+/// restart (reconnecting for up to a minute). A TimeoutError or CancelledError when it gives up.
 Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::optional<Deadline> deadline,
                           const CancelToken& cancel);
 

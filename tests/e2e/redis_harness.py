@@ -83,13 +83,19 @@ class Client:
 
 
 class RedisServer:
-    def __init__(self):
+    def __init__(self, persistent=False):
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (setup.sh installs it)")
         self.dir = tempfile.TemporaryDirectory(prefix="am2z-redis-")
         self.port = free_port()
+        self.persistent = persistent
+        self._launch()
+
+    def _launch(self):
+        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else \
+            ["--appendonly", "no"]
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *durability,
              "--dir", self.dir.name],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
@@ -104,6 +110,14 @@ class RedisServer:
                 self.stop()
                 raise RuntimeError(f"redis-server did not start on port {self.port}")
             time.sleep(0.05)
+
+    def restart(self, down_for=0.0):
+        """Stops the server (its data stays on disk when persistent) and starts it again."""
+        self.client.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        time.sleep(down_for)
+        self._launch()
 
     @property
     def url(self):

@@ -9,7 +9,7 @@ import time
 import unittest
 
 import harness
-from redis_harness import DistributedTestCase, comparable, free_dead_port
+from redis_harness import DistributedTestCase, RedisServer, comparable, free_dead_port
 
 SLOW_CHAIN = """\
 version: 1
@@ -230,6 +230,24 @@ class Trust(DistributedTestCase):
         completed = [dict(zip(e[1][::2], e[1][1::2])) for e in events if e[1][1] == "completed"]
         self.assertEqual(completed[0]["jobId"], "7")
         self.assertEqual(json.loads(completed[0]["returnvalue"])["x"], 5)
+
+
+class RedisRestart(DistributedTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer(persistent=True)
+
+    def test_a_run_survives_a_redis_restart(self):
+        flow = self.write_tmp("slow.yaml", SLOW_CHAIN)
+        worker = self.start_worker(flow)
+        submit = harness.start("run", flow, "--redis", self.redis.url)
+        self.assertTrue(harness.wait_for(lambda: self.redis.client("LLEN", "bull:slow.nap:active") == 1, 10))
+        self.redis.restart(down_for=0.5)  # mid-step: the worker and the submitter lose Redis
+        state = self.assertSucceeded(harness.finish(submit, timeout=40))
+        self.assertTrue(state["first"] and state["last"])
+        self.assertIsNone(worker.poll(), "the worker exited when Redis went away")
+        # and it keeps serving new runs
+        self.assertTrue(self.assertSucceeded(self.run_redis(flow))["last"])
 
 
 class Errors(DistributedTestCase):
