@@ -141,8 +141,9 @@ struct Worker::Impl {
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<Finished> finished;
-  std::set<std::string> signalled;       ///< queues whose marker popped
-  std::map<std::string, Active> active;  ///< by job key
+  std::set<std::string> signalled;                 ///< queues whose marker popped
+  std::map<std::string, long long> signalled_due;  ///< queues whose delay marker popped, and when due
+  std::map<std::string, Active> active;            ///< by job key
   std::atomic<long long> completed{0}, failed{0}, retried{0};
   std::unordered_set<std::string> cancelled_runs;
   std::atomic<bool> stopping{false};
@@ -467,10 +468,8 @@ void Worker::Impl::waker_loop(Connection& blocker) {
       std::lock_guard lock(mutex);
       signalled.insert(key);
       if (r->elements[1].str == "1") {
-        // a delayed job is due then: remember to promote it
-        if (auto it = bindings.find(key); it != bindings.end()) {
-          it->second->next_due = std::strtoll(r->elements[2].str.c_str(), nullptr, 10);
-        }
+        // a delayed job is due then: the dispatcher promotes it (it owns the bindings)
+        signalled_due[key] = std::strtoll(r->elements[2].str.c_str(), nullptr, 10);
       }
       wake.notify_one();
     }
@@ -591,6 +590,13 @@ Status Worker::Impl::serve(const CancelToken& stop) {
         if (auto it = bindings.find(key); it != bindings.end()) it->second->maybe_ready = true;
       }
       signalled.clear();
+      for (const auto& [key, due] : signalled_due) {
+        if (auto it = bindings.find(key); it != bindings.end()) {
+          long long& next = it->second->next_due;
+          if (next < 0 || due < next) next = due;
+        }
+      }
+      signalled_due.clear();
     }
     const bool stopping_now = stopping.load();
     if (stopping_now && stop_deadline == Clock::time_point{}) {
@@ -722,7 +728,11 @@ Status Worker::Impl::serve(const CancelToken& stop) {
       next_beat = t + std::chrono::seconds(5);
     }
     if (t >= next_poll) {
-      for (auto& [keys, b] : bindings) b->maybe_ready = true;  // safety poll: a marker may be missed
+      // Safety poll: another client may have taken a marker meant for us (wake-up or delay).
+      for (auto& [keys, b] : bindings) {
+        b->maybe_ready = true;
+        if (b->next_due < 0) b->next_due = now_ms();
+      }
       next_poll = t + options.idle_poll;
       continue;
     }
