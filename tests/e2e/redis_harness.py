@@ -89,6 +89,7 @@ class RedisServer:
         self.dir = tempfile.TemporaryDirectory(prefix="am2z-redis-")
         self.port = free_port()
         self.persistent = persistent
+        self.socket = os.path.join(self.dir.name, "redis.sock")
         self._launch()
 
     def _launch(self):
@@ -96,7 +97,7 @@ class RedisServer:
             ["--appendonly", "no"]
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *durability,
-             "--dir", self.dir.name],
+             "--dir", self.dir.name, "--unixsocket", self.socket, "--unixsocketperm", "700"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:

@@ -250,6 +250,30 @@ class RedisRestart(DistributedTestCase):
         self.assertTrue(self.assertSucceeded(self.run_redis(flow))["last"])
 
 
+class Connecting(DistributedTestCase):
+    def test_unix_socket_and_acl_user(self):
+        flow = self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok"))
+        c = self.redis.client
+        c("ACL", "SETUSER", "flows", "on", ">pw%@1", "~*", "&*", "+@all")
+        self.addCleanup(lambda: self.redis.client("ACL", "DELUSER", "flows"))
+        acl_url = f"redis://flows:pw%25%401@127.0.0.1:{self.redis.port}/0"
+        worker = harness.start("worker", "--redis", f"unix://{self.redis.socket}", "--flows", flow, "-q")
+        self.workers.append(worker)
+        state = self.assertSucceeded(harness.run("run", flow, "--redis", acl_url))
+        self.assertEqual(state["a"], 1)
+        bad = harness.run("run", flow, "--redis", f"redis://flows:nope@127.0.0.1:{self.redis.port}")
+        self.assertExit(bad, 4)
+        self.assertIn("refused AUTH", bad.stderr)
+
+    def test_redis_url_from_the_environment(self):
+        flow = self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok"))
+        env = {"REDIS_URL": "", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.redis.port)}
+        worker = harness.start("worker", "--flows", flow, "-q", env=env)
+        self.workers.append(worker)
+        res = harness.run("run", flow, "--distributed", env=env)
+        self.assertEqual(self.assertSucceeded(res)["a"], 1)
+
+
 class Errors(DistributedTestCase):
     def test_unreachable_redis_exits_4(self):
         flow = self.write_tmp("f.yaml", FAILING)
