@@ -34,6 +34,7 @@ struct RunArgs {
   bool compact = false;
   DistributedRunArgs distributed;
   bool use_redis = false;
+  std::string queue_events = "final";
 };
 
 /// Longest wait at exit for cancelled subprocesses; each exec step escalates to SIGKILL after its
@@ -98,6 +99,7 @@ int run(const RunArgs& a) {
     d.session = a.session;
     d.timeout = timeout;
     d.compact = a.compact;
+    d.all_events = a.queue_events == "all";
     return run_distributed(d, std::move(*state));
   }
 
@@ -149,6 +151,9 @@ CommandHandler add_run_command(CLI::App& app) {
   cmd->add_flag("--distributed", args->use_redis, "Run on workers, with Redis from REDIS_URL or REDIS_HOST/PORT");
   cmd->add_option("--prefix", args->distributed.redis.prefix, "With --redis: key prefix of the queues (default bull)");
   cmd->add_flag("--detach", args->distributed.detach, "With --redis: print the run id and exit; see am2z result");
+  cmd->add_option("--queue-events", args->queue_events,
+                  "With --redis: final (default) or all: also added/waiting events, like BullMQ")
+      ->check(CLI::IsMember({"final", "all"}));
   cmd->add_option("--result-ttl", args->distributed.result_ttl,
                   "With --redis: how long the outcome stays readable by am2z result (default 24h)");
   return [args](const GlobalOptions&) { return run(*args); };

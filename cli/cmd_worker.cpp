@@ -29,6 +29,7 @@ struct WorkerArgs {
   std::string name;
   bool remove_on_complete = false;
   bool remove_on_fail = false;
+  std::string events = "final";
 };
 
 /// Every *.yaml / *.yml under the given directories, plus the files named directly, sorted.
@@ -97,6 +98,7 @@ int run(const WorkerArgs& a) {
   options.name = a.name;
   options.keep_completed = !a.remove_on_complete;
   options.keep_failed = !a.remove_on_fail;
+  options.all_events = a.events == "all";
   auto worker = redis::Worker::create(std::move(options), std::move(flows));
   if (!worker) {
     std::fprintf(stderr, "am2z worker: %s\n", worker.error().message.c_str());
@@ -129,6 +131,9 @@ CommandHandler add_worker_command(CLI::App& app) {
   cmd->add_option("--name", args->name, "Worker name shown in Redis (default host:pid)");
   cmd->add_flag("--remove-on-complete", args->remove_on_complete, "Delete jobs when they complete");
   cmd->add_flag("--remove-on-fail", args->remove_on_fail, "Delete jobs when they fail");
+  cmd->add_option("--queue-events", args->events,
+                  "Events stream: final (completed, failed, retries; default) or all (also active, like BullMQ)")
+      ->check(CLI::IsMember({"final", "all"}));
   return [args](const GlobalOptions&) { return run(*args); };
 }
 

@@ -41,6 +41,7 @@ int run_distributed(const DistributedRunArgs& a, State input) {
   redis::SubmitOptions options;
   options.session = a.session;
   options.result_ttl = *ttl;
+  options.all_events = a.all_events;
   auto submitted = redis::submit_run(*conn, *flow, input, options);
   if (!submitted) {
     std::fprintf(stderr, "am2z run: could not submit the run to %s: %s\n", endpoint->display().c_str(),

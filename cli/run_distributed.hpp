@@ -17,6 +17,7 @@ struct DistributedRunArgs {
   bool detach = false;
   bool compact = false;
   std::string result_ttl = "24h";
+  bool all_events = false;
 };
 
 int run_distributed(const DistributedRunArgs& args, State input);

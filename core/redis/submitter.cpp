@@ -36,7 +36,8 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     out.push_back(Submission{run.run, run.reply});
     planner.start_run(std::move(input), std::move(run), ops);
   }
-  std::vector<std::string> argv{std::to_string(now), "30000", "10000", "submit", ""};
+  std::vector<std::string> argv{
+      std::to_string(now), "30000", "10000", "submit", "", options.all_events ? "all" : "final"};
   ops.append_to(argv);
   auto r = run_script(c, ScriptId::step, argv);
   if (!r) return fail(std::move(r.error()));

@@ -17,6 +17,7 @@ struct SubmitOptions {
   /// List the outcome is pushed to; empty: "am2z:run:<runId>", kept for `result_ttl`.
   std::string reply_key;
   std::chrono::milliseconds result_ttl{24 * 3600 * 1000};  ///< 0: the reply list never expires
+  bool all_events = false;  ///< write added/waiting events for the jobs (BullMQ writes them always)
 };
 
 struct Submission {

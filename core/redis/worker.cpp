@@ -629,9 +629,12 @@ Status Worker::Impl::serve(const CancelToken& stop) {
     }
     // 2. One call: finish, continue, fetch.
     if (!ops.empty()) {
-      std::vector<std::string> argv{std::to_string(now), std::to_string(options.lock_duration.count()),
-                                    std::to_string(options.max_events), token_base + ":" + std::to_string(++call_seq),
-                                    options.name};
+      std::vector<std::string> argv{std::to_string(now),
+                                    std::to_string(options.lock_duration.count()),
+                                    std::to_string(options.max_events),
+                                    token_base + ":" + std::to_string(++call_seq),
+                                    options.name,
+                                    options.all_events ? "all" : "final"};
       ops.append_to(argv);
       auto reply = run_script(conn, ScriptId::step, argv);
       if (!reply && reply.error().category != ErrorCategory::network) {
@@ -697,9 +700,12 @@ Status Worker::Impl::serve(const CancelToken& stop) {
         // Joins only merge results: settled here, their continuations sent with the next call.
         OpList join_ops;
         for (auto& job : joins) settle_join(job, bindings.at(job.queue).get(), join_ops);
-        std::vector<std::string> argv2{std::to_string(now_ms()), std::to_string(options.lock_duration.count()),
+        std::vector<std::string> argv2{std::to_string(now_ms()),
+                                       std::to_string(options.lock_duration.count()),
                                        std::to_string(options.max_events),
-                                       token_base + ":" + std::to_string(++call_seq), options.name};
+                                       token_base + ":" + std::to_string(++call_seq),
+                                       options.name,
+                                       options.all_events ? "all" : "final"};
         join_ops.append_to(argv2);
         if (auto r2 = run_script(conn, ScriptId::step, argv2); !r2) {
           log->warn("redis: could not record {} join(s): {}; stalled-job recovery will retry them", joins.size(),

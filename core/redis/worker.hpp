@@ -28,6 +28,7 @@ struct WorkerOptions {
   bool keep_completed = true;                 ///< false: delete a job when it completes
   bool keep_failed = true;
   long long max_events = 10000;  ///< events stream MAXLEN (approximate)
+  bool all_events = false;       ///< also added/waiting/active events (BullMQ writes them always)
   std::string name;              ///< shown as "processed by"; default host:pid
   std::shared_ptr<spdlog::logger> logger;
 };

@@ -112,6 +112,25 @@ class SameOutputAsLocal(DistributedTestCase):
         self.assertEqual(self.redis.client("ZCARD", "bull:wide._join:completed"), 1)
 
 
+class QueueEvents(DistributedTestCase):
+    def event_names(self, queue):
+        return [e[1][1] for e in self.redis.client("XRANGE", f"bull:{queue}:events", "-", "+")]
+
+    def test_final_events_by_default_and_every_bullmq_event_on_request(self):
+        flow = self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok"))
+        self.start_worker(flow)
+        self.assertSucceeded(self.run_redis(flow))
+        self.assertEqual(self.event_names("failing.ok"), ["completed", "completed"])  # chain [ok, ok]
+        self.redis.client("FLUSHALL")
+        self._stop_workers()
+        self.start_worker(flow, args=("--queue-events", "all"))
+        self.assertSucceeded(self.run_redis(flow, "--queue-events", "all"))
+        self.assertEqual(self.event_names("failing.ok"), ["added", "waiting", "active", "completed"] * 2)
+        bad = harness.run("worker", "--flows", flow, "--redis", self.redis.url, "--queue-events", "some")
+        self.assertExit(bad, 2)
+        self.assertIn("--queue-events", bad.stderr)
+
+
 class Recovery(DistributedTestCase):
     def test_a_worker_killed_with_sigkill_loses_no_job(self):
         flow = self.write_tmp("slow.yaml", SLOW_CHAIN)

@@ -4,6 +4,8 @@ runs"); keys are built from ARGV, so every key of a queue must live on one Redis
 
 ARGV[1] now (ms)   ARGV[2] lock duration (ms)   ARGV[3] events stream MAXLEN
 ARGV[4] lock token prefix (unique per call)     ARGV[5] worker name (hash field pb, may be "")
+ARGV[6] "all": also the events BullMQ writes for every job (added, waiting, active); "final": only
+        those someone usually reads (completed, failed, retries, delays, stalls): cheaper.
 Then operations, each an opcode followed by its fixed number of arguments. "G" opens a group of
 operations: when the group's first operation (a finish) finds that this worker
 no longer owns the job, the rest of the group is skipped, so a continuation is never scheduled
@@ -18,6 +20,7 @@ local lockMs = tonumber(ARGV[2])
 local maxLen = ARGV[3]
 local tokenPrefix = ARGV[4]
 local workerName = ARGV[5]
+local allEvents = ARGV[6] == "all"
 local rcall = redis.call
 
 local function xadd(q, ...)
@@ -88,7 +91,7 @@ local failedGroups = {}
 local fetched = {}
 local dues = {}
 
-local i = 6
+local i = 7
 local group = 0
 local n = #ARGV
 while i <= n do
@@ -168,11 +171,14 @@ while i <= n do
           rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", now,
             "delay", 0, "priority", 0)
         end
+        if allEvents then xadd(q, "event", "added", "jobId", id, "name", ARGV[a + 2]) end
         if ARGV[a + 5] == "c" then
           rcall("ZADD", q .. "waiting-children", now, id)
+          if allEvents then xadd(q, "event", "waiting-children", "jobId", id) end
         else
           rcall("LPUSH", q .. "wait", id)
           marker(q)
+          if allEvents then xadd(q, "event", "waiting", "jobId", id) end
         end
       elseif op == "S" then
         -- S dependenciesKey childKey: a branch moved on to its next step
@@ -236,6 +242,7 @@ while i <= n do
             taken = taken + 1
             local token = tokenPrefix .. ":" .. #fetched
             rcall("SET", q .. id .. ":lock", token, "PX", lockMs)
+            if allEvents then xadd(q, "event", "active", "jobId", id, "prev", "waiting") end
             local job = { q, id, token, rcall("HGETALL", q .. id) }
             if withChildren then
               job[5] = rcall("HGETALL", q .. id .. ":processed")
