@@ -123,6 +123,26 @@ std::optional<ForeignParent> foreign_parent(const FetchedJob& job) {
   return out;
 }
 
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
 /// am2z job ids are "r<run>.<node path>[~scope]": the run, without parsing the job.
 std::string run_of(const std::string& id) {
   if (id.size() < 3 || id.front() != 'r') return {};
@@ -161,6 +181,11 @@ struct Worker::Impl {
   void renew_locks(Connection& c);
   void stalled_check(Connection& c);
   void heartbeat(Connection& c, bool alive);
+  void announce();
+
+  /// One idle connection per served queue, named as BullMQ names its workers' connections, so
+  /// Queue.getWorkers() and Bull Board list this worker.
+  std::vector<std::unique_ptr<Connection>> named;
 };
 
 Result<std::unique_ptr<Worker>> Worker::create(WorkerOptions options,
@@ -528,6 +553,21 @@ void Worker::Impl::stalled_check(Connection& c) {
     log->warn("job {} stalled (its worker stopped renewing its lock): it runs again", moved.str);
 }
 
+void Worker::Impl::announce() {
+  constexpr std::size_t kMaxNamed = 64;  // beyond that, the heartbeat key alone says who serves
+  if (named.empty()) {
+    std::string who = options.name;
+    std::replace(who.begin(), who.end(), ':', '-');  // BullMQ splits these names at ':'
+    for (const auto& [keys, b] : bindings) {
+      if (named.size() == kMaxNamed) break;
+      ConnectOptions o;
+      o.client_name = options.prefix + ":" + base64(b->name) + ":w:" + who;
+      named.push_back(std::make_unique<Connection>(options.endpoint, o));
+    }
+  }
+  for (auto& c : named) (void)c->command({"PING"});  // (re)connects after a Redis restart
+}
+
 void Worker::Impl::heartbeat(Connection& c, bool alive) {
   const std::string key = "am2z:worker:" + options.name;
   if (!alive) {
@@ -562,6 +602,7 @@ Status Worker::Impl::serve(const CancelToken& stop) {
   std::thread waker([this, &blocker] { waker_loop(blocker); });
 
   heartbeat(conn, true);
+  announce();
   refresh_cancelled(conn);
   auto next_beat = Clock::now() + std::chrono::seconds(5);
   auto next_cancel_refresh = Clock::now() + std::chrono::seconds(1);
@@ -731,6 +772,7 @@ Status Worker::Impl::serve(const CancelToken& stop) {
     }
     if (t >= next_beat) {
       heartbeat(conn, true);
+      announce();
       next_beat = t + std::chrono::seconds(5);
     }
     if (t >= next_poll) {
@@ -760,6 +802,7 @@ Status Worker::Impl::serve(const CancelToken& stop) {
   stopping.store(true);
   waker.join();
   heartbeat(conn, false);
+  named.clear();
   log->info("worker {} stopped: {} completed, {} failed, {} retried", options.name, completed.load(), failed.load(),
             retried.load());
   return {};

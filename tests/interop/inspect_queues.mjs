@@ -47,6 +47,7 @@ runMain(async () => {
   for (const [name, queue] of queues) {
     const adapter = new BullMQAdapter(queue);
     const q = { counts: await queue.getJobCounts(), adapterCounts: await adapter.getJobCounts(), jobs: {}, byStatus: {} };
+    q.workers = (await queue.getWorkers()).map((w) => w.name);
     for (const status of STATUSES) {
       const jobs = await adapter.getJobs([status], 0, 100);
       q.byStatus[status] = jobs.filter(Boolean).map((j) => j.id);

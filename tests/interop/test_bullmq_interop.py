@@ -347,6 +347,8 @@ class Am2zJobsReadBackTest(InteropTestCase):
             self.assertEqual(len(qs[name]["byStatus"]["completed"]), 1, name)
         for name in ("board.slow", "board.broken"):
             self.assertEqual(qs[name]["counts"], counts(), name)
+        for name in self.QUEUES:  # Queue.getWorkers (Bull Board's worker list) sees the am2z worker
+            self.assertEqual(len(qs[name]["workers"]), 1, f"{name}: {qs[name]['workers']}")
 
         [stamp] = qs["board.stamp"]["jobs"].values()
         self.assertEqual(stamp["state"], "completed")
