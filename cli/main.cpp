@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   const std::map<std::string, CommandHandler> commands{
       {"run", add_run_command(app)},
       {"validate", add_validate_command(app)},
+      {"schema", add_schema_command(app)},
+      {"graph", add_graph_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -14,6 +14,7 @@ class Flow {
   std::string description;
   std::string source;  ///< file it came from, for messages
   NodePtr root;
+  Json input_schema;  ///< JSON Schema the input data must match (flow files' `input:`); null: any input
   std::map<std::string, std::shared_ptr<ProcessorInstance>, std::less<>> processors;
   /// Everything `ctx.call(name)` may reach: a leaf per processor instance and each sub-flow.
   std::map<std::string, NodePtr, std::less<>> callables;
