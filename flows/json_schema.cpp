@@ -173,7 +173,7 @@ std::string rephrase(const Json& root, const Json& value, Segments& at, const st
   }
   if (starts_with(description, "Missing required property")) {
     at.emplace_back(quoted_name(description));  // the field path names the missing key
-    return "is required";
+    return "missing required key '" + std::get<std::string>(at.back()) + "'";
   }
   if (starts_with(description, "Object contains a property that could not be validated")) {
     std::string key = quoted_name(description);
@@ -190,7 +190,8 @@ std::string rephrase(const Json& root, const Json& value, Segments& at, const st
     if (const Json* options = keyword("enum"); options != nullptr && options->is_array()) {
       std::vector<std::string> words;
       for (const auto& o : *options) words.push_back(o.is_string() ? o.get<std::string>() : o.dump());
-      std::string message = "unknown value " + json_type_word(here);
+      const bool text = here != nullptr && here->is_string();
+      std::string message = "unknown value " + (text ? "'" + here->get<std::string>() + "'" : json_type_word(here));
       if (here != nullptr && here->is_string())
         if (auto close = suggest(here->get<std::string>(), words); !close.empty())
           return message + "; did you mean '" + close + "'?";

@@ -170,7 +170,8 @@ class Loader {
   /// Loads an included file's processors and sub-flows; its own mistakes are reported in it.
   void include_one(const Field& item, const std::string& relative, const FileScope& from) {
     FileScope file;
-    file.label = relative.front() == '/' || from.base_dir.empty() ? relative : from.base_dir + "/" + relative;
+    const bool here = from.base_dir.empty() || from.base_dir == ".";
+    file.label = relative.front() == '/' || here ? relative : from.base_dir + "/" + relative;
     std::error_code ec;
     file.canonical = std::filesystem::weakly_canonical(file.label, ec).string();
     if (ec) file.canonical = file.label;

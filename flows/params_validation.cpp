@@ -26,8 +26,10 @@ Result<std::shared_ptr<const JsonSchema>> compiled(const Json& schema) {
 Result<std::vector<SchemaViolation>> check_params(const ProcessorType& type, const Json& with) {
   auto schema = compiled(type.params_schema);
   if (!schema) {
-    return fail(errors::configuration(
-        type.name, "processor type '" + type.name + "' publishes an invalid params_schema: " + schema.error().message));
+    Error error = errors::configuration(type.name, "invalid params_schema");
+    error.message = "processor type '" + type.name +
+                    "' publishes an invalid params_schema: " + schema.error().context.value("reason", "");
+    return fail(std::move(error));
   }
   return (*schema)->validate(with.is_null() ? Json::object() : with);
 }

@@ -127,12 +127,12 @@ class ValidateTest(E2ETestCase):
                          [(good, True), (MISTAKES, False), (missing, False)])
         self.assertEqual(report["files"][0]["diagnostics"], [])
         self.assertEqual(report["files"][1]["diagnostics"], [
-            {"file": MISTAKES, "line": line, "column": col, "path": path, "message": message}
+            {"file": MISTAKES, "line": line, "column": col, "path": path, "message": message, "severity": "error"}
             for line, col, path, message in MISTAKES_DIAGNOSTICS
         ])
         self.assertEqual(report["files"][2]["diagnostics"], [
             {"file": missing, "line": 0, "column": 0, "path": "",
-             "message": "cannot read flow file: No such file or directory"}
+             "message": "cannot read flow file: No such file or directory", "severity": "error"}
         ])
 
     def test_json_output_all_valid(self):

@@ -850,8 +850,12 @@ TEST_CASE("load_flow_file") {
 TEST_CASE("Diagnostic formats") {
   Diagnostic d{"f.yaml", 3, 7, "flow.chain[1]", "boom"};
   CHECK(d.to_string() == "f.yaml:3:7: flow.chain[1]: boom");
-  CHECK(d.to_json() ==
-        Json{{"file", "f.yaml"}, {"line", 3}, {"column", 7}, {"path", "flow.chain[1]"}, {"message", "boom"}});
+  CHECK(d.to_json() == Json{{"file", "f.yaml"},
+                            {"line", 3},
+                            {"column", 7},
+                            {"path", "flow.chain[1]"},
+                            {"message", "boom"},
+                            {"severity", "error"}});
   d.path.clear();
   CHECK(d.to_string() == "f.yaml:3:7: boom");
 }
