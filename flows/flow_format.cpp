@@ -20,7 +20,7 @@ FieldTable with_common(FieldTable fields) {
 const FieldTable& top_level_fields() {
   static const FieldTable table{
       {"version", Json{{"const", 1}}, "format version: 1", true},
-      {"name", ref("name"), "flow name", true},
+      {"name", ref("name"), "flow name (required in the file you run; optional in an included one)"},
       {"description", typed("string"), "what the flow does"},
       {"include", Json{{"type", "array"}, {"items", Json{{"type", "string"}, {"minLength", 1}}}},
        "flow files (relative to this one) whose processors and flows become available here"},

@@ -124,15 +124,15 @@ class Loader {
     MapReader processors(reporter_, field, "a map of processor instances (name: {use: ..., with: ...})");
     for (const auto& [name, entry] : processors.entries()) {
       if (auto problem = name_problem(name)) reporter_.error_at(entry.key.Mark(), entry.path, *problem);
-      if (name_taken(reporter_, builder_, name, entry)) continue;
+      // A clashing instance is still read, so its own mistakes are reported in this pass too.
+      const bool taken = name_taken(reporter_, builder_, name, entry);
       MapReader spec(reporter_, entry, "a processor instance map {use: ..., with: ...}");
-      if (!spec.ok()) {
-        builder_.add_processor(name, nullptr, origin(reporter_, entry));
-        continue;
+      std::shared_ptr<ProcessorInstance> instance;
+      if (spec.ok()) {
+        spec.check_keys(processor_keys());
+        instance = parse_processor(reporter_, spec, name, registry_, defaults);
       }
-      spec.check_keys(processor_keys());
-      builder_.add_processor(name, parse_processor(reporter_, spec, name, registry_, defaults),
-                             origin(reporter_, entry));
+      if (!taken) builder_.add_processor(name, std::move(instance), origin(reporter_, entry));
     }
   }
 
