@@ -3,9 +3,6 @@
 // params_schema (flows/params_validation.hpp), so factories only judge what a schema cannot say,
 // such as the text of a duration. Every failure is a ValidationError whose field is the path
 // inside `with` ("argv[1]", "env.HOME"), so the flow loader can point at the offending line.
-#include <initializer_list>
-#include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 
