@@ -4,6 +4,7 @@
 #include "flows/json_schema.hpp"
 
 #include <exception>
+#include <optional>
 #include <sstream>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -141,6 +142,22 @@ std::string quoted_name(const std::string& description) {
   return start == std::string::npos ? std::string() : description.substr(start + 1, end - start - 1);
 }
 
+/// The field path ("properties.id.type") of the first string in `value` equal to `text`.
+std::optional<std::string> subpath_of_text(const Json& value, const std::string& text, const std::string& at) {
+  if (text.empty()) return std::nullopt;
+  if (value.is_string() && value.get_ref<const std::string&>() == text) return at;
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) {
+      if (auto found = subpath_of_text(item, text, at.empty() ? key : at + "." + key)) return found;
+    }
+  } else if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (auto found = subpath_of_text(value[i], text, at + "[" + std::to_string(i) + "]")) return found;
+    }
+  }
+  return std::nullopt;
+}
+
 bool starts_with(const std::string& text, std::string_view prefix) { return text.rfind(prefix, 0) == 0; }
 
 /// valijson also reports every enclosing value of a failure ("Failed to validate against schema
@@ -264,7 +281,10 @@ Result<JsonSchema> JsonSchema::compile(const Json& schema) {
     valijson::adapters::NlohmannJsonAdapter adapter(*out.source_);
     parser.populateSchema(adapter, *compiled);
   } catch (const std::exception& e) {
-    return fail(errors::validation("schema", nullptr, std::string("invalid JSON Schema: ") + e.what()));
+    Error error = errors::validation("schema", nullptr, std::string("invalid JSON Schema: ") + e.what());
+    // valijson names the offending word ('objct') but not where it is: find the value that says it.
+    if (auto at = subpath_of_text(schema, quoted_name(e.what()), "")) error.context["at"] = *at;
+    return fail(std::move(error));
   }
   out.schema_ = std::move(compiled);
   return out;

@@ -149,11 +149,18 @@ class Loader {
   /// `input:` is a JSON Schema; one that does not compile is a mistake of the flow file.
   void read_input_schema(const Field& field) {
     const std::size_t before = reporter_.count();
-    Json schema = yaml_to_json(reporter_, field);
+    MarkIndex marks;
+    Json schema = yaml_to_json(reporter_, field, &marks);
     if (reporter_.count() != before) return;
     auto compiled = JsonSchema::compile(schema);
     if (!compiled) {
-      reporter_.error(field, compiled.error().context.value("reason", compiled.error().message));
+      const std::string reason = compiled.error().context.value("reason", compiled.error().message);
+      const std::string sub = compiled.error().context.value("at", "");
+      auto mark = marks.find(sub);
+      if (sub.empty() || mark == marks.end())
+        reporter_.error(field, reason);
+      else
+        reporter_.error_at(mark->second, join_path(field.path, sub), reason);
       return;
     }
     flow_.input_schema = std::move(schema);

@@ -10,7 +10,7 @@ LANGUAGE = fixture("language")
 
 # Relative to fixtures/language, where the tests run: diagnostics name files as they were reached.
 EVERY_MISTAKE = [
-    "every_mistake.yaml:5:1: input: invalid JSON Schema: Unrecognised JSON type name 'objct'",
+    "every_mistake.yaml:6:9: input.type: invalid JSON Schema: Unrecognised JSON type name 'objct'",
     "every_mistake.yaml:8:12: defaults.timeout: invalid duration 'soon': expected a number and a unit, "
     "e.g. 500ms, 30s, 5m, 1h",
     "every_mistake.yaml:10:3: processors.fetch: duplicate name 'fetch': already defined at lib/broken.yaml:5",

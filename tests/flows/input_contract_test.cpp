@@ -56,8 +56,9 @@ TEST_CASE("a flow without input: accepts anything") {
 
 TEST_CASE("a bad input schema is a validation error at input:") {
   auto r = test::load_builtin("version: 1\nname: s\ninput:\n  type: objekt\nflow: {use: log, with: {message: m}}\n");
-  CHECK(test::lines_of(r) ==
-        std::vector<std::string>{"test.yaml:3:1: input: invalid JSON Schema: Unrecognised JSON type name 'objekt'"});
+  CHECK(
+      test::lines_of(r) ==
+      std::vector<std::string>{"test.yaml:4:9: input.type: invalid JSON Schema: Unrecognised JSON type name 'objekt'"});
   auto scalar = test::load_builtin("version: 1\nname: s\ninput: 5\nflow: {use: log, with: {message: m}}\n");
   CHECK(test::lines_of(scalar) ==
         std::vector<std::string>{"test.yaml:3:8: input: a JSON Schema is a map (or true/false)"});

@@ -53,6 +53,10 @@ TEST_CASE("a malformed schema does not compile") {
   auto bad = JsonSchema::compile(Json{{"type", "objekt"}});
   REQUIRE_FALSE(bad);
   CHECK(bad.error().context["reason"] == "invalid JSON Schema: Unrecognised JSON type name 'objekt'");
+  CHECK(bad.error().context["at"] == "type");
+  auto nested = JsonSchema::compile(Json::parse(R"({"properties": {"ids": {"items": [{"type": "strin"}]}}})"));
+  REQUIRE_FALSE(nested);
+  CHECK(nested.error().context["at"] == "properties.ids.items[0].type");
   auto not_a_map = JsonSchema::compile(Json::array());
   REQUIRE_FALSE(not_a_map);
   CHECK(not_a_map.error().context["reason"] == "a JSON Schema is a map (or true/false)");
