@@ -35,8 +35,17 @@ std::vector<std::string> flow_files_under(const std::string& relative) {
   return out;
 }
 
+/// The committed schema/am2z-flow.schema.json, which e2e_schema proves equal to `am2z schema`.
+const Json& committed_schema() {
+  static const Json document = [] {
+    std::ifstream in(std::string(AM2Z_SOURCE_DIR) + "/schema/am2z-flow.schema.json");
+    return Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  }();
+  return document;
+}
+
 const JsonSchema& schema() {
-  static const JsonSchema compiled = *JsonSchema::compile(flow_schema(test::builtin_registry()));
+  static const JsonSchema compiled = *JsonSchema::compile(committed_schema());
   return compiled;
 }
 
@@ -47,6 +56,10 @@ std::vector<std::string> violations(const Json& doc) {
 }
 
 }  // namespace
+
+TEST_CASE("the committed schema is what flow_schema generates") {
+  CHECK(committed_schema() == flow_schema(test::builtin_registry()));
+}
 
 TEST_CASE("every example flow and valid fixture validates against the schema") {
   std::vector<std::string> files = flow_files_under("examples/flows");
