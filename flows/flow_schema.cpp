@@ -29,6 +29,7 @@ void select_params_by_type(Json& processor, const ProcessorRegistry& registry) {
   for (const auto& name : registry.names()) {
     const ProcessorType* type = registry.find(name);
     names.push_back(name);
+    if (type->params_schema.is_null()) continue;  // no schema published: any parameters
     Json then{{"properties", {{"with", type->params_schema}}}};
     const auto required = type->params_schema.find("required");
     if (required != type->params_schema.end() && required->is_array() && !required->empty())
@@ -37,7 +38,7 @@ void select_params_by_type(Json& processor, const ProcessorRegistry& registry) {
                          {"then", std::move(then)}});
   }
   processor["properties"]["use"]["enum"] = std::move(names);
-  processor["allOf"] = std::move(cases);
+  if (!cases.empty()) processor["allOf"] = std::move(cases);  // draft-07: allOf must not be empty
 }
 
 Json definitions(const ProcessorRegistry& registry) {

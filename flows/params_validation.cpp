@@ -24,7 +24,8 @@ Result<std::shared_ptr<const JsonSchema>> compiled(const Json& schema) {
 }  // namespace
 
 Result<std::vector<SchemaViolation>> check_params(const ProcessorType& type, const Json& with) {
-  auto schema = compiled(type.params_schema);
+  // A type that publishes no schema (null) takes any parameters, like the schema {}.
+  auto schema = compiled(type.params_schema.is_null() ? Json::object() : type.params_schema);
   if (!schema) {
     Error error = errors::configuration(type.name, "invalid params_schema");
     error.message = "processor type '" + type.name +

@@ -94,6 +94,16 @@ TEST_CASE("the schema rejects what the loader rejects") {
       violations(Json::parse(R"({"version": 1, "name": "x", "flow": {"flow": "sub", "input": {"a": ".b"}}})")).empty());
 }
 
+TEST_CASE("types without a params_schema still give a valid schema") {
+  ProcessorRegistry registry;
+  registry.add(ProcessorType{
+      .name = "free", .description = "no schema", .params_schema = Json(), .create = nullptr, .origin = "test"});
+  auto compiled = JsonSchema::compile(flow_schema(registry));
+  REQUIRE(compiled);
+  CHECK(compiled->validate(Json::parse(R"({"version": 1, "name": "x", "flow": {"use": "free", "with": {"a": 1}}})"))
+            .empty());
+}
+
 TEST_CASE("one source of truth: every key the loader knows is in the schema, and nothing else") {
   const Json s = flow_schema(test::builtin_registry());
   auto keys_of = [](const Json& properties) {

@@ -30,6 +30,12 @@ inline LoadResult load_builtin(const std::string& text) {
   return load_flow_text(text, "test.yaml", builtin_registry());
 }
 
+/// Does nothing: for processor types whose behaviour a test does not look at.
+class NoopProcessor final : public Processor {
+ public:
+  Status process(State&, Context&) const override { return {}; }
+};
+
 /// A fresh directory under /tmp, removed with everything in it at the end of the test.
 class ScratchDir {
  public:

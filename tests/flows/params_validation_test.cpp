@@ -59,6 +59,19 @@ TEST_CASE("a plugin's schema applies as soon as the type is registered") {
         std::vector<std::string>{"p.yaml:3:31: flow.with.url: does not match the pattern ^https?://"});
 }
 
+TEST_CASE("a type that publishes no params_schema takes any parameters") {
+  ProcessorRegistry registry;
+  registry.add(ProcessorType{.name = "free",
+                             .description = "no schema",
+                             .params_schema = Json(),
+                             .create = [](const Json&) -> Result<std::unique_ptr<Processor>> {
+                               return std::make_unique<test::NoopProcessor>();
+                             },
+                             .origin = "test"});
+  auto r = load_flow_text("version: 1\nname: p\nflow: {use: free, with: {anything: [1]}}\n", "p.yaml", registry);
+  CHECK(test::lines_of(r).empty());
+}
+
 TEST_CASE("a type whose params_schema does not compile is reported at use:") {
   ProcessorRegistry registry;
   registry.add(ProcessorType{
