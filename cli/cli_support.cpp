@@ -40,6 +40,10 @@ void print_json(const Json& j, bool compact) {
   std::fputc('\n', stdout);
 }
 
+void print_diagnostics(const std::vector<Diagnostic>& diagnostics) {
+  for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+}
+
 void print_error_json(const Json& j) {
   const std::string text = j.dump(-1, ' ', false, Json::error_handler_t::replace);
   std::fwrite(text.data(), 1, text.size(), stderr);

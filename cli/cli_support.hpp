@@ -5,6 +5,7 @@
 
 #include "core/json.hpp"
 #include "core/processor.hpp"
+#include "flows/diagnostic.hpp"
 
 namespace am2z::cli {
 
@@ -23,6 +24,8 @@ void setup_logging(const GlobalOptions& opts);
 ProcessorRegistry make_registry();
 /// Writes JSON and a newline to stdout, pretty unless `compact`.
 void print_json(const Json& j, bool compact);
+/// Writes each diagnostic as a `file:line:col: path: message` line to stderr.
+void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
 /// Writes one line of JSON to stderr.
 void print_error_json(const Json& j);
 /// Flushes stdio and leaves at once: abandoned steps may still be running on pool threads.

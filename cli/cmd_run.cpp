@@ -1,4 +1,4 @@
-// am2z run FLOW [-i FILE|-] [--set path=value]... [--session ID] [--events FILE] [--timeout DUR]
+// am2z run FLOW [-i FILE|-] [--set path=value]... [--session ID] [--events FILE] [--timeout DUR] [--dry-run [--json]]
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -15,6 +15,8 @@
 #include "cli/run_distributed.hpp"
 #include "core/runner.hpp"
 #include "core/units.hpp"
+#include "flows/execution_plan.hpp"
+#include "flows/input_contract.hpp"
 #include "flows/loader.hpp"
 #include "plugins/subprocess.hpp"
 
@@ -35,6 +37,8 @@ struct RunArgs {
   DistributedRunArgs distributed;
   bool use_redis = false;
   std::string queue_events = "final";
+  bool dry_run = false;
+  bool json = false;
 };
 
 /// Longest wait at exit for cancelled subprocesses; each exec step escalates to SIGKILL after its
@@ -65,6 +69,18 @@ int invalid_input(const Error& e) {
   return kExitInvalid;
 }
 
+/// --dry-run: the execution plan instead of a run.
+int print_plan(const Flow& flow, bool json) {
+  const Json plan = execution_plan(flow);
+  if (json) {
+    print_json(plan, false);
+  } else {
+    const std::string text = execution_plan_text(plan);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
+  return kExitSuccess;
+}
+
 int run(const RunArgs& a) {
   std::optional<Millis> timeout;
   if (a.timeout_given) {
@@ -76,7 +92,7 @@ int run(const RunArgs& a) {
   const ProcessorRegistry registry = make_registry();
   LoadResult loaded = load_flow_file(a.flow, registry);
   if (!loaded.ok()) {
-    for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    print_diagnostics(loaded.diagnostics);
     return kExitInvalid;
   }
   Json doc = Json::object();
@@ -91,6 +107,9 @@ int run(const RunArgs& a) {
   }
   auto state = State::from_json(std::move(doc), a.session);
   if (!state) return invalid_input(state.error());
+  // The input contract holds before anything runs, dry or not.
+  if (auto st = check_input(*loaded.flow, state->data); !st) return invalid_input(st.error());
+  if (a.dry_run) return print_plan(*loaded.flow, a.json);
 
   if (a.use_redis) {
     if (!a.events.empty()) return usage_error("--events is not available with --redis yet: workers log each step");
@@ -156,6 +175,8 @@ CommandHandler add_run_command(CLI::App& app) {
       ->check(CLI::IsMember({"final", "all"}));
   cmd->add_option("--result-ttl", args->distributed.result_ttl,
                   "With --redis: how long the outcome stays readable by am2z result (default 24h)");
+  cmd->add_flag("--dry-run", args->dry_run, "Check the flow and input, print the execution plan, run nothing");
+  cmd->add_flag("--json", args->json, "With --dry-run: print the plan as JSON");
   return [args](const GlobalOptions&) { return run(*args); };
 }
 

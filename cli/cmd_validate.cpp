@@ -30,7 +30,7 @@ int validate(const ValidateArgs& a) {
     } else if (ok) {
       std::printf("%s: ok\n", file.c_str());
     } else {
-      for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+      print_diagnostics(loaded.diagnostics);
     }
   }
   if (a.json) print_json(Json{{"valid", all_ok}, {"files", std::move(report)}}, false);

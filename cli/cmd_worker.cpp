@@ -11,6 +11,7 @@
 #include "cli/redis_support.hpp"
 #include "core/redis/worker.hpp"
 #include "core/units.hpp"
+#include "flows/loader.hpp"
 
 namespace am2z::cli {
 
@@ -82,6 +83,10 @@ int run(const WorkerArgs& a) {
   const ProcessorRegistry registry = make_registry();
   std::vector<std::shared_ptr<const redis::PlannedFlow>> flows;
   for (const auto& file : files) {
+    if (is_flow_library(file)) {
+      spdlog::debug("{}: no flow: key, a library for include: (skipped)", file);
+      continue;
+    }
     auto planned = plan_flow_file(file, registry, a.redis.prefix);
     if (!planned) return kExitInvalid;
     flows.push_back(std::move(planned));

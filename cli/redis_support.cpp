@@ -43,16 +43,23 @@ std::shared_ptr<const redis::PlannedFlow> plan_flow_file(const std::string& path
                                                          const std::string& prefix) {
   LoadResult loaded = load_flow_file(path, registry);
   if (!loaded.ok()) {
-    for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    print_diagnostics(loaded.diagnostics);
     return nullptr;
   }
-  // The content hash lets a worker refuse jobs built from another version of the file.
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
+  // The content hash lets a worker refuse jobs built from another version of the file or of
+  // any file it includes.
+  std::string content;
+  std::vector<std::string> files{path};
+  files.insert(files.end(), loaded.flow->included.begin(), loaded.flow->included.end());
+  for (const std::string& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    content += std::to_string(bytes.str().size()) + ":" + bytes.str();  // length-prefixed: unambiguous
+  }
   redis::QueueLayout layout;
   layout.prefix = prefix;
-  return std::make_shared<const redis::PlannedFlow>(loaded.flow, redis::sha256_hex(text.str()), layout);
+  return std::make_shared<const redis::PlannedFlow>(loaded.flow, redis::sha256_hex(content), layout);
 }
 
 }  // namespace am2z::cli

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/node.hpp"
 
@@ -12,8 +13,10 @@ class Flow {
  public:
   std::string name;
   std::string description;
-  std::string source;  ///< file it came from, for messages
+  std::string source;                 ///< file it came from, for messages
+  std::vector<std::string> included;  ///< files read through `include:`, in the order they were read
   NodePtr root;
+  Json input_schema;  ///< JSON Schema the input data must match (flow files' `input:`); null: any input
   std::map<std::string, std::shared_ptr<ProcessorInstance>, std::less<>> processors;
   /// Everything `ctx.call(name)` may reach: a leaf per processor instance and each sub-flow.
   std::map<std::string, NodePtr, std::less<>> callables;

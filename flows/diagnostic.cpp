@@ -10,7 +10,8 @@ std::string Diagnostic::to_string() const {
 }
 
 Json Diagnostic::to_json() const {
-  return Json{{"file", file}, {"line", line}, {"column", column}, {"path", path}, {"message", message}};
+  return Json{{"file", file}, {"line", line},       {"column", column},
+              {"path", path}, {"message", message}, {"severity", severity}};
 }
 
 }  // namespace am2z

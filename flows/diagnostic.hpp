@@ -13,10 +13,13 @@ struct Diagnostic {
   int column = 0;
   std::string path;  ///< field path such as "processors.validate.timeout"; empty for file-level problems
   std::string message;
+  /// Every problem found today stops the flow from loading; the field is there for CI annotations
+  /// (GitHub's ::error, GitLab's code quality) and for warnings to come.
+  std::string severity = "error";
 
   /// "file:line:col: path: message" (the path part is omitted when empty).
   std::string to_string() const;
-  /// {file, line, column, path, message}
+  /// {file, line, column, path, message, severity}
   Json to_json() const;
 };
 

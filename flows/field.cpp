@@ -41,8 +41,18 @@ void Reporter::file_error(std::string message) {
   diagnostics_.push_back(Diagnostic{file_, 0, 0, "", std::move(message)});
 }
 
+std::string Reporter::switch_file(std::string file) {
+  if (std::find(files_.begin(), files_.end(), file) == files_.end()) files_.push_back(file);
+  std::swap(file, file_);
+  return file;
+}
+
 std::vector<Diagnostic> Reporter::take() {
-  std::stable_sort(diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+  auto rank = [this](const std::string& file) {
+    return std::find(files_.begin(), files_.end(), file) - files_.begin();
+  };
+  std::stable_sort(diagnostics_.begin(), diagnostics_.end(), [&](const Diagnostic& a, const Diagnostic& b) {
+    if (a.file != b.file) return rank(a.file) < rank(b.file);
     return a.line != b.line ? a.line < b.line : a.column < b.column;
   });
   return std::move(diagnostics_);

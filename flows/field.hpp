@@ -33,7 +33,7 @@ YAML::Mark mark_of(const Field& field);
 /// Collects diagnostics for one file.
 class Reporter {
  public:
-  explicit Reporter(std::string file) : file_(std::move(file)) {}
+  explicit Reporter(std::string file) : file_(std::move(file)), files_{file_} {}
 
   /// A mistake in `field`, at mark_of(field).
   void error(const Field& field, std::string message);
@@ -46,11 +46,15 @@ class Reporter {
   std::size_t count() const { return diagnostics_.size(); }
   /// The file label diagnostics carry.
   const std::string& file() const { return file_; }
-  /// The diagnostics in file order (line, then column; ties keep the order they were found in).
+  /// Makes later diagnostics name `file` (an included file); returns the previous label.
+  std::string switch_file(std::string file);
+  /// The diagnostics in file order: files as first named (the main file first), then line and
+  /// column; ties keep the order they were found in.
   std::vector<Diagnostic> take();
 
  private:
   std::string file_;
+  std::vector<std::string> files_;  ///< every label used, in order of first use
   std::vector<Diagnostic> diagnostics_;
 };
 

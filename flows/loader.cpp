@@ -1,18 +1,25 @@
 #include "flows/loader.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <exception>
+#include <filesystem>
 #include <memory>
+#include <set>
 
 #include "flows/field.hpp"
+#include "flows/flow_format.hpp"
+#include "flows/json_schema.hpp"
 #include "flows/names.hpp"
 #include "flows/node_builder.hpp"
 #include "flows/policy_parser.hpp"
 #include "flows/processor_parser.hpp"
 #include "flows/readers.hpp"
+#include "flows/yaml_json.hpp"
 
 namespace am2z {
 
@@ -38,96 +45,207 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
   return true;
 }
 
-/// Declares each `processors:` entry with the builder (nullptr for the ones with mistakes).
-void load_processors(Reporter& reporter, const Field& field, const ProcessorRegistry& registry,
-                     const ProcessorDefaults& defaults, NodeBuilder& builder) {
-  MapReader processors(reporter, field, "a map of processor instances (name: {use: ..., with: ...})");
-  for (const auto& [name, entry] : processors.entries()) {
-    if (auto problem = name_problem(name)) reporter.error_at(entry.key.Mark(), entry.path, *problem);
-    MapReader spec(reporter, entry, "a processor instance map {use: ..., with: ...}");
-    if (!spec.ok()) {
-      builder.add_processor(name, nullptr);
-      continue;
-    }
-    spec.check_keys(processor_keys());
-    builder.add_processor(name, parse_processor(reporter, spec, name, registry, defaults));
-  }
+/// "file:line" of a key, for "already defined" messages.
+std::string origin(const Reporter& reporter, const Field& entry) {
+  return reporter.file() + ":" + std::to_string(entry.key.Mark().line + 1);
 }
 
-/// Declares each `flows:` entry with the builder; a name already used by a processor is an error.
-void declare_subflows(Reporter& reporter, const Field& field, NodeBuilder& builder) {
-  MapReader flows(reporter, field, "a map of sub-flows (name: node)");
-  for (const auto& [name, entry] : flows.entries()) {
-    if (auto problem = name_problem(name)) reporter.error_at(entry.key.Mark(), entry.path, *problem);
-    if (builder.has_processor(name)) {
-      reporter.error_at(entry.key.Mark(), entry.path,
-                        "duplicate name '" + name + "': a processor instance has this name already");
-      continue;
-    }
-    builder.add_subflow(name, entry);
-  }
-}
-
-/// Copies the built graph into `flow`; false when any part failed.
-bool assemble(const NodeBuilder& builder, NodePtr root, Flow& flow) {
-  bool complete = static_cast<bool>(root);
-  flow.root = std::move(root);
-  for (const auto& [name, built] : builder.processors()) {
-    complete = complete && built.first;
-    flow.processors[name] = built.first;
-    flow.callables[name] = built.second;
-  }
-  for (auto& [name, node] : builder.subflows()) {
-    complete = complete && node;
-    flow.callables[name] = node;
-  }
-  if (!complete) return false;
-  // Limits are made last, from the final policies, for named and inline instances alike.
-  for (const auto& entry : flow.processors) entry.second->init_limits();
-  for (const auto& instance : builder.inline_instances()) instance->init_limits();
+/// Reports a name that an earlier processor or sub-flow (perhaps in an included file) took.
+bool name_taken(Reporter& reporter, const NodeBuilder& builder, const std::string& name, const Field& entry) {
+  const std::string* first = builder.origin_of(name);
+  if (first == nullptr) return false;
+  reporter.error_at(entry.key.Mark(), entry.path, "duplicate name '" + name + "': already defined at " + *first);
   return true;
 }
 
-void load_document(Reporter& reporter, const YAML::Node& document, const ProcessorRegistry& registry,
-                   const std::string& base_dir, Flow& flow, bool& built) {
-  const Field root{YAML::Node(), document, ""};
-  if (!document.IsMap()) {
-    reporter.error(root, "expected a flow: a map with version, name and flow, got " + describe(document));
-    return;
-  }
-  MapReader top(reporter, root);
-  top.check_keys({"version", "name", "description", "defaults", "processors", "flows", "flow"});
+/// One flow file being loaded, the main one or an included one.
+struct FileScope {
+  std::string label;     ///< as diagnostics name it
+  std::string base_dir;  ///< where its relative paths resolve
+  std::string canonical;
+};
 
-  if (const Field* f = top.require("version")) {
-    if (auto version = read_int(reporter, *f, 0); version && *version != kFormatVersion) {
-      reporter.error(*f, "unsupported version " + std::to_string(*version) + "; this am2z reads version " +
-                             std::to_string(kFormatVersion));
+/// State shared by the main file and every file it includes.
+class Loader {
+ public:
+  Loader(Reporter& reporter, const ProcessorRegistry& registry, Flow& flow)
+      : reporter_(reporter), registry_(registry), flow_(flow), builder_(reporter, registry, main_defaults()) {}
+
+  /// Loads the main document; `built` tells whether the flow is complete.
+  bool load_main(const YAML::Node& document, const FileScope& file) {
+    stack_.push_back(file.canonical);
+    loaded_.insert(file.canonical);
+    const Field root{YAML::Node(), document, ""};
+    if (!document.IsMap()) {
+      reporter_.error(root, "expected a flow: a map with version, name and flow, got " + describe(document));
+      return false;
+    }
+    MapReader top(reporter_, root);
+    declare(top, file, defaults_.front());
+    if (const Field* f = top.require("name")) {
+      if (auto name = read_string(reporter_, *f)) {
+        if (auto problem = name_problem(*name)) reporter_.error(*f, *problem);
+        flow_.name = *name;
+      }
+    }
+    if (const Field* f = top.get("description")) {
+      if (auto description = read_string(reporter_, *f)) flow_.description = *description;
+    }
+    if (const Field* f = top.get("input")) read_input_schema(*f);
+
+    // Sub-flows first, in file order, so a cycle is always reported from the same place.
+    builder_.build_subflows();
+    NodePtr root_node;
+    if (const Field* f = top.require("flow")) root_node = builder_.build(*f);
+    return assemble(std::move(root_node));
+  }
+
+ private:
+  ProcessorDefaults& main_defaults() { return defaults_.emplace_back(); }
+
+  /// What every file contributes: version, includes, defaults, processors and sub-flows.
+  void declare(const MapReader& top, const FileScope& file, ProcessorDefaults& defaults) {
+    top.check_keys(key_names(top_level_fields()));
+    if (const Field* f = top.require("version")) {
+      if (auto version = read_int(reporter_, *f, 0); version && *version != kFormatVersion) {
+        reporter_.error(*f, "unsupported version " + std::to_string(*version) + "; this am2z reads version " +
+                                std::to_string(kFormatVersion));
+      }
+    }
+    if (const Field* f = top.get("include")) include_all(*f, file);
+    if (const Field* f = top.get("defaults")) defaults = parse_defaults(reporter_, *f);
+    defaults.base_dir = file.base_dir;
+    if (const Field* f = top.get("processors")) load_processors(*f, defaults);
+    if (const Field* f = top.get("flows")) declare_subflows(*f, defaults);
+  }
+
+  /// Declares each `processors:` entry with the builder (nullptr for the ones with mistakes).
+  void load_processors(const Field& field, const ProcessorDefaults& defaults) {
+    MapReader processors(reporter_, field, "a map of processor instances (name: {use: ..., with: ...})");
+    for (const auto& [name, entry] : processors.entries()) {
+      if (auto problem = name_problem(name)) reporter_.error_at(entry.key.Mark(), entry.path, *problem);
+      // A clashing instance is still read, so its own mistakes are reported in this pass too.
+      const bool taken = name_taken(reporter_, builder_, name, entry);
+      MapReader spec(reporter_, entry, "a processor instance map {use: ..., with: ...}");
+      std::shared_ptr<ProcessorInstance> instance;
+      if (spec.ok()) {
+        spec.check_keys(processor_keys());
+        instance = parse_processor(reporter_, spec, name, registry_, defaults);
+      }
+      if (!taken) builder_.add_processor(name, std::move(instance), origin(reporter_, entry));
     }
   }
-  if (const Field* f = top.require("name")) {
-    if (auto name = read_string(reporter, *f)) {
-      if (auto problem = name_problem(*name)) reporter.error(*f, *problem);
-      flow.name = *name;
+
+  /// Declares each `flows:` entry with the builder; a name already taken is an error.
+  void declare_subflows(const Field& field, const ProcessorDefaults& defaults) {
+    MapReader flows(reporter_, field, "a map of sub-flows (name: node)");
+    for (const auto& [name, entry] : flows.entries()) {
+      if (auto problem = name_problem(name)) reporter_.error_at(entry.key.Mark(), entry.path, *problem);
+      if (name_taken(reporter_, builder_, name, entry)) continue;
+      builder_.add_subflow(name, entry, reporter_.file(), &defaults, origin(reporter_, entry));
     }
   }
-  if (const Field* f = top.get("description")) {
-    if (auto description = read_string(reporter, *f)) flow.description = *description;
+
+  /// `input:` is a JSON Schema; one that does not compile is a mistake of the flow file.
+  void read_input_schema(const Field& field) {
+    const std::size_t before = reporter_.count();
+    MarkIndex marks;
+    Json schema = yaml_to_json(reporter_, field, &marks);
+    if (reporter_.count() != before) return;
+    auto compiled = JsonSchema::compile(schema);
+    if (!compiled) {
+      const std::string reason = compiled.error().context.value("reason", compiled.error().message);
+      const std::string sub = compiled.error().context.value("at", "");
+      auto mark = marks.find(sub);
+      if (sub.empty() || mark == marks.end())
+        reporter_.error(field, reason);
+      else
+        reporter_.error_at(mark->second, join_path(field.path, sub), reason);
+      return;
+    }
+    flow_.input_schema = std::move(schema);
   }
 
-  ProcessorDefaults defaults;
-  if (const Field* f = top.get("defaults")) defaults = parse_defaults(reporter, *f);
-  defaults.base_dir = base_dir;
+  void include_all(const Field& field, const FileScope& file) {
+    auto items = read_list(reporter_, field);
+    if (!items) return;
+    for (const auto& item : *items) {
+      if (auto relative = read_string(reporter_, item)) include_one(item, *relative, file);
+    }
+  }
 
-  NodeBuilder builder(reporter, registry, defaults);
-  if (const Field* f = top.get("processors")) load_processors(reporter, *f, registry, defaults, builder);
-  if (const Field* f = top.get("flows")) declare_subflows(reporter, *f, builder);
+  /// Loads an included file's processors and sub-flows; its own mistakes are reported in it.
+  void include_one(const Field& item, const std::string& relative, const FileScope& from) {
+    FileScope file;
+    const bool here = from.base_dir.empty() || from.base_dir == ".";
+    file.label = relative.front() == '/' || here ? relative : from.base_dir + "/" + relative;
+    std::error_code ec;
+    file.canonical = std::filesystem::weakly_canonical(file.label, ec).string();
+    if (ec) file.canonical = file.label;
+    if (auto cycle = std::find(stack_.begin(), stack_.end(), file.canonical); cycle != stack_.end()) {
+      std::string chain;
+      for (auto it = cycle; it != stack_.end(); ++it) chain += std::filesystem::path(*it).filename().string() + " -> ";
+      reporter_.error(item, "include cycle: " + chain + std::filesystem::path(file.canonical).filename().string());
+      return;
+    }
+    if (!loaded_.insert(file.canonical).second) return;  // included twice along different paths: once is enough
+    std::string text;
+    std::string error;
+    if (!read_file(file.label, text, error)) {
+      reporter_.error(item, "cannot read included file '" + file.label + "': " + error);
+      return;
+    }
+    flow_.included.push_back(file.label);  // part of the flow's content (workers compare hashes)
+    const auto slash = file.label.find_last_of('/');
+    file.base_dir = slash == std::string::npos ? "." : file.label.substr(0, slash == 0 ? 1 : slash);
 
-  // Sub-flows first, in file order, so a cycle is always reported from the same place.
-  builder.build_subflows();
-  NodePtr root_node;
-  if (const Field* f = top.require("flow")) root_node = builder.build(*f);
-  built = assemble(builder, std::move(root_node), flow);
-}
+    std::string includer = reporter_.switch_file(file.label);
+    stack_.push_back(file.canonical);
+    try {
+      documents_.push_back(YAML::Load(text));
+      const Field root{YAML::Node(), documents_.back(), ""};
+      if (!documents_.back().IsMap()) {
+        reporter_.error(root, "expected an included flow file: a map with version, processors and flows, got " +
+                                  describe(documents_.back()));
+      } else {
+        declare(MapReader(reporter_, root), file, defaults_.emplace_back());
+      }
+    } catch (const YAML::Exception& e) {
+      reporter_.error_at(e.mark, "", e.msg);
+    }
+    stack_.pop_back();
+    reporter_.switch_file(std::move(includer));
+  }
+
+  /// Copies the built graph into the flow; false when any part failed.
+  bool assemble(NodePtr root) {
+    bool complete = static_cast<bool>(root);
+    flow_.root = std::move(root);
+    for (const auto& [name, built] : builder_.processors()) {
+      complete = complete && built.first;
+      flow_.processors[name] = built.first;
+      flow_.callables[name] = built.second;
+    }
+    for (auto& [name, node] : builder_.subflows()) {
+      complete = complete && node;
+      flow_.callables[name] = node;
+    }
+    if (!complete) return false;
+    // Limits are made last, from the final policies, for named and inline instances alike.
+    for (const auto& entry : flow_.processors) entry.second->init_limits();
+    for (const auto& instance : builder_.inline_instances()) instance->init_limits();
+    return true;
+  }
+
+  Reporter& reporter_;
+  const ProcessorRegistry& registry_;
+  Flow& flow_;
+  std::deque<ProcessorDefaults> defaults_;  ///< one per file; a deque keeps references stable
+  NodeBuilder builder_;
+  std::vector<YAML::Node> documents_;  ///< included documents, alive as long as their fields
+  std::vector<std::string> stack_;     ///< files being loaded, outermost first: the include path
+  std::set<std::string> loaded_;
+};
 
 }  // namespace
 
@@ -139,7 +257,10 @@ LoadResult load_flow_text(const std::string& text, const std::string& file_label
   bool built = false;
   try {
     const YAML::Node document = YAML::Load(text);
-    load_document(reporter, document, registry, base_dir, *flow, built);
+    std::error_code ec;
+    std::string canonical = std::filesystem::weakly_canonical(file_label, ec).string();
+    Loader loader(reporter, registry, *flow);
+    built = loader.load_main(document, FileScope{file_label, base_dir, ec ? file_label : canonical});
   } catch (const YAML::Exception& e) {
     reporter.error_at(e.mark, "", e.msg);
   } catch (const std::exception& e) {
@@ -154,6 +275,15 @@ LoadResult load_flow_text(const std::string& text, const std::string& file_label
   result.diagnostics = reporter.take();
   if (built && result.diagnostics.empty()) result.flow = std::move(flow);
   return result;
+}
+
+bool is_flow_library(const std::string& path) {
+  try {
+    const YAML::Node doc = YAML::LoadFile(path);
+    return doc.IsMap() && !doc["flow"];
+  } catch (const std::exception&) {
+    return false;  // unreadable or malformed: loading it reports why
+  }
 }
 
 LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& registry) {

@@ -4,6 +4,9 @@
 //   version: 1                 # required; the format version, the integer 1
 //   name: order-flow           # required
 //   description: text          # optional
+//   include: [lib/common.yaml] # optional; files (relative to this one) whose processors and flows
+//                              #   become available here; their own `flow:` and `input:` are ignored
+//   input: {type: object, ...} # optional JSON Schema (draft-07) of the input data
 //   defaults:                  # optional; timeout and retry for every processor instance lacking its own
 //     timeout: 30s             #   per-attempt timeout (> 0)
 //     retry: {attempts: 3, backoff: 100ms, multiplier: 2, max_backoff: 10s, jitter: 0.2,
@@ -20,7 +23,9 @@
 //   {parallel: [node, ...], merge?: deep|shallow|last-wins, name?, timeout?}
 //   {route: .path, cases?: {value: node, ...}, default?: node, name?, timeout?}
 //   {batch: node, items: [...] | .path, concurrency?: 8, mode?: fail-fast|collect, output?: .batch, name?, timeout?}
+//   {flow: sub-flow, input?: {key: .path | value}, output?: .path, name?, timeout?}   (sub-flow call)
 //   {use: type, with?: {...}, name?, timeout?, retry?, concurrency?, rate?, description?}   (inline processor)
+// The keys of every map are in flows/flow_format.hpp, which `am2z schema` is generated from.
 // A processor's own timeout / retry replaces the default one whole. Composite labels are `name`, else
 // the field path ("flow.chain[2]"); an inline processor is named `name`, else "<type>#<n>".
 #include <memory>
@@ -42,6 +47,10 @@ struct LoadResult {
 
 /// Reads and loads a flow file; an unreadable file is one diagnostic at line 0 naming the OS error.
 LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& registry);
+
+/// True when `path` is a readable YAML map without a `flow:` key: a library for `include:`, not a
+/// flow to run (workers serving a directory skip such files).
+bool is_flow_library(const std::string& path);
 
 /// Loads flow YAML from memory; `file_label` names it in diagnostics and becomes Flow::source.
 /// `base_dir` is where relative paths in processor parameters (exec's cwd) resolve; load_flow_file

@@ -1,7 +1,9 @@
 #include "flows/node_builder.hpp"
 
 #include <algorithm>
+#include <utility>
 
+#include "flows/flow_format.hpp"
 #include "flows/processor_parser.hpp"
 #include "flows/suggest.hpp"
 
@@ -9,19 +11,29 @@ namespace am2z {
 
 namespace {
 
-constexpr std::string_view kNodeShapes =
-    "a processor or sub-flow name, or a map with one of chain, parallel, route, batch, use";
+/// "chain, parallel, route, batch, flow, use"
+const std::string& kind_list() {
+  static const std::string text = [] {
+    std::string out;
+    for (const auto& kind : node_kind_keys()) out += (out.empty() ? "" : ", ") + kind;
+    return out;
+  }();
+  return text;
+}
+
+const std::string& node_shapes() {
+  static const std::string text = "a processor or sub-flow name, or a map with one of " + kind_list();
+  return text;
+}
 
 /// Every key some map node may have: the base for "did you mean" before the form is known.
 const std::vector<std::string>& all_node_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> out = node_kind_keys();
-    for (const char* extra :
-         {"name", "timeout", "merge", "cases", "default", "items", "concurrency", "mode", "output"}) {
-      out.emplace_back(extra);
-    }
-    for (const auto& key : processor_keys()) {
-      if (std::find(out.begin(), out.end(), key) == out.end()) out.push_back(key);
+    for (const auto& form : node_forms()) {
+      for (const auto& field : form.fields) {
+        if (std::find(out.begin(), out.end(), field.name) == out.end()) out.push_back(field.name);
+      }
     }
     return out;
   }();
@@ -31,18 +43,31 @@ const std::vector<std::string>& all_node_keys() {
 }  // namespace
 
 const std::vector<std::string>& node_kind_keys() {
-  static const std::vector<std::string> keys{"chain", "parallel", "route", "batch", "use"};
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    for (const auto& form : node_forms()) out.push_back(form.kind);
+    return out;
+  }();
   return keys;
 }
 
-void NodeBuilder::add_processor(const std::string& name, std::shared_ptr<ProcessorInstance> instance) {
+void NodeBuilder::add_processor(const std::string& name, std::shared_ptr<ProcessorInstance> instance,
+                                std::string origin) {
   NodePtr node = instance ? std::make_shared<ProcessorNode>(instance) : nullptr;
   processors_[name] = {std::move(instance), std::move(node)};
+  origins_.emplace(name, std::move(origin));
 }
 
-void NodeBuilder::add_subflow(const std::string& name, Field definition) {
+void NodeBuilder::add_subflow(const std::string& name, Field definition, std::string file,
+                              const ProcessorDefaults* defaults, std::string origin) {
   subflow_index_[name] = subflows_.size();
-  subflows_.push_back(Subflow{name, std::move(definition), BuildState::pending, nullptr});
+  subflows_.push_back(Subflow{name, std::move(definition), std::move(file), defaults, BuildState::pending, nullptr});
+  origins_.emplace(name, std::move(origin));
+}
+
+const std::string* NodeBuilder::origin_of(std::string_view name) const {
+  auto it = origins_.find(name);
+  return it == origins_.end() ? nullptr : &it->second;
 }
 
 std::vector<std::pair<std::string, NodePtr>> NodeBuilder::subflows() const {
@@ -60,13 +85,12 @@ void NodeBuilder::build_subflows() {
 NodePtr NodeBuilder::build(const Field& field) {
   const YAML::Node& value = field.value;
   if (!value.IsDefined() || value.IsNull()) {
-    reporter_.error(field, "missing node: expected " + std::string(kNodeShapes));
+    reporter_.error(field, "missing node: expected " + node_shapes());
     return nullptr;
   }
   if (value.IsScalar()) return reference(field);
   if (value.IsSequence()) {
-    reporter_.error(field,
-                    "expected " + std::string(kNodeShapes) + ", got a list (write chain: [...] to run steps in order)");
+    reporter_.error(field, "expected " + node_shapes() + ", got a list (write chain: [...] to run steps in order)");
     return nullptr;
   }
 
@@ -84,15 +108,14 @@ NodePtr NodeBuilder::build(const Field& field) {
   }
   if (kinds.empty()) {
     // A misspelt form key is the likely cause; say so instead of "needs one of" when we can.
-    if (map.check_keys(all_node_keys()))
-      reporter_.error(field, "a node needs one of: chain, parallel, route, batch, use");
+    if (map.check_keys(all_node_keys())) reporter_.error(field, "a node needs one of: " + kind_list());
     return nullptr;
   }
   if (kinds.size() > 1) {
     const Field& second = kinds[1]->field;
     reporter_.error_at(second.key.Mark(), second.path,
                        "'" + kinds[1]->name + "' cannot be combined with '" + kinds[0]->name +
-                           "': a node has exactly one of chain, parallel, route, batch, use");
+                           "': a node has exactly one of " + kind_list());
     map.check_keys(all_node_keys());
     return nullptr;
   }
@@ -107,6 +130,8 @@ NodePtr NodeBuilder::build(const Field& field) {
     node = route(map);
   else if (kind == "batch")
     node = batch(map);
+  else if (kind == "flow")
+    node = subflow_call(map);
   else
     node = inline_processor(map);
   return reporter_.count() == before ? node : nullptr;
@@ -145,7 +170,12 @@ NodePtr NodeBuilder::subflow(std::size_t index, const Field& reference) {
   building_.push_back(index);
   // Build from a copy of the definition: subflows_ does not grow during a build, but be safe.
   const Field definition = sub.definition;
+  // A sub-flow from an included file reports into that file and takes that file's defaults.
+  const ProcessorDefaults* caller_defaults = std::exchange(defaults_, sub.defaults);
+  std::string caller_file = reporter_.switch_file(sub.file);
   NodePtr node = build(definition);
+  reporter_.switch_file(std::move(caller_file));
+  defaults_ = caller_defaults;
   building_.pop_back();
   subflows_[index].node = node;
   subflows_[index].state = BuildState::done;

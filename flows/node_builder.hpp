@@ -20,16 +20,21 @@ namespace am2z {
 /// reference may point forwards; each sub-flow is built once and shared by all its references.
 class NodeBuilder {
  public:
+  /// `defaults` apply to inline processors of the main file (must outlive the builder).
   NodeBuilder(Reporter& reporter, const ProcessorRegistry& registry, const ProcessorDefaults& defaults)
-      : reporter_(reporter), registry_(registry), defaults_(defaults) {}
+      : reporter_(reporter), registry_(registry), defaults_(&defaults) {}
 
   /// A named instance; nullptr when it failed to build (its mistakes are already reported, and
-  /// references to it then fail silently).
-  void add_processor(const std::string& name, std::shared_ptr<ProcessorInstance> instance);
-  /// A named sub-flow, built on first reference or by build_subflows().
-  void add_subflow(const std::string& name, Field definition);
+  /// references to it then fail silently). `origin` ("file:line") names it in clash messages.
+  void add_processor(const std::string& name, std::shared_ptr<ProcessorInstance> instance, std::string origin = "");
+  /// A named sub-flow, built on first reference or by build_subflows(). Its mistakes are reported
+  /// in `file` and its inline processors take `defaults` (the file it came from: includes differ).
+  void add_subflow(const std::string& name, Field definition, std::string file, const ProcessorDefaults* defaults,
+                   std::string origin = "");
   /// Whether `name` is taken by a processor instance.
   bool has_processor(std::string_view name) const { return processors_.contains(name); }
+  /// Where the processor or sub-flow `name` was defined ("file:line"), or nullptr if it is free.
+  const std::string* origin_of(std::string_view name) const;
 
   /// The node `field` describes; nullptr after reporting mistakes.
   NodePtr build(const Field& field);
@@ -50,6 +55,8 @@ class NodeBuilder {
   struct Subflow {
     std::string name;
     Field definition;
+    std::string file;
+    const ProcessorDefaults* defaults;
     BuildState state = BuildState::pending;
     NodePtr node;
   };
@@ -67,12 +74,14 @@ class NodeBuilder {
   NodePtr route(const MapReader& map);
   NodePtr batch(const MapReader& map);
   NodePtr inline_processor(const MapReader& map);
+  NodePtr subflow_call(const MapReader& map);
   /// The nodes of a non-empty list under `key` (`kind` names it in messages); nullopt on mistakes.
   std::optional<std::vector<NodePtr>> node_list(const Field& field, std::string_view kind);
 
   Reporter& reporter_;
   const ProcessorRegistry& registry_;
-  const ProcessorDefaults& defaults_;
+  const ProcessorDefaults* defaults_;  ///< of the file whose nodes are being built
+  std::map<std::string, std::string, std::less<>> origins_;
   std::map<std::string, std::pair<std::shared_ptr<ProcessorInstance>, NodePtr>, std::less<>> processors_;
   std::vector<Subflow> subflows_;
   std::map<std::string, std::size_t, std::less<>> subflow_index_;

@@ -1,12 +1,29 @@
-// The five map node forms: chain, parallel, route, batch and inline processors.
+// The map node forms: chain, parallel, route, batch, sub-flow calls and inline processors.
 #include <limits>
 
+#include "flows/flow_format.hpp"
 #include "flows/names.hpp"
 #include "flows/node_builder.hpp"
 #include "flows/processor_parser.hpp"
+#include "flows/subflow_call.hpp"
+#include "flows/suggest.hpp"
 #include "flows/yaml_json.hpp"
 
 namespace am2z {
+
+namespace {
+
+/// Reports keys the form's table does not have.
+void check_form_keys(const MapReader& map, std::string_view kind) {
+  map.check_keys(key_names(find_node_form(kind)->fields));
+}
+
+/// A sub-flow's input entry: a string starting with '.' is a path into the caller's state.
+bool is_path_text(const YAML::Node& value) {
+  return value.IsScalar() && !value.Scalar().empty() && value.Scalar().front() == '.';
+}
+
+}  // namespace
 
 NodeBuilder::Common NodeBuilder::common(const MapReader& map) {
   Common out;
@@ -40,7 +57,7 @@ std::optional<std::vector<NodePtr>> NodeBuilder::node_list(const Field& field, s
 }
 
 NodePtr NodeBuilder::chain(const MapReader& map) {
-  map.check_keys({"chain", "name", "timeout"});
+  check_form_keys(map, "chain");
   Common c = common(map);
   auto steps = node_list(*map.get("chain"), "chain");
   if (!steps) return nullptr;
@@ -50,7 +67,7 @@ NodePtr NodeBuilder::chain(const MapReader& map) {
 }
 
 NodePtr NodeBuilder::parallel(const MapReader& map) {
-  map.check_keys({"parallel", "merge", "name", "timeout"});
+  check_form_keys(map, "parallel");
   Common c = common(map);
   MergeStrategy merge = MergeStrategy::deep;
   if (const Field* f = map.get("merge")) {
@@ -64,7 +81,7 @@ NodePtr NodeBuilder::parallel(const MapReader& map) {
 }
 
 NodePtr NodeBuilder::route(const MapReader& map) {
-  map.check_keys({"route", "cases", "default", "name", "timeout"});
+  check_form_keys(map, "route");
   Common c = common(map);
   auto selector = read_path(reporter_, *map.get("route"));
 
@@ -99,7 +116,7 @@ NodePtr NodeBuilder::route(const MapReader& map) {
 }
 
 NodePtr NodeBuilder::batch(const MapReader& map) {
-  map.check_keys({"batch", "items", "concurrency", "mode", "output", "name", "timeout"});
+  check_form_keys(map, "batch");
   Common c = common(map);
   NodePtr target = build(*map.get("batch"));
 
@@ -137,9 +154,7 @@ NodePtr NodeBuilder::batch(const MapReader& map) {
 }
 
 NodePtr NodeBuilder::inline_processor(const MapReader& map) {
-  std::vector<std::string> keys = processor_keys();
-  keys.emplace_back("name");
-  map.check_keys(keys);
+  check_form_keys(map, "use");
 
   std::string name;
   if (const Field* f = map.get("name")) {
@@ -154,8 +169,67 @@ NodePtr NodeBuilder::inline_processor(const MapReader& map) {
     const std::string type = use && use->value.IsScalar() ? use->value.Scalar() : "processor";
     name = type + "#" + std::to_string(++inline_counters_[type]);
   }
-  auto instance = parse_processor(reporter_, map, std::move(name), registry_, defaults_);
+  auto instance = parse_processor(reporter_, map, std::move(name), registry_, *defaults_);
   if (!instance) return nullptr;
+  inline_.push_back(instance);
+  return std::make_shared<ProcessorNode>(instance);
+}
+
+}  // namespace am2z
+
+namespace am2z {
+
+NodePtr NodeBuilder::subflow_call(const MapReader& map) {
+  check_form_keys(map, "flow");
+  Common c = common(map);
+  const std::size_t before = reporter_.count();
+  const Field& target_field = *map.get("flow");
+  std::string target;
+  if (auto name = read_string(reporter_, target_field)) {
+    target = *name;
+    if (auto it = subflow_index_.find(target); it != subflow_index_.end()) {
+      subflow(it->second, target_field);  // built (once) for its own mistakes and for cycles
+    } else {
+      std::vector<std::string> names;
+      for (const auto& sub : subflows_) names.push_back(sub.name);
+      std::string message = "unknown sub-flow '" + target + "'";
+      if (auto close = suggest(target, names); !close.empty())
+        message += "; did you mean '" + close + "'?";
+      else if (processors_.contains(target))
+        message += "; '" + target + "' is a processor instance: name it directly instead of {flow: ...}";
+      reporter_.error(target_field, std::move(message));
+    }
+  }
+
+  SubflowCall call;
+  call.target = target;
+  Json written = Json::object();
+  if (const Field* input = map.get("input")) {
+    call.input = std::vector<InputBinding>{};
+    MapReader entries(reporter_, *input, "a map of the sub-flow's input (key: .path or value)");
+    for (const auto& entry : entries.entries()) {
+      InputBinding binding{entry.name, std::nullopt, Json()};
+      if (is_path_text(entry.field.value)) {
+        binding.path = read_path(reporter_, entry.field);
+        written[entry.name] = entry.field.value.Scalar();
+      } else {
+        binding.literal = yaml_to_json(reporter_, entry.field);
+        written[entry.name] = binding.literal;
+      }
+      call.input->push_back(std::move(binding));
+    }
+  }
+  if (const Field* f = map.get("output")) call.output = read_path(reporter_, *f);
+  if (reporter_.count() != before) return nullptr;
+
+  auto instance = std::make_shared<ProcessorInstance>();
+  instance->name = c.label;
+  instance->type = std::string(kSubflowCallType);
+  instance->with = Json{{"flow", target}};
+  if (call.input) instance->with["input"] = std::move(written);
+  if (call.output) instance->with["output"] = call.output->text();
+  instance->policy.timeout = c.timeout;
+  instance->impl = make_subflow_call(std::move(call));
   inline_.push_back(instance);
   return std::make_shared<ProcessorNode>(instance);
 }

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "flows/flow_format.hpp"
 #include "flows/readers.hpp"
 
 namespace am2z {
@@ -10,7 +11,7 @@ std::optional<RetryPolicy> parse_retry(Reporter& reporter, const Field& field) {
   const std::size_t before = reporter.count();
   MapReader map(reporter, field, "a retry policy map");
   if (!map.ok()) return std::nullopt;
-  map.check_keys({"attempts", "backoff", "multiplier", "max_backoff", "jitter", "on"});
+  map.check_keys(key_names(retry_fields()));
   RetryPolicy policy;
   if (const Field* f = map.get("attempts")) {
     // attempts counts the first try too; an int keeps it well inside RetryPolicy::attempts.
@@ -55,7 +56,7 @@ ProcessorDefaults parse_defaults(Reporter& reporter, const Field& field) {
   ProcessorDefaults defaults;
   MapReader map(reporter, field);
   if (!map.ok()) return defaults;
-  map.check_keys({"timeout", "retry"});
+  map.check_keys(key_names(defaults_fields()));
   if (const Field* f = map.get("timeout")) defaults.timeout = read_timeout(reporter, *f);
   if (const Field* f = map.get("retry")) defaults.retry = parse_retry(reporter, *f);
   return defaults;

@@ -3,6 +3,8 @@
 #include <exception>
 #include <limits>
 
+#include "flows/flow_format.hpp"
+#include "flows/params_validation.hpp"
 #include "flows/suggest.hpp"
 #include "flows/yaml_json.hpp"
 
@@ -23,7 +25,6 @@ std::string parent_subpath(std::string_view sub) {
   return cut == std::string_view::npos ? std::string() : std::string(sub.substr(0, cut));
 }
 
-/// Reports a factory failure at the `with:` value it names in context.field, if it can be found.
 /// Flows are run from anywhere: paths in a flow are relative to the flow file, like includes.
 void apply_base_dir(const ProcessorType& type, const std::string& base_dir, Json& with) {
   if (base_dir.empty() || !with.is_object()) return;
@@ -40,14 +41,11 @@ void apply_base_dir(const ProcessorType& type, const std::string& base_dir, Json
   }
 }
 
-void report_create_error(Reporter& reporter, const WithSite& site, const Error& error) {
-  std::string field;
-  if (auto it = error.context.find("field"); it != error.context.end() && it->is_string()) {
-    field = it->get<std::string>();
-  }
+/// Reports `message` about the `with:` value at sub-path `field` ("argv[1]"; "" for `with:` itself),
+/// at the nearest enclosing value that was written: a missing "argv[5]" points at "argv".
+void report_with_error(Reporter& reporter, const WithSite& site, const std::string& field, std::string message) {
   std::string path = site.path;
   if (!field.empty()) path += (field.front() == '[' ? "" : ".") + field;
-  // The nearest enclosing value that was written: a missing "argv[5]" points at "argv".
   YAML::Mark mark = site.mark;
   for (std::string sub = field;; sub = parent_subpath(sub)) {
     if (auto it = site.marks.find(sub); it != site.marks.end() && !it->second.is_null()) {
@@ -56,7 +54,28 @@ void report_create_error(Reporter& reporter, const WithSite& site, const Error& 
     }
     if (sub.empty()) break;
   }
-  reporter.error_at(mark, std::move(path), error.message);
+  reporter.error_at(mark, std::move(path), std::move(message));
+}
+
+/// Reports a factory failure at the `with:` value it names in context.field, if it can be found.
+void report_create_error(Reporter& reporter, const WithSite& site, const Error& error) {
+  std::string field;
+  if (auto it = error.context.find("field"); it != error.context.end() && it->is_string()) {
+    field = it->get<std::string>();
+  }
+  report_with_error(reporter, site, field, error.message);
+}
+
+/// Checks `with:` against the type's params_schema; false after reporting violations.
+bool params_match_schema(Reporter& reporter, const WithSite& site, const ProcessorType& type, const Json& with,
+                         const Field& use) {
+  auto violations = check_params(type, with);
+  if (!violations) {
+    reporter.error(use, violations.error().message);
+    return false;
+  }
+  for (const auto& v : *violations) report_with_error(reporter, site, v.field(), v.message);
+  return violations->empty();
 }
 
 std::string unknown_type_message(const std::string& type, const ProcessorRegistry& registry) {
@@ -68,7 +87,7 @@ std::string unknown_type_message(const std::string& type, const ProcessorRegistr
 }  // namespace
 
 const std::vector<std::string>& processor_keys() {
-  static const std::vector<std::string> keys{"use", "with", "timeout", "retry", "concurrency", "rate", "description"};
+  static const std::vector<std::string> keys = key_names(processor_fields());
   return keys;
 }
 
@@ -128,6 +147,7 @@ std::shared_ptr<ProcessorInstance> parse_processor(Reporter& reporter, const Map
     if (auto text = read_string(reporter, *f)) instance->description = *text;
   }
 
+  if (type && with_ok) with_ok = params_match_schema(reporter, site, *type, instance->with, *spec.get("use"));
   if (type && with_ok) apply_base_dir(*type, defaults.base_dir, instance->with);
   if (type && with_ok) {
     if (!type->create) {

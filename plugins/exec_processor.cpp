@@ -171,55 +171,24 @@ class ExecProcessor final : public Processor {
   std::size_t max_output_;
 };
 
-Result<std::vector<std::string>> read_argv(const Json& with) {
-  const Json* argv = params::find(with, "argv");
-  if (argv == nullptr) return fail(params::missing("argv"));
-  if (!argv->is_array() || argv->empty()) {
-    return fail(errors::validation("argv", *argv, "must be a non-empty list of strings"));
-  }
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < argv->size(); ++i) {
-    auto arg = params::as_string((*argv)[i], "argv[" + std::to_string(i) + "]", /*non_empty=*/i == 0);
-    if (!arg) return fail(arg.error());
-    out.push_back(std::move(*arg));
-  }
-  return out;
-}
-
-Result<std::vector<std::pair<std::string, std::string>>> read_env(const Json& with) {
-  std::vector<std::pair<std::string, std::string>> out;
-  const Json* env = params::find(with, "env");
-  if (env == nullptr) return out;
-  if (!env->is_object()) return fail(errors::validation("env", *env, "must be a mapping of variable names to values"));
-  for (const auto& [name, value] : env->items()) {
-    std::string field = "env." + name;
-    if (name.empty() || name.find('=') != std::string::npos) {
-      return fail(errors::validation(field, name, "is not a valid variable name"));
-    }
-    // YAML reads `PORT: 8080` as a number; a variable is text either way.
-    if (value.is_string()) {
-      out.emplace_back(name, value.get<std::string>());
-    } else if (value.is_number() || value.is_boolean()) {
-      out.emplace_back(name, value.dump());
-    } else {
-      return fail(errors::validation(field, value, "must be a string"));
-    }
-  }
-  return out;
-}
-
+/// The schema makes argv a non-empty list of strings, env a map of scalars, cwd a non-empty string
+/// and max_output an integer >= 1; what is left to judge is variable names and kill_grace's text.
 Result<std::unique_ptr<Processor>> create_exec(const Json& with) {
-  if (auto ok = params::check_keys(with, {"argv", "env", "cwd", "kill_grace", "max_output"}); !ok)
-    return fail(ok.error());
-  auto argv = read_argv(with);
-  if (!argv) return fail(argv.error());
-  auto env = read_env(with);
-  if (!env) return fail(env.error());
-  std::string cwd;
-  if (const Json* v = params::find(with, "cwd")) {
-    auto s = params::as_string(*v, "cwd", /*non_empty=*/true);
-    if (!s) return fail(s.error());
-    cwd = std::move(*s);
+  std::vector<std::string> argv;
+  if (const Json* list = params::find(with, "argv"); list != nullptr && list->is_array()) {
+    for (const auto& arg : *list) argv.push_back(arg.is_string() ? arg.get<std::string>() : arg.dump());
+  }
+  if (argv.empty()) return fail(errors::validation("argv", nullptr, "needs a program to run"));
+  if (argv[0].empty()) return fail(errors::validation("argv[0]", "", "must name a program"));
+  std::vector<std::pair<std::string, std::string>> env;
+  if (const Json* vars = params::find(with, "env"); vars != nullptr && vars->is_object()) {
+    for (const auto& [name, value] : vars->items()) {
+      if (name.empty() || name.find('=') != std::string::npos) {
+        return fail(errors::validation("env." + name, name, "is not a valid variable name"));
+      }
+      // YAML reads `PORT: 8080` as a number; a variable is text either way.
+      env.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
+    }
   }
   Millis kill_grace{2000};
   if (const Json* v = params::find(with, "kill_grace")) {
@@ -228,13 +197,11 @@ Result<std::unique_ptr<Processor>> create_exec(const Json& with) {
     kill_grace = *d;
   }
   std::size_t max_output = kDefaultMaxOutput;
-  if (const Json* v = params::find(with, "max_output")) {
-    if (!v->is_number_integer() || v->get<long long>() < 1) {
-      return fail(errors::validation("max_output", *v, "must be a whole number of bytes >= 1"));
-    }
+  if (const Json* v = params::find(with, "max_output"); v != nullptr && v->is_number_integer() && *v >= 1) {
     max_output = v->get<std::size_t>();
   }
-  return std::make_unique<ExecProcessor>(std::move(*argv), std::move(*env), std::move(cwd), kill_grace, max_output);
+  return std::make_unique<ExecProcessor>(std::move(argv), std::move(env), params::text(with, "cwd"), kill_grace,
+                                         max_output);
 }
 
 Json exec_schema() {
@@ -250,7 +217,8 @@ Json exec_schema() {
          {{"type", "object"},
           {"additionalProperties", {{"type", Json::array({"string", "number", "boolean"})}}},
           {"description", "environment variables added to the inherited environment"}}},
-        {"cwd", {{"type", "string"}, {"minLength", 1}, {"description", "working directory"}}},
+        {"cwd",
+         {{"type", "string"}, {"minLength", 1}, {"description", "working directory, relative to the flow file"}}},
         {"max_output",
          {{"type", "integer"},
           {"minimum", 1},

@@ -63,36 +63,16 @@ class FailProcessor final : public Processor {
 };
 
 Result<std::unique_ptr<Processor>> create_fail(const Json& with) {
-  if (auto ok = params::check_keys(with, {"error", "code", "message", "times"}); !ok) return fail(ok.error());
-  std::string kind = "business";
-  if (const Json* v = params::find(with, "error")) {
-    auto k = params::as_choice(*v, "error", kKinds);
-    if (!k) return fail(k.error());
-    kind = *k;
-  }
+  // Keys, types, the error enum and times >= 1 are the schema's; only `code` depends on `error`.
   ErrorCategory category = ErrorCategory::business;
-  parse_category(kind, category);
-  std::string code = "FAILED";
-  if (const Json* v = params::find(with, "code")) {
-    if (category != ErrorCategory::business) {
-      return fail(errors::validation("code", *v, "only applies to error: business; other errors have fixed codes"));
-    }
-    auto c = params::as_string(*v, "code", /*non_empty=*/true);
-    if (!c) return fail(c.error());
-    code = std::move(*c);
+  parse_category(params::text(with, "error", "business"), category);
+  if (const Json* v = params::find(with, "code"); v != nullptr && category != ErrorCategory::business) {
+    return fail(errors::validation("code", *v, "only applies to error: business; other errors have fixed codes"));
   }
-  std::string message = "failed by the fail processor";
-  if (const Json* v = params::find(with, "message")) {
-    auto m = params::as_string(*v, "message");
-    if (!m) return fail(m.error());
-    message = std::move(*m);
-  }
+  std::string code = params::text(with, "code", "FAILED");
+  std::string message = params::text(with, "message", "failed by the fail processor");
   std::optional<long long> times;
-  if (const Json* v = params::find(with, "times")) {
-    auto t = params::as_integer(*v, "times", 1);
-    if (!t) return fail(t.error());
-    times = *t;
-  }
+  if (const Json* v = params::find(with, "times"); v != nullptr && v->is_number_integer()) times = v->get<long long>();
   return std::make_unique<FailProcessor>(category, std::move(code), std::move(message), times);
 }
 

@@ -95,20 +95,10 @@ spdlog::level::level_enum to_level(const std::string& name) {
 }
 
 Result<std::unique_ptr<Processor>> create_log(const Json& with) {
-  if (auto ok = params::check_keys(with, {"message", "level"}); !ok) return fail(ok.error());
-  const Json* m = params::find(with, "message");
-  if (m == nullptr) return fail(params::missing("message"));
-  auto message = params::as_string(*m, "message");
-  if (!message) return fail(message.error());
-  auto pieces = parse_template(*message);
+  // The schema vouches for the keys and their types; the placeholders are left to parse.
+  auto pieces = parse_template(params::text(with, "message"));
   if (!pieces) return fail(pieces.error());
-  std::string level = "info";
-  if (const Json* v = params::find(with, "level")) {
-    auto l = params::as_choice(*v, "level", kLevels);
-    if (!l) return fail(l.error());
-    level = *l;
-  }
-  return std::make_unique<LogProcessor>(std::move(*pieces), to_level(level));
+  return std::make_unique<LogProcessor>(std::move(*pieces), to_level(params::text(with, "level", "info")));
 }
 
 }  // namespace

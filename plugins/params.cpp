@@ -6,42 +6,16 @@
 
 namespace am2z::params {
 
-namespace {
-
-std::string joined(std::span<const std::string_view> names) {
-  std::string out;
-  for (std::string_view n : names) {
-    if (!out.empty()) out += ", ";
-    out += n;
-  }
-  return out;
-}
-
-}  // namespace
-
-Status check_keys(const Json& with, std::initializer_list<std::string_view> allowed) {
-  if (with.is_null()) return {};
-  if (!with.is_object()) return fail(errors::validation("with", with, "must be a mapping of parameters"));
-  for (const auto& [key, value] : with.items()) {
-    bool known = false;
-    for (std::string_view a : allowed) known = known || a == key;
-    if (!known) {
-      std::string reason = allowed.size() == 0
-                               ? "unknown parameter; this processor takes none"
-                               : "unknown parameter; expected one of: " + joined({allowed.begin(), allowed.size()});
-      return fail(errors::validation(key, value, std::move(reason)));
-    }
-  }
-  return {};
-}
-
 const Json* find(const Json& with, std::string_view key) {
   if (!with.is_object()) return nullptr;
   auto it = with.find(key);
   return it == with.end() ? nullptr : &*it;
 }
 
-Error missing(std::string_view field) { return errors::validation(std::string(field), nullptr, "is required"); }
+std::string text(const Json& with, std::string_view key, std::string fallback) {
+  const Json* value = find(with, key);
+  return value != nullptr && value->is_string() ? value->get<std::string>() : fallback;
+}
 
 std::string reason_of(const Error& error) {
   if (error.context.is_object()) {
@@ -49,13 +23,6 @@ std::string reason_of(const Error& error) {
       return it->get<std::string>();
   }
   return error.message;
-}
-
-Result<std::string> as_string(const Json& value, std::string_view field, bool non_empty) {
-  if (!value.is_string()) return fail(errors::validation(std::string(field), value, "must be a string"));
-  std::string s = value.get<std::string>();
-  if (non_empty && s.empty()) return fail(errors::validation(std::string(field), value, "must not be empty"));
-  return s;
 }
 
 Result<Millis> as_duration(const Json& value, std::string_view field) {
@@ -76,29 +43,9 @@ Result<Millis> as_duration(const Json& value, std::string_view field) {
   return *parsed;
 }
 
-Result<long long> as_integer(const Json& value, std::string_view field, long long min) {
-  if (!value.is_number_integer()) {
-    return fail(errors::validation(std::string(field), value, "must be an integer"));
-  }
-  auto n = value.get<long long>();
-  if (n < min) {
-    return fail(errors::validation(std::string(field), value, "must be at least " + std::to_string(min)));
-  }
-  return n;
-}
-
-Result<std::string> as_choice(const Json& value, std::string_view field, std::span<const std::string_view> choices) {
-  if (value.is_string()) {
-    const auto& s = value.get_ref<const std::string&>();
-    for (std::string_view c : choices) {
-      if (c == s) return s;
-    }
-  }
-  return fail(errors::validation(std::string(field), value, "must be one of: " + joined(choices)));
-}
-
 Json duration_schema(std::string_view description) {
   return Json{{"type", Json::array({"string", "integer"})},
+              {"minimum", 0},
               {"description", std::string(description) + " (e.g. 500ms, 2s, 5m; an integer means milliseconds)"}};
 }
 

@@ -21,15 +21,12 @@ class RemoteProcessor final : public Processor {
 };
 
 Result<std::unique_ptr<Processor>> create_remote(const Json& with) {
-  if (auto ok = params::check_keys(with, {"queue"}); !ok) return fail(ok.error());
-  const Json* v = params::find(with, "queue");
-  if (v == nullptr) return fail(params::missing("queue"));
-  auto queue = params::as_string(*v, "queue", /*non_empty=*/true);
-  if (!queue) return fail(queue.error());
-  if (queue->find(':') != std::string::npos) {
-    return fail(errors::validation("queue", *queue, "must not contain ':' (BullMQ splits keys at ':')"));
+  // The schema requires a non-empty string `queue`; only what it cannot say is left to judge.
+  std::string queue = params::text(with, "queue");
+  if (queue.find(':') != std::string::npos) {
+    return fail(errors::validation("queue", queue, "must not contain ':' (BullMQ splits keys at ':')"));
   }
-  return std::make_unique<RemoteProcessor>(std::move(*queue));
+  return std::make_unique<RemoteProcessor>(std::move(queue));
 }
 
 }  // namespace
@@ -44,11 +41,11 @@ ProcessorType remote_processor_type() {
   type.name = "remote";
   type.description =
       "A step done by another worker (BullMQ Node Worker or any client) as a job on a queue; distributed runs only";
-  type.params_schema =
-      Json{{"type", "object"},
-           {"properties", {{"queue", {{"type", "string"}, {"description", "queue the job is added to"}}}}},
-           {"required", Json::array({"queue"})},
-           {"additionalProperties", false}};
+  type.params_schema = Json{
+      {"type", "object"},
+      {"properties", {{"queue", {{"type", "string"}, {"minLength", 1}, {"description", "queue the job is added to"}}}}},
+      {"required", Json::array({"queue"})},
+      {"additionalProperties", false}};
   type.create = create_remote;
   return type;
 }

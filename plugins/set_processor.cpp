@@ -67,16 +67,13 @@ Result<Assignment> read_assignment(const std::string& key, const Json& value) {
 }
 
 Result<std::unique_ptr<Processor>> create_set(const Json& with) {
-  if (auto ok = params::check_keys(with, {"values"}); !ok) return fail(ok.error());
-  const Json* values = params::find(with, "values");
-  if (values == nullptr) return fail(params::missing("values"));
-  if (!values->is_object()) {
-    return fail(errors::validation("values", *values, "must be a mapping of paths to values"));
-  }
+  // The schema makes `values` a map; each key is still a path to parse.
+  const Json* found = params::find(with, "values");
+  const Json values = found != nullptr && found->is_object() ? *found : Json::object();
   std::vector<Assignment> assignments;
   std::set<std::string> seen;
   bool may_fail = false;
-  for (const auto& [key, value] : values->items()) {
+  for (const auto& [key, value] : values.items()) {
     auto a = read_assignment(key, value);
     if (!a) return fail(a.error());
     if (!seen.insert(a->path.text()).second) return fail(bad_path(key, "sets a path that another key already sets"));

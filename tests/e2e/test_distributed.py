@@ -74,7 +74,11 @@ class SameOutputAsLocal(DistributedTestCase):
         self.start_worker(harness.EXAMPLES, args=("-c", "2"))
         self.start_worker(harness.EXAMPLES, args=("-c", "2"))
         cases = [("order/order.yaml", "order/order-input.json"), ("order/order.yaml", "order/declined-input.json"),
-                 ("batch/invoices.yaml", "batch/invoices-input.json")]
+                 ("batch/invoices.yaml", "batch/invoices-input.json"), ("reuse/quote.yaml", "reuse/quote-input.json")]
+        # every example flow is covered (a new example must be added here)
+        flows = {os.path.relpath(os.path.join(d, f), harness.EXAMPLES) for d, _, fs in os.walk(harness.EXAMPLES)
+                 for f in fs if f.endswith(".yaml") and "/lib/" not in os.path.join(d, f)}
+        self.assertEqual(flows, {flow for flow, _ in cases})
         for flow, data in cases:
             with self.subTest(flow=flow, input=data):
                 self.check_same(harness.example(flow), harness.example(data))
@@ -218,6 +222,20 @@ class Trust(DistributedTestCase):
         err = res.error()
         self.assertIn("another version of flow 'failing'", err["message"])
         self.assertIn("refuses to run it", err["message"])
+
+    def test_a_change_in_an_included_file_is_a_different_flow(self):
+        import shutil
+        worker_copy = shutil.copytree(harness.example("reuse"), self.tmp_path("worker"))
+        submit_copy = shutil.copytree(harness.example("reuse"), self.tmp_path("submitter"))
+        lib = os.path.join(submit_copy, "lib", "pricing.yaml")
+        with open(lib, "a", encoding="utf-8") as f:
+            f.write("\n# a comment is enough: the content changed\n")
+        self.start_worker(worker_copy)
+        res = self.run_redis(os.path.join(submit_copy, "quote.yaml"), "-i", harness.example("reuse", "quote-input.json"))
+        self.assertExit(res, 1)
+        self.assertIn("another version of flow", res.error()["message"])
+        same = self.run_redis(os.path.join(worker_copy, "quote.yaml"), "-i", harness.example("reuse", "quote-input.json"))
+        self.assertSucceeded(same)
 
     def test_a_corrupt_job_fails_with_its_key_and_the_worker_goes_on(self):
         flow = self.write_tmp("failing.yaml", FAILING.replace("broken, ok", "ok"))

@@ -13,7 +13,7 @@ MALFORMED = fixture("invalid", "malformed.yaml")
 # (line, column, path, message) of every mistake in invalid/mistakes.yaml, in file order
 MISTAKES_DIAGNOSTICS = [
     (1, 10, "version", "unsupported version 2; this am2z reads version 1"),
-    (4, 12, "processors.a.use", "unknown processor type 'nope'; available: exec, fail, log, set, sleep"),
+    (4, 12, "processors.a.use", "unknown processor type 'nope'; available: exec, fail, log, remote, set, sleep"),
     (5, 36, "processors.b.with.duration", "Validation failed for field 'duration': invalid duration 'fast': "
                                           "expected a number and a unit, e.g. 500ms, 30s, 5m, 1h"),
     (7, 14, "flow.chain[1]", "unknown processor or sub-flow 'c'"),
@@ -127,12 +127,12 @@ class ValidateTest(E2ETestCase):
                          [(good, True), (MISTAKES, False), (missing, False)])
         self.assertEqual(report["files"][0]["diagnostics"], [])
         self.assertEqual(report["files"][1]["diagnostics"], [
-            {"file": MISTAKES, "line": line, "column": col, "path": path, "message": message}
+            {"file": MISTAKES, "line": line, "column": col, "path": path, "message": message, "severity": "error"}
             for line, col, path, message in MISTAKES_DIAGNOSTICS
         ])
         self.assertEqual(report["files"][2]["diagnostics"], [
             {"file": missing, "line": 0, "column": 0, "path": "",
-             "message": "cannot read flow file: No such file or directory"}
+             "message": "cannot read flow file: No such file or directory", "severity": "error"}
         ])
 
     def test_json_output_all_valid(self):

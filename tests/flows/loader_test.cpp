@@ -699,7 +699,7 @@ flow: a
 )");
   REQUIRE(r.diagnostics.size() == 2);
   check_diag(r.diagnostics[0], 5, 3, "processors.a", "duplicate key 'a' (first defined on line 4)");
-  check_diag(r.diagnostics[1], 7, 3, "flows.a", "duplicate name 'a': a processor instance has this name already");
+  check_diag(r.diagnostics[1], 7, 3, "flows.a", "duplicate name 'a': already defined at test.yaml:4");
 }
 
 TEST_CASE("every mistake is reported in one pass, in file order") {
@@ -732,9 +732,9 @@ processors:
 flow: {chain: [a], parallel: [a]}
 )");
     REQUIRE(r.diagnostics.size() == 1);
-    check_diag(
-        r.diagnostics[0], 5, 20, "flow.parallel",
-        "'parallel' cannot be combined with 'chain': a node has exactly one of chain, parallel, route, batch, use");
+    check_diag(r.diagnostics[0], 5, 20, "flow.parallel",
+               "'parallel' cannot be combined with 'chain': a node has exactly one of chain, parallel, route, batch, "
+               "flow, use");
   }
   SUBCASE("a list where a node belongs") {
     auto r = load(R"(version: 1
@@ -745,7 +745,7 @@ flow: [a, a]
 )");
     REQUIRE(r.diagnostics.size() == 1);
     check_diag(r.diagnostics[0], 5, 1, "flow",
-               "expected a processor or sub-flow name, or a map with one of chain, parallel, route, batch, use, "
+               "expected a processor or sub-flow name, or a map with one of chain, parallel, route, batch, flow, use, "
                "got a list (write chain: [...] to run steps in order)");
   }
   SUBCASE("no form key at all") {
@@ -754,7 +754,7 @@ name: t
 flow: {name: x}
 )");
     REQUIRE(r.diagnostics.size() == 1);
-    check_diag(r.diagnostics[0], 3, 1, "flow", "a node needs one of: chain, parallel, route, batch, use");
+    check_diag(r.diagnostics[0], 3, 1, "flow", "a node needs one of: chain, parallel, route, batch, flow, use");
   }
   SUBCASE("an empty node") {
     auto r = load(R"(version: 1
@@ -764,7 +764,7 @@ flow:
     REQUIRE(r.diagnostics.size() == 1);
     check_diag(r.diagnostics[0], 3, 1, "flow",
                "missing node: expected a processor or sub-flow name, or a map with one of chain, parallel, route, "
-               "batch, use");
+               "batch, flow, use");
   }
 }
 
@@ -850,8 +850,12 @@ TEST_CASE("load_flow_file") {
 TEST_CASE("Diagnostic formats") {
   Diagnostic d{"f.yaml", 3, 7, "flow.chain[1]", "boom"};
   CHECK(d.to_string() == "f.yaml:3:7: flow.chain[1]: boom");
-  CHECK(d.to_json() ==
-        Json{{"file", "f.yaml"}, {"line", 3}, {"column", 7}, {"path", "flow.chain[1]"}, {"message", "boom"}});
+  CHECK(d.to_json() == Json{{"file", "f.yaml"},
+                            {"line", 3},
+                            {"column", 7},
+                            {"path", "flow.chain[1]"},
+                            {"message", "boom"},
+                            {"severity", "error"}});
   d.path.clear();
   CHECK(d.to_string() == "f.yaml:3:7: boom");
 }

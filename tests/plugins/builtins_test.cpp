@@ -6,7 +6,7 @@ using namespace am2z;
 
 TEST_CASE("register_builtins adds every built-in type with a closed object schema") {
   const auto& registry = test::builtins();
-  CHECK(registry.names() == std::vector<std::string>{"exec", "fail", "log", "set", "sleep"});
+  CHECK(registry.names() == std::vector<std::string>{"exec", "fail", "log", "remote", "set", "sleep"});
   for (const auto& name : registry.names()) {
     CAPTURE(name);
     const ProcessorType* t = registry.find(name);

@@ -7,6 +7,7 @@
 
 #include "core/context.hpp"
 #include "core/processor.hpp"
+#include "flows/params_validation.hpp"
 #include "plugins/builtins.hpp"
 
 namespace am2z::test {
@@ -40,11 +41,12 @@ inline const ProcessorRegistry& builtins() {
   return registry;
 }
 
-/// Creates a processor of a built-in type; the Result carries the factory's error.
+/// Creates a processor of a built-in type as a flow would: `with` checked against the type's
+/// params_schema, then the factory. The Result carries the first error.
 inline Result<std::unique_ptr<Processor>> create(const std::string& type, const Json& with) {
   const ProcessorType* t = builtins().find(type);
   if (t == nullptr) return fail(errors::configuration(type, "no such built-in type"));
-  return t->create(with);
+  return create_processor(*t, with);
 }
 
 /// The `field` a factory's ValidationError points at, or "" when it succeeded or said none.
