@@ -12,5 +12,6 @@ using CommandHandler = std::function<int(const GlobalOptions&)>;
 
 CommandHandler add_run_command(CLI::App& app);
 CommandHandler add_validate_command(CLI::App& app);
+CommandHandler add_processors_command(CLI::App& app);
 
 }  // namespace am2z::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, CommandHandler> commands{
       {"run", add_run_command(app)},
       {"validate", add_validate_command(app)},
+      {"processors", add_processors_command(app)},
   };
   try {
     app.parse(argc, argv);

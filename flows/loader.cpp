@@ -88,15 +88,26 @@ bool assemble(const NodeBuilder& builder, NodePtr root, Flow& flow) {
   return true;
 }
 
-void load_document(Reporter& reporter, const YAML::Node& document, const ProcessorRegistry& registry,
-                   const std::string& base_dir, Flow& flow, bool& built) {
+void load_document(Reporter& reporter, const YAML::Node& document, const ProcessorRegistry& builtin_types,
+                   const std::string& base_dir, const PluginHook& plugins, Flow& flow, bool& built,
+                   std::vector<std::string>& plugin_paths) {
   const Field root{YAML::Node(), document, ""};
   if (!document.IsMap()) {
     reporter.error(root, "expected a flow: a map with version, name and flow, got " + describe(document));
     return;
   }
   MapReader top(reporter, root);
-  top.check_keys({"version", "name", "description", "defaults", "processors", "flows", "flow"});
+  top.check_keys({"version", "name", "description", "plugins", "defaults", "processors", "flows", "flow"});
+
+  // A flow's own plugins extend a copy of the registry, before any processor is resolved.
+  ProcessorRegistry with_plugins;
+  const ProcessorRegistry* types = &builtin_types;
+  if (const Field* f = top.get("plugins")) {
+    with_plugins = builtin_types;
+    load_flow_plugins(reporter, *f, base_dir, plugins, with_plugins, plugin_paths);
+    types = &with_plugins;
+  }
+  const ProcessorRegistry& registry = *types;
 
   if (const Field* f = top.require("version")) {
     if (auto version = read_int(reporter, *f, 0); version && *version != kFormatVersion) {
@@ -132,14 +143,15 @@ void load_document(Reporter& reporter, const YAML::Node& document, const Process
 }  // namespace
 
 LoadResult load_flow_text(const std::string& text, const std::string& file_label, const ProcessorRegistry& registry,
-                          const std::string& base_dir) {
+                          const std::string& base_dir, const PluginHook& plugins) {
   Reporter reporter(file_label);
   auto flow = std::make_shared<Flow>();
   flow->source = file_label;
   bool built = false;
+  std::vector<std::string> plugin_paths;
   try {
     const YAML::Node document = YAML::Load(text);
-    load_document(reporter, document, registry, base_dir, *flow, built);
+    load_document(reporter, document, registry, base_dir, plugins, *flow, built, plugin_paths);
   } catch (const YAML::Exception& e) {
     reporter.error_at(e.mark, "", e.msg);
   } catch (const std::exception& e) {
@@ -152,21 +164,22 @@ LoadResult load_flow_text(const std::string& text, const std::string& file_label
     reporter.error_at(YAML::Mark::null_mark(), "", "internal error: the flow could not be built");
   }
   result.diagnostics = reporter.take();
+  result.plugins = std::move(plugin_paths);
   if (built && result.diagnostics.empty()) result.flow = std::move(flow);
   return result;
 }
 
-LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& registry) {
+LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& registry, const PluginHook& plugins) {
   std::string text;
   std::string error;
   if (!read_file(path, text, error)) {
     Reporter reporter(path);
     reporter.file_error("cannot read flow file: " + error);
-    return LoadResult{nullptr, reporter.take()};
+    return LoadResult{nullptr, reporter.take(), {}};
   }
   const auto slash = path.find_last_of('/');
-  return load_flow_text(text, path, registry,
-                        slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
+  return load_flow_text(text, path, registry, slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash),
+                        plugins);
 }
 
 }  // namespace am2z

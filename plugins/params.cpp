@@ -97,6 +97,42 @@ Result<std::string> as_choice(const Json& value, std::string_view field, std::sp
   return fail(errors::validation(std::string(field), value, "must be one of: " + joined(choices)));
 }
 
+Result<JsonPath> as_path(const Json& value, std::string_view field, bool allow_root) {
+  auto text = as_string(value, field, /*non_empty=*/true);
+  if (!text) return fail(text.error());
+  // "a.b" and ".a.b" mean the same: flow authors write both.
+  auto path = JsonPath::parse(text->front() == '.' ? *text : "." + *text);
+  if (!path) return fail(errors::validation(std::string(field), value, reason_of(path.error())));
+  if (path->is_root() && !allow_root) {
+    return fail(
+        errors::validation(std::string(field), value, "must name a field such as .status, not the whole state"));
+  }
+  if (!path->is_root()) {
+    const auto* first = std::get_if<std::string>(&path->segments().front());
+    if (first == nullptr) return fail(errors::validation(std::string(field), value, "must start with a field name"));
+    if (*first == "metadata")
+      return fail(errors::validation(std::string(field), value, "metadata is owned by the engine"));
+  }
+  return path;
+}
+
+Result<std::vector<JsonPath>> as_paths(const Json& value, std::string_view field) {
+  if (!value.is_array() || value.empty()) {
+    return fail(errors::validation(std::string(field), value, "must be a non-empty list of paths such as .a.b"));
+  }
+  std::vector<JsonPath> out;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    auto path = as_path(value[i], std::string(field) + "[" + std::to_string(i) + "]", /*allow_root=*/false);
+    if (!path) return fail(path.error());
+    out.push_back(std::move(*path));
+  }
+  return out;
+}
+
+Json path_schema(std::string_view description) {
+  return Json{{"type", "string"}, {"minLength", 1}, {"description", std::string(description) + " (e.g. .order.total)"}};
+}
+
 Json duration_schema(std::string_view description) {
   return Json{{"type", Json::array({"string", "integer"})},
               {"description", std::string(description) + " (e.g. 500ms, 2s, 5m; an integer means milliseconds)"}};

@@ -6,9 +6,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/cancel.hpp"
 #include "core/json.hpp"
+#include "core/json_path.hpp"
 #include "core/result.hpp"
 
 namespace am2z::params {
@@ -30,6 +32,14 @@ Result<Millis> as_duration(const Json& value, std::string_view field);
 Result<long long> as_integer(const Json& value, std::string_view field, long long min);
 /// One of `choices`, by name.
 Result<std::string> as_choice(const Json& value, std::string_view field, std::span<const std::string_view> choices);
+
+/// `value` as a path into the state data: ".a.b" or "a.b"; "." (the whole data) only when
+/// `allow_root`. A path into metadata is refused: the engine owns it.
+Result<JsonPath> as_path(const Json& value, std::string_view field, bool allow_root);
+/// `value` as a non-empty list of paths (as_path, no root).
+Result<std::vector<JsonPath>> as_paths(const Json& value, std::string_view field);
+/// Schema of a path parameter.
+Json path_schema(std::string_view description);
 
 /// Schema of a duration parameter, shared so every processor spells durations the same way.
 Json duration_schema(std::string_view description);
