@@ -129,9 +129,11 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
 /// changes, reloading changed plugins; Ctrl-C ends it with 130.
 int watch_loop(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input, std::optional<Millis> timeout,
                const CancelToken& interrupt) {
+  // One watcher for the whole session: a change made while a run or a reload is under way is
+  // queued and seen by the next wait instead of being lost.
+  FileWatcher watcher;
+  if (!watcher.ok()) return usage_error("--watch: " + watcher.error());
   for (;;) {
-    FileWatcher watcher;
-    if (!watcher.ok()) return usage_error("--watch: " + watcher.error());
     watcher.watch_file(a.flow);
     for (const auto& dir : catalog.directories()) watcher.watch_directory(dir);
     for (const auto& file : catalog.files()) watcher.watch_file(file);
@@ -139,8 +141,10 @@ int watch_loop(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& inp
     const int code = run_once(a, catalog, input, timeout, interrupt, flow_plugins);
     if (interrupt.cancelled()) return kExitInterrupted;
     for (const auto& file : flow_plugins) watcher.watch_file(file);
-    spdlog::info("run finished with exit code {}; watching {} and {} plugin file(s) for changes (Ctrl-C to stop)", code,
-                 a.flow, catalog.files().size() + catalog.directories().size());
+    spdlog::info(
+        "run finished with exit code {}; watching {}, {} plugin file(s) and {} plugin directory(ies) for "
+        "changes (Ctrl-C to stop)",
+        code, a.flow, catalog.files().size(), catalog.directories().size());
     const auto changed = watcher.wait(interrupt, kWatchSettle);
     if (changed.empty()) return kExitInterrupted;
     for (const auto& path : changed) spdlog::info("changed: {}", path);
