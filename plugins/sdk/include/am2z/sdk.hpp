@@ -146,6 +146,7 @@ inline int create(void* type_data, const char* params, std::size_t size, void** 
   std::string message;
   try {
     nlohmann::json parsed = nlohmann::json::parse(params, params + size);
+    if (parsed.is_null()) parsed = nlohmann::json::object();  // no `with:` reads as no parameters
     *instance = spec->factory(parsed).release();
     return AM2Z_OK;
   } catch (const ParamError& e) {
