@@ -20,6 +20,7 @@ struct HttpRequest {
   std::optional<std::string> body;
   Millis timeout{30'000};  ///< for the whole request; the deadline may cut it shorter
   bool follow_redirects = false;
+  std::string ca_file;                   ///< PEM bundle of trusted CAs; empty: the system's
   std::size_t max_response = 64u << 20;  ///< response body bytes beyond which the request is abandoned
 };
 

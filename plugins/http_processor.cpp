@@ -65,6 +65,7 @@ struct HttpSpec {
   JsonPath output = *JsonPath::parse(".response");
   Millis timeout{30'000};
   bool follow_redirects = false;
+  std::string ca_file;
   std::set<long> accept_status;
 };
 
@@ -110,6 +111,7 @@ class HttpProcessor final : public Processor {
     request.url = std::move(*url);
     request.timeout = spec_.timeout;
     request.follow_redirects = spec_.follow_redirects;
+    request.ca_file = spec_.ca_file;
     bool has_content_type = false;
     for (const auto& [name, value] : spec_.headers) {
       auto text = value.resolve(state.data, "headers." + name);
@@ -226,6 +228,11 @@ Status read_options(const Json& with, HttpSpec& spec) {
     if (!v->is_boolean()) return fail(errors::validation("follow_redirects", *v, "must be true or false"));
     spec.follow_redirects = v->get<bool>();
   }
+  if (const Json* v = params::find(with, "ca_file")) {
+    auto path = params::as_string(*v, "ca_file", /*non_empty=*/true);
+    if (!path) return fail(path.error());
+    spec.ca_file = std::move(*path);
+  }
   if (const Json* v = params::find(with, "accept_status")) {
     if (!v->is_array()) return fail(errors::validation("accept_status", *v, "must be a list of status codes"));
     for (std::size_t i = 0; i < v->size(); ++i) {
@@ -239,7 +246,7 @@ Status read_options(const Json& with, HttpSpec& spec) {
 
 Result<std::unique_ptr<Processor>> create_http(const Json& with) {
   if (auto ok = params::check_keys(with, {"method", "url", "headers", "body", "body_from", "output", "timeout",
-                                          "follow_redirects", "accept_status"});
+                                          "follow_redirects", "ca_file", "accept_status"});
       !ok)
     return fail(ok.error());
   HttpSpec spec;
@@ -271,6 +278,10 @@ Json http_schema() {
         {"output", params::path_schema("where {status, headers, body} goes; default .response")},
         {"timeout", params::duration_schema("limit for the request; default 30s; the step's timeout also applies")},
         {"follow_redirects", {{"type", "boolean"}, {"description", "follow 3xx redirects; default false"}}},
+        {"ca_file",
+         {{"type", "string"},
+          {"minLength", 1},
+          {"description", "PEM file of CA certificates to trust for https instead of the system's"}}},
         {"accept_status",
          {{"type", "array"},
           {"items", {{"type", "integer"}}},

@@ -9,6 +9,10 @@ thread of the test process.
 """
 
 import json
+import os
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,19 +65,42 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
 
+def make_certificate(directory):
+    """A self-signed certificate for 127.0.0.1 and localhost (openssl CLI); returns (cert, key)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 class FixtureServer:
-    """with FixtureServer() as server: server.url("/echo")"""
+    """with FixtureServer() as server: server.url("/echo"); FixtureServer(tls=True) serves https
+    with a fresh self-signed certificate at server.cert."""
+
+    def __init__(self, tls=False):
+        self.tls = tls
+        self.cert = None
 
     def __enter__(self):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
+        if self.tls:
+            self._certs = tempfile.TemporaryDirectory(prefix="am2z-tls-")
+            self.cert, key = make_certificate(self._certs.name)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.cert, key)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
         return self
 
     def url(self, path):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+        if self.tls:
+            self._certs.cleanup()

@@ -109,6 +109,17 @@ class HttpTest(E2ETestCase):
         self.assertExit(r, 124)
         self.assertLess(r.elapsed, 3.0)
 
+    def test_https_with_a_private_ca_and_an_untrusted_certificate(self):
+        with FixtureServer(tls=True) as tls:
+            trusted = self.flow(f"  with: {{url: '{tls.url('/echo')}', ca_file: '{tls.cert}'}}\n")
+            state = self.assertSucceeded(run("run", trusted, "-q"))
+            self.assertEqual(state["response"]["body"]["method"], "GET")
+
+            untrusted = self.flow(f"  with: {{url: '{tls.url('/echo')}'}}\n")
+            err = self.assertFailedWith(run("run", untrusted, "-q"), 1)
+            self.assertEqual(err["name"], "NetworkError")
+            self.assertIn("SSL", err["message"])
+
     def test_bad_parameters_are_flow_diagnostics(self):
         cases = [
             ("  with: {url: 'http://x/{.a'}\n", "with.url", "has a '{.' without its closing '}'"),
