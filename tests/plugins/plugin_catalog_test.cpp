@@ -8,23 +8,10 @@
 #include <string>
 
 #include "plugin_harness.hpp"
+#include "process_probe.hpp"
 
 using namespace am2z;
 namespace fs = std::filesystem;
-
-namespace {
-
-/// A scratch directory removed at the end of the test.
-struct ScratchDir {
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "am2z-catalog-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~ScratchDir() { fs::remove_all(path); }
-  fs::path path;
-};
-
-}  // namespace
 
 TEST_CASE("plugin types join the built-ins; a redefinition names both origins") {
   PluginCatalog catalog(test::builtins());
@@ -46,31 +33,32 @@ TEST_CASE("plugin types join the built-ins; a redefinition names both origins") 
 }
 
 TEST_CASE("a plugin directory is scanned for *.so; refresh reports added, changed and removed plugins") {
-  ScratchDir dir;
+  test::TempDir tmp;
+  const fs::path dir_path = tmp.path();
   PluginCatalog catalog(test::builtins(), PluginLoadOptions{.private_copy = true});
-  REQUIRE(catalog.add_search_path(":" + dir.path.string() + ":"));
+  REQUIRE(catalog.add_search_path(":" + dir_path.string() + ":"));
   CHECK(catalog.files().empty());
   CHECK(catalog.refresh().empty());
 
-  fs::copy_file(AM2Z_TEST_GOOD_PLUGIN, dir.path / "good.so");
-  std::ofstream(dir.path / "notes.txt") << "ignored: not a .so";
+  fs::copy_file(AM2Z_TEST_GOOD_PLUGIN, dir_path / "good.so");
+  std::ofstream(dir_path / "notes.txt") << "ignored: not a .so";
   auto changes = catalog.refresh();
   REQUIRE(changes.size() == 1);
   CHECK(changes[0].kind == PluginChange::Kind::added);
-  CHECK(changes[0].describe().find("added plugin " + (dir.path / "good.so").string()) == 0);
+  CHECK(changes[0].describe().find("added plugin " + (dir_path / "good.so").string()) == 0);
   CHECK(catalog.registry().find("count") != nullptr);
   CHECK(catalog.refresh().empty());  // nothing changed since
 
   // A new build of the file (here: another library under the same name) is loaded anew.
-  fs::remove(dir.path / "good.so");
-  fs::copy_file(AM2Z_TEST_TWICE_PLUGIN, dir.path / "good.so");
+  fs::remove(dir_path / "good.so");
+  fs::copy_file(AM2Z_TEST_TWICE_PLUGIN, dir_path / "good.so");
   changes = catalog.refresh();
   REQUIRE(changes.size() == 1);
   CHECK(changes[0].kind == PluginChange::Kind::failed);
   CHECK(changes[0].error.find("declares processor type 'same' twice") != std::string::npos);
   CHECK(catalog.registry().find("count") != nullptr);  // the old version stays
 
-  fs::remove(dir.path / "good.so");
+  fs::remove(dir_path / "good.so");
   changes = catalog.refresh();
   REQUIRE(changes.size() == 1);
   CHECK(changes[0].kind == PluginChange::Kind::removed);
