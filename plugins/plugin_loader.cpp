@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "am2z/plugin_abi.h"
+#include "plugins/elf_check.hpp"
 #include "plugins/plugin_processor.hpp"
 
 namespace am2z {
@@ -28,6 +29,15 @@ struct Handle {
     if (ptr != nullptr) ::dlclose(ptr);
   }
   void* release() { return std::exchange(ptr, nullptr); }
+};
+
+/// The temporary directory of a private copy.
+struct CopyDir {
+  fs::path dir;
+  ~CopyDir() {
+    std::error_code ignored;
+    if (!dir.empty()) fs::remove_all(dir, ignored);
+  }
 };
 
 std::string dl_error() {
@@ -99,19 +109,19 @@ Result<LoadedPlugin> load_plugin(const std::string& path, const PluginLoadOption
   if (!S_ISREG(st.st_mode)) return fail(plugin_error(path, "not a regular file"));
 
   std::string open_path = path;
-  fs::path copy;
+  CopyDir copy;  // removed on return: an opened library's mapping outlives its file
   if (options.private_copy) {
     auto made = private_copy(path);
     if (!made) return fail(made.error());
-    copy = std::move(*made);
-    open_path = copy.string();
+    copy.dir = made->parent_path();
+    open_path = made->string();
+  }
+  // Checked on the file actually opened: a private copy may have caught a half-written build.
+  if (std::string problem = elf_problem(open_path); !problem.empty()) {
+    return fail(plugin_error(path, "not a loadable shared library: " + problem));
   }
   Handle handle;
   handle.ptr = ::dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!copy.empty()) {
-    std::error_code ec;
-    fs::remove_all(copy.parent_path(), ec);  // the mapping stays valid once opened
-  }
   if (handle.ptr == nullptr) return fail(plugin_error(path, "not a loadable shared library: " + dl_error()));
 
   auto entry = reinterpret_cast<am2z_plugin_entry_fn>(::dlsym(handle.ptr, AM2Z_PLUGIN_ENTRY_SYMBOL));

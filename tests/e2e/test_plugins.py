@@ -64,11 +64,15 @@ class PluginLoadingTest(E2ETestCase):
 
     def test_refusals_name_the_file_and_exit_3(self):
         not_lib = self.write_tmp("text.so", "hello\n")
+        truncated = self.tmp_path("truncated.so")  # a plugin cut short, e.g. while being copied
+        with open(plugin("good_plugin"), "rb") as src, open(truncated, "wb") as dst:
+            dst.write(src.read(3000))
         cases = [
             (plugin("wrong_abi_plugin"), "built for plugin ABI version 99, but this am2z loads ABI version 1 "
                                          "(SDK 0.1.0): rebuild it against this am2z's SDK"),
             (plugin("no_entry_plugin"), "not an am2z plugin: it exports no am2z_plugin_entry function"),
             (not_lib, "not a loadable shared library: "),
+            (truncated, "not a loadable shared library: "),
             (plugin("twice_plugin"), "declares processor type 'same' twice"),
             (plugin("builtin_plugin"), "processor type 'set' is already defined (builtin)"),
         ]

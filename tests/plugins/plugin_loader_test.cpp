@@ -159,3 +159,21 @@ TEST_CASE("a private copy loads the file's current contents") {
   CHECK(loaded->library->path() == AM2Z_TEST_GOOD_PLUGIN);
   CHECK(loaded->types.size() == 5);
 }
+
+TEST_CASE("the loader refuses a truncated library before dlopen could crash on it") {
+  std::ifstream in(AM2Z_TEST_GOOD_PLUGIN, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (std::size_t keep : {10, 100, 3000}) {
+    CAPTURE(keep);
+    const std::string path = temp_file("am2z-truncated.so", bytes.substr(0, keep));
+    auto loaded = load_plugin(path);
+    REQUIRE_FALSE(loaded);
+    CHECK(loaded.error().message.rfind("plugin '" + path + "': not a loadable shared library: ", 0) == 0);
+    std::filesystem::remove(path);
+  }
+  const std::string exe = temp_file("am2z-not-so.so", "");
+  std::filesystem::copy_file("/bin/true", exe, std::filesystem::copy_options::overwrite_existing);
+  auto loaded = load_plugin(exe);
+  REQUIRE_FALSE(loaded);
+  std::filesystem::remove(exe);
+}
