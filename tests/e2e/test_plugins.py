@@ -137,8 +137,9 @@ class OutOfTreePluginTest(E2ETestCase):
         shutil.copy(os.path.join(example, "order.yaml"), work)
         # Only the installed prefix: the SDK must not need anything from the am2z source tree.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CXXFLAGS", "LDFLAGS"))}
-        for cmd in (["cmake", "-S", example, "-B", os.path.join(work, "build"), f"-DCMAKE_PREFIX_PATH={prefix}",
-                     "-DCMAKE_BUILD_TYPE=Release"],
+        # Ninja: setup.sh installs it, while make is not among its packages.
+        for cmd in (["cmake", "-S", example, "-B", os.path.join(work, "build"), "-G", "Ninja",
+                     f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_BUILD_TYPE=Release"],
                     ["cmake", "--build", os.path.join(work, "build")]):
             p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
             self.assertEqual(p.returncode, 0, f"{' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
