@@ -28,10 +28,37 @@ void setup_logging(const GlobalOptions& opts) {
   spdlog::set_default_logger(logger);
 }
 
-ProcessorRegistry make_registry() {
-  ProcessorRegistry registry;
-  register_builtins(registry);
+const ProcessorRegistry& builtin_registry() {
+  static const ProcessorRegistry registry = [] {
+    ProcessorRegistry r;
+    register_builtins(r);
+    return r;
+  }();
   return registry;
+}
+
+void add_plugin_option(CLI::App* cmd, std::vector<std::string>& files) {
+  cmd->add_option("--plugin", files, "Load a C++ plugin (a shared library); repeatable. Also: AM2Z_PLUGIN_PATH");
+}
+
+std::unique_ptr<PluginCatalog> load_plugins(const std::vector<std::string>& files, PluginLoadOptions options) {
+  auto catalog = std::make_unique<PluginCatalog>(builtin_registry(), options);
+  Status loaded;
+  if (const char* dirs = std::getenv("AM2Z_PLUGIN_PATH"); dirs != nullptr) loaded = catalog->add_search_path(dirs);
+  for (std::size_t i = 0; loaded && i < files.size(); ++i) loaded = catalog->add_file(files[i]);
+  if (!loaded) {
+    std::fprintf(stderr, "am2z: %s\n", loaded.error().message.c_str());
+    return nullptr;
+  }
+  return catalog;
+}
+
+PluginHook flow_plugin_hook(PluginCatalog& catalog) {
+  return [&catalog](const std::string& path, ProcessorRegistry& registry) -> Status {
+    if (auto ok = catalog.add_file(path); !ok) return ok;
+    catalog.register_into(registry);
+    return {};
+  };
 }
 
 void print_json(const Json& j, bool compact) {

@@ -6,6 +6,8 @@
 #include "core/json.hpp"
 #include "core/processor.hpp"
 #include "flows/diagnostic.hpp"
+#include "flows/plugin_list.hpp"
+#include "plugins/plugin_catalog.hpp"
 
 namespace am2z::cli {
 
@@ -20,8 +22,15 @@ struct GlobalOptions {
 void add_global_options(CLI::App& app, GlobalOptions& opts);
 /// Sends spdlog to stderr at the chosen level (AM2Z_LOG_LEVEL when no flag says otherwise).
 void setup_logging(const GlobalOptions& opts);
-/// Built-in processor types (and, later, plugins).
-ProcessorRegistry make_registry();
+/// The built-in processor types.
+const ProcessorRegistry& builtin_registry();
+/// Adds --plugin PATH (repeatable) to a subcommand.
+void add_plugin_option(CLI::App* cmd, std::vector<std::string>& files);
+/// A catalog of the plugins in AM2Z_PLUGIN_PATH directories and the --plugin `files`; on a plugin
+/// that cannot be used, prints why on stderr and returns null (exit kExitInvalid).
+std::unique_ptr<PluginCatalog> load_plugins(const std::vector<std::string>& files, PluginLoadOptions options = {});
+/// Loads a flow's `plugins:` entries through `catalog`.
+PluginHook flow_plugin_hook(PluginCatalog& catalog);
 /// Writes JSON and a newline to stdout, pretty unless `compact`.
 void print_json(const Json& j, bool compact);
 /// Writes each diagnostic as a `file:line:col: path: message` line to stderr.

@@ -1,4 +1,4 @@
-// am2z graph FLOW [--format dot|mermaid]: prints the composition graph of a flow.
+// am2z graph FLOW [--format dot|mermaid] [--plugin PATH]...: prints the composition graph of a flow.
 #include <cstdio>
 #include <memory>
 
@@ -14,13 +14,16 @@ namespace {
 struct GraphArgs {
   std::string flow;
   std::string format = "dot";
+  std::vector<std::string> plugins;
 };
 
 int graph(const GraphArgs& a) {
   GraphFormat format{};
   parse_graph_format(a.format, format);  // CLI11 checked the choice
-  const ProcessorRegistry registry = make_registry();
-  const LoadResult loaded = load_flow_file(a.flow, registry);
+  auto catalog = load_plugins(a.plugins);
+  if (!catalog) return kExitInvalid;
+  const ProcessorRegistry registry = catalog->registry();
+  const LoadResult loaded = load_flow_file(a.flow, registry, flow_plugin_hook(*catalog));
   if (!loaded.ok()) {
     print_diagnostics(loaded.diagnostics);
     return kExitInvalid;
@@ -37,6 +40,7 @@ CommandHandler add_graph_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("graph", "Print the composition graph of a flow (Graphviz DOT or Mermaid)");
   cmd->add_option("flow", args->flow, "Flow file (YAML)")->required();
   cmd->add_option("-f,--format", args->format, "dot (default) or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
+  add_plugin_option(cmd, args->plugins);
   return [args](const GlobalOptions&) { return graph(*args); };
 }
 

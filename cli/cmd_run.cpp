@@ -1,4 +1,5 @@
-// am2z run FLOW [-i FILE|-] [--set path=value]... [--session ID] [--events FILE] [--timeout DUR] [--dry-run [--json]]
+// am2z run FLOW [-i FILE|-] [--set path=value]... [--session ID] [--events FILE] [--timeout DUR]
+//          [--plugin PATH]... [--watch] [--dry-run [--json]] [--redis URL [--detach] ...]
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include "flows/execution_plan.hpp"
 #include "flows/input_contract.hpp"
 #include "flows/loader.hpp"
+#include "plugins/file_watcher.hpp"
 #include "plugins/subprocess.hpp"
 
 namespace am2z::cli {
@@ -34,12 +36,17 @@ struct RunArgs {
   bool timeout_given = false;
   int max_call_depth = 10;
   bool compact = false;
+  std::vector<std::string> plugins;
+  bool watch = false;
+  bool dry_run = false;
+  bool json = false;
   DistributedRunArgs distributed;
   bool use_redis = false;
   std::string queue_events = "final";
-  bool dry_run = false;
-  bool json = false;
 };
+
+/// How long files must stay quiet before --watch reloads: builds and editors write in steps.
+constexpr Millis kWatchSettle{150};
 
 /// Longest wait at exit for cancelled subprocesses; each exec step escalates to SIGKILL after its
 /// own kill_grace (2s by default), so this only bounds a pathological kill_grace.
@@ -81,31 +88,33 @@ int print_plan(const Flow& flow, bool json) {
   return kExitSuccess;
 }
 
-int run(const RunArgs& a) {
-  std::optional<Millis> timeout;
-  if (a.timeout_given) {
-    auto d = parse_duration(a.timeout);
-    if (!d || d->count() <= 0)
-      return usage_error("--timeout: " + (d ? "must be greater than 0" : d.error().context.value("reason", "")));
-    timeout = *d;
-  }
-  const ProcessorRegistry registry = make_registry();
-  LoadResult loaded = load_flow_file(a.flow, registry);
-  if (!loaded.ok()) {
-    print_diagnostics(loaded.diagnostics);
-    return kExitInvalid;
-  }
+/// The input document: -i and --set applied; read once, also for every --watch re-run.
+Result<Json> read_input(const RunArgs& a) {
   Json doc = Json::object();
   if (!a.input.empty()) {
     auto read = read_json_input(a.input);
-    if (!read) return invalid_input(read.error());
+    if (!read) return read;
     doc = std::move(*read);
   }
   for (const auto& s : a.sets) {
     if (!doc.is_object()) break;  // State::from_json reports the non-object input
-    if (auto st = apply_assignment(doc, s); !st) return invalid_input(st.error());
+    if (auto st = apply_assignment(doc, s); !st) return fail(st.error());
   }
-  auto state = State::from_json(std::move(doc), a.session);
+  return doc;
+}
+
+/// Loads the flow (with its plugins) and runs it once; `flow_plugins` gets its plugins: paths.
+int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input, std::optional<Millis> timeout,
+             const CancelToken& interrupt, std::vector<std::string>& flow_plugins) {
+  const ProcessorRegistry registry = catalog.registry();
+  LoadResult loaded = load_flow_file(a.flow, registry, flow_plugin_hook(catalog));
+  flow_plugins = loaded.plugins;
+  if (!loaded.ok()) {
+    print_diagnostics(loaded.diagnostics);
+    return kExitInvalid;
+  }
+  if (!input) return invalid_input(input.error());
+  auto state = State::from_json(*input, a.session);
   if (!state) return invalid_input(state.error());
   // The input contract holds before anything runs, dry or not.
   if (auto st = check_input(*loaded.flow, state->data); !st) return invalid_input(st.error());
@@ -119,7 +128,7 @@ int run(const RunArgs& a) {
     d.timeout = timeout;
     d.compact = a.compact;
     d.all_events = a.queue_events == "all";
-    return run_distributed(d, std::move(*state));
+    return run_distributed(d, loaded, std::move(*state));
   }
 
   RunOptions options;
@@ -131,22 +140,75 @@ int run(const RunArgs& a) {
     options.events = std::make_shared<JsonLinesSink>(file, /*owned=*/true);
   }
   options.timeout = timeout;
-  options.cancel = install_interrupt_handler();
+  options.cancel = interrupt;
   options.max_call_depth = a.max_call_depth;
   RunOutcome outcome = run_flow(loaded.flow, std::move(*state), options);
   // A subprocess still alive now belongs to a step the run abandoned (a timeout, Ctrl-C, or a
   // cancelled batch item). Its token has fired, so it already got SIGTERM: give it its kill grace
   // to finish, then make sure nothing outlives us.
   wait_for_subprocesses(kMaxExitGrace);
-  kill_all_subprocesses();
+  if (!a.watch || interrupt.cancelled()) kill_all_subprocesses();
 
   if (outcome.ok()) {
     print_json(outcome.state.to_json(), a.compact);
+    std::fflush(stdout);
     return kExitSuccess;
   }
   const int code = exit_code_for(*outcome.error);
   print_error_json(Json{{"error", outcome.error->to_json()}});
   return code;
+}
+
+/// --watch: runs, then re-runs whenever the flow file, a plugin file or a plugin directory
+/// changes, reloading changed plugins; Ctrl-C ends it with 130.
+int watch_loop(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input, std::optional<Millis> timeout,
+               const CancelToken& interrupt) {
+  // One watcher for the whole session: a change made while a run or a reload is under way is
+  // queued and seen by the next wait instead of being lost.
+  FileWatcher watcher;
+  if (!watcher.ok()) return usage_error("--watch: " + watcher.error());
+  for (;;) {
+    watcher.watch_file(a.flow);
+    for (const auto& dir : catalog.directories()) watcher.watch_directory(dir);
+    for (const auto& file : catalog.files()) watcher.watch_file(file);
+    std::vector<std::string> flow_plugins;
+    const int code = run_once(a, catalog, input, timeout, interrupt, flow_plugins);
+    if (interrupt.cancelled()) return kExitInterrupted;
+    for (const auto& file : flow_plugins) watcher.watch_file(file);
+    spdlog::info(
+        "run finished with exit code {}; watching {}, {} plugin file(s) and {} plugin directory(ies) for "
+        "changes (Ctrl-C to stop)",
+        code, a.flow, catalog.files().size(), catalog.directories().size());
+    const auto changed = watcher.wait(interrupt, kWatchSettle);
+    if (changed.empty()) return kExitInterrupted;
+    for (const auto& path : changed) spdlog::info("changed: {}", path);
+    for (const auto& change : catalog.refresh()) {
+      if (change.kind == PluginChange::Kind::failed) {
+        spdlog::error("{}", change.describe());
+      } else {
+        spdlog::info("{}", change.describe());
+      }
+    }
+    spdlog::info("re-running {}", a.flow);
+  }
+}
+
+int run(const RunArgs& a) {
+  std::optional<Millis> timeout;
+  if (a.timeout_given) {
+    auto d = parse_duration(a.timeout);
+    if (!d || d->count() <= 0)
+      return usage_error("--timeout: " + (d ? "must be greater than 0" : d.error().context.value("reason", "")));
+    timeout = *d;
+  }
+  // Under --watch a plugin is loaded from a private copy, so a rebuilt file is really reloaded.
+  auto catalog = load_plugins(a.plugins, PluginLoadOptions{.private_copy = a.watch});
+  if (!catalog) return kExitInvalid;
+  const Result<Json> input = read_input(a);  // its errors are reported after the flow's
+  const CancelToken interrupt = install_interrupt_handler();
+  if (a.watch) return watch_loop(a, *catalog, input, timeout, interrupt);
+  std::vector<std::string> flow_plugins;
+  return run_once(a, *catalog, input, timeout, interrupt, flow_plugins);
 }
 
 }  // namespace
@@ -164,6 +226,11 @@ CommandHandler add_run_command(CLI::App& app) {
   cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   cmd->add_flag("-c,--compact", args->compact, "Print the final state on one line");
+  add_plugin_option(cmd, args->plugins);
+  cmd->add_flag("--watch", args->watch,
+                "After the run, re-run whenever the flow file or a plugin changes (reloading plugins); Ctrl-C exits");
+  cmd->add_flag("--dry-run", args->dry_run, "Check the flow and input, print the execution plan, run nothing");
+  cmd->add_flag("--json", args->json, "With --dry-run: print the plan as JSON");
   cmd->add_option("--redis", args->distributed.redis.url,
                   "Run on the workers serving this Redis: redis://[user:password@]host:port/db or unix:///path")
       ->each([args](const std::string&) { args->use_redis = true; });
@@ -175,8 +242,6 @@ CommandHandler add_run_command(CLI::App& app) {
       ->check(CLI::IsMember({"final", "all"}));
   cmd->add_option("--result-ttl", args->distributed.result_ttl,
                   "With --redis: how long the outcome stays readable by am2z result (default 24h)");
-  cmd->add_flag("--dry-run", args->dry_run, "Check the flow and input, print the execution plan, run nothing");
-  cmd->add_flag("--json", args->json, "With --dry-run: print the plan as JSON");
   return [args](const GlobalOptions&) { return run(*args); };
 }
 

@@ -1,4 +1,4 @@
-// am2z validate FILE... [--json]: checks flow files without running anything.
+// am2z validate FILE... [--json] [--plugin PATH]...: checks flow files without running anything.
 #include <cstdio>
 #include <memory>
 
@@ -12,15 +12,18 @@ namespace {
 
 struct ValidateArgs {
   std::vector<std::string> files;
+  std::vector<std::string> plugins;
   bool json = false;
 };
 
 int validate(const ValidateArgs& a) {
-  const ProcessorRegistry registry = make_registry();
+  auto catalog = load_plugins(a.plugins);
+  if (!catalog) return kExitInvalid;
+  const ProcessorRegistry registry = catalog->registry();
   bool all_ok = true;
   Json report = Json::array();
   for (const auto& file : a.files) {
-    const LoadResult loaded = load_flow_file(file, registry);
+    const LoadResult loaded = load_flow_file(file, registry, flow_plugin_hook(*catalog));
     const bool ok = loaded.ok();
     all_ok = all_ok && ok;
     if (a.json) {
@@ -45,6 +48,7 @@ CommandHandler add_validate_command(CLI::App& app) {
       app.add_subcommand("validate", "Check flow files without running anything (exit 3 if any is invalid)");
   cmd->add_option("files", args->files, "Flow files")->required();
   cmd->add_flag("--json", args->json, "Print the result as JSON on stdout");
+  add_plugin_option(cmd, args->plugins);
   return [args](const GlobalOptions&) { return validate(*args); };
 }
 

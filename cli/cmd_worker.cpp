@@ -31,6 +31,7 @@ struct WorkerArgs {
   bool remove_on_complete = false;
   bool remove_on_fail = false;
   std::string events = "final";
+  std::vector<std::string> plugins;
 };
 
 /// Every *.yaml / *.yml under the given directories, plus the files named directly, sorted.
@@ -80,14 +81,15 @@ int run(const WorkerArgs& a) {
     std::fprintf(stderr, "am2z worker: no flow files (*.yaml, *.yml) found in %s\n", a.flows.front().c_str());
     return kExitInvalid;
   }
-  const ProcessorRegistry registry = make_registry();
+  auto catalog = load_plugins(a.plugins);
+  if (!catalog) return kExitInvalid;
   std::vector<std::shared_ptr<const redis::PlannedFlow>> flows;
   for (const auto& file : files) {
     if (is_flow_library(file)) {
       spdlog::debug("{}: no flow: key, a library for include: (skipped)", file);
       continue;
     }
-    auto planned = plan_flow_file(file, registry, a.redis.prefix);
+    auto planned = plan_flow_file(file, *catalog, a.redis.prefix);
     if (!planned) return kExitInvalid;
     flows.push_back(std::move(planned));
   }
@@ -134,6 +136,7 @@ CommandHandler add_worker_command(CLI::App& app) {
       ->check(CLI::Range(0, std::numeric_limits<int>::max()));
   cmd->add_option("--grace", args->grace, "On SIGTERM, how long active steps may finish (default 30s)");
   cmd->add_option("--name", args->name, "Worker name shown in Redis (default host:pid)");
+  add_plugin_option(cmd, args->plugins);
   cmd->add_flag("--remove-on-complete", args->remove_on_complete, "Delete jobs when they complete");
   cmd->add_flag("--remove-on-fail", args->remove_on_fail, "Delete jobs when they fail");
   cmd->add_option("--queue-events", args->events,

@@ -16,5 +16,6 @@ CommandHandler add_worker_command(CLI::App& app);
 CommandHandler add_result_command(CLI::App& app);
 CommandHandler add_schema_command(CLI::App& app);
 CommandHandler add_graph_command(CLI::App& app);
+CommandHandler add_processors_command(CLI::App& app);
 
 }  // namespace am2z::cli

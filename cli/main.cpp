@@ -16,8 +16,13 @@ int main(int argc, char** argv) {
   add_global_options(app, globals);
 
   const std::map<std::string, CommandHandler> commands{
-      {"run", add_run_command(app)},       {"validate", add_validate_command(app)}, {"worker", add_worker_command(app)},
-      {"result", add_result_command(app)}, {"schema", add_schema_command(app)},     {"graph", add_graph_command(app)},
+      {"run", add_run_command(app)},
+      {"validate", add_validate_command(app)},
+      {"worker", add_worker_command(app)},
+      {"result", add_result_command(app)},
+      {"schema", add_schema_command(app)},
+      {"graph", add_graph_command(app)},
+      {"processors", add_processors_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -39,15 +39,8 @@ std::unique_ptr<redis::Connection> connect_or_report(const redis::Endpoint& endp
   return conn;
 }
 
-std::shared_ptr<const redis::PlannedFlow> plan_flow_file(const std::string& path, const ProcessorRegistry& registry,
-                                                         const std::string& prefix) {
-  LoadResult loaded = load_flow_file(path, registry);
-  if (!loaded.ok()) {
-    print_diagnostics(loaded.diagnostics);
-    return nullptr;
-  }
-  // The content hash lets a worker refuse jobs built from another version of the file or of
-  // any file it includes.
+std::shared_ptr<const redis::PlannedFlow> plan_loaded_flow(const std::string& path, const LoadResult& loaded,
+                                                           const std::string& prefix) {
   std::string content;
   std::vector<std::string> files{path};
   files.insert(files.end(), loaded.flow->included.begin(), loaded.flow->included.end());
@@ -60,6 +53,17 @@ std::shared_ptr<const redis::PlannedFlow> plan_flow_file(const std::string& path
   redis::QueueLayout layout;
   layout.prefix = prefix;
   return std::make_shared<const redis::PlannedFlow>(loaded.flow, redis::sha256_hex(content), layout);
+}
+
+std::shared_ptr<const redis::PlannedFlow> plan_flow_file(const std::string& path, PluginCatalog& catalog,
+                                                         const std::string& prefix) {
+  const ProcessorRegistry registry = catalog.registry();
+  LoadResult loaded = load_flow_file(path, registry, flow_plugin_hook(catalog));
+  if (!loaded.ok()) {
+    print_diagnostics(loaded.diagnostics);
+    return nullptr;
+  }
+  return plan_loaded_flow(path, loaded, prefix);
 }
 
 }  // namespace am2z::cli

@@ -7,6 +7,8 @@
 
 #include "core/redis/connection.hpp"
 #include "core/redis/planner.hpp"
+#include "flows/loader.hpp"
+#include "plugins/plugin_catalog.hpp"
 
 namespace am2z::cli {
 
@@ -24,8 +26,13 @@ std::optional<redis::Endpoint> resolve_endpoint(const RedisArgs& args, const cha
 /// Connects; on failure prints a clear message and the error JSON and returns nullptr (exit 4).
 std::unique_ptr<redis::Connection> connect_or_report(const redis::Endpoint& endpoint, const char* command);
 
-/// Loads a flow file for distributed use: diagnostics to stderr and nullptr when it is invalid.
-std::shared_ptr<const redis::PlannedFlow> plan_flow_file(const std::string& path, const ProcessorRegistry& registry,
+/// A loaded flow made ready for distributed use: its content hash covers `path` and every file it
+/// includes, so workers can refuse jobs built from another version.
+std::shared_ptr<const redis::PlannedFlow> plan_loaded_flow(const std::string& path, const LoadResult& loaded,
+                                                           const std::string& prefix);
+/// Loads (with `catalog`'s types and the flow's own plugins) and plans a flow file: diagnostics to
+/// stderr and nullptr when it is invalid.
+std::shared_ptr<const redis::PlannedFlow> plan_flow_file(const std::string& path, PluginCatalog& catalog,
                                                          const std::string& prefix);
 
 }  // namespace am2z::cli

@@ -22,7 +22,7 @@ int print_outcome(const Json& payload, bool compact) {
   return kExitFailure;
 }
 
-int run_distributed(const DistributedRunArgs& a, State input) {
+int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State input) {
   auto ttl = parse_duration(a.result_ttl);
   if (!ttl || ttl->count() < 0) {
     std::fprintf(stderr, "am2z run: --result-ttl: '%s' is not a duration such as 1h\n", a.result_ttl.c_str());
@@ -30,9 +30,7 @@ int run_distributed(const DistributedRunArgs& a, State input) {
   }
   auto endpoint = resolve_endpoint(a.redis, "run");
   if (!endpoint) return kExitUsage;
-  const ProcessorRegistry registry = make_registry();
-  auto flow = plan_flow_file(a.flow_file, registry, a.redis.prefix);
-  if (!flow) return kExitInvalid;
+  auto flow = plan_loaded_flow(a.flow_file, loaded, a.redis.prefix);
   auto conn = connect_or_report(*endpoint, "run");
   if (!conn) return kExitUnreachable;
 

@@ -6,6 +6,7 @@
 
 #include "cli/redis_support.hpp"
 #include "core/state.hpp"
+#include "flows/loader.hpp"
 
 namespace am2z::cli {
 
@@ -20,7 +21,8 @@ struct DistributedRunArgs {
   bool all_events = false;
 };
 
-int run_distributed(const DistributedRunArgs& args, State input);
+/// Submits `input` to a run of the flow `loaded` (from args.flow_file) and prints its outcome.
+int run_distributed(const DistributedRunArgs& args, const LoadResult& loaded, State input);
 
 /// Exit code of a run's outcome payload, shared with `am2z result`: prints state or error.
 int print_outcome(const Json& payload, bool compact);

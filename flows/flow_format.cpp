@@ -22,6 +22,8 @@ const FieldTable& top_level_fields() {
       {"version", Json{{"const", 1}}, "format version: 1", true},
       {"name", ref("name"), "flow name (required in the file you run; optional in an included one)"},
       {"description", typed("string"), "what the flow does"},
+      {"plugins", Json{{"type", "array"}, {"items", Json{{"type", "string"}, {"minLength", 1}}}},
+       "plugin files (relative to this one) whose processor types this flow uses; loaded first"},
       {"include", Json{{"type", "array"}, {"items", Json{{"type", "string"}, {"minLength", 1}}}},
        "flow files (relative to this one) whose processors and flows become available here"},
       {"input", Json{{"type", Json::array({"object", "boolean"})}},

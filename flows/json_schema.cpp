@@ -3,6 +3,7 @@
 #define VALIJSON_USE_EXCEPTIONS 1
 #include "flows/json_schema.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <sstream>
@@ -186,6 +187,23 @@ std::string rephrase(const Json& root, const Json& value, Segments& at, const st
           if (t.is_string()) words.push_back(type_word(t.get<std::string>()));
       return "expected " + or_list(words) + ", got " + json_type_word(here);
     }
+    if (const Json* options = keyword("anyOf"); options != nullptr && options->is_array()) {
+      // One of several forms: name each ("a string or a map with path").
+      std::vector<std::string> words;
+      for (const auto& option : *options) {
+        const Json* alt = resolve(root, &option);
+        if (alt == nullptr || !alt->is_object() || !alt->contains("type") || !(*alt)["type"].is_string()) continue;
+        std::string word = type_word((*alt)["type"].get<std::string>());
+        if (auto req = alt->find("required"); req != alt->end() && req->is_array() && !req->empty()) {
+          std::vector<std::string> keys;
+          for (const auto& k : *req)
+            if (k.is_string()) keys.push_back(k.get<std::string>());
+          word += " with " + or_list(keys);
+        }
+        words.push_back(std::move(word));
+      }
+      if (!words.empty()) return "expected " + or_list(words) + ", got " + json_type_word(here);
+    }
     return "has the wrong type (" + json_type_word(here) + ")";
   }
   if (starts_with(description, "Missing required property")) {
@@ -234,6 +252,19 @@ std::string rephrase(const Json& root, const Json& value, Segments& at, const st
   }
   if (starts_with(description, "Failed to match expected value set by 'const'")) {
     if (const Json* expected = keyword("const")) return "must be " + expected->dump();
+  }
+  if (starts_with(description, "Failed to validate against exactly one")) {
+    // oneOf of alternatives that each require one key: "give exactly one of: value or from".
+    if (const Json* options = keyword("oneOf"); options != nullptr && options->is_array()) {
+      std::vector<std::string> keys;
+      for (const auto& option : *options) {
+        auto req = option.find("required");
+        if (!option.is_object() || option.size() != 1 || req == option.end() || !req->is_array() || req->size() != 1)
+          return "matches none of the allowed forms";
+        keys.push_back((*req)[0].get<std::string>());
+      }
+      return "give exactly one of: " + or_list(keys);
+    }
   }
   if (starts_with(description, "Failed to validate against any schemas allowed by anyOf") ||
       starts_with(description, "Failed to validate against exactly one schema"))
@@ -307,6 +338,16 @@ std::vector<SchemaViolation> JsonSchema::validate(const Json& value) const {
     for (const auto& other : list) seen = seen || (other.at == v.at && other.message == v.message);
     if (!seen) list.push_back(std::move(v));
   }
+  // A misspelt key usually explains the rest ("missing required key"): it comes first.
+  std::stable_partition(specific.begin(), specific.end(),
+                        [](const SchemaViolation& v) { return v.message.starts_with("unknown key"); });
+  // "matches none of the allowed forms" says nothing a specific message at the same place does not.
+  std::erase_if(specific, [&](const SchemaViolation& v) {
+    if (v.message != "matches none of the allowed forms") return false;
+    return std::any_of(specific.begin(), specific.end(), [&](const SchemaViolation& other) {
+      return &other != &v && other.at == v.at && other.message != v.message;
+    });
+  });
   return specific.empty() ? wrappers : specific;
 }
 

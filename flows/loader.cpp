@@ -9,6 +9,7 @@
 #include <exception>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "flows/field.hpp"
@@ -247,19 +248,38 @@ class Loader {
   std::set<std::string> loaded_;
 };
 
+/// The main file's `plugins:` entry, found before anything else is read: plugins add processor
+/// types, so they load before any processor is resolved.
+std::optional<Field> plugins_field(const YAML::Node& document) {
+  if (!document.IsMap()) return std::nullopt;
+  for (const auto& entry : document) {
+    if (entry.first.IsScalar() && entry.first.Scalar() == "plugins") return Field{entry.first, entry.second, "plugins"};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 LoadResult load_flow_text(const std::string& text, const std::string& file_label, const ProcessorRegistry& registry,
-                          const std::string& base_dir) {
+                          const std::string& base_dir, const PluginHook& plugins) {
   Reporter reporter(file_label);
   auto flow = std::make_shared<Flow>();
   flow->source = file_label;
   bool built = false;
+  std::vector<std::string> plugin_paths;
   try {
     const YAML::Node document = YAML::Load(text);
     std::error_code ec;
     std::string canonical = std::filesystem::weakly_canonical(file_label, ec).string();
-    Loader loader(reporter, registry, *flow);
+    // A flow's own plugins extend a copy of the registry.
+    ProcessorRegistry with_plugins;
+    const ProcessorRegistry* types = &registry;
+    if (auto field = plugins_field(document)) {
+      with_plugins = registry;
+      load_flow_plugins(reporter, *field, base_dir, plugins, with_plugins, plugin_paths);
+      types = &with_plugins;
+    }
+    Loader loader(reporter, *types, *flow);
     built = loader.load_main(document, FileScope{file_label, base_dir, ec ? file_label : canonical});
   } catch (const YAML::Exception& e) {
     reporter.error_at(e.mark, "", e.msg);
@@ -273,6 +293,7 @@ LoadResult load_flow_text(const std::string& text, const std::string& file_label
     reporter.error_at(YAML::Mark::null_mark(), "", "internal error: the flow could not be built");
   }
   result.diagnostics = reporter.take();
+  result.plugins = std::move(plugin_paths);
   if (built && result.diagnostics.empty()) result.flow = std::move(flow);
   return result;
 }
@@ -286,17 +307,17 @@ bool is_flow_library(const std::string& path) {
   }
 }
 
-LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& registry) {
+LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& registry, const PluginHook& plugins) {
   std::string text;
   std::string error;
   if (!read_file(path, text, error)) {
     Reporter reporter(path);
     reporter.file_error("cannot read flow file: " + error);
-    return LoadResult{nullptr, reporter.take()};
+    return LoadResult{nullptr, reporter.take(), {}};
   }
   const auto slash = path.find_last_of('/');
-  return load_flow_text(text, path, registry,
-                        slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
+  return load_flow_text(text, path, registry, slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash),
+                        plugins);
 }
 
 }  // namespace am2z

@@ -7,6 +7,7 @@
 //   include: [lib/common.yaml] # optional; files (relative to this one) whose processors and flows
 //                              #   become available here; their own `flow:` and `input:` are ignored
 //   input: {type: object, ...} # optional JSON Schema (draft-07) of the input data
+//   plugins: [lib/x.so]        # optional; plugin files (relative to the flow file) loaded before processors resolve
 //   defaults:                  # optional; timeout and retry for every processor instance lacking its own
 //     timeout: 30s             #   per-attempt timeout (> 0)
 //     retry: {attempts: 3, backoff: 100ms, multiplier: 2, max_backoff: 10s, jitter: 0.2,
@@ -35,6 +36,7 @@
 #include "core/flow.hpp"
 #include "core/processor.hpp"
 #include "flows/diagnostic.hpp"
+#include "flows/plugin_list.hpp"
 
 namespace am2z {
 
@@ -42,11 +44,13 @@ namespace am2z {
 struct LoadResult {
   std::shared_ptr<Flow> flow;  ///< null whenever there are diagnostics
   std::vector<Diagnostic> diagnostics;
+  std::vector<std::string> plugins;  ///< the resolved paths of the flow's `plugins:` list
   bool ok() const { return flow && diagnostics.empty(); }
 };
 
 /// Reads and loads a flow file; an unreadable file is one diagnostic at line 0 naming the OS error.
-LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& registry);
+/// `plugins` loads the files of a `plugins:` list; without it such a list is an error.
+LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& registry, const PluginHook& plugins = {});
 
 /// True when `path` is a readable YAML map without a `flow:` key: a library for `include:`, not a
 /// flow to run (workers serving a directory skip such files).
@@ -56,6 +60,6 @@ bool is_flow_library(const std::string& path);
 /// `base_dir` is where relative paths in processor parameters (exec's cwd) resolve; load_flow_file
 /// passes the flow file's directory.
 LoadResult load_flow_text(const std::string& text, const std::string& file_label, const ProcessorRegistry& registry,
-                          const std::string& base_dir = "");
+                          const std::string& base_dir = "", const PluginHook& plugins = {});
 
 }  // namespace am2z

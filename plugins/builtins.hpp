@@ -1,5 +1,5 @@
 #pragma once
-// The processor types every am2z binary has: exec, set, sleep, fail, log.
+// The processor types every am2z binary has: exec, set, merge, pick, delete, validate, http, sleep, fail, log.
 #include "core/processor.hpp"
 
 namespace am2z {

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "core/json_limits.hpp"
+#include "plugins/exec_params.hpp"
+#include "plugins/exec_protocol.hpp"
 #include "plugins/params.hpp"
 #include "plugins/subprocess.hpp"
+#include "plugins/typed_error.hpp"
 
 namespace am2z {
 
@@ -57,9 +60,9 @@ std::string quote_start(std::string_view text) {
 
 class ExecProcessor final : public Processor {
  public:
-  ExecProcessor(std::vector<std::string> argv, std::vector<std::pair<std::string, std::string>> env, std::string cwd,
-                Millis kill_grace, std::size_t max_output)
-      : argv_(std::move(argv)),
+  ExecProcessor(std::vector<ExecValue> argv, ExecEnv env, std::string cwd, Millis kill_grace, std::size_t max_output)
+      : program_(argv.front().literal),
+        argv_(std::move(argv)),
         env_(std::move(env)),
         cwd_(std::move(cwd)),
         kill_grace_(kill_grace),
@@ -68,8 +71,16 @@ class ExecProcessor final : public Processor {
   Status process(State& state, Context& ctx) const override {
     auto started = SteadyClock::now();
     SubprocessOptions options;
-    options.argv = argv_;
-    options.env = env_;
+    for (std::size_t i = 0; i < argv_.size(); ++i) {
+      auto arg = argv_[i].resolve(state.data, "argv[" + std::to_string(i) + "]");
+      if (!arg) return fail(arg.error());
+      options.argv.push_back(std::move(*arg));
+    }
+    for (const auto& [name, value] : env_) {
+      auto text = value.resolve(state.data, "env." + name);
+      if (!text) return fail(text.error());
+      options.env.emplace_back(name, std::move(*text));
+    }
     // Last, so a flow's `env:` cannot fake the engine's identifiers.
     options.env.emplace_back("AM2Z_SESSION_ID", ctx.session_id());
     options.env.emplace_back("AM2Z_EXECUTION_ID", ctx.execution_id());
@@ -80,6 +91,7 @@ class ExecProcessor final : public Processor {
     options.input = state_document(state);
     options.deadline = ctx.deadline();
     options.cancel = &ctx.cancel_token();
+    options.on_stderr_line = [this, &ctx](std::string_view line) { return take_event(line, ctx); };
 
     auto run = run_subprocess(options);
     if (!run) return fail(spawn_failure(ctx, run.error()));
@@ -87,7 +99,7 @@ class ExecProcessor final : public Processor {
     if (r.output_too_large) {
       Error e = errors::resource(std::string(ctx.processor_name()) + " stdout", static_cast<long long>(max_output_),
                                  static_cast<long long>(max_output_) + 1);
-      e.message = "stdout of '" + argv_[0] + "' exceeded max_output (" + std::to_string(max_output_) +
+      e.message = "stdout of '" + program_ + "' exceeded max_output (" + std::to_string(max_output_) +
                   " bytes); the program was stopped";
       e.retryable = false;
       return fail(std::move(e));
@@ -95,28 +107,45 @@ class ExecProcessor final : public Processor {
     if (r.cancelled) return fail(errors::cancelled(ctx.cancel_token().reason()));
     if (r.timed_out)
       return fail(errors::timeout(std::string(ctx.processor_name()), budget_ms(ctx.deadline(), started)));
+    if (!r.killed && r.term_signal == 0 && r.exit_code == kTypedErrorExit) {
+      if (auto reported = reported_error(trim(r.out))) {
+        return fail(typed_error(*reported, ctx.processor_name(), "exec:" + program_));
+      }
+    }
     if (!r.succeeded()) return fail(exit_failure(ctx, r));
     if (!r.err_tail.empty() && ctx.log().should_log(spdlog::level::debug)) {
-      ctx.log().debug("{}: stderr of '{}': {}", ctx.processor_name(), argv_[0], trim(r.err_tail));
+      ctx.log().debug("{}: stderr of '{}': {}", ctx.processor_name(), program_, trim(r.err_tail));
     }
     return apply_output(state, r.out, ctx);
   }
 
  private:
+  /// An event line becomes a custom event; a malformed one is logged, never passed as stderr.
+  bool take_event(std::string_view line, const Context& ctx) const {
+    if (!line.starts_with(kEventPrefix)) return false;
+    if (auto event = parse_event(line.substr(kEventPrefix.size()))) {
+      ctx.emit(event->name, std::move(event->data));
+    } else {
+      ctx.log().warn("{}: '{}' wrote a malformed event line (expected {}{{\"event\": \"name\", \"data\": ...}}): {}",
+                     ctx.processor_name(), program_, kEventPrefix, quote_start(line));
+    }
+    return true;
+  }
+
   Error spawn_failure(const Context& ctx, const SpawnError& e) const {
-    const std::string what = e.kind == SpawnErrorKind::bad_cwd ? "cannot start '" + argv_[0] + "' in " + e.message
+    const std::string what = e.kind == SpawnErrorKind::bad_cwd ? "cannot start '" + program_ + "' in " + e.message
                                                                : "cannot run " + e.message;
     Error error = errors::execution(std::string(ctx.processor_name()), what);
     // Running it again will not make the program appear.
     error.retryable = e.kind == SpawnErrorKind::other;
     if (!error.context.is_object()) error.context = Json::object();
-    error.context["program"] = argv_[0];
+    error.context["program"] = program_;
     error.context["reason"] = std::string(to_string(e.kind));
     return error;
   }
 
   Error exit_failure(const Context& ctx, const SubprocessResult& r) const {
-    std::string message = "'" + argv_[0] + "' ";
+    std::string message = "'" + program_ + "' ";
     if (r.term_signal != 0) {
       const char* abbrev = ::sigabbrev_np(r.term_signal);
       message += "was killed by signal " + std::to_string(r.term_signal) +
@@ -146,11 +175,11 @@ class ExecProcessor final : public Processor {
     Json parsed = too_deep ? Json() : Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
     std::string problem;
     if (too_deep) {
-      problem = "stdout of '" + argv_[0] + "' nests deeper than " + std::to_string(kMaxJsonDepth) + " levels: ";
+      problem = "stdout of '" + program_ + "' nests deeper than " + std::to_string(kMaxJsonDepth) + " levels: ";
     } else if (parsed.is_discarded()) {
-      problem = "stdout of '" + argv_[0] + "' is not JSON: ";
+      problem = "stdout of '" + program_ + "' is not JSON: ";
     } else if (!parsed.is_object()) {
-      problem = "stdout of '" + argv_[0] + "' must be a JSON object, not " + std::string(parsed.type_name()) + ": ";
+      problem = "stdout of '" + program_ + "' must be a JSON object, not " + std::string(parsed.type_name()) + ": ";
     }
     if (!problem.empty()) {
       std::string quoted = quote_start(text);
@@ -164,31 +193,26 @@ class ExecProcessor final : public Processor {
     return {};
   }
 
-  std::vector<std::string> argv_;
-  std::vector<std::pair<std::string, std::string>> env_;
+  std::string program_;  ///< argv[0], always literal
+  std::vector<ExecValue> argv_;
+  ExecEnv env_;
   std::string cwd_;
   Millis kill_grace_;
   std::size_t max_output_;
 };
 
-/// The schema makes argv a non-empty list of strings, env a map of scalars, cwd a non-empty string
-/// and max_output an integer >= 1; what is left to judge is variable names and kill_grace's text.
 Result<std::unique_ptr<Processor>> create_exec(const Json& with) {
-  std::vector<std::string> argv;
-  if (const Json* list = params::find(with, "argv"); list != nullptr && list->is_array()) {
-    for (const auto& arg : *list) argv.push_back(arg.is_string() ? arg.get<std::string>() : arg.dump());
-  }
-  if (argv.empty()) return fail(errors::validation("argv", nullptr, "needs a program to run"));
-  if (argv[0].empty()) return fail(errors::validation("argv[0]", "", "must name a program"));
-  std::vector<std::pair<std::string, std::string>> env;
-  if (const Json* vars = params::find(with, "env"); vars != nullptr && vars->is_object()) {
-    for (const auto& [name, value] : vars->items()) {
-      if (name.empty() || name.find('=') != std::string::npos) {
-        return fail(errors::validation("env." + name, name, "is not a valid variable name"));
-      }
-      // YAML reads `PORT: 8080` as a number; a variable is text either way.
-      env.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
-    }
+  if (auto ok = params::check_keys(with, {"argv", "env", "cwd", "kill_grace", "max_output"}); !ok)
+    return fail(ok.error());
+  auto argv = read_exec_argv(with);
+  if (!argv) return fail(argv.error());
+  auto env = read_exec_env(with);
+  if (!env) return fail(env.error());
+  std::string cwd;
+  if (const Json* v = params::find(with, "cwd")) {
+    auto s = params::as_string(*v, "cwd", /*non_empty=*/true);
+    if (!s) return fail(s.error());
+    cwd = std::move(*s);
   }
   Millis kill_grace{2000};
   if (const Json* v = params::find(with, "kill_grace")) {
@@ -200,8 +224,7 @@ Result<std::unique_ptr<Processor>> create_exec(const Json& with) {
   if (const Json* v = params::find(with, "max_output"); v != nullptr && v->is_number_integer() && *v >= 1) {
     max_output = v->get<std::size_t>();
   }
-  return std::make_unique<ExecProcessor>(std::move(argv), std::move(env), params::text(with, "cwd"), kill_grace,
-                                         max_output);
+  return std::make_unique<ExecProcessor>(std::move(*argv), std::move(*env), std::move(cwd), kill_grace, max_output);
 }
 
 Json exec_schema() {
@@ -211,14 +234,17 @@ Json exec_schema() {
        {{"argv",
          {{"type", "array"},
           {"minItems", 1},
-          {"items", {{"type", "string"}}},
-          {"description", "program and arguments, run without a shell; argv[0] is searched in PATH"}}},
+          {"items", {{"anyOf", Json::array({{{"type", "string"}}, state_value_schema()})}}},
+          {"description",
+           "program and arguments, run without a shell; argv[0] is searched in PATH; {path: .a.b} passes a "
+           "state value"}}},
         {"env",
          {{"type", "object"},
-          {"additionalProperties", {{"type", Json::array({"string", "number", "boolean"})}}},
-          {"description", "environment variables added to the inherited environment"}}},
-        {"cwd",
-         {{"type", "string"}, {"minLength", 1}, {"description", "working directory, relative to the flow file"}}},
+          {"additionalProperties",
+           {{"anyOf", Json::array({{{"type", Json::array({"string", "number", "boolean"})}}, state_value_schema()})}}},
+          {"description",
+           "environment variables added to the inherited environment; {path: .a.b} passes a state value"}}},
+        {"cwd", {{"type", "string"}, {"minLength", 1}, {"description", "working directory"}}},
         {"max_output",
          {{"type", "integer"},
           {"minimum", 1},
@@ -236,7 +262,8 @@ ProcessorType exec_processor_type() {
   type.name = "exec";
   type.description =
       "Runs a program: the state (with metadata) goes to its stdin as JSON; a JSON object on its stdout "
-      "becomes the new data, empty stdout keeps the state; a non-zero exit fails the step";
+      "becomes the new data, empty stdout keeps the state; a non-zero exit fails the step (exit 3 with "
+      "{\"error\": {...}} on stdout: a typed error); stderr lines '::am2z-event {json}' are custom events";
   type.params_schema = exec_schema();
   type.create = create_exec;
   return type;

@@ -266,6 +266,7 @@ class Child {
     if (options_.kill_group_on_exit || phase_ != Phase::running) ::kill(-pid_, SIGKILL);
     drain_rest(out_, false);
     drain_rest(err_, true);
+    if (!line_.empty()) pass_line(line_, false);  // a last line without its newline
     reap();
     sigpipe_ = nullptr;
     if (result_.err_tail.size() > options_.stderr_tail) {
@@ -404,7 +405,7 @@ class Child {
       ssize_t n = ::read(fd.get(), buf, sizeof buf);
       if (n > 0) {
         if (is_err) {
-          append_tail(result_.err_tail, buf, static_cast<std::size_t>(n), options_.stderr_tail);
+          take_stderr(buf, static_cast<std::size_t>(n));
         } else if (options_.max_output != 0 && result_.out.size() + static_cast<std::size_t>(n) > options_.max_output) {
           // A flood of output must not grow our memory until the deadline: stop the program.
           result_.output_too_large = true;
@@ -420,6 +421,32 @@ class Child {
       if (n < 0 && errno == EAGAIN) return;
       fd.reset();  // EOF or a read error
     }
+  }
+
+  /// Bytes of a stderr line kept while waiting for its end; a longer line is passed on in pieces.
+  static constexpr std::size_t kMaxLine = 1u << 20;
+
+  void take_stderr(const char* data, std::size_t n) {
+    if (!options_.on_stderr_line) {
+      append_tail(result_.err_tail, data, n, options_.stderr_tail);
+      return;
+    }
+    line_.append(data, n);
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = line_.find('\n', start)) != std::string::npos; start = nl + 1) {
+      pass_line(std::string_view(line_).substr(start, nl - start), true);
+    }
+    line_.erase(0, start);
+    if (line_.size() > kMaxLine) {
+      pass_line(line_, false);
+      line_.clear();
+    }
+  }
+
+  void pass_line(std::string_view line, bool complete) {
+    if (options_.on_stderr_line(line)) return;
+    append_tail(result_.err_tail, line.data(), line.size(), options_.stderr_tail);
+    if (complete) append_tail(result_.err_tail, "\n", 1, options_.stderr_tail);
   }
 
   // After the program exited: what it wrote is in the pipe already. Something it left behind
@@ -466,6 +493,7 @@ class Child {
   Phase phase_ = Phase::running;
   SteadyClock::time_point kill_at_{};
   bool reaped_ = false;
+  std::string line_;  ///< an unfinished stderr line, with on_stderr_line
   SubprocessResult result_;
 };
 

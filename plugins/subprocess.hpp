@@ -3,6 +3,7 @@
 // stdout/stderr read concurrently, bounded by a deadline and a cancellation token.
 #include <cstddef>
 #include <expected>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +25,9 @@ struct SubprocessOptions {
   std::size_t stderr_tail = 4096;       ///< bytes of stderr kept (the last ones)
   std::size_t max_output = 0;           ///< stdout bytes beyond which the program is stopped; 0 = no limit
   bool kill_group_on_exit = true;       ///< SIGKILL what is left of the group once the program itself exits
+  /// When set, sees each stderr line (without its newline) as it arrives, on the calling thread;
+  /// a line it returns true for is consumed and left out of err_tail.
+  std::function<bool(std::string_view line)> on_stderr_line;
 };
 
 /// Why a program could not be started.

@@ -14,14 +14,14 @@ EVERY_MISTAKE = [
     "every_mistake.yaml:8:12: defaults.timeout: invalid duration 'soon': expected a number and a unit, "
     "e.g. 500ms, 30s, 5m, 1h",
     "every_mistake.yaml:10:3: processors.fetch: duplicate name 'fetch': already defined at lib/broken.yaml:5",
-    "every_mistake.yaml:12:25: processors.fetch.with.argv[1]: expected a string, got 5",
+    "every_mistake.yaml:12:25: processors.fetch.with.argv[1]: expected a string or a map with path, got 5",
     "every_mistake.yaml:12:35: processors.fetch.with.cwdd: unknown key 'cwdd'; did you mean 'cwd'?",
     "every_mistake.yaml:13:11: processors.fetch.rate: invalid rate '10/fortnight': expected <count>/<period>, "
     "e.g. 100/min, 10/s, 3/500ms",
     "every_mistake.yaml:14:5: processors.fetch.retyr: unknown key 'retyr'; did you mean 'retry'?",
     "every_mistake.yaml:15:3: processors.fetch: duplicate key 'fetch' (first defined on line 10)",
     "every_mistake.yaml:16:18: processors.mystery.use: unknown processor type 'frobnicate'; "
-    "available: exec, fail, log, remote, set, sleep",
+    "available: delete, exec, fail, http, log, merge, pick, remote, set, sleep, validate",
     "every_mistake.yaml:17:63: processors.concurrent.concurrency: expected an integer, got 'many'",
     "every_mistake.yaml:19:3: flows.fetch: duplicate name 'fetch': already defined at lib/broken.yaml:5",
     "every_mistake.yaml:21:18: flows.pong.chain[0]: sub-flow cycle: ping -> pong -> ping",

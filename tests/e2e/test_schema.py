@@ -28,7 +28,8 @@ class SchemaTest(E2ETestCase):
         self.assertEqual(schema["required"], ["version"])
         self.assertFalse(schema["additionalProperties"])
         uses = schema["definitions"]["processor"]["properties"]["use"]["enum"]
-        self.assertEqual(uses, ["exec", "fail", "log", "remote", "set", "sleep"])
+        self.assertEqual(uses, ["delete", "exec", "fail", "http", "log", "merge", "pick", "remote", "set", "sleep",
+                                "validate"])
         exec_case = [c for c in schema["definitions"]["processor"]["allOf"]
                      if c["if"]["properties"]["use"]["const"] == "exec"]
         self.assertEqual(exec_case[0]["then"]["properties"]["with"]["required"], ["argv"])

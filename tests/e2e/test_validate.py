@@ -13,7 +13,8 @@ MALFORMED = fixture("invalid", "malformed.yaml")
 # (line, column, path, message) of every mistake in invalid/mistakes.yaml, in file order
 MISTAKES_DIAGNOSTICS = [
     (1, 10, "version", "unsupported version 2; this am2z reads version 1"),
-    (4, 12, "processors.a.use", "unknown processor type 'nope'; available: exec, fail, log, remote, set, sleep"),
+    (4, 12, "processors.a.use", "unknown processor type 'nope'; available: delete, exec, fail, http, log, merge, "
+                                "pick, remote, set, sleep, validate"),
     (5, 36, "processors.b.with.duration", "Validation failed for field 'duration': invalid duration 'fast': "
                                           "expected a number and a unit, e.g. 500ms, 30s, 5m, 1h"),
     (7, 14, "flow.chain[1]", "unknown processor or sub-flow 'c'"),

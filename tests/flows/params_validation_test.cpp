@@ -19,7 +19,7 @@ flow: {chain: [run, wait, boom, say, put, slow]}
 )");
   CHECK(test::lines_of(r) ==
         std::vector<std::string>{
-            "test.yaml:4:40: processors.run.with.argv[1]: expected a string, got 3",
+            "test.yaml:4:40: processors.run.with.argv[1]: expected a string or a map with path, got 3",
             "test.yaml:4:44: processors.run.with.evn: unknown key 'evn'; did you mean 'env'?",
             "test.yaml:5:22: processors.wait.with.duration: missing required key 'duration'",
             "test.yaml:6:35: processors.boom.with.error: unknown value 'netwrk'; did you mean 'network'?",
@@ -94,6 +94,6 @@ TEST_CASE("create_processor: the first violation as a ValidationError naming the
   auto bad = create_processor(*exec, Json{{"argv", Json::array({"sh", 3})}});
   REQUIRE_FALSE(bad);
   CHECK(bad.error().context["field"] == "argv[1]");
-  CHECK(bad.error().message == "Validation failed for field 'argv[1]': expected a string, got 3");
+  CHECK(bad.error().message == "Validation failed for field 'argv[1]': expected a string or a map with path, got 3");
   CHECK(create_processor(*exec, Json{{"argv", Json::array({"true"})}}));
 }

@@ -6,7 +6,8 @@ using namespace am2z;
 
 TEST_CASE("register_builtins adds every built-in type with a closed object schema") {
   const auto& registry = test::builtins();
-  CHECK(registry.names() == std::vector<std::string>{"exec", "fail", "log", "remote", "set", "sleep"});
+  CHECK(registry.names() == std::vector<std::string>{"delete", "exec", "fail", "http", "log", "merge", "pick", "remote",
+                                                     "set", "sleep", "validate"});
   for (const auto& name : registry.names()) {
     CAPTURE(name);
     const ProcessorType* t = registry.find(name);
@@ -22,12 +23,12 @@ TEST_CASE("register_builtins adds every built-in type with a closed object schem
     for (const auto& req : s["required"]) CHECK(s["properties"].contains(req.get<std::string>()));
   }
   CHECK(registry.find("exec")->params_schema["required"] == Json::array({"argv"}));
-  CHECK(registry.find("exec")->params_schema["properties"]["argv"]["items"]["type"] == "string");
+  CHECK(registry.find("exec")->params_schema["properties"]["argv"]["items"]["anyOf"][0]["type"] == "string");
   CHECK(registry.find("fail")->params_schema["properties"]["error"]["enum"].size() == 7);
 }
 
 TEST_CASE("every built-in rejects unknown parameters, naming them") {
-  for (const char* type : {"exec", "set", "sleep", "fail", "log"}) {
+  for (const char* type : {"exec", "set", "merge", "pick", "delete", "validate", "http", "sleep", "fail", "log"}) {
     CAPTURE(type);
     CHECK(test::rejected_field(type, Json{{"bogus", 1}}) == "bogus");
   }
