@@ -170,7 +170,7 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
 void latency_scenario(Connection& c, const std::string& bin, const std::string& dir, const std::string& url,
                       const PlannedFlow& flow, const std::string& name, long long n) {
   must(c, {"FLUSHALL"});
-  WorkerProcess w = start_worker(bin, dir, url, 8, false);
+  WorkerProcess w = start_worker(bin, dir, url, 1, false);  // as BullMQ's latency phase: concurrency 1
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // worker connected and blocked
   SubmitOptions opts;
   std::vector<double> ms;
