@@ -41,18 +41,11 @@ std::unique_ptr<redis::Connection> connect_or_report(const redis::Endpoint& endp
 
 std::shared_ptr<const redis::PlannedFlow> plan_loaded_flow(const std::string& path, const LoadResult& loaded,
                                                            const std::string& prefix) {
-  std::string content;
   std::vector<std::string> files{path};
   files.insert(files.end(), loaded.flow->included.begin(), loaded.flow->included.end());
-  for (const std::string& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    content += std::to_string(bytes.str().size()) + ":" + bytes.str();  // length-prefixed: unambiguous
-  }
   redis::QueueLayout layout;
   layout.prefix = prefix;
-  return std::make_shared<const redis::PlannedFlow>(loaded.flow, redis::sha256_hex(content), layout);
+  return std::make_shared<const redis::PlannedFlow>(loaded.flow, redis::sha256_of_files(files), layout);
 }
 
 std::shared_ptr<const redis::PlannedFlow> plan_flow_file(const std::string& path, PluginCatalog& catalog,

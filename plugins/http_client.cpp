@@ -1,20 +1,15 @@
 #include "plugins/http_client.hpp"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <memory>
 #include <mutex>
 
+#include "plugins/curl_api.hpp"
+
 namespace am2z {
 
 namespace {
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 struct Transfer {
   const HttpRequest& request;
@@ -58,26 +53,35 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 
 struct EasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+  const CurlApi* api;
+  void operator()(CURL* c) const { api->easy_cleanup(c); }
 };
 struct ListDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  const CurlApi* api;
+  void operator()(curl_slist* l) const { api->slist_free_all(l); }
 };
 
 }  // namespace
 
 std::string url_encode(const std::string& text) {
-  global_init();
-  std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
-  char* escaped = curl_easy_escape(curl.get(), text.data(), static_cast<int>(text.size()));
-  std::string out = escaped != nullptr ? escaped : "";
-  curl_free(escaped);
+  // RFC 3986: unreserved characters stay, every other byte becomes %XX.
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : text) {
+    if (std::isalnum(ch) != 0 || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out.push_back(static_cast<char>(ch));
+    } else {
+      out += {'%', kHex[ch >> 4], kHex[ch & 15]};
+    }
+  }
   return out;
 }
 
 std::expected<HttpResponse, HttpError> http_perform(const HttpRequest& request, Deadline deadline,
                                                     const CancelToken* cancel) {
-  global_init();
+  std::string why;
+  const CurlApi* api = curl_api(why);
+  if (api == nullptr) return std::unexpected(HttpError{HttpFailure::bad_request, why});
   Millis budget = request.timeout;
   bool deadline_binds = false;
   if (deadline != kNoDeadline) {
@@ -88,37 +92,37 @@ std::expected<HttpResponse, HttpError> http_perform(const HttpRequest& request, 
       deadline_binds = true;
     }
   }
-  std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
+  std::unique_ptr<CURL, EasyDeleter> curl(api->easy_init(), EasyDeleter{api});
   if (!curl) return std::unexpected(HttpError{HttpFailure::connection, "curl_easy_init failed"});
   Transfer transfer{request, cancel, {}, false};
-  std::unique_ptr<curl_slist, ListDeleter> headers;
+  std::unique_ptr<curl_slist, ListDeleter> headers(nullptr, ListDeleter{api});
   for (const auto& [name, value] : request.headers) {
-    headers.reset(curl_slist_append(headers.release(), (name + ": " + value).c_str()));
+    headers.reset(api->slist_append(headers.release(), (name + ": " + value).c_str()));
   }
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  if (request.method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  api->easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  api->easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  if (request.method == "HEAD") api->easy_setopt(c, CURLOPT_NOBODY, 1L);
   if (request.body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body->data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body->size()));
+    api->easy_setopt(c, CURLOPT_POSTFIELDS, request.body->data());
+    api->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body->size()));
   }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM in a multi-threaded process
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<long long>(1, budget.count())));
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
-  if (!request.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, request.ca_file.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &on_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
+  api->easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  api->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM in a multi-threaded process
+  api->easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<long long>(1, budget.count())));
+  api->easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
+  if (!request.ca_file.empty()) api->easy_setopt(c, CURLOPT_CAINFO, request.ca_file.c_str());
+  api->easy_setopt(c, CURLOPT_WRITEFUNCTION, &on_body);
+  api->easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
+  api->easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header);
+  api->easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
+  api->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  api->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &on_progress);
+  api->easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
 
-  const CURLcode rc = curl_easy_perform(c);
+  const CURLcode rc = api->easy_perform(c);
   if (rc != CURLE_OK) {
-    std::string message = curl_easy_strerror(rc);
+    std::string message = api->easy_strerror(rc);
     if (rc == CURLE_ABORTED_BY_CALLBACK) return std::unexpected(HttpError{HttpFailure::cancelled, message});
     if (transfer.too_large) return std::unexpected(HttpError{HttpFailure::too_large, message});
     if (rc == CURLE_OPERATION_TIMEDOUT) {
@@ -129,7 +133,7 @@ std::expected<HttpResponse, HttpError> http_perform(const HttpRequest& request, 
     }
     return std::unexpected(HttpError{HttpFailure::connection, message});
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &transfer.response.status);
+  api->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &transfer.response.status);
   return std::move(transfer.response);
 }
 

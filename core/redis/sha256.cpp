@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace am2z::redis {
 
@@ -73,6 +75,17 @@ std::string sha256_hex(std::string_view data) {
   std::string out(64, '0');
   for (int i = 0; i < 8; ++i) std::snprintf(&out[8 * i], 9, "%08x", h[i]);
   return out;
+}
+
+std::string sha256_of_files(const std::vector<std::string>& paths) {
+  std::string content;
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    content += std::to_string(bytes.str().size()) + ":" + bytes.str();
+  }
+  return sha256_hex(content);
 }
 
 }  // namespace am2z::redis

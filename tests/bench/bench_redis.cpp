@@ -38,10 +38,9 @@ std::shared_ptr<const PlannedFlow> plan(const std::string& file) {
   register_builtins(registry);
   LoadResult loaded = load_flow_file(file, registry);
   if (!loaded.ok()) die("cannot load " + file);
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return std::make_shared<const PlannedFlow>(loaded.flow, sha256_hex(text.str()), QueueLayout{});
+  std::vector<std::string> files{file};
+  files.insert(files.end(), loaded.flow->included.begin(), loaded.flow->included.end());
+  return std::make_shared<const PlannedFlow>(loaded.flow, sha256_of_files(files), QueueLayout{});
 }
 
 Reply must(Connection& c, const std::vector<std::string>& args) {
@@ -170,7 +169,7 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
 void latency_scenario(Connection& c, const std::string& bin, const std::string& dir, const std::string& url,
                       const PlannedFlow& flow, const std::string& name, long long n) {
   must(c, {"FLUSHALL"});
-  WorkerProcess w = start_worker(bin, dir, url, 1, false);  // as BullMQ's latency phase: concurrency 1
+  WorkerProcess w = start_worker(bin, dir, url, 1, false);      // as BullMQ's latency phase: concurrency 1
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // worker connected and blocked
   SubmitOptions opts;
   std::vector<double> ms;
