@@ -29,4 +29,52 @@ std::size_t json_depth_violation(std::string_view text, std::size_t max_depth) {
   return std::string_view::npos;
 }
 
+
+std::expected<Json, JsonProblem> parse_outside_json(std::string_view text, const JsonLimits& limits) {
+  if (limits.max_bytes != 0 && text.size() > limits.max_bytes) {
+    return std::unexpected(JsonProblem{
+        std::to_string(text.size()) + " bytes is more than the limit of " + std::to_string(limits.max_bytes), 0});
+  }
+  if (const auto at = json_depth_violation(text, limits.max_depth); at != std::string_view::npos) {
+    return std::unexpected(JsonProblem{"nested deeper than " + std::to_string(limits.max_depth) + " levels", at});
+  }
+  JsonProblem problem;
+  bool failed = false;
+  // The exception-free parse is the fast path; only a text it refused is parsed again, throwing,
+  // to learn why and where (nlohmann reports both only through its exceptions).
+  Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_discarded()) return doc;
+  try {
+    [[maybe_unused]] const Json again = Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& e) {
+    std::string what = e.what();
+    if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+    problem = JsonProblem{std::move(what), e.byte > 0 ? e.byte - 1 : 0};
+    failed = true;
+  } catch (const Json::out_of_range& e) {
+    std::string what = e.what();
+    if (auto p = what.find("number overflow"); p != std::string::npos) what = what.substr(p);
+    problem = JsonProblem{"number out of range: " + what, std::string_view::npos};
+    failed = true;
+  } catch (const Json::exception& e) {
+    problem = JsonProblem{e.what(), std::string_view::npos};
+    failed = true;
+  }
+  if (!failed) problem = JsonProblem{"invalid JSON", std::string_view::npos};
+  return std::unexpected(std::move(problem));
+}
+
+std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, col = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return {line, col};
+}
+
 }  // namespace am2z

@@ -20,3 +20,32 @@ TEST_CASE("brackets inside strings, escaped quotes included, do not count") {
   CHECK(json_depth_violation(R"(["[[[[", "\"[[[["])", 2) == std::string_view::npos);
   CHECK(json_depth_violation(R"({"k\\": [[[]]]})", 3) == 10);  // the third [ is the fourth level
 }
+
+TEST_CASE("parse_outside_json refuses numbers beyond a double instead of throwing") {
+  auto r = am2z::parse_outside_json(R"({"a":1e400})");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().reason.find("number out of range") != std::string::npos);
+}
+
+TEST_CASE("parse_outside_json reports the position of a syntax error") {
+  auto r = am2z::parse_outside_json("{\n  \"a\": tru }");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().reason.find("parse error") != std::string::npos);
+  auto [line, col] = am2z::line_and_column("{\n  \"a\": tru }", r.error().offset);
+  CHECK(line == 2);
+  CHECK(col >= 8);
+}
+
+TEST_CASE("parse_outside_json enforces depth and size before parsing") {
+  std::string deep(100000, '[');
+  auto r = am2z::parse_outside_json(deep);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().reason == "nested deeper than 512 levels");
+  CHECK(r.error().offset == 512);
+  auto big = am2z::parse_outside_json(R"({"a":"0123456789"})", am2z::JsonLimits{512, 10});
+  REQUIRE_FALSE(big);
+  CHECK(big.error().reason == "18 bytes is more than the limit of 10");
+  auto ok = am2z::parse_outside_json(R"({"a":[1,2.5,"x"]})");
+  REQUIRE(ok);
+  CHECK((*ok)["a"][1] == 2.5);
+}
