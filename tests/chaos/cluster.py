@@ -5,10 +5,12 @@ directory; workers log to files there so a crash leaves its last words behind.
 Reuses the end-to-end tests' harness (the am2z binary from AM2Z_BIN, the RESP client).
 """
 
+import collections
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,6 +26,18 @@ ZSETS = ("delayed", "prioritized", "waiting-children", "completed", "failed")
 PENDING = ("wait", "active", "paused", "delayed", "prioritized", "waiting-children")
 
 
+def scratch_dir(testcase, prefix):
+    """A temporary directory removed after the test, or kept (and named) with AM2Z_CHAOS_KEEP=1
+    to look at the ledger and the worker logs."""
+    if os.environ.get("AM2Z_CHAOS_KEEP"):
+        path = tempfile.mkdtemp(prefix=prefix)
+        print(f"chaos files in {path}", flush=True)
+        return path
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
+    testcase.addCleanup(tmp.cleanup)
+    return tmp.name
+
+
 class Redis(redis_harness.RedisServer):
     """A private server; `persistent` adds an append-only file (fsync always) that a restart reads."""
 
@@ -36,7 +50,18 @@ class Redis(redis_harness.RedisServer):
         self.proc.wait(timeout=20)
         self.client.close()
         time.sleep(down_for)
-        self._launch()
+        try:
+            self._launch()
+        except RespError as e:  # LOADING: it is up, reading its append-only file
+            if "LOADING" not in str(e):
+                raise
+            harness.wait_for(self._ready, 60, interval=0.05)
+
+    def _ready(self):
+        try:
+            return self.client("PING") == "PONG"
+        except RespError:
+            return False
 
     def pause(self):
         self.proc.send_signal(signal.SIGSTOP)
@@ -117,6 +142,26 @@ class Workers:
                 return f.read()[-size:].decode("utf-8", "replace")
         except FileNotFoundError:
             return ""
+
+    def log_flood(self):
+        """(most lines one worker logged within one second, that line): a worker that retries
+        without backoff floods its log."""
+        worst = (0, "")
+        for name in os.listdir(self.tmp):
+            if not name.startswith("chaos-w") or not name.endswith(".log"):
+                continue
+            per_second = collections.Counter()
+            sample = {}
+            with open(os.path.join(self.tmp, name), encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    second = line[:19]  # ISO timestamp to the second
+                    per_second[second] += 1
+                    sample.setdefault(second, line[24:220].strip())
+            if per_second:
+                second, n = per_second.most_common(1)[0]
+                if n > worst[0]:
+                    worst = (n, sample[second])
+        return worst
 
     def check_alive(self):
         """Restarts any worker that died on its own, recording it as a crash; returns how many."""

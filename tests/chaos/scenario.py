@@ -4,7 +4,6 @@ background, then a settle phase and the report with its assertions."""
 
 import os
 import random
-import tempfile
 import time
 import unittest
 
@@ -15,6 +14,9 @@ import workload
 LOCK = ("--lock-duration", "2s", "--stalled-interval", "1s")
 # A step that stalls again after its one recovery (--max-stalled 1) fails its run: an honest end.
 STALLED = r"job stalled more than allowable limit"
+# A worker that cannot reach Redis, or whose calls Redis refuses, backs off: it may log a few
+# lines a second, not hundreds (its CPU and Redis are spent on nothing else).
+MAX_LOG_LINES_PER_S = 50
 QUIET_FOR = 6.0  # lock + 2 stalled intervals + margin: nothing can be recovered later than that
 
 
@@ -24,9 +26,7 @@ class ChainScenario(unittest.TestCase):
     step_sleep = "0.2"  # seconds each step takes: long enough for faults to find steps in flight
 
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="am2z-chaos-")
-        self.addCleanup(self._tmp.cleanup)
-        self.tmp = self._tmp.name
+        self.tmp = cluster.scratch_dir(self, "am2z-chaos-")
         self.seed = int(os.environ.get("AM2Z_CHAOS_SEED") or random.randrange(1 << 30))
         self.rng = random.Random(self.seed)
         self.redis = cluster.Redis(persistent=self.persistent)
@@ -53,8 +53,13 @@ class ChainScenario(unittest.TestCase):
         budget = settle_budget * (4 if workload.FULL else 1)
         self.chain.wait_settled(self.client, len(self.chain.runs), QUIET_FOR, time.monotonic() + budget)
         self.workers.check_alive()
+        flood, line = self.workers.log_flood()
+        extra = {"seed": self.seed, "worker_log_lines_per_s": flood, **(extra or {})}
+        if flood > MAX_LOG_LINES_PER_S:
+            extra["log_flood"] = line
         report = self.chain.report(self.client, scenario, faults, in_flight, time.monotonic() - self.started,
-                                   self.workers, {"seed": self.seed, **(extra or {})}, allowed)
+                                   self.workers, extra, allowed)
         workload.publish(report)
         workload.check(self, report)
+        self.assertLessEqual(flood, MAX_LOG_LINES_PER_S, f"a worker logged {flood} lines in one second: {line}")
         return report

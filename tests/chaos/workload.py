@@ -57,6 +57,7 @@ class Chain:
         self.lock = threading.Lock()
         self.runs = {}  # rid -> am2z run id
         self.refused = []  # (rid, exit code, last stderr line)
+        self.next_rid = 0
 
     # --- submitting ----------------------------------------------------------------------------
 
@@ -73,9 +74,11 @@ class Chain:
                 self.refused.append((rid, proc.returncode, tail[:300]))
         return proc.returncode
 
-    def submit(self, url, count, parallel=3, start=0):
-        """Submits `count` runs, `parallel` submitters at a time; returns when all are in."""
-        rids = [f"c{n:05d}" for n in range(start, start + count)]
+    def submit(self, url, count, parallel=3):
+        """Submits `count` more runs, `parallel` submitters at a time; returns when all are in."""
+        with self.lock:
+            rids = [f"c{n:05d}" for n in range(self.next_rid, self.next_rid + count)]
+            self.next_rid += count
         with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
             list(pool.map(lambda r: self.submit_one(url, r), rids))
 
