@@ -11,6 +11,7 @@ import cluster
 import workload
 
 # Short locks and stalled checks: a dead worker's jobs come back within about 4 s.
+CONCURRENCY = 4
 LOCK = ("--lock-duration", "2s", "--stalled-interval", "1s")
 # A step that stalls again after its one recovery (--max-stalled 1) fails its run: an honest end.
 STALLED = r"job stalled more than allowable limit"
@@ -22,7 +23,7 @@ QUIET_FOR = 6.0  # lock + 2 stalled intervals + margin: nothing can be recovered
 
 class ChainScenario(unittest.TestCase):
     persistent = False  # appendonly yes for the Redis restart scenario
-    worker_args = ("-c", "4", *LOCK)
+    worker_args = ("-c", str(CONCURRENCY), *LOCK)
     step_sleep = "0.2"  # seconds each step takes: long enough for faults to find steps in flight
 
     def setUp(self):
@@ -61,5 +62,7 @@ class ChainScenario(unittest.TestCase):
                                    self.workers, extra, allowed)
         workload.publish(report)
         workload.check(self, report)
+        self.assertLessEqual(report["most_steps_at_once_per_worker"], CONCURRENCY,
+                             f"a worker at -c {CONCURRENCY} ran more steps at once")
         self.assertLessEqual(flood, MAX_LOG_LINES_PER_S, f"a worker logged {flood} lines in one second: {line}")
         return report

@@ -120,14 +120,22 @@ class Chain:
     # --- the ledger ----------------------------------------------------------------------------
 
     def read_ledger(self):
-        """(starts, ends): Counter of (rid, step) for each kind of line."""
-        starts, ends = collections.Counter(), collections.Counter()
+        """(starts, most steps one worker ran at once): a Counter of (rid, step) start lines, and
+        the peak of started-but-not-ended steps per worker pid (the step's parent)."""
+        starts = collections.Counter()
+        running, peak = collections.Counter(), 0
         with open(self.ledger, encoding="utf-8", errors="replace") as f:
             for line in f:
                 parts = line.split()
-                if len(parts) >= 3:
-                    (starts if parts[0] == "start" else ends)[(parts[1], parts[2])] += 1
-        return starts, ends
+                if len(parts) < 4:
+                    continue
+                if parts[0] == "start":
+                    starts[(parts[1], parts[2])] += 1
+                    running[parts[3]] += 1
+                    peak = max(peak, running[parts[3]])
+                else:
+                    running[parts[3]] -= 1
+        return starts, peak
 
     # --- the report ----------------------------------------------------------------------------
 
@@ -154,7 +162,7 @@ class Chain:
         """The scenario's report line. `allowed`: regexes of the failure reasons the fault may
         cause (a step stalled too often, say); any other failure is counted as unexpected."""
         outcomes = self.outcome_lists(client)
-        starts, _ = self.read_ledger()
+        starts, peak = self.read_ledger()
         jobs = self.job_index(client) if any(not e for e in outcomes.values()) else {}
         r = collections.Counter()
         reasons = collections.Counter()
@@ -215,6 +223,7 @@ class Chain:
             "extra_outcomes": r["extra_outcomes"],
             "steps_skipped": r["steps_skipped"], "steps_run": sum(starts.values()),
             "steps_run_twice": twice, "steps_in_flight_at_kills": in_flight, "faults": faults,
+            "most_steps_at_once_per_worker": peak,
             "worker_crashes": len(workers.crashes) if workers else 0, "seconds": round(seconds, 1),
             "failure_reasons": dict(reasons.most_common(5)),
         }
