@@ -30,6 +30,29 @@ std::size_t json_depth_violation(std::string_view text, std::size_t max_depth) {
 }
 
 
+namespace {
+
+/// nlohmann quotes the last bytes it read, which may be anything: control bytes and bytes
+/// outside ASCII become \xNN, so the message is always valid, printable UTF-8.
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7F) {
+      out.push_back(ch);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::expected<Json, JsonProblem> parse_outside_json(std::string_view text, const JsonLimits& limits) {
   if (limits.max_bytes != 0 && text.size() > limits.max_bytes) {
     return std::unexpected(JsonProblem{
@@ -49,7 +72,7 @@ std::expected<Json, JsonProblem> parse_outside_json(std::string_view text, const
   } catch (const Json::parse_error& e) {
     std::string what = e.what();
     if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    problem = JsonProblem{std::move(what), e.byte > 0 ? e.byte - 1 : 0};
+    problem = JsonProblem{printable(what), e.byte > 0 ? e.byte - 1 : 0};
     failed = true;
   } catch (const Json::out_of_range& e) {
     std::string what = e.what();

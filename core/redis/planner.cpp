@@ -83,7 +83,7 @@ void Planner::add_remote(int e, const State& state, const Envelope& env, OpList&
     opts["backoff"] = Json{{"type", "exponential"}, {"delay", inst.policy.retry.initial_backoff.count()}};
   }
   const std::string queue = inst.with.is_object() ? inst.with.value("queue", inst.name) : inst.name;
-  ops.add(flow_.layout().keys(queue), id, inst.name, state.to_json().dump(), opts.dump(), false, join_key,
+  ops.add(flow_.layout().keys(queue), id, inst.name, dump_text(state.to_json()), dump_text(opts), false, join_key,
           Json{{"id", id}, {"queueKey", join_queue}, {"idof", true}}.dump(), join_key + ":dependencies");
 }
 
@@ -113,7 +113,7 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
     parent_deps = env.join->dependencies_key();
     opts["parent"] = Json{{"id", env.join->id}, {"queue", parent_queue}};
   }
-  ops.add(queue, job_id(env.run, entry.path, env.scope), name, state.to_json().dump(), opts.dump(), join, parent_key,
+  ops.add(queue, job_id(env.run, entry.path, env.scope), name, dump_text(state.to_json()), dump_text(opts), join, parent_key,
           parent_json, parent_deps);
 }
 
@@ -202,7 +202,7 @@ bool Planner::done(int e, Result<State> outcome, Envelope env, const std::string
   for (;;) {
     const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
     if (entry.parent < 0) {
-      ops.outcome(env.reply, outcome_payload(env.run, outcome).dump(), env.reply_ttl_ms, run_result_key(env.run));
+      ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms, run_result_key(env.run));
       return false;
     }
     const NodeEntry& parent = flow_.entries()[static_cast<std::size_t>(entry.parent)];
@@ -224,11 +224,11 @@ bool Planner::done(int e, Result<State> outcome, Envelope env, const std::string
         // child's returnvalue, or its failedReason (with am2z's whole error beside it).
         const JoinRef& join = *env.join;
         if (outcome) {
-          ops.deliver(join.queue, join.id, child_key, outcome->to_json().dump(), OpList::ChildEnd::completed);
+          ops.deliver(join.queue, join.id, child_key, dump_text(outcome->to_json()), OpList::ChildEnd::completed);
         } else {
           Error err = outcome.error();
           err.partial_state.reset();  // the join reports its own input as the partial state
-          ops.deliver(join.queue, join.id, child_key, err.message, OpList::ChildEnd::failed, err.to_json().dump());
+          ops.deliver(join.queue, join.id, child_key, err.message, OpList::ChildEnd::failed, dump_text(err.to_json()));
         }
         return false;
       }

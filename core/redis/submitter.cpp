@@ -118,7 +118,7 @@ Status cancel_run(Connection& c, const std::string& run_id, const Error& why, st
   OpList ops;
   ops.begin_group();
   const std::string key = run_result_key(run_id);
-  ops.outcome(key, outcome_payload(run_id, fail(why)).dump(), result_ttl.count(), key);
+  ops.outcome(key, dump_text(outcome_payload(run_id, fail(why))), result_ttl.count(), key);
   StepHeader header;
   header.now_ms = now;
   header.token_prefix = "cancel";

@@ -16,7 +16,7 @@ double unit_random() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
 }
 
-std::string error_stack(const Error& e) { return Json::array({e.to_json().dump()}).dump(); }
+std::string error_stack(const Error& e) { return dump_text(Json::array({dump_text(e.to_json())})); }
 
 }  // namespace
 
@@ -184,7 +184,7 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
   const std::string key = job.key();
   if (f.tell_run_directly) {
     // This worker cannot place the job in its flow: tell the run directly.
-    ops.outcome(f.envelope->reply, outcome_payload(f.envelope->run, fail(std::move(e))).dump(),
+    ops.outcome(f.envelope->reply, dump_text(outcome_payload(f.envelope->run, fail(std::move(e)))),
                 f.envelope->reply_ttl_ms, run_result_key(f.envelope->run));
     return;
   }
@@ -199,7 +199,7 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
     return;
   }
   if (!f.outcome) return leaf_failed(f, std::move(f.outcome.error()), ops);
-  const std::string value = f.outcome->to_json().dump();
+  const std::string value = dump_text(f.outcome->to_json());
   ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, value,
                retention(f.opts, "removeOnComplete", options.keep_completed));
   ++completed;

@@ -49,3 +49,10 @@ TEST_CASE("parse_outside_json enforces depth and size before parsing") {
   REQUIRE(ok);
   CHECK((*ok)["a"][1] == 2.5);
 }
+
+TEST_CASE("parse_outside_json's reasons are printable even when the text is not UTF-8") {
+  auto r = am2z::parse_outside_json("{\"a\":\"\xff\xfe\"}");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().reason.find("\\xFF") != std::string::npos);
+  CHECK_NOTHROW((void)am2z::Json(r.error().reason).dump());
+}
