@@ -178,7 +178,8 @@ class ExecProcessor final : public Processor {
     auto parsed = parse_outside_json(text);
     std::string problem;
     if (!parsed) {
-      problem = "stdout of '" + program_ + "' is not JSON (" + parsed.error().reason;
+      // The reason may quote the offending bytes, which need not be UTF-8.
+      problem = "stdout of '" + program_ + "' is not JSON (" + valid_utf8(parsed.error().reason);
       // nlohmann's syntax errors name their line and column; the depth check only has an offset.
       if (parsed.error().offset != std::string_view::npos && parsed.error().reason.find(" line ") == std::string::npos) {
         auto [line, column] = line_and_column(text, parsed.error().offset);
