@@ -18,7 +18,9 @@ namespace am2z {
 
 namespace {
 
-constexpr std::size_t kDefaultMaxOutput = 256u << 20;  // stdout bytes; a bound on memory, not a style limit
+// Stdout is held whole, then parsed into a document of about the same size or more: the default
+// bounds that memory; a step that needs more says so with `max_output`.
+constexpr std::size_t kDefaultMaxOutput = 64u << 20;
 constexpr std::size_t kQuotedStdout = 200;             // bytes of bad stdout quoted in the error
 constexpr std::size_t kStderrInMessage = 1000;         // bytes of stderr in the message; context has the whole tail
 
@@ -95,12 +97,12 @@ class ExecProcessor final : public Processor {
 
     auto run = run_subprocess(options);
     if (!run) return fail(spawn_failure(ctx, run.error()));
-    const SubprocessResult& r = *run;
+    SubprocessResult& r = *run;
     if (r.output_too_large) {
       Error e = errors::resource(std::string(ctx.processor_name()) + " stdout", static_cast<long long>(max_output_),
                                  static_cast<long long>(max_output_) + 1);
-      e.message = "stdout of '" + program_ + "' exceeded max_output (" + std::to_string(max_output_) +
-                  " bytes); the program was stopped";
+      e.message = "stdout of '" + program_ + "' exceeded the " + byte_size_text(max_output_) +
+                  " limit (max_output); the program was stopped";
       e.retryable = false;
       return fail(std::move(e));
     }
@@ -108,7 +110,7 @@ class ExecProcessor final : public Processor {
     if (r.timed_out)
       return fail(errors::timeout(std::string(ctx.processor_name()), budget_ms(ctx.deadline(), started)));
     if (!r.killed && r.term_signal == 0 && r.exit_code == kTypedErrorExit) {
-      if (auto reported = reported_error(trim(r.out))) {
+      if (auto reported = reported_error(trim(r.out.view()))) {
         return fail(typed_error(*reported, ctx.processor_name(), "exec:" + program_));
       }
     }
@@ -116,7 +118,7 @@ class ExecProcessor final : public Processor {
     if (!r.err_tail.empty() && ctx.log().should_log(spdlog::level::debug)) {
       ctx.log().debug("{}: stderr of '{}': {}", ctx.processor_name(), program_, trim(r.err_tail));
     }
-    return apply_output(state, r.out, ctx);
+    return apply_output(state, std::move(r.out), ctx);
   }
 
  private:
@@ -168,18 +170,24 @@ class ExecProcessor final : public Processor {
     return error;
   }
 
-  Status apply_output(State& state, const std::string& out, const Context& ctx) const {
-    std::string_view text = trim(out);
+  /// Parses stdout in place and frees it before the new data replaces the old, so at most the
+  /// text, the parsed document and the old state are held at once.
+  Status apply_output(State& state, OutputBuffer out, const Context& ctx) const {
+    std::string_view text = trim(out.view());
     if (text.empty()) return {};  // nothing printed: the state stays as it was
-    const bool too_deep = json_depth_violation(text) != std::string_view::npos;
-    Json parsed = too_deep ? Json() : Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    auto parsed = parse_outside_json(text);
     std::string problem;
-    if (too_deep) {
-      problem = "stdout of '" + program_ + "' nests deeper than " + std::to_string(kMaxJsonDepth) + " levels: ";
-    } else if (parsed.is_discarded()) {
-      problem = "stdout of '" + program_ + "' is not JSON: ";
-    } else if (!parsed.is_object()) {
-      problem = "stdout of '" + program_ + "' must be a JSON object, not " + std::string(parsed.type_name()) + ": ";
+    if (!parsed) {
+      // The reason may quote the offending bytes, which need not be UTF-8.
+      problem = "stdout of '" + program_ + "' is not JSON (" + valid_utf8(parsed.error().reason);
+      // nlohmann's syntax errors name their line and column; the depth check only has an offset.
+      if (parsed.error().offset != std::string_view::npos && parsed.error().reason.find(" line ") == std::string::npos) {
+        auto [line, column] = line_and_column(text, parsed.error().offset);
+        problem += " at line " + std::to_string(line) + ", column " + std::to_string(column);
+      }
+      problem += "): ";
+    } else if (!parsed->is_object()) {
+      problem = "stdout of '" + program_ + "' must be a JSON object, not " + std::string(parsed->type_name()) + ": ";
     }
     if (!problem.empty()) {
       std::string quoted = quote_start(text);
@@ -188,8 +196,9 @@ class ExecProcessor final : public Processor {
       error.context["stdout"] = std::move(quoted);
       return fail(std::move(error));
     }
-    parsed.erase("metadata");  // the engine owns metadata; a program cannot rewrite it
-    state.data = std::move(parsed);
+    out.release();
+    parsed->erase("metadata");  // the engine owns metadata; a program cannot rewrite it
+    state.data = std::move(*parsed);
     return {};
   }
 
@@ -221,8 +230,10 @@ Result<std::unique_ptr<Processor>> create_exec(const Json& with) {
     kill_grace = *d;
   }
   std::size_t max_output = kDefaultMaxOutput;
-  if (const Json* v = params::find(with, "max_output"); v != nullptr && v->is_number_integer() && *v >= 1) {
-    max_output = v->get<std::size_t>();
+  if (const Json* v = params::find(with, "max_output")) {
+    auto size = read_byte_size(*v, "max_output");
+    if (!size) return fail(size.error());
+    max_output = *size;
   }
   return std::make_unique<ExecProcessor>(std::move(*argv), std::move(*env), std::move(cwd), kill_grace, max_output);
 }
@@ -246,9 +257,8 @@ Json exec_schema() {
            "environment variables added to the inherited environment; {path: .a.b} passes a state value"}}},
         {"cwd", {{"type", "string"}, {"minLength", 1}, {"description", "working directory"}}},
         {"max_output",
-         {{"type", "integer"},
-          {"minimum", 1},
-          {"description", "stdout bytes beyond which the program is stopped and the step fails; default 256 MiB"}}},
+         byte_size_schema("stdout beyond which the program is stopped and the step fails (RESOURCE_EXHAUSTED, not "
+                          "retryable); default 64MiB")},
         {"kill_grace",
          params::duration_schema("delay between SIGTERM and SIGKILL on timeout or cancellation; default 2s")}}},
       {"required", Json::array({"argv"})},

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -16,10 +17,12 @@
 #include <climits>
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <mutex>
-#include <set>
 #include <system_error>
 #include <utility>
+
+#include "plugins/step_reaper.hpp"
 
 extern char** environ;
 
@@ -56,17 +59,17 @@ class Fd {
   int fd_ = -1;
 };
 
-/// Process groups we started and have not reaped. Leaked on purpose: kill_all_subprocesses may
-/// run during exit, after static destructors.
-struct LiveGroups {
+/// Reapers we started and have not reaped, with their channels. Leaked on purpose:
+/// kill_all_subprocesses may run during exit, after static destructors.
+struct LiveReapers {
   std::mutex mutex;
-  std::set<pid_t> groups;
+  std::map<pid_t, int> channels;
   bool shutting_down = false;
 };
 
-LiveGroups& live_groups() {
-  static auto* groups = new LiveGroups;
-  return *groups;
+LiveReapers& live_reapers() {
+  static auto* reapers = new LiveReapers;
+  return *reapers;
 }
 
 std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
@@ -170,8 +173,8 @@ class SpawnSetup {
     step(::posix_spawn_file_actions_addclosefrom_np(&actions_, 3));
     if (!cwd.empty()) step(::posix_spawn_file_actions_addchdir_np(&actions_, cwd.c_str()));
 
-    // Its own group, so a signal reaches the whole tree it forks; a clean signal mask (the
-    // calling thread blocks SIGPIPE) and default SIGPIPE (the host may ignore it).
+    // Its own group, so SIGTERM reaches the whole tree it forks; a clean signal mask (the reaper
+    // blocks everything) and default SIGPIPE (the host may ignore it).
     sigset_t empty;
     sigemptyset(&empty);
     sigset_t defaults;
@@ -231,28 +234,31 @@ void append_tail(std::string& tail, const char* data, std::size_t n, std::size_t
   if (tail.size() > 2 * keep) tail.erase(0, tail.size() - keep);
 }
 
-// Through syscall(): glibc 2.36's <sys/pidfd.h> lacks extern "C", so its wrapper cannot link from C++.
-int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
 int millis_until(SteadyClock::time_point t, SteadyClock::time_point now) {
   if (t <= now) return 0;
   auto ms = std::chrono::ceil<Millis>(t - now).count();
   return static_cast<int>(std::min<long long>(ms, INT_MAX));
 }
 
-/// One started child: pumps its pipes, enforces the deadline and the token, reaps it.
+/// One started program under its reaper: pumps its pipes, enforces the deadline and the token
+/// through the reaper, and waits until the reaper reports that everything is gone.
 class Child {
  public:
-  Child(const SubprocessOptions& options, pid_t pid, Fd in, Fd out, Fd err)
-      : options_(options), pid_(pid), in_(std::move(in)), out_(std::move(out)), err_(std::move(err)) {}
+  Child(const SubprocessOptions& options, detail::ReaperHandle reaper, Fd in, Fd out, Fd err)
+      : options_(options),
+        reaper_(reaper.reaper),
+        channel_(reaper.channel),
+        in_(std::move(in)),
+        out_(std::move(out)),
+        err_(std::move(err)) {}
 
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
 
-  // Only reached without wait() on an exception: the child must not outlive us.
+  // Only reached without wait() on an exception: the program must not outlive us.
   ~Child() {
     if (!reaped_) {
-      ::kill(-pid_, SIGKILL);
+      order(detail::ReaperOrder::kill);
       reap();
     }
   }
@@ -263,7 +269,6 @@ class Child {
     sigpipe_ = &sigpipe;
     pump();
     in_.reset();
-    if (options_.kill_group_on_exit || phase_ != Phase::running) ::kill(-pid_, SIGKILL);
     drain_rest(out_, false);
     drain_rest(err_, true);
     if (!line_.empty()) pass_line(line_, false);  // a last line without its newline
@@ -280,14 +285,12 @@ class Child {
   static constexpr std::size_t kChunk = 64 * 1024;
 
   // Set up here rather than in the constructor: if anything throws, the destructor still
-  // kills and reaps the child.
+  // stops and reaps the program.
   void watch() {
     set_nonblocking(in_.get());
     set_nonblocking(out_.get());
     set_nonblocking(err_.get());
     if (options_.input.empty()) in_.reset();
-    // A pidfd turns "the child exited" into a poll event; without one (kernel < 5.3) we tick.
-    pidfd_ = Fd(open_pidfd(pid_));
     if (options_.cancel != nullptr) {
       auto wake = std::make_shared<Fd>(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
       wake_ = wake;
@@ -300,6 +303,9 @@ class Child {
     }
   }
 
+  void order(detail::ReaperOrder what) { detail::send_order(channel_.get(), what); }
+
+  /// Until the reaper says the program and everything it started are gone.
   void pump() {
     while (true) {
       auto now = SteadyClock::now();
@@ -315,14 +321,14 @@ class Child {
       int in_i = add(in_, POLLOUT);
       int out_i = add(out_, POLLIN);
       int err_i = add(err_, POLLIN);
-      int pid_i = add(pidfd_, POLLIN);
+      int channel_i = add(channel_, POLLIN);
       int wake_i = (wake_ && phase_ == Phase::running) ? add(*wake_, POLLIN) : -1;
 
       int rc = ::poll(fds, n, poll_timeout(now));
       if (rc < 0) {
         if (errno == EINTR) continue;
-        // Cannot watch it any more: make sure it is gone.
-        ::kill(-pid_, SIGKILL);
+        // Cannot watch it any more: make sure it is gone (reap() waits for the reaper).
+        order(detail::ReaperOrder::kill);
         phase_ = Phase::killed;
         return;
       }
@@ -334,8 +340,22 @@ class Child {
         std::uint64_t count = 0;
         [[maybe_unused]] auto r = ::read(wake_->get(), &count, sizeof count);
       }
-      if (pidfd_.is_open() ? fired(pid_i) : leader_exited()) return;
+      if (fired(channel_i) && listen()) return;
     }
+  }
+
+  /// True once the reaper has reported (or is gone).
+  bool listen() {
+    switch (detail::read_news(channel_.get(), wait_status_)) {
+      case detail::ReaperNews::nothing:
+        return false;
+      case detail::ReaperNews::exited:
+        have_status_ = true;
+        return true;
+      case detail::ReaperNews::gone:
+        return true;
+    }
+    return true;
   }
 
   void check_limits(SteadyClock::time_point now) {
@@ -349,7 +369,7 @@ class Child {
       }
     }
     if (phase_ == Phase::terminating && now >= kill_at_) {
-      ::kill(-pid_, SIGKILL);
+      order(detail::ReaperOrder::kill);
       phase_ = Phase::killed;
     }
   }
@@ -358,12 +378,11 @@ class Child {
     result_.killed = true;
     in_.reset();  // a program being stopped gets no more input
     if (options_.kill_grace.count() <= 0) {
-      ::kill(-pid_, SIGKILL);
+      order(detail::ReaperOrder::kill);
       phase_ = Phase::killed;
       return;
     }
-    ::kill(-pid_, SIGTERM);
-    ::kill(-pid_, SIGCONT);  // a stopped process acts on SIGTERM only once continued
+    order(detail::ReaperOrder::terminate);
     kill_at_ = now + options_.kill_grace;
     phase_ = Phase::terminating;
   }
@@ -372,15 +391,9 @@ class Child {
     int timeout = -1;
     if (phase_ == Phase::running && options_.deadline != kNoDeadline) timeout = millis_until(options_.deadline, now);
     if (phase_ == Phase::terminating) timeout = millis_until(kill_at_, now);
-    bool must_tick = !pidfd_.is_open() || (wake_ && !wake_->is_open() && phase_ == Phase::running);
+    bool must_tick = wake_ && !wake_->is_open() && phase_ == Phase::running;
     if (must_tick) timeout = timeout < 0 ? kTickMs : std::min(timeout, kTickMs);
     return timeout;
-  }
-
-  bool leader_exited() const {
-    siginfo_t info{};
-    int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
-    return (rc == 0 && info.si_pid == pid_) || (rc < 0 && errno == ECHILD);
   }
 
   void write_input() {
@@ -398,22 +411,25 @@ class Child {
   }
 
   // A few reads per wake-up: enough for throughput, bounded so a program flooding its output
-  // cannot keep us from noticing the deadline.
+  // cannot keep us from noticing the deadline. Stdout goes straight into its buffer.
   void read_some(Fd& fd, bool is_err, int max_reads = 4) {
-    char buf[kChunk];
+    char err_buf[kChunk];
     for (int i = 0; i < max_reads && fd.is_open(); ++i) {
-      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      char* at = is_err ? err_buf : result_.out.reserve_tail(kChunk);
+      if (at == nullptr) {  // no memory for more output: as good as too much of it
+        stop_output();
+        return;
+      }
+      ssize_t n = ::read(fd.get(), at, kChunk);
       if (n > 0) {
         if (is_err) {
-          take_stderr(buf, static_cast<std::size_t>(n));
-        } else if (options_.max_output != 0 && result_.out.size() + static_cast<std::size_t>(n) > options_.max_output) {
-          // A flood of output must not grow our memory until the deadline: stop the program.
-          result_.output_too_large = true;
-          fd.reset();
-          if (phase_ == Phase::running) terminate(SteadyClock::now());
+          take_stderr(at, static_cast<std::size_t>(n));
+          continue;
+        }
+        result_.out.commit(static_cast<std::size_t>(n));
+        if (options_.max_output != 0 && result_.out.size() > options_.max_output) {
+          stop_output();
           return;
-        } else {
-          result_.out.append(buf, static_cast<std::size_t>(n));
         }
         continue;
       }
@@ -421,6 +437,14 @@ class Child {
       if (n < 0 && errno == EAGAIN) return;
       fd.reset();  // EOF or a read error
     }
+  }
+
+  // A flood of output must not grow our memory until the deadline: stop the program.
+  void stop_output() {
+    result_.output_too_large = true;
+    result_.out.release();
+    out_.reset();
+    if (phase_ == Phase::running) terminate(SteadyClock::now());
   }
 
   /// Bytes of a stderr line kept while waiting for its end; a longer line is passed on in pieces.
@@ -456,36 +480,44 @@ class Child {
     fd.reset();
   }
 
+  /// Waits for the reaper, which exits once everything below it is gone.
   void reap() {
     {
-      // Forget the group while the unreaped leader still reserves its id, so
-      // kill_all_subprocesses can never signal a recycled group.
-      auto& live = live_groups();
+      auto& live = live_reapers();
       std::lock_guard lock(live.mutex);
-      live.groups.erase(pid_);
+      live.channels.erase(reaper_);
     }
     reaped_ = true;
-    int status = 0;
+    int reaper_status = 0;
     pid_t r;
     do {
-      r = ::waitpid(pid_, &status, 0);
+      r = ::waitpid(reaper_, &reaper_status, 0);
     } while (r < 0 && errno == EINTR);
-    if (r != pid_) return;  // SIGCHLD ignored by the host: the status is lost
-    if (WIFEXITED(status)) {
-      result_.exit_code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-      result_.term_signal = WTERMSIG(status);
+    // The report may still be queued when we stopped listening early.
+    if (!have_status_ && detail::read_news(channel_.get(), wait_status_) == detail::ReaperNews::exited) {
+      have_status_ = true;
+    }
+    channel_.reset();
+    if (!have_status_) {
+      // The reaper itself was killed from outside: report how it ended.
+      if (r != reaper_) return;  // SIGCHLD ignored by the host: the status is lost
+      wait_status_ = reaper_status;
+    }
+    if (WIFEXITED(wait_status_)) {
+      result_.exit_code = WEXITSTATUS(wait_status_);
+    } else if (WIFSIGNALED(wait_status_)) {
+      result_.term_signal = WTERMSIG(wait_status_);
     }
   }
 
   static constexpr int kTickMs = 10;
 
   const SubprocessOptions& options_;
-  pid_t pid_;
+  pid_t reaper_;
+  Fd channel_;
   Fd in_;
   Fd out_;
   Fd err_;
-  Fd pidfd_;
   std::shared_ptr<Fd> wake_;
   CancelRegistration cancel_registration_;
   SigpipeBlock* sigpipe_ = nullptr;
@@ -493,6 +525,8 @@ class Child {
   Phase phase_ = Phase::running;
   SteadyClock::time_point kill_at_{};
   bool reaped_ = false;
+  bool have_status_ = false;
+  int wait_status_ = 0;
   std::string line_;  ///< an unfinished stderr line, with on_stderr_line
   SubprocessResult result_;
 };
@@ -542,7 +576,7 @@ std::expected<SubprocessResult, SpawnError> run_subprocess(const SubprocessOptio
   if (early.cancelled || early.timed_out) return early;
 
   {
-    auto& live = live_groups();
+    auto& live = live_reapers();
     std::lock_guard lock(live.mutex);
     if (live.shutting_down) {
       return std::unexpected(spawn_error(SpawnErrorKind::shutting_down, 0, "'" + program + "': shutting down"));
@@ -565,38 +599,46 @@ std::expected<SubprocessResult, SpawnError> run_subprocess(const SubprocessOptio
   std::vector<std::string> env_storage = build_environment(options.env);
   std::vector<char*> envp = c_strings(env_storage);
 
-  pid_t pid = -1;
-  // posix_spawnp reports exec failures (ENOENT, EACCES) as its return value.
-  int rc = ::posix_spawnp(&pid, program.c_str(), setup.actions(), setup.attr(), argv.data(), envp.data());
-  if (rc != 0) return std::unexpected(classify_spawn_failure(rc, program));
+  detail::ReaperLaunch launch;
+  launch.program = program.c_str();
+  launch.argv = argv.data();
+  launch.envp = envp.data();
+  launch.actions = setup.actions();
+  launch.attr = setup.attr();
+  launch.stdio[0] = in->read.get();
+  launch.stdio[1] = out->write.get();
+  launch.stdio[2] = err->write.get();
+  // Returns once the program runs; exec failures (ENOENT, EACCES) come back as the error.
+  auto reaper = detail::start_reaper(launch);
+  if (!reaper) return std::unexpected(classify_spawn_failure(reaper.error(), program));
 
   {
-    auto& live = live_groups();
+    auto& live = live_reapers();
     std::lock_guard lock(live.mutex);
-    live.groups.insert(pid);
+    live.channels.emplace(reaper->reaper, reaper->channel);
     // kill_all_subprocesses ran between our check and the spawn.
-    if (live.shutting_down) ::kill(-pid, SIGKILL);
+    if (live.shutting_down) detail::send_order(reaper->channel, detail::ReaperOrder::kill);
   }
 
-  // The child's ends must close here, or we would never see EOF on stdout/stderr.
+  // The program's ends must close here, or we would never see EOF on stdout/stderr.
   in->read.reset();
   out->write.reset();
   err->write.reset();
-  Child child(options, pid, std::move(in->write), std::move(out->read), std::move(err->read));
+  Child child(options, *reaper, std::move(in->write), std::move(out->read), std::move(err->read));
   return child.wait();
 }
 
 void kill_all_subprocesses() {
-  auto& live = live_groups();
+  auto& live = live_reapers();
   std::lock_guard lock(live.mutex);
   live.shutting_down = true;
-  for (pid_t group : live.groups) ::kill(-group, SIGKILL);
+  for (const auto& [reaper, channel] : live.channels) detail::send_order(channel, detail::ReaperOrder::kill);
 }
 
 std::size_t live_subprocess_count() {
-  auto& live = live_groups();
+  auto& live = live_reapers();
   std::lock_guard lock(live.mutex);
-  return live.groups.size();
+  return live.channels.size();
 }
 
 }  // namespace am2z

@@ -1,6 +1,8 @@
 #pragma once
-// Running a program without a shell, in its own process group, with stdin written and
-// stdout/stderr read concurrently, bounded by a deadline and a cancellation token.
+// Running a program without a shell, in its own process group under a reaper of its own (see
+// plugins/step_reaper.hpp), with stdin written and stdout/stderr read concurrently, bounded by a
+// deadline and a cancellation token. When run_subprocess returns, the program and every process
+// it started are gone, whether it succeeded, failed, timed out or was cancelled.
 #include <cstddef>
 #include <expected>
 #include <functional>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "core/cancel.hpp"
+#include "plugins/output_buffer.hpp"
 
 namespace am2z {
 
@@ -24,7 +27,6 @@ struct SubprocessOptions {
   Millis kill_grace{2000};              ///< SIGTERM to SIGKILL delay when the deadline passes or the token fires
   std::size_t stderr_tail = 4096;       ///< bytes of stderr kept (the last ones)
   std::size_t max_output = 0;           ///< stdout bytes beyond which the program is stopped; 0 = no limit
-  bool kill_group_on_exit = true;       ///< SIGKILL what is left of the group once the program itself exits
   /// When set, sees each stderr line (without its newline) as it arrives, on the calling thread;
   /// a line it returns true for is consumed and left out of err_tail.
   std::function<bool(std::string_view line)> on_stderr_line;
@@ -44,11 +46,11 @@ struct SpawnError {
 struct SubprocessResult {
   int exit_code = -1;             ///< -1 when it was ended by a signal
   int term_signal = 0;            ///< the signal that ended it, 0 when it exited
-  bool killed = false;            ///< we signalled its group because of the deadline or the token
+  bool killed = false;            ///< we stopped it because of the deadline, the token or max_output
   bool timed_out = false;         ///< the deadline passed while it ran
   bool cancelled = false;         ///< the token fired while it ran
   bool output_too_large = false;  ///< stdout passed max_output: the program was stopped
-  std::string out;                ///< all of stdout
+  OutputBuffer out;               ///< all of stdout (emptied when it passed max_output)
   std::string err_tail;           ///< the last SubprocessOptions::stderr_tail bytes of stderr
 
   /// Exited by itself with status 0.
@@ -58,11 +60,13 @@ struct SubprocessResult {
 /// Runs a program to completion. Thread-safe; blocks the calling thread.
 std::expected<SubprocessResult, SpawnError> run_subprocess(const SubprocessOptions& options);
 
-/// Sends SIGKILL to every live process group started here and makes later spawns fail with
-/// SpawnErrorKind::shutting_down. For exit paths (Ctrl-C, global timeout); not async-signal-safe.
+/// Has every running program killed with everything it started, without waiting, and makes later
+/// spawns fail with SpawnErrorKind::shutting_down. For exit paths (Ctrl-C, global timeout); not
+/// async-signal-safe.
 void kill_all_subprocesses();
 
-/// Process groups currently running (for diagnostics and tests).
+/// Programs currently running, counting until everything they started is gone (for diagnostics
+/// and tests).
 std::size_t live_subprocess_count();
 
 /// "not found", "not executable", ... for messages.

@@ -143,8 +143,9 @@ class ExecErrorTest(E2ETestCase):
 
     def test_garbage_stdout(self):
         err = self.exec_failure("garbage")
-        self.assertEqual(err["message"], "Processor 'garbage' execution failed: stdout of 'sh' is not JSON: "
-                                         "hello, not json")
+        self.assertEqual(err["message"], "Processor 'garbage' execution failed: stdout of 'sh' is not JSON "
+                                         "(parse error at line 1, column 1: syntax error while parsing value - "
+                                         "invalid literal; last read: 'h'): hello, not json")
         self.assertEqual(err["context"]["stdout"], "hello, not json")
 
     def test_stdout_not_an_object(self):

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "plugin_harness.hpp"
+#include "plugins/exec_params.hpp"
 #include "process_probe.hpp"
 
 using namespace am2z;
@@ -95,20 +96,66 @@ TEST_CASE("exec: 20 MB of state each way") {
   CHECK(s.data["copy"].get_ref<const std::string&>() == std::string(20 * 1024 * 1024, 'B'));
 }
 
-TEST_CASE("exec: stdout beyond max_output stops the program and fails") {
+TEST_CASE("exec: stdout beyond max_output stops the program and fails, not retryable") {
   test::Harness h;
   State s = sample();
   const auto t0 = SteadyClock::now();
-  auto st = run(*sh("cat >/dev/null; exec yes", {{"max_output", 100000}}), s, h);
+  auto st = run(*sh("cat >/dev/null; exec yes", {{"max_output", "100KiB"}}), s, h);
   REQUIRE_FALSE(st);
   CHECK(st.error().code == "RESOURCE_EXHAUSTED");
   CHECK_FALSE(st.error().retryable);
-  CHECK(st.error().message.find("exceeded max_output (100000 bytes)") != std::string::npos);
+  CHECK(st.error().message ==
+        "stdout of '/bin/sh' exceeded the 100 KiB limit (max_output); the program was stopped");
   CHECK(SteadyClock::now() - t0 < std::chrono::seconds(5));  // `yes` never ends on its own
 
   REQUIRE(run(*sh("cat >/dev/null; echo '{\"ok\": true}'", {{"max_output", 100000}}), s, h));
   CHECK(s.data["ok"] == true);
-  CHECK_FALSE(test::create("exec", {{"argv", {"true"}}, {"max_output", 0}}));
+}
+
+TEST_CASE("exec: stdout is limited to 64 MiB unless the step says otherwise") {
+  test::Harness h;
+  State s = sample();
+  const std::string just_over = "cat >/dev/null; printf '{\"a\":\"'; head -c 67108860 /dev/zero | tr '\\0' a; echo '\"}'";
+  auto st = run(*sh(just_over), s, h);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message == "stdout of '/bin/sh' exceeded the 64 MiB limit (max_output); the program was stopped");
+  REQUIRE(run(*sh(just_over, {{"max_output", "65MiB"}}), s, h));
+  CHECK(s.data["a"].get_ref<const std::string&>().size() == 67108860);
+}
+
+TEST_CASE("exec: max_output takes bytes or a size with a unit") {
+  for (const auto& [given, bytes] : std::initializer_list<std::pair<Json, std::size_t>>{
+           {1, 1},
+           {"4096", 4096},
+           {"4096B", 4096},
+           {"512KiB", 512 * 1024},
+           {"64MiB", 64u << 20},
+           {"64 MiB", 64u << 20},
+           {"2GiB", 2ull << 30},
+           {"500kB", 500000},
+           {"100MB", 100000000},
+           {"1 GB", 1000000000}}) {
+    CAPTURE(given);
+    auto size = read_byte_size(given, "max_output");
+    REQUIRE(size);
+    CHECK(*size == bytes);
+    CHECK(test::create("exec", {{"argv", {"true"}}, {"max_output", given}}));
+  }
+  for (const Json& bad : {Json(0), Json(-5), Json(""), Json("0MiB"), Json("64 mb"), Json("64MiBs"), Json("MiB"),
+                          Json(" 64MiB"), Json("1.5GiB"), Json("99999999999999999999"), Json("17179869184GiB"),
+                          Json(true), Json::array({64})}) {
+    CAPTURE(bad);
+    CHECK(test::rejected_field("exec", {{"argv", {"true"}}, {"max_output", bad}}) == "max_output");
+  }
+  auto e = read_byte_size("64 mb", "max_output");
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.find("must be a size such as 64MiB, 512KiB, 100MB or a number of bytes") !=
+        std::string::npos);
+  CHECK(read_byte_size("17179869184GiB", "max_output").error().message.find("is too large") != std::string::npos);
+  CHECK(byte_size_text(64u << 20) == "64 MiB");
+  CHECK(byte_size_text(3ull << 30) == "3 GiB");
+  CHECK(byte_size_text(1536) == "1536 bytes");
+  CHECK(byte_size_text(1) == "1 byte");
 }
 
 TEST_CASE("exec: stdout nested deeper than the JSON limit fails instead of overflowing the stack") {
@@ -119,7 +166,18 @@ TEST_CASE("exec: stdout nested deeper than the JSON limit fails instead of overf
                                              "print('{\"a\":' + '[' * 100000 + ']' * 100000 + '}')"})}}),
                 s, h);
   REQUIRE_FALSE(st);
-  CHECK(st.error().message.find("nests deeper than 512 levels") != std::string::npos);
+  CHECK(st.error().message.find("is not JSON (nested deeper than 512 levels at line 1, column 517): {\"a\":[[[") !=
+        std::string::npos);
+}
+
+TEST_CASE("exec: a number out of range in stdout fails the step with a clear message") {
+  test::Harness h;
+  State s = sample();
+  auto st = run(*sh("cat >/dev/null; echo '{\"a\": 1e400}'"), s, h);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == "PROCESSOR_EXECUTION_FAILED");
+  CHECK(st.error().message.find("stdout of '/bin/sh' is not JSON (number out of range") != std::string::npos);
+  CHECK(st.error().context["stdout"] == "{\"a\": 1e400}");
 }
 
 TEST_CASE("exec: stdout that is not JSON, or not an object, fails quoting its start") {
@@ -128,7 +186,9 @@ TEST_CASE("exec: stdout that is not JSON, or not an object, fails quoting its st
   auto st = run(*sh("cat >/dev/null; echo 'this is not json'"), s, h);
   REQUIRE_FALSE(st);
   CHECK(st.error().code == "PROCESSOR_EXECUTION_FAILED");
-  CHECK(st.error().message.find("is not JSON: this is not json") != std::string::npos);
+  CHECK(st.error().message.find("stdout of '/bin/sh' is not JSON (parse error at line 1, column 2: syntax error") !=
+        std::string::npos);
+  CHECK(st.error().message.ends_with("): this is not json"));
 
   st = run(*sh("cat >/dev/null; echo '[1, 2]'"), s, h);
   REQUIRE_FALSE(st);

@@ -29,7 +29,7 @@ SubprocessOptions sh(const std::string& script) {
 SubprocessResult run_ok(const SubprocessOptions& o) {
   auto r = run_subprocess(o);
   REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
-  return *r;
+  return std::move(*r);
 }
 
 }  // namespace
@@ -156,7 +156,7 @@ TEST_CASE("subprocess: the child inherits no descriptor besides 0, 1 and 2") {
 
 TEST_CASE("subprocess: the child runs in its own process group with a clean signal state") {
   auto r = run_ok(sh("cut -d' ' -f5 /proc/$$/stat; echo $$"));
-  std::istringstream lines(r.out);
+  std::istringstream lines(r.out.str());
   std::string pgid, pid;
   std::getline(lines, pgid);
   std::getline(lines, pid);
@@ -166,7 +166,7 @@ TEST_CASE("subprocess: the child runs in its own process group with a clean sign
   SubprocessOptions o;
   o.argv = {"grep", "-E", "^(SigBlk|SigIgn)", "/proc/self/status"};
   r = run_ok(o);
-  std::istringstream status(r.out);
+  std::istringstream status(r.out.str());
   std::string blk, ign;
   std::getline(status, blk);
   std::getline(status, ign);
@@ -177,7 +177,7 @@ TEST_CASE("subprocess: the child runs in its own process group with a clean sign
   auto previous = ::signal(SIGPIPE, SIG_IGN);
   r = run_ok(o);
   ::signal(SIGPIPE, previous);
-  status = std::istringstream(r.out);
+  status = std::istringstream(r.out.str());
   std::getline(status, blk);
   std::getline(status, ign);
   CHECK((std::stoull(ign.substr(7), nullptr, 16) & 0x1000) == 0);
@@ -261,7 +261,7 @@ TEST_CASE("subprocess: a background process holding stdout does not keep us wait
   auto r = run_ok(o);
   CHECK(test::elapsed_ms(start) < 1000);
   CHECK(r.succeeded());
-  auto straggler = static_cast<pid_t>(std::stol(r.out));
+  auto straggler = static_cast<pid_t>(std::stol(r.out.str()));
   CHECK(test::becomes_gone(straggler));
 }
 
