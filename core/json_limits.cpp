@@ -1,5 +1,8 @@
 #include "core/json_limits.hpp"
 
+#include <algorithm>
+#include <optional>
+
 namespace am2z {
 
 std::size_t json_depth_violation(std::string_view text, std::size_t max_depth) {
@@ -30,38 +33,76 @@ std::size_t json_depth_violation(std::string_view text, std::size_t max_depth) {
 }
 
 
+namespace {
+
+/// The token nlohmann quotes after "last read:" can be a whole unterminated string of megabytes.
+constexpr std::size_t kMaxQuotedToken = 40;
+
+std::string shortened(std::string token) {
+  if (token.size() > kMaxQuotedToken) token = token.substr(0, kMaxQuotedToken) + "...";
+  return token;
+}
+
+/// "parse error at line 1, column 5: ...; last read: '...'", the token shortened.
+std::string parse_error_reason(const std::string& what) {
+  std::string reason = what.substr(std::min(what.find("parse error"), what.size()));
+  constexpr std::string_view kLastRead = "; last read: '";
+  if (auto at = reason.find(kLastRead); at != std::string::npos && reason.ends_with('\'')) {
+    const std::size_t token = at + kLastRead.size();
+    reason = reason.substr(0, token) + shortened(reason.substr(token, reason.size() - token - 1)) + "'";
+  }
+  return reason;
+}
+
+/// Accepts every value and keeps the first error with its byte offset.
+struct ProblemFinder final : nlohmann::json_sax<Json> {
+  std::optional<JsonProblem> problem;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string& token, const nlohmann::detail::exception& e) override {
+    if (e.id == 406) {  // out_of_range: a number beyond a double, 1e400
+      const std::size_t start = position >= token.size() ? position - token.size() : 0;
+      problem = JsonProblem{"number out of range: " + shortened(token) + " does not fit a double", start,
+                            JsonProblem::Kind::out_of_range};
+    } else {
+      problem = JsonProblem{parse_error_reason(e.what()), position > 0 ? position - 1 : 0};
+    }
+    return false;
+  }
+};
+
+}  // namespace
+
 std::expected<Json, JsonProblem> parse_outside_json(std::string_view text, const JsonLimits& limits) {
   if (limits.max_bytes != 0 && text.size() > limits.max_bytes) {
     return std::unexpected(JsonProblem{
-        std::to_string(text.size()) + " bytes is more than the limit of " + std::to_string(limits.max_bytes), 0});
+        std::to_string(text.size()) + " bytes is more than the limit of " + std::to_string(limits.max_bytes), 0,
+        JsonProblem::Kind::too_big});
   }
   if (const auto at = json_depth_violation(text, limits.max_depth); at != std::string_view::npos) {
-    return std::unexpected(JsonProblem{"nested deeper than " + std::to_string(limits.max_depth) + " levels", at});
+    return std::unexpected(JsonProblem{"nested deeper than " + std::to_string(limits.max_depth) + " levels", at,
+                                       JsonProblem::Kind::too_deep});
   }
-  JsonProblem problem;
-  bool failed = false;
-  // The exception-free parse is the fast path; only a text it refused is parsed again, throwing,
-  // to learn why and where (nlohmann reports both only through its exceptions).
+  // The exception-free parse is the fast path; only a text it refused is parsed again, by a
+  // handler that records why and where (nlohmann gives the position of a number out of range
+  // only to a SAX handler; its exceptions lack it).
   Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (!doc.is_discarded()) return doc;
-  try {
-    [[maybe_unused]] const Json again = Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    std::string what = e.what();
-    if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    problem = JsonProblem{std::move(what), e.byte > 0 ? e.byte - 1 : 0};
-    failed = true;
-  } catch (const Json::out_of_range& e) {
-    std::string what = e.what();
-    if (auto p = what.find("number overflow"); p != std::string::npos) what = what.substr(p);
-    problem = JsonProblem{"number out of range: " + what, std::string_view::npos};
-    failed = true;
-  } catch (const Json::exception& e) {
-    problem = JsonProblem{e.what(), std::string_view::npos};
-    failed = true;
-  }
-  if (!failed) problem = JsonProblem{"invalid JSON", std::string_view::npos};
-  return std::unexpected(std::move(problem));
+  ProblemFinder finder;
+  Json::sax_parse(text.begin(), text.end(), &finder);
+  if (!finder.problem) return std::unexpected(JsonProblem{"invalid JSON", std::string_view::npos});
+  return std::unexpected(std::move(*finder.problem));
 }
 
 std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::size_t offset) {
