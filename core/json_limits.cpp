@@ -54,32 +54,31 @@ std::string parse_error_reason(const std::string& what) {
   return reason;
 }
 
-/// Accepts every value and keeps the first error with its byte offset.
-struct ProblemFinder final : nlohmann::json_sax<Json> {
-  std::optional<JsonProblem> problem;
+/// The first error of a parse, with its byte offset.
+JsonProblem problem_of(std::size_t position, const std::string& token, const nlohmann::detail::exception& e) {
+  if (e.id == 406) {  // out_of_range: a number beyond a double, 1e400
+    const std::size_t start = position >= token.size() ? position - token.size() : 0;
+    return JsonProblem{"number out of range: " + shortened(token) + " does not fit a double", start,
+                       JsonProblem::Kind::out_of_range};
+  }
+  return JsonProblem{parse_error_reason(e.what()), position > 0 ? position - 1 : 0};
+}
 
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return true; }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t position, const std::string& token, const nlohmann::detail::exception& e) override {
-    if (e.id == 406) {  // out_of_range: a number beyond a double, 1e400
-      const std::size_t start = position >= token.size() ? position - token.size() : 0;
-      problem = JsonProblem{"number out of range: " + shortened(token) + " does not fit a double", start,
-                            JsonProblem::Kind::out_of_range};
-    } else {
-      problem = JsonProblem{parse_error_reason(e.what()), position > 0 ? position - 1 : 0};
-    }
+/// nlohmann's DOM builder, keeping the first error with its position instead of throwing: one pass
+/// gives the document or why and where it is not one (its exceptions lack the position of a
+/// number out of range, and a second pass to learn the reason doubled the time on bad input).
+class DomWithProblem final : public nlohmann::detail::json_sax_dom_parser<Json> {
+ public:
+  explicit DomWithProblem(Json& result) : json_sax_dom_parser(result, /*allow_exceptions=*/false) {}
+
+  // Shadows the base's (sax_parse calls it through this type): records instead of throwing.
+  template <class Exception>
+  bool parse_error(std::size_t position, const std::string& token, const Exception& e) {
+    if (!problem) problem = problem_of(position, token, e);
     return false;
   }
+
+  std::optional<JsonProblem> problem;
 };
 
 }  // namespace
@@ -94,15 +93,11 @@ std::expected<Json, JsonProblem> parse_outside_json(std::string_view text, const
     return std::unexpected(JsonProblem{"nested deeper than " + std::to_string(limits.max_depth) + " levels", at,
                                        JsonProblem::Kind::too_deep});
   }
-  // The exception-free parse is the fast path; only a text it refused is parsed again, by a
-  // handler that records why and where (nlohmann gives the position of a number out of range
-  // only to a SAX handler; its exceptions lack it).
-  Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_discarded()) return doc;
-  ProblemFinder finder;
-  Json::sax_parse(text.begin(), text.end(), &finder);
-  if (!finder.problem) return std::unexpected(JsonProblem{"invalid JSON", std::string_view::npos});
-  return std::unexpected(std::move(*finder.problem));
+  Json doc;
+  DomWithProblem builder(doc);
+  if (Json::sax_parse(text.begin(), text.end(), &builder) && !builder.problem) return doc;
+  if (!builder.problem) return std::unexpected(JsonProblem{"invalid JSON", std::string_view::npos});
+  return std::unexpected(std::move(*builder.problem));
 }
 
 std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::size_t offset) {
