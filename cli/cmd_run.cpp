@@ -98,7 +98,6 @@ Result<Json> read_input(const RunArgs& a) {
     doc = std::move(*read);
   }
   for (const auto& s : a.sets) {
-    if (!doc.is_object()) break;  // State::from_json reports the non-object input
     if (auto st = apply_assignment(doc, s); !st) return fail(st.error());
   }
   return doc;

@@ -1,12 +1,10 @@
 #include "cli/input.hpp"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <memory>
+#include <unistd.h>
 
 #include "core/json_limits.hpp"
 #include "core/json_path.hpp"
+#include "core/text_file.hpp"
 
 namespace am2z::cli {
 
@@ -25,47 +23,38 @@ Error input_error(const std::string& source, const std::string& why, std::size_t
   return e;
 }
 
-/// 1-based line and column of byte offset `pos` (nlohmann reports 1-based byte positions).
-std::pair<std::size_t, std::size_t> line_col(const std::string& text, std::size_t pos) {
-  std::size_t line = 1;
-  std::size_t col = 1;
-  for (std::size_t i = 0; i + 1 < pos && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return {line, col};
+/// "an array", "a string", "null": the JSON type of `value` as a message says it.
+std::string a_type(const Json& value) {
+  if (value.is_null()) return "null";
+  return (value.is_array() || value.is_object() ? "an " : "a ") + std::string(value.type_name());
+}
+
+/// Byte offset of the first character that is not JSON whitespace: where a document starts.
+std::size_t document_start(const std::string& text) {
+  const auto at = text.find_first_not_of(" \t\r\n");
+  return at == std::string::npos ? 0 : at;
 }
 }  // namespace
 
 Result<Json> read_json_input(const std::string& source) {
-  std::string text;
-  const std::string name = source == "-" ? "<stdin>" : source;
-  // stdio rather than iostreams: an ifstream opens a directory, then its istreambuf_iterator throws
-  // std::ios_base::failure (EISDIR) from the first read, which aborted the process.
-  std::FILE* in = source == "-" ? stdin : std::fopen(source.c_str(), "rb");
-  if (in == nullptr) return fail(input_error(name, std::string("cannot read input: ") + std::strerror(errno)));
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned(source == "-" ? nullptr : in, &std::fclose);
-  char buffer[65536];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, in)) > 0) text.append(buffer, n);
-  if (std::ferror(in)) return fail(input_error(name, std::string("cannot read input: ") + std::strerror(errno)));
-  if (const auto at = json_depth_violation(text); at != std::string::npos) {
-    auto [line, col] = line_col(text, at + 1);
-    return fail(
-        input_error(name, "invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", line, col));
+  const bool from_stdin = source == "-";
+  const std::string name = from_stdin ? "<stdin>" : source;
+  // Only a regular file, a pipe or stdin, of at most kMaxInputBytes: a directory or a device such
+  // as /dev/zero is refused before anything is read.
+  auto text = from_stdin ? read_stream(STDIN_FILENO, kMaxInputBytes)
+                         : read_text_file(source, kMaxInputBytes, FileKinds::regular_or_pipe);
+  if (!text) return fail(input_error(name, (from_stdin ? "the input " : "the input file ") + text.error().reason));
+  auto doc = parse_outside_json(*text);
+  if (!doc) {
+    const std::size_t offset = doc.error().offset == std::string::npos ? 0 : doc.error().offset;
+    auto [line, col] = line_and_column(*text, offset);
+    return fail(input_error(name, "invalid JSON: " + doc.error().reason, line, col));
   }
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    auto [line, col] = line_col(text, e.byte);
-    std::string what = e.what();
-    if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    return fail(input_error(name, "invalid JSON: " + what, line, col));
+  if (!doc->is_object()) {
+    auto [line, col] = line_and_column(*text, document_start(*text));
+    return fail(input_error(name, "the input must be a JSON object, got " + a_type(*doc), line, col));
   }
+  return std::move(*doc);
 }
 
 Status apply_assignment(Json& doc, const std::string& assignment) {
@@ -78,8 +67,14 @@ Status apply_assignment(Json& doc, const std::string& assignment) {
   auto path = JsonPath::parse(path_text);
   if (!path) return fail(input_error("--set " + assignment, path.error().context.value("reason", "bad path")));
   const std::string raw = assignment.substr(eq + 1);
-  Json value = json_depth_violation(raw) == std::string::npos ? Json::parse(raw, nullptr, false) : Json(raw);
-  if (value.is_discarded()) value = raw;
+  // JSON when it parses as JSON, else the text as a string; but a value that is JSON apart from
+  // a limit (1e400, nesting past 512 levels) is a mistake, not a string.
+  Json value = raw;
+  if (auto parsed = parse_outside_json(raw)) {
+    value = std::move(*parsed);
+  } else if (parsed.error().kind != JsonProblem::Kind::syntax) {
+    return fail(input_error("--set " + assignment, "invalid value: " + parsed.error().reason));
+  }
   if (auto st = path->assign(doc, std::move(value)); !st) {
     return fail(input_error("--set " + assignment, st.error().context.value("reason", st.error().message)));
   }

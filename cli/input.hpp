@@ -8,7 +8,8 @@
 
 namespace am2z::cli {
 
-/// Reads a JSON document from a file, or stdin for "-". Errors name the file, line and column.
+/// Reads the input object from a regular file of at most kMaxInputBytes, or stdin for "-". Errors
+/// (unreadable, too big, not JSON, not an object) name the file, line and column.
 Result<Json> read_json_input(const std::string& source);
 /// Applies "path=value": the value is JSON when it parses as JSON, otherwise a string.
 Status apply_assignment(Json& doc, const std::string& assignment);

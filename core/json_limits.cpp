@@ -1,5 +1,8 @@
 #include "core/json_limits.hpp"
 
+#include <algorithm>
+#include <optional>
+
 namespace am2z {
 
 std::size_t json_depth_violation(std::string_view text, std::size_t max_depth) {
@@ -32,8 +35,12 @@ std::size_t json_depth_violation(std::string_view text, std::size_t max_depth) {
 
 namespace {
 
-/// nlohmann quotes the last bytes it read, which may be anything: control bytes and bytes
-/// outside ASCII become \xNN, so the message is always valid, printable UTF-8.
+/// The token nlohmann quotes after "last read:" can be a whole unterminated string of megabytes.
+constexpr std::size_t kMaxQuotedToken = 40;
+
+/// Bytes from outside quoted in a message: control bytes and bytes outside ASCII become \xNN, so
+/// the message is always printable, valid UTF-8 (a job with invalid UTF-8 crashed the worker
+/// when its error was serialised).
 std::string printable(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -51,40 +58,66 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+std::string shortened(std::string token) {
+  if (token.size() > kMaxQuotedToken) return printable(token.substr(0, kMaxQuotedToken)) + "...";
+  return printable(token);
+}
+
+/// "parse error at line 1, column 5: ...; last read: '...'", the token shortened.
+std::string parse_error_reason(const std::string& what) {
+  std::string reason = what.substr(std::min(what.find("parse error"), what.size()));
+  constexpr std::string_view kLastRead = "; last read: '";
+  if (auto at = reason.find(kLastRead); at != std::string::npos && reason.ends_with('\'')) {
+    const std::size_t token = at + kLastRead.size();
+    reason = reason.substr(0, token) + shortened(reason.substr(token, reason.size() - token - 1)) + "'";
+  }
+  return reason;
+}
+
+/// The first error of a parse, with its byte offset.
+JsonProblem problem_of(std::size_t position, const std::string& token, const nlohmann::detail::exception& e) {
+  if (e.id == 406) {  // out_of_range: a number beyond a double, 1e400
+    const std::size_t start = position >= token.size() ? position - token.size() : 0;
+    return JsonProblem{"number out of range: " + shortened(token) + " does not fit a double", start,
+                       JsonProblem::Kind::out_of_range};
+  }
+  return JsonProblem{parse_error_reason(e.what()), position > 0 ? position - 1 : 0};
+}
+
+/// nlohmann's DOM builder, keeping the first error with its position instead of throwing: one pass
+/// gives the document or why and where it is not one (its exceptions lack the position of a
+/// number out of range, and a second pass to learn the reason doubled the time on bad input).
+class DomWithProblem final : public nlohmann::detail::json_sax_dom_parser<Json> {
+ public:
+  explicit DomWithProblem(Json& result) : json_sax_dom_parser(result, /*allow_exceptions=*/false) {}
+
+  // Shadows the base's (sax_parse calls it through this type): records instead of throwing.
+  template <class Exception>
+  bool parse_error(std::size_t position, const std::string& token, const Exception& e) {
+    if (!problem) problem = problem_of(position, token, e);
+    return false;
+  }
+
+  std::optional<JsonProblem> problem;
+};
+
 }  // namespace
 
 std::expected<Json, JsonProblem> parse_outside_json(std::string_view text, const JsonLimits& limits) {
   if (limits.max_bytes != 0 && text.size() > limits.max_bytes) {
     return std::unexpected(JsonProblem{
-        std::to_string(text.size()) + " bytes is more than the limit of " + std::to_string(limits.max_bytes), 0});
+        std::to_string(text.size()) + " bytes is more than the limit of " + std::to_string(limits.max_bytes), 0,
+        JsonProblem::Kind::too_big});
   }
   if (const auto at = json_depth_violation(text, limits.max_depth); at != std::string_view::npos) {
-    return std::unexpected(JsonProblem{"nested deeper than " + std::to_string(limits.max_depth) + " levels", at});
+    return std::unexpected(JsonProblem{"nested deeper than " + std::to_string(limits.max_depth) + " levels", at,
+                                       JsonProblem::Kind::too_deep});
   }
-  JsonProblem problem;
-  bool failed = false;
-  // The exception-free parse is the fast path; only a text it refused is parsed again, throwing,
-  // to learn why and where (nlohmann reports both only through its exceptions).
-  Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_discarded()) return doc;
-  try {
-    [[maybe_unused]] const Json again = Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    std::string what = e.what();
-    if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    problem = JsonProblem{printable(what), e.byte > 0 ? e.byte - 1 : 0};
-    failed = true;
-  } catch (const Json::out_of_range& e) {
-    std::string what = e.what();
-    if (auto p = what.find("number overflow"); p != std::string::npos) what = what.substr(p);
-    problem = JsonProblem{"number out of range: " + what, std::string_view::npos};
-    failed = true;
-  } catch (const Json::exception& e) {
-    problem = JsonProblem{e.what(), std::string_view::npos};
-    failed = true;
-  }
-  if (!failed) problem = JsonProblem{"invalid JSON", std::string_view::npos};
-  return std::unexpected(std::move(problem));
+  Json doc;
+  DomWithProblem builder(doc);
+  if (Json::sax_parse(text.begin(), text.end(), &builder) && !builder.problem) return doc;
+  if (!builder.problem) return std::unexpected(JsonProblem{"invalid JSON", std::string_view::npos});
+  return std::unexpected(std::move(*builder.problem));
 }
 
 std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::size_t offset) {

@@ -28,8 +28,12 @@ struct JsonLimits {
 
 /// Why a text was refused, and where: `offset` is the byte offset of the problem (npos: none).
 struct JsonProblem {
+  /// What kind of refusal: only `syntax` means the text is not JSON at all.
+  enum class Kind { syntax, too_big, too_deep, out_of_range };
+
   std::string reason;  ///< "nested deeper than 512 levels", "number out of range", "parse error ..."
   std::size_t offset = std::string_view::npos;
+  Kind kind = Kind::syntax;
 };
 
 /// Parses JSON from outside without throwing: too big, too deep, malformed, or holding a number

@@ -3,7 +3,8 @@
 namespace am2z {
 
 std::string Diagnostic::to_string() const {
-  std::string out = file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+  // A problem with the file as a whole (it cannot be read) has no position to show.
+  std::string out = line == 0 ? file + ": " : file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
   if (!path.empty()) out += path + ": ";
   out += message;
   return out;

@@ -17,7 +17,7 @@ struct Diagnostic {
   /// (GitHub's ::error, GitLab's code quality) and for warnings to come.
   std::string severity = "error";
 
-  /// "file:line:col: path: message" (the path part is omitted when empty).
+  /// "file:line:col: path: message" (the path part is omitted when empty; line:col when 0).
   std::string to_string() const;
   /// {file, line, column, path, message, severity}
   Json to_json() const;

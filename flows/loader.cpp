@@ -1,16 +1,15 @@
 #include "flows/loader.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <deque>
 #include <exception>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <set>
+
+#include "core/text_file.hpp"
 
 #include "flows/field.hpp"
 #include "flows/flow_format.hpp"
@@ -20,6 +19,7 @@
 #include "flows/policy_parser.hpp"
 #include "flows/processor_parser.hpp"
 #include "flows/readers.hpp"
+#include "flows/yaml_document.hpp"
 #include "flows/yaml_json.hpp"
 
 namespace am2z {
@@ -28,22 +28,28 @@ namespace {
 
 constexpr std::int64_t kFormatVersion = 1;
 
-/// Reads a whole file; on failure `error` gets the OS's description.
-bool read_file(const std::string& path, std::string& out, std::string& error) {
-  // stdio rather than iostreams: it reliably leaves errno set for the message.
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) {
-    error = std::strerror(errno);
-    return false;
+/// Files included from files included from ... the main one: deeper than this is a mistake.
+constexpr std::size_t kMaxIncludeDepth = 32;
+
+/// "nothing", "a list", "a single value": the shape of a document that is not a flow, without
+/// quoting it (it may be any file at all, /etc/shadow included).
+std::string shape_of(const YAML::Node& document) {
+  if (!document.IsDefined() || document.IsNull()) return "nothing";
+  if (document.IsSequence()) return "a list";
+  if (document.IsMap()) return "a map without any of these keys";
+  return "a single value";
+}
+
+/// A flow file is a map with at least one flow key. Anything else is reported by its shape only:
+/// listing its keys or values would echo a file that may not be a flow file at all.
+bool looks_like_flow(const YAML::Node& document) {
+  if (!document.IsMap()) return false;
+  const auto names = key_names(top_level_fields());
+  for (const auto& entry : document) {
+    if (!entry.first.IsScalar()) continue;
+    if (std::find(names.begin(), names.end(), entry.first.Scalar()) != names.end()) return true;
   }
-  char buffer[65536];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) out.append(buffer, n);
-  if (std::ferror(file.get())) {
-    error = std::strerror(errno);  // e.g. EISDIR: fopen accepts a directory, reading it fails
-    return false;
-  }
-  return true;
+  return false;
 }
 
 /// "file:line" of a key, for "already defined" messages.
@@ -77,8 +83,8 @@ class Loader {
     stack_.push_back(file.canonical);
     loaded_.insert(file.canonical);
     const Field root{YAML::Node(), document, ""};
-    if (!document.IsMap()) {
-      reporter_.error(root, "expected a flow: a map with version, name and flow, got " + describe(document));
+    if (!looks_like_flow(document)) {
+      reporter_.error(root, "expected a flow: a map with version, name and flow, got " + shape_of(document));
       return false;
     }
     MapReader top(reporter_, root);
@@ -189,11 +195,14 @@ class Loader {
       reporter_.error(item, "include cycle: " + chain + std::filesystem::path(file.canonical).filename().string());
       return;
     }
+    if (stack_.size() > kMaxIncludeDepth) {
+      reporter_.error(item, "includes nested more than " + std::to_string(kMaxIncludeDepth) + " files deep");
+      return;
+    }
     if (!loaded_.insert(file.canonical).second) return;  // included twice along different paths: once is enough
-    std::string text;
-    std::string error;
-    if (!read_file(file.label, text, error)) {
-      reporter_.error(item, "cannot read included file '" + file.label + "': " + error);
+    auto text = read_text_file(file.label, kMaxFlowFileBytes);
+    if (!text) {
+      reporter_.error(item, "cannot include '" + file.label + "': it " + text.error().reason);
       return;
     }
     flow_.included.push_back(file.label);  // part of the flow's content (workers compare hashes)
@@ -202,17 +211,15 @@ class Loader {
 
     std::string includer = reporter_.switch_file(file.label);
     stack_.push_back(file.canonical);
-    try {
-      documents_.push_back(YAML::Load(text));
+    if (auto document = parse_yaml_document(*text, reporter_)) {
+      documents_.push_back(std::move(*document));
       const Field root{YAML::Node(), documents_.back(), ""};
-      if (!documents_.back().IsMap()) {
+      if (!looks_like_flow(documents_.back())) {
         reporter_.error(root, "expected an included flow file: a map with version, processors and flows, got " +
-                                  describe(documents_.back()));
+                                  shape_of(documents_.back()));
       } else {
         declare(MapReader(reporter_, root), file, defaults_.emplace_back());
       }
-    } catch (const YAML::Exception& e) {
-      reporter_.error_at(e.mark, "", e.msg);
     }
     stack_.pop_back();
     reporter_.switch_file(std::move(includer));
@@ -268,7 +275,9 @@ LoadResult load_flow_text(const std::string& text, const std::string& file_label
   bool built = false;
   std::vector<std::string> plugin_paths;
   try {
-    const YAML::Node document = YAML::Load(text);
+    const auto parsed = parse_yaml_document(text, reporter);
+    if (!parsed) return LoadResult{nullptr, reporter.take(), {}};
+    const YAML::Node& document = *parsed;
     std::error_code ec;
     std::string canonical = std::filesystem::weakly_canonical(file_label, ec).string();
     // A flow's own plugins extend a copy of the registry.
@@ -299,24 +308,22 @@ LoadResult load_flow_text(const std::string& text, const std::string& file_label
 }
 
 bool is_flow_library(const std::string& path) {
-  try {
-    const YAML::Node doc = YAML::LoadFile(path);
-    return doc.IsMap() && !doc["flow"];
-  } catch (const std::exception&) {
-    return false;  // unreadable or malformed: loading it reports why
-  }
+  auto text = read_text_file(path, kMaxFlowFileBytes);
+  if (!text) return false;  // loading it reports why
+  Reporter ignored(path);
+  const auto doc = parse_yaml_document(*text, ignored);
+  return doc && doc->IsMap() && !(*doc)["flow"];
 }
 
 LoadResult load_flow_file(const std::string& path, const ProcessorRegistry& registry, const PluginHook& plugins) {
-  std::string text;
-  std::string error;
-  if (!read_file(path, text, error)) {
+  auto text = read_text_file(path, kMaxFlowFileBytes);
+  if (!text) {
     Reporter reporter(path);
-    reporter.file_error("cannot read flow file: " + error);
+    reporter.file_error("the flow file " + text.error().reason);
     return LoadResult{nullptr, reporter.take(), {}};
   }
   const auto slash = path.find_last_of('/');
-  return load_flow_text(text, path, registry, slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash),
+  return load_flow_text(*text, path, registry, slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash),
                         plugins);
 }
 

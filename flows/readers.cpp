@@ -43,6 +43,16 @@ Result<JsonPath> parse_path(const std::string& text) {
 
 bool is_scalar(const Field& field) { return field.value.IsDefined() && field.value.IsScalar(); }
 
+/// The field's JSON value when it is a scalar (null otherwise); nullopt once a number out of
+/// range has been reported.
+std::optional<Json> scalar_value(Reporter& reporter, const Field& field) {
+  if (!is_scalar(field)) return Json();
+  auto value = scalar_to_json(field.value);
+  if (value) return std::move(*value);
+  reporter.error(field, value.error());
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> read_string(Reporter& reporter, const Field& field) {
@@ -54,7 +64,9 @@ std::optional<std::string> read_string(Reporter& reporter, const Field& field) {
 }
 
 std::optional<std::int64_t> read_int(Reporter& reporter, const Field& field, std::int64_t min) {
-  const Json value = is_scalar(field) ? scalar_to_json(field.value) : Json();
+  const auto scalar = scalar_value(reporter, field);
+  if (!scalar) return std::nullopt;
+  const Json& value = *scalar;
   if (!value.is_number_integer()) {
     reporter.error(field, "expected an integer, got " + describe(field.value));
     return std::nullopt;
@@ -68,7 +80,9 @@ std::optional<std::int64_t> read_int(Reporter& reporter, const Field& field, std
 }
 
 std::optional<double> read_number(Reporter& reporter, const Field& field, double min, double max) {
-  const Json value = is_scalar(field) ? scalar_to_json(field.value) : Json();
+  const auto scalar = scalar_value(reporter, field);
+  if (!scalar) return std::nullopt;
+  const Json& value = *scalar;
   if (!value.is_number() || std::isnan(value.get<double>())) {
     reporter.error(field, "expected a number, got " + describe(field.value));
     return std::nullopt;

@@ -3,7 +3,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
+#include <string>
 #include <string_view>
 
 namespace am2z {
@@ -32,6 +34,13 @@ bool all_digits(std::string_view text, int base) {
   return true;
 }
 
+/// A decimal number as a double: +-inf when it is too large for one, 0 when too small (like JSON).
+double to_double(std::string_view digits) {
+  double value = 0;
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), value).ec == std::errc()) return value;
+  return std::strtod(std::string(digits).c_str(), nullptr);  // out of range: tells overflow from underflow
+}
+
 /// YAML 1.2 core-schema integer, or nullopt. Out-of-range values come back as a double in `wide`.
 std::optional<std::int64_t> parse_integer(std::string_view text, std::optional<double>& wide) {
   int base = 10;
@@ -58,8 +67,7 @@ std::optional<std::int64_t> parse_integer(std::string_view text, std::optional<d
   }
   if (ec == std::errc() && negative && magnitude == max + 1) return std::numeric_limits<std::int64_t>::min();
   if (base == 10) {  // too big for int64: keep the magnitude at least
-    double approx = 0;
-    std::from_chars(digits.data(), digits.data() + digits.size(), approx);
+    const double approx = to_double(digits);
     wide = negative ? -approx : approx;
   }
   return std::nullopt;
@@ -92,8 +100,7 @@ std::optional<double> parse_float(std::string_view text) {
     if (i == exp_start) return std::nullopt;
   }
   if (i != body.size()) return std::nullopt;
-  double value = 0;
-  std::from_chars(body.data(), body.data() + body.size(), value);
+  const double value = to_double(body);
   return negative ? -value : value;
 }
 
@@ -114,7 +121,9 @@ void convert(Reporter& reporter, const Field& field, const std::string& sub, Mar
   if (!node.IsDefined() || node.IsNull()) {
     out = nullptr;
   } else if (node.IsScalar()) {
-    out = scalar_to_json(node);
+    auto value = scalar_to_json(node);
+    if (!value) reporter.error(field, value.error());
+    out = value ? std::move(*value) : Json();
   } else if (node.IsSequence()) {
     out = Json::array();
     std::size_t index = 0;
@@ -147,7 +156,7 @@ void convert(Reporter& reporter, const Field& field, const std::string& sub, Mar
 
 }  // namespace
 
-Json scalar_to_json(const YAML::Node& scalar) {
+std::expected<Json, std::string> scalar_to_json(const YAML::Node& scalar) {
   if (!scalar.IsDefined() || scalar.IsNull()) return nullptr;
   const std::string& text = scalar.Scalar();
   const std::string& tag = scalar.Tag();
@@ -157,9 +166,12 @@ Json scalar_to_json(const YAML::Node& scalar) {
   if (any_of(text, {"false", "False", "FALSE"})) return false;
   std::optional<double> wide;
   if (auto integer = parse_integer(text, wide)) return *integer;
-  if (wide) return *wide;
-  if (auto number = parse_float(text)) return *number;
-  return text;
+  const std::optional<double> number = wide ? wide : parse_float(text);
+  if (!number) return text;
+  // .inf is infinite as written; digits that only fit as infinity are a mistake, not a value.
+  if (!std::isinf(*number) || text.find_first_of("0123456789") == std::string::npos) return *number;
+  const std::string shown = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+  return std::unexpected("number out of range: '" + shown + "' is beyond what a double holds (about 1.8e308)");
 }
 
 Json yaml_to_json(Reporter& reporter, const Field& field, MarkIndex* marks) {

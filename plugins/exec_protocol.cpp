@@ -6,10 +6,10 @@ namespace am2z {
 
 namespace {
 
+/// The object `text` holds, or discarded: anything else (not JSON, past a limit) is not a message.
 Json parse_object(std::string_view text) {
-  if (json_depth_violation(text) != std::string_view::npos) return Json::value_t::discarded;
-  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  return j.is_object() ? j : Json(Json::value_t::discarded);
+  auto j = parse_outside_json(text);
+  return j && j->is_object() ? std::move(*j) : Json(Json::value_t::discarded);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_limits.hpp"
 #include "plugins/exec_params.hpp"
 #include "plugins/http_client.hpp"
 #include "plugins/params.hpp"
@@ -92,10 +93,13 @@ Json response_json(const HttpResponse& r) {
     }
     if (name == "content-type" && lower(value).find("json") != std::string::npos) is_json = true;
   }
-  Json body = Json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-  if (!is_json || body.is_discarded()) {
-    body = Json::parse(Json(r.body).dump(-1, ' ', false, Json::error_handler_t::replace));  // valid UTF-8 text
+  // A body that is not JSON, or is past a limit (nesting, a number beyond a double), stays text.
+  std::optional<Json> parsed;
+  if (is_json) {
+    if (auto j = parse_outside_json(r.body)) parsed = std::move(*j);
   }
+  Json body = parsed ? std::move(*parsed)
+                     : Json::parse(Json(r.body).dump(-1, ' ', false, Json::error_handler_t::replace));  // valid UTF-8
   return Json{{"status", r.status}, {"headers", std::move(headers)}, {"body", std::move(body)}};
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "am2z/plugin_abi.h"
+#include "core/json_limits.hpp"
 #include "plugins/elf_check.hpp"
 #include "plugins/plugin_processor.hpp"
 
@@ -84,7 +85,8 @@ std::string type_problem(const am2z_processor_type_v1& t, Json& schema) {
     schema = Json::object();
     return {};
   }
-  schema = Json::parse(t.params_schema, nullptr, /*allow_exceptions=*/false);
+  auto parsed = parse_outside_json(t.params_schema);
+  schema = parsed ? std::move(*parsed) : Json(Json::value_t::discarded);
   if (schema.is_discarded() || !(schema.is_object() || schema.is_boolean())) {
     return "processor type '" + name + "' has a parameter schema that is not a JSON object";
   }

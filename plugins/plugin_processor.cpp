@@ -14,10 +14,10 @@ namespace {
 
 void append_to(void* data, const char* text, std::size_t size) { static_cast<std::string*>(data)->append(text, size); }
 
-/// Parses text a plugin handed back; discarded when it is not JSON or nests too deep.
+/// Parses text a plugin handed back; discarded when it is not JSON or past a limit.
 Json parse_reply(const std::string& text) {
-  if (json_depth_violation(text) != std::string_view::npos) return Json::value_t::discarded;
-  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto j = parse_outside_json(text);
+  return j ? std::move(*j) : Json(Json::value_t::discarded);
 }
 
 /// The host callbacks of one call, bound to its Context.
@@ -83,13 +83,18 @@ class PluginProcessor final : public Processor {
       return fail(typed_error(reported, name, origin));
     }
     if (reply.empty()) return {};
-    Json data = parse_reply(reply);
-    if (!data.is_object()) {
+    auto data = parse_outside_json(reply);
+    if (!data) {
+      return fail(errors::execution(std::string(name), "plugin type '" + std::string(type_.name) +
+                                                           "' returned a state that is not valid JSON: " +
+                                                           data.error().reason));
+    }
+    if (!data->is_object()) {
       return fail(errors::execution(std::string(name), "plugin type '" + std::string(type_.name) +
                                                            "' returned a state that is not a JSON object"));
     }
-    data.erase("metadata");  // the engine owns metadata
-    state.data = std::move(data);
+    data->erase("metadata");  // the engine owns metadata
+    state.data = std::move(*data);
     return {};
   }
 

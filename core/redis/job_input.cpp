@@ -11,7 +11,7 @@ Result<Json> parse_job_field(const FetchedJob& job, const std::string& name, std
   auto parsed = parse_outside_json(text, JsonLimits{limits.max_depth, limits.max_bytes});
   if (parsed) return std::move(*parsed);
   const JsonProblem& p = parsed.error();
-  const bool syntax = p.reason.starts_with("parse error");
+  const bool syntax = p.kind == JsonProblem::Kind::syntax;
   std::string where;
   if (p.offset != std::string_view::npos && p.offset > 0) where = " (at byte " + std::to_string(p.offset) + ")";
   return fail(errors::validation(job.key() + " " + name, nullptr,

@@ -56,3 +56,30 @@ TEST_CASE("parse_outside_json's reasons are printable even when the text is not 
   CHECK(r.error().reason.find("\\xFF") != std::string::npos);
   CHECK_NOTHROW((void)am2z::Json(r.error().reason).dump());
 }
+
+TEST_CASE("parse_outside_json gives the position of a number out of range") {
+  const std::string text = "{\n  \"a\": [1, -1e400]\n}";
+  auto r = am2z::parse_outside_json(text);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().reason == "number out of range: -1e400 does not fit a double");
+  CHECK(am2z::line_and_column(text, r.error().offset) == std::pair<std::size_t, std::size_t>{2, 12});
+  auto huge = am2z::parse_outside_json("[1" + std::string(400, '0') + "]");
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error().reason == "number out of range: 1" + std::string(39, '0') + "... does not fit a double");
+  CHECK(huge.error().offset == 1);
+}
+
+TEST_CASE("parse_outside_json quotes at most 40 bytes of the offending token") {
+  const std::string text = "{\"a\": \"" + std::string(100000, 'x');  // an unterminated string
+  auto r = am2z::parse_outside_json(text);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().reason.size() < 300);
+  CHECK(r.error().reason.ends_with("last read: '\"" + std::string(39, 'x') + "...'"));
+}
+
+TEST_CASE("a JsonProblem says which limit was hit, so callers need not compare reasons") {
+  CHECK(am2z::parse_outside_json("[1e400]").error().kind == am2z::JsonProblem::Kind::out_of_range);
+  CHECK(am2z::parse_outside_json(std::string(600, '[')).error().kind == am2z::JsonProblem::Kind::too_deep);
+  CHECK(am2z::parse_outside_json("[1,2]", am2z::JsonLimits{512, 3}).error().kind == am2z::JsonProblem::Kind::too_big);
+  CHECK(am2z::parse_outside_json("[1,").error().kind == am2z::JsonProblem::Kind::syntax);
+}

@@ -23,12 +23,12 @@ class InputErrorTest(E2ETestCase):
     def test_missing_input_file(self):
         path = self.tmp_path("missing.json")
         err = self.input_error("-i", path)
-        self.assertEqual(err["message"], f"{path}: cannot read input: No such file or directory")
+        self.assertEqual(err["message"], f"{path}: the input file does not exist")
 
     def test_input_is_a_directory(self):
         # Used to abort (uncaught std::ios_base::failure, exit 134).
         err = self.input_error("-i", self.tmp)
-        self.assertEqual(err["message"], f"{self.tmp}: cannot read input: Is a directory")
+        self.assertEqual(err["message"], f"{self.tmp}: the input file is a directory")
 
     def test_invalid_json_names_file_line_and_column(self):
         path = self.write_tmp("bad.json", '{\n  "a": 1,\n  "b": ]\n}\n')
@@ -60,18 +60,46 @@ class InputErrorTest(E2ETestCase):
         err = self.input_error("-i", path)
         self.assertTrue(err["message"].startswith(f"{path}:2:1: invalid JSON: "), err["message"])
 
-    def test_non_object_input(self):
-        for text, kind in (("[1, 2]", "array"), ('"text"', "string"), ("42", "number"), ("null", "null")):
+    def test_non_object_input_names_file_line_and_column(self):
+        for text, kind in (("[1, 2]", "an array"), ('\n  "text"', "a string"), ("42", "a number"),
+                           ("null", "null"), ("true", "a boolean")):
             with self.subTest(input=text):
                 path = self.write_tmp("input.json", text)
                 err = self.input_error("-i", path)
-                self.assertEqual(err["message"],
-                                 "Validation failed for field '(input)': the input state must be a JSON object")
-                self.assertEqual(err["context"]["value"], kind)
+                line, col = (2, 3) if text.startswith("\n") else (1, 1)
+                self.assertEqual(err["message"], f"{path}:{line}:{col}: the input must be a JSON object, got {kind}")
+                self.assertEqual((err["context"]["value"], err["context"]["line"], err["context"]["column"]),
+                                 (path, line, col))
 
     def test_non_object_input_with_set(self):
         err = self.input_error("-i", "-", "--set", "a=1", stdin="[1]")
-        self.assertIn("the input state must be a JSON object", err["message"])
+        self.assertEqual(err["message"], "<stdin>:1:1: the input must be a JSON object, got an array")
+
+    def test_number_out_of_range_is_an_error_not_an_abort(self):
+        # Used to die with an uncaught nlohmann out_of_range (exit 134).
+        path = self.write_tmp("big.json", '{\n  "a": 1e400\n}\n')
+        err = self.input_error("-i", path)
+        self.assertEqual(err["message"], f"{path}:2:8: invalid JSON: number out of range: 1e400 does not fit a double")
+        err = self.input_error("--set", "a=-1e400")
+        self.assertEqual(err["message"], "--set a=-1e400: invalid value: number out of range: -1e400 does not fit a double")
+
+    def test_set_value_nested_too_deep(self):
+        err = self.input_error("--set", "a=" + "[" * 600 + "]" * 600)
+        self.assertTrue(err["message"].endswith(": invalid value: nested deeper than 512 levels"), err["message"])
+
+    def test_input_from_a_pipe(self):
+        # -i <(cmd) hands am2z a pipe: it is read, within the size limit.
+        r = run("run", FLOW, "-i", "/dev/stdin", stdin='{"x": 1}')
+        self.assertEqual(self.assertSucceeded(r)["x"], 1)
+
+    def test_input_over_the_size_limit(self):
+        path = self.tmp_path("big.json")
+        with open(path, "w") as f:
+            f.write('{"a": "' + "x" * (16 * 1024 * 1024) + '"}')
+        err = self.input_error("-i", path)
+        self.assertEqual(err["message"], f"{path}: the input file is larger than the limit of 16 MiB")
+        err = self.input_error("-i", "-", stdin=" " * (16 * 1024 * 1024 + 1))
+        self.assertEqual(err["message"], "<stdin>: the input is larger than the limit of 16 MiB")
 
     def test_bad_set(self):
         cases = {

@@ -61,7 +61,9 @@ class ValidateTest(E2ETestCase):
                               "    with:\n      values:\n" + "\n".join(levels) + "\nflow: p\n")
         r = run("validate", path, timeout=30)
         self.assertExit(r, 3)
-        self.assertIn("value too large: more than 100000 values (are YAML aliases expanding?)", r.stderr)
+        self.assertEqual(r.stderr, f"{path}:12:46: the document has more than 100000 values "
+                                   "(an alias counts as all the values it repeats)\n")
+        self.assertLess(r.elapsed, 2)  # counted, never expanded
 
     def test_malformed_yaml(self):
         r = run("validate", MALFORMED)
@@ -97,18 +99,18 @@ class ValidateTest(E2ETestCase):
         r = run("validate", path)
         self.assertExit(r, 3)
         self.assertEqual(r.stdout, "")
-        self.assertEqual(r.stderr, f"{path}:0:0: cannot read flow file: No such file or directory\n")
+        self.assertEqual(r.stderr, f"{path}: the flow file does not exist\n")
 
     def test_unreadable_file(self):
         # A directory cannot be read as a file, even by root.
         r = run("validate", self.tmp)
         self.assertExit(r, 3)
-        self.assertEqual(r.stderr, f"{self.tmp}:0:0: cannot read flow file: Is a directory\n")
+        self.assertEqual(r.stderr, f"{self.tmp}: the flow file is a directory\n")
         if os.geteuid() != 0:  # root reads mode-000 files anyway
             path = self.write_tmp("secret.yaml", "version: 1\n", mode=0)
             r = run("validate", path)
             self.assertExit(r, 3)
-            self.assertEqual(r.stderr, f"{path}:0:0: cannot read flow file: Permission denied\n")
+            self.assertEqual(r.stderr, f"{path}: the flow file cannot be opened: Permission denied\n")
 
     def test_empty_file(self):
         path = self.write_tmp("empty.yaml", "")
@@ -133,7 +135,7 @@ class ValidateTest(E2ETestCase):
         ])
         self.assertEqual(report["files"][2]["diagnostics"], [
             {"file": missing, "line": 0, "column": 0, "path": "",
-             "message": "cannot read flow file: No such file or directory", "severity": "error"}
+             "message": "the flow file does not exist", "severity": "error"}
         ])
 
     def test_json_output_all_valid(self):
@@ -154,7 +156,7 @@ class ValidateTest(E2ETestCase):
         r = run("run", path)
         self.assertExit(r, 3)
         self.assertEqual(r.stdout, "")
-        self.assertEqual(r.stderr, f"{path}:0:0: cannot read flow file: No such file or directory\n")
+        self.assertEqual(r.stderr, f"{path}: the flow file does not exist\n")
 
 
 if __name__ == "__main__":

@@ -814,19 +814,22 @@ TEST_CASE("documents that are not flows") {
 }
 
 TEST_CASE("load_flow_file") {
-  SUBCASE("an unreadable file is one diagnostic at line 0 naming the OS error") {
+  SUBCASE("an unreadable file is one diagnostic at line 0, printed without a position") {
     auto r = load_flow_file("/nonexistent/dir/flow.yaml", registry());
     CHECK(r.flow == nullptr);
     REQUIRE(r.diagnostics.size() == 1);
     const Diagnostic& d = r.diagnostics[0];
     CHECK(d.line == 0);
     CHECK(d.column == 0);
-    CHECK(d.to_string() == "/nonexistent/dir/flow.yaml:0:0: cannot read flow file: No such file or directory");
+    CHECK(d.to_string() == "/nonexistent/dir/flow.yaml: the flow file does not exist");
   }
-  SUBCASE("a directory is not a flow file") {
+  SUBCASE("a directory, a device or a FIFO is not a flow file") {
     auto r = load_flow_file("/tmp", registry());
     REQUIRE(r.diagnostics.size() == 1);
-    CHECK(r.diagnostics[0].message == "cannot read flow file: Is a directory");
+    CHECK(r.diagnostics[0].to_string() == "/tmp: the flow file is a directory");
+    r = load_flow_file("/dev/zero", registry());
+    REQUIRE(r.diagnostics.size() == 1);
+    CHECK(r.diagnostics[0].message == "the flow file is a character device, not a regular file");
   }
   SUBCASE("a file on disk: its path labels diagnostics and becomes the source") {
     char name[] = "/tmp/am2z_flows_test_XXXXXX";

@@ -97,6 +97,13 @@ TEST_CASE("exec protocol: parse_event and reported_error accept only their docum
   CHECK_FALSE(reported_error("garbage"));
 }
 
+TEST_CASE("exec protocol: messages past the JSON limits are not messages, and nothing throws") {
+  CHECK_FALSE(parse_event(R"({"event": "a", "data": 1e400})"));
+  CHECK_FALSE(parse_event(R"({"event": "a", "data": )" + std::string(100000, '[')));
+  CHECK_FALSE(reported_error(R"({"error": {"code": "A", "details": -1e999}})"));
+  CHECK_FALSE(reported_error(R"({"error": )" + std::string(600, '[') + std::string(600, ']') + "}"));
+}
+
 TEST_CASE("exec protocol: {path: ...} passes state values as argv entries and env values") {
   test::Harness h;
   State s = sample();
