@@ -46,6 +46,8 @@ echo "== example: the order flow ==" >&2
 if [ "$mode" = test ]; then
   echo "== tests: release build ==" >&2
   ctest --test-dir build --output-on-failure -j "$jobs"
+  echo "== chaos report (tests/chaos) ==" >&2
+  cat build/chaos-report.jsonl >&2
   echo "== tests: ASan+UBSan build ==" >&2
   build build-asan -DCMAKE_BUILD_TYPE=Debug -DAM2Z_SANITIZE=address
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs"

@@ -35,6 +35,7 @@ struct RunArgs {
   std::string timeout;
   bool timeout_given = false;
   int max_call_depth = 10;
+  bool max_call_depth_given = false;
   bool compact = false;
   std::vector<std::string> plugins;
   bool watch = false;
@@ -122,6 +123,10 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
 
   if (a.use_redis) {
     if (!a.events.empty()) return usage_error("--events is not available with --redis yet: workers log each step");
+    if (a.max_call_depth_given) {
+      return usage_error("--max-call-depth applies to local runs; with --redis the workers decide: am2z worker "
+                         "--max-call-depth N");
+    }
     DistributedRunArgs d = a.distributed;
     d.flow_file = a.flow;
     d.session = a.session;
@@ -223,8 +228,9 @@ CommandHandler add_run_command(CLI::App& app) {
   cmd->add_option("--events", args->events, "Write events as JSON lines to FILE (- for stderr)");
   cmd->add_option("--timeout", args->timeout, "Cancel the run after this long, e.g. 30s (exit code 124)")
       ->each([args](const std::string&) { args->timeout_given = true; });
-  cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth")
-      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth (local runs; default 10)")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()))
+      ->each([args](const std::string&) { args->max_call_depth_given = true; });
   cmd->add_flag("-c,--compact", args->compact, "Print the final state on one line");
   add_plugin_option(cmd, args->plugins);
   cmd->add_flag("--watch", args->watch,
@@ -242,6 +248,8 @@ CommandHandler add_run_command(CLI::App& app) {
       ->check(CLI::IsMember({"final", "all"}));
   cmd->add_option("--result-ttl", args->distributed.result_ttl,
                   "With --redis: how long the outcome stays readable by am2z result (default 24h)");
+  cmd->add_option("--max-job-size", args->distributed.max_job_size,
+                  "With --redis: refuse an input bigger than the workers take (default 16MiB, as am2z worker)");
   return [args](const GlobalOptions&) { return run(*args); };
 }
 

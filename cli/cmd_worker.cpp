@@ -31,6 +31,8 @@ struct WorkerArgs {
   bool remove_on_complete = false;
   bool remove_on_fail = false;
   std::string events = "final";
+  std::string max_job_size = "16MiB";
+  int max_call_depth = 10;
   std::vector<std::string> plugins;
 };
 
@@ -71,6 +73,12 @@ int run(const WorkerArgs& a) {
   auto stalled = duration_arg(a.stalled_interval, "--stalled-interval");
   auto grace = duration_arg(a.grace, "--grace");
   if (!lock || !stalled || !grace) return kExitUsage;
+  auto max_job = parse_size(a.max_job_size);
+  if (!max_job || *max_job < 1024) {
+    std::fprintf(stderr, "am2z worker: --max-job-size: %s\n",
+                 max_job ? "must be at least 1KiB" : max_job.error().context.value("reason", max_job.error().message).c_str());
+    return kExitUsage;
+  }
   auto endpoint = resolve_endpoint(a.redis, "worker");
   if (!endpoint) return kExitUsage;
 
@@ -106,6 +114,8 @@ int run(const WorkerArgs& a) {
   options.keep_completed = !a.remove_on_complete;
   options.keep_failed = !a.remove_on_fail;
   options.all_events = a.events == "all";
+  options.max_job_bytes = *max_job;
+  options.max_call_depth = a.max_call_depth;
   auto worker = redis::Worker::create(std::move(options), std::move(flows));
   if (!worker) {
     std::fprintf(stderr, "am2z worker: %s\n", worker.error().message.c_str());
@@ -136,6 +146,10 @@ CommandHandler add_worker_command(CLI::App& app) {
       ->check(CLI::Range(0, std::numeric_limits<int>::max()));
   cmd->add_option("--grace", args->grace, "On SIGTERM, how long active steps may finish (default 30s)");
   cmd->add_option("--name", args->name, "Worker name shown in Redis (default host:pid)");
+  cmd->add_option("--max-job-size", args->max_job_size,
+                  "Largest job (data and options) a step may take; bigger ones fail unrun (default 16MiB)");
+  cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth inside a step (default 10)")
+      ->check(CLI::Range(1, 1000));
   add_plugin_option(cmd, args->plugins);
   cmd->add_flag("--remove-on-complete", args->remove_on_complete, "Delete jobs when they complete");
   cmd->add_flag("--remove-on-fail", args->remove_on_fail, "Delete jobs when they fail");

@@ -1,5 +1,7 @@
 #include "cli/run_distributed.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
 #include "cli/cli_support.hpp"
@@ -27,6 +29,19 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
   if (!ttl || ttl->count() < 0) {
     std::fprintf(stderr, "am2z run: --result-ttl: '%s' is not a duration such as 1h\n", a.result_ttl.c_str());
     return kExitUsage;
+  }
+  auto max_job = parse_size(a.max_job_size);
+  if (!max_job) {
+    std::fprintf(stderr, "am2z run: --max-job-size: %s\n", max_job.error().context.value("reason", "").c_str());
+    return kExitUsage;
+  }
+  if (const std::size_t size = input.to_json().dump().size(); size > *max_job) {
+    print_error_json(Json{{"error", errors::validation("input", nullptr,
+                                                       "is " + std::to_string(size) + " bytes as JSON, more than the " +
+                                                           std::to_string(*max_job) +
+                                                           "-byte job limit of the workers (--max-job-size)")
+                                        .to_json()}});
+    return kExitInvalid;
   }
   auto endpoint = resolve_endpoint(a.redis, "run");
   if (!endpoint) return kExitUsage;
@@ -59,12 +74,13 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
   Error e = std::move(outcome.error());
   if (e.category == ErrorCategory::timeout || e.category == ErrorCategory::cancelled) {
     // The caller gives up: nothing more of this run may start anywhere.
-    if (auto st = redis::cancel_run(*conn, submitted->run_id); !st) {
-      spdlog::warn("could not cancel run {}: {}", submitted->run_id, st.error().message);
-    }
     if (e.category == ErrorCategory::timeout) e = errors::timeout(flow->flow().name, a.timeout->count());
     e.partial_state = std::make_shared<const Json>(input.to_json());
     e.context["runId"] = submitted->run_id;
+    // Its outcome is this error, unless a worker recorded another one first.
+    if (auto st = redis::cancel_run(*conn, submitted->run_id, e, *ttl); !st) {
+      spdlog::warn("could not cancel run {}: {}", submitted->run_id, st.error().message);
+    }
     print_error_json(Json{{"error", e.to_json()}});
     return e.category == ErrorCategory::timeout ? kExitTimeout : kExitInterrupted;
   }

@@ -18,6 +18,7 @@ struct DistributedRunArgs {
   bool detach = false;
   bool compact = false;
   std::string result_ttl = "24h";
+  std::string max_job_size = "16MiB";
   bool all_events = false;
 };
 

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 
 namespace am2z {
 
@@ -85,6 +86,33 @@ std::string format_duration(Millis d) {
   if (ms != 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
   if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
   return std::to_string(ms) + "ms";
+}
+
+Result<std::size_t> parse_size(std::string_view text) {
+  const std::string_view original = text;
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  unsigned long long value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const auto invalid = [&](const std::string& why) {
+    return fail(bad("size", original, "invalid size '" + std::string(original) + "': " + why));
+  };
+  if (ec == std::errc::result_out_of_range) return invalid("too large");
+  if (ec != std::errc() || text.empty()) return invalid("expected a number of bytes and a unit, e.g. 512KiB, 16MiB");
+  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  int shift = -1;
+  if (unit.empty() || unit == "B") {
+    shift = 0;
+  } else if (unit == "K" || unit == "KB" || unit == "KiB") {
+    shift = 10;
+  } else if (unit == "M" || unit == "MB" || unit == "MiB") {
+    shift = 20;
+  } else if (unit == "G" || unit == "GB" || unit == "GiB") {
+    shift = 30;
+  }
+  if (shift < 0) return invalid("unknown unit '" + std::string(unit) + "' (use B, KiB, MiB or GiB)");
+  if (value > (static_cast<unsigned long long>(INT64_MAX) >> shift)) return invalid("too large");
+  return static_cast<std::size_t>(value << shift);
 }
 
 }  // namespace am2z

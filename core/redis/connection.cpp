@@ -2,9 +2,19 @@
 
 #include <hiredis/hiredis.h>
 
+#include <string_view>
 #include <thread>
 
 namespace am2z::redis {
+
+bool is_transient_reply(std::string_view error_text) {
+  for (std::string_view code : {"LOADING", "BUSY", "OOM", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN"}) {
+    if (error_text.find(code) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+bool is_transient(const Error& e) { return e.category == ErrorCategory::network || is_transient_reply(e.message); }
 
 namespace {
 

@@ -34,6 +34,13 @@ struct ConnectOptions {
   std::string client_name;                          ///< CLIENT SETNAME after connecting, if set
 };
 
+/// Whether a Redis error reply is one after which the same command may succeed: the server is
+/// loading its data after a restart, busy with a script, out of memory, or a replica that cannot
+/// take writes yet.
+bool is_transient_reply(std::string_view error_text);
+/// An error is transient when the connection failed or Redis answered with a transient reply.
+bool is_transient(const Error& e);
+
 class Connection {
  public:
   Connection(Endpoint endpoint, ConnectOptions options);

@@ -2,6 +2,8 @@
 
 namespace am2z::redis {
 
+std::string run_result_key(const std::string& run_id) { return kRunKeyPrefix + run_id; }
+
 Json Envelope::to_json() const {
   Json j{{"run", run},      {"flow", flow},   {"fh", flow_hash}, {"node", node},
          {"sess", session}, {"reply", reply}, {"t0", started_ms}};
@@ -51,6 +53,19 @@ Result<Envelope> Envelope::from_json(const Json& j) {
     if (!v) return fail(std::move(v.error()));
     *f.out = std::move(*v);
   }
+  if (!is_run_id(e.run)) {
+    return fail(bad("run", "must be a run id (at most 128 characters, no '.', ':', '~' or spaces)"));
+  }
+  if (e.reply.empty()) e.reply = run_result_key(e.run);
+  // Under "am2z:run:" only the run's own key: a job cannot hand another run a second outcome.
+  if (e.reply.starts_with(kRunKeyPrefix) && e.reply != run_result_key(e.run)) {
+    return fail(bad("reply", "must be this run's own result key '" + run_result_key(e.run) + "', found '" +
+                                 e.reply.substr(0, 80) + "'"));
+  }
+  if (!e.reply.starts_with(kReplyKeySpace)) {
+    return fail(bad("reply", "must be a key under '" + std::string(kReplyKeySpace) + "', found '" +
+                                 e.reply.substr(0, 80) + "'"));
+  }
   auto ttl = number(j, "rttl");
   if (!ttl) return fail(std::move(ttl.error()));
   e.reply_ttl_ms = *ttl;
@@ -71,6 +86,10 @@ Result<Envelope> Envelope::from_json(const Json& j) {
     e.join = std::move(ref);
   }
   return e;
+}
+
+bool is_run_id(std::string_view id) {
+  return !id.empty() && id.size() <= 128 && id.find_first_of(".:~ \r\n\t") == std::string_view::npos;
 }
 
 std::string job_id(const std::string& run, const std::string& path, const std::string& scope) {

@@ -5,11 +5,20 @@
 // BullMQ's Queue.add, say) and run as a single step.
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/json.hpp"
 #include "core/result.hpp"
 
 namespace am2z::redis {
+
+/// Where runs' outcomes live: "am2z:run:<run id>", a list whose head is the outcome. Reply keys
+/// must stay in the "am2z:" key space, so a job cannot make a worker write into a queue's keys.
+inline constexpr const char* kRunKeyPrefix = "am2z:run:";
+inline constexpr const char* kReplyKeySpace = "am2z:";
+
+/// The key a run's outcome is kept under.
+std::string run_result_key(const std::string& run_id);
 
 /// The join (parallel or batch) a job's result feeds, and which branch or item it is.
 struct JoinRef {
@@ -38,6 +47,9 @@ struct Envelope {
   /// Reads opts.am2z; an error naming the bad field when it is present but malformed.
   static Result<Envelope> from_json(const Json& j);
 };
+
+/// Whether `id` can name a run: what new_run_id() makes, and nothing that could break a key.
+bool is_run_id(std::string_view id);
 
 /// Job id of the node at `path` in `scope` of run `run`: unique in the run, never integer-looking,
 /// no ':' (BullMQ splits keys at ':').

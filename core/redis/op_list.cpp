@@ -2,6 +2,8 @@
 
 #include <initializer_list>
 
+#include "core/redis/envelope.hpp"
+
 namespace am2z::redis {
 
 namespace {
@@ -10,16 +12,31 @@ void push(std::vector<std::string>& v, std::initializer_list<std::string> items)
 }
 }  // namespace
 
+std::vector<std::string> StepHeader::argv() const {
+  return {std::to_string(now_ms),
+          std::to_string(lock_ms),
+          std::to_string(max_events),
+          token_prefix,
+          worker,
+          all_events ? "all" : "final",
+          kRunKeyPrefix,
+          std::to_string(max_job_bytes),
+          std::to_string(fetch_budget)};
+}
+
 void OpList::flush_group() {
-  for (auto& s : head_) done_.push_back(std::move(s));
-  for (auto& s : tail_) done_.push_back(std::move(s));
+  if (head_.empty() && tail_.empty()) return;
+  if (groups_.empty()) groups_.emplace_back();  // operations before any begin_group()
+  OpGroup& g = groups_.back();
+  for (auto& s : head_) g.push_back(std::move(s));
+  for (auto& s : tail_) g.push_back(std::move(s));
   head_.clear();
   tail_.clear();
 }
 
 void OpList::begin_group() {
   flush_group();
-  done_.emplace_back("G");
+  groups_.push_back(OpGroup{"G"});
 }
 
 void OpList::complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
@@ -64,8 +81,9 @@ void OpList::deliver(const std::string& join_q, const std::string& join_id, cons
   ++ops_;
 }
 
-void OpList::outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms) {
-  push(tail_, {"O", reply_key, payload, std::to_string(ttl_ms)});
+void OpList::outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms,
+                     const std::string& run_key) {
+  push(tail_, {"O", reply_key, payload, std::to_string(ttl_ms), run_key});
   ++ops_;
 }
 
@@ -75,11 +93,21 @@ void OpList::fetch(const Fetch& f) {
   push(fetches_, {"M", f.queue, std::to_string(f.count), f.with_children ? "1" : "0"});
 }
 
+std::vector<OpGroup> OpList::take_groups() {
+  flush_group();
+  std::vector<OpGroup> out;
+  out.swap(groups_);
+  ops_ = 0;
+  return out;
+}
+
 void OpList::append_to(std::vector<std::string>& argv) {
   flush_group();
-  for (auto& s : done_) argv.push_back(std::move(s));
+  for (auto& g : groups_) {
+    for (auto& s : g) argv.push_back(std::move(s));
+  }
   for (auto& s : fetches_) argv.push_back(std::move(s));
-  done_.clear();
+  groups_.clear();
   fetches_.clear();
   ops_ = 0;
 }

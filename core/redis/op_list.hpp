@@ -3,6 +3,7 @@
 // in the order the script needs them. Within a group the finish comes first, then every job the
 // continuation adds, then the dependency and join updates, so a join can never see all its
 // dependencies gone while one of its new children is still to be added.
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,24 @@ struct Fetch {
   int count = 0;
   bool with_children = false;  ///< a join queue: return each job's child results too
 };
+
+/// The fixed arguments of one call of lua/step.lua (its header says what each one does).
+struct StepHeader {
+  long long now_ms = 0;
+  long long lock_ms = 30000;
+  long long max_events = 10000;
+  std::string token_prefix;  ///< unique per call
+  std::string worker;        ///< hash field pb; "" for a submitter
+  bool all_events = false;
+  std::size_t max_job_bytes = 16u << 20;
+  int fetch_budget = 0;  ///< step jobs all fetches of the call may take together
+
+  std::vector<std::string> argv() const;
+};
+
+/// The operations of one finished job (or of one submission): "G" and what follows it. Kept as a
+/// unit so a call that never reached Redis can be sent again unchanged.
+using OpGroup = std::vector<std::string>;
 
 class OpList {
  public:
@@ -38,21 +57,25 @@ class OpList {
   /// failedReason; `error_json` = am2z's full error, kept beside it).
   void deliver(const std::string& join_q, const std::string& join_id, const std::string& child_key,
                const std::string& value, ChildEnd end, const std::string& error_json = "");
-  void outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms);
+  /// A run ended. Written only if the run has no outcome yet: `run_key` (its result key) marks it.
+  void outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms,
+               const std::string& run_key);
   void promote(const std::string& q);
   void fetch(const Fetch& f);
 
   /// Number of finish/add/update operations so far (fetches and promotions excluded).
   std::size_t size() const { return ops_; }
-  bool empty() const { return head_.empty() && tail_.empty() && fetches_.empty(); }
-  /// ARGV for the script after its five fixed arguments.
+  bool empty() const { return head_.empty() && tail_.empty() && groups_.empty() && fetches_.empty(); }
+  /// Closes the open group and hands over every group; fetches and promotions stay.
+  std::vector<OpGroup> take_groups();
+  /// ARGV for the script after its fixed arguments (StepHeader::argv()).
   void append_to(std::vector<std::string>& argv);
 
  private:
   void flush_group();
   std::vector<std::string> head_;     ///< finishes and adds of the open group
   std::vector<std::string> tail_;     ///< dependency, join and outcome updates of the open group
-  std::vector<std::string> done_;     ///< closed groups
+  std::vector<OpGroup> groups_;       ///< closed groups
   std::vector<std::string> fetches_;  ///< promotions and fetches, always last
   std::size_t ops_ = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/json_limits.hpp"
+
 namespace am2z::redis {
 
 PlannedFlow::PlannedFlow(std::shared_ptr<const Flow> flow, std::string content_hash, QueueLayout layout)
@@ -32,6 +34,13 @@ Json outcome_payload(const std::string& run, const Result<State>& outcome) {
 }
 
 namespace {
+/// A child's result as Redis holds it (anyone may have written it): parsed within the depth
+/// limit, a discarded value when it is not usable JSON.
+Json child_json(std::string_view text) {
+  auto j = parse_outside_json(text);
+  return j ? std::move(*j) : Json(Json::value_t::discarded);
+}
+
 
 void set_partial(Error& e, const State& input) {
   if (!e.partial_state) e.partial_state = std::make_shared<const Json>(input.to_json());
@@ -193,7 +202,7 @@ bool Planner::done(int e, Result<State> outcome, Envelope env, const std::string
   for (;;) {
     const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
     if (entry.parent < 0) {
-      ops.outcome(env.reply, outcome_payload(env.run, outcome).dump(), env.reply_ttl_ms);
+      ops.outcome(env.reply, outcome_payload(env.run, outcome).dump(), env.reply_ttl_ms, run_result_key(env.run));
       return false;
     }
     const NodeEntry& parent = flow_.entries()[static_cast<std::size_t>(entry.parent)];
@@ -268,8 +277,9 @@ Result<State> Planner::settle_join(const Envelope& self, State base, const Child
   for (const auto& [key, text] : succeeded) {
     const long long i = child_index(key, entry, self.scope);
     if (i < 0) return fail(errors::validation(self.node, key, "job " + key + " is not a branch of this join"));
-    Json v = Json::parse(text, nullptr, false);
-    if (v.is_discarded()) return fail(errors::validation(key + " returnvalue", text.substr(0, 200), "is not JSON"));
+    auto parsed = parse_outside_json(text);
+    if (!parsed) return fail(errors::validation(key + " returnvalue", nullptr, "cannot be read: " + parsed.error().reason));
+    Json v = std::move(*parsed);
     auto s = State::from_json(std::move(v), base.meta.session_id);
     if (!s) return fail(std::move(s.error()));
     by_index.insert_or_assign(i, std::move(*s));
@@ -278,7 +288,7 @@ Result<State> Planner::settle_join(const Envelope& self, State base, const Child
     const long long i = child_index(key, entry, self.scope);
     if (i < 0) return fail(errors::validation(self.node, key, "job " + key + " is not a branch of this join"));
     auto full = errors.find(key);
-    Json j = full == errors.end() ? Json() : Json::parse(full->second, nullptr, false);
+    Json j = full == errors.end() ? Json() : child_json(full->second);
     by_index.insert_or_assign(
         i, std::unexpected(j.is_object() ? Error::from_json(j) : errors::execution(node->label(), reason)));
   }
@@ -337,7 +347,7 @@ Result<State> Planner::settle_remote(const Node* node, State base, const ChildVa
   if (!failed.empty())
     return failure(errors::execution(inst.name, "the remote worker failed: " + failed.front().second));
   if (succeeded.empty()) return failure(errors::execution(inst.name, "the remote job ended without a result"));
-  Json value = Json::parse(succeeded.front().second, nullptr, false);
+  Json value = child_json(succeeded.front().second);
   if (value.is_discarded() || !value.is_object()) {
     return failure(errors::validation(inst.name + ".returnvalue", succeeded.front().second.substr(0, 200),
                                       "a remote worker must return the new state, a JSON object"));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/json_limits.hpp"
 #include "core/redis/scripts.hpp"
 #include "core/runner.hpp"
 
@@ -12,8 +13,6 @@ long long unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-std::string run_result_key(const std::string& run_id) { return "am2z:run:" + run_id; }
 
 Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& flow, std::vector<State> inputs,
                                             const SubmitOptions& options) {
@@ -36,8 +35,11 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     out.push_back(Submission{run.run, run.reply});
     planner.start_run(std::move(input), std::move(run), ops);
   }
-  std::vector<std::string> argv{
-      std::to_string(now), "30000", "10000", "submit", "", options.all_events ? "all" : "final"};
+  StepHeader header;
+  header.now_ms = now;
+  header.token_prefix = "submit";
+  header.all_events = options.all_events;
+  std::vector<std::string> argv = header.argv();
   ops.append_to(argv);
   auto r = run_script(c, ScriptId::step, argv);
   if (!r) return fail(std::move(r.error()));
@@ -54,8 +56,9 @@ Result<Submission> submit_run(Connection& c, const PlannedFlow& flow, State inpu
 
 namespace {
 Result<Json> parse_outcome(const std::string& key, const std::string& text) {
-  Json j = Json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("ok")) {
+  auto parsed = parse_outside_json(text);
+  Json j = parsed ? std::move(*parsed) : Json();
+  if (!j.is_object() || !j.contains("ok")) {
     return fail(errors::validation(key, text.substr(0, 200), "is not a run outcome"));
   }
   return j;
@@ -80,11 +83,14 @@ Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::opti
     const double seconds = std::max<double>(0.001, static_cast<double>(slice.count()) / 1000.0);
     auto r = c.command({"BLMOVE", reply_key, reply_key, "LEFT", "LEFT", std::to_string(seconds)},
                        slice + std::chrono::milliseconds(2000));
-    if (!r && r.error().category == ErrorCategory::network) {
-      // Redis restarted or the network blipped: the outcome will still be there; reconnect
-      // with backoff for a while before giving up.
+    // Redis restarted (still loading its data, say) or the network blipped: the outcome will
+    // still be there; reconnect with backoff for a while before giving up.
+    const bool transient_reply = r && r->is_error() && is_transient_reply(r->str);
+    if ((!r && r.error().category == ErrorCategory::network) || transient_reply) {
       if (lost_since == kNoDeadline) lost_since = SteadyClock::now();
-      if (SteadyClock::now() - lost_since > kReconnectFor) return fail(std::move(r.error()));
+      if (SteadyClock::now() - lost_since > kReconnectFor) {
+        return r ? fail(errors::network(reply_key, 0, r->str)) : fail(std::move(r.error()));
+      }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       continue;
@@ -107,8 +113,18 @@ Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply
   return std::optional<Json>(std::move(*j));
 }
 
-Status cancel_run(Connection& c, const std::string& run_id) {
+Status cancel_run(Connection& c, const std::string& run_id, const Error& why, std::chrono::milliseconds result_ttl) {
   const long long now = unix_ms();
+  OpList ops;
+  ops.begin_group();
+  const std::string key = run_result_key(run_id);
+  ops.outcome(key, outcome_payload(run_id, fail(why)).dump(), result_ttl.count(), key);
+  StepHeader header;
+  header.now_ms = now;
+  header.token_prefix = "cancel";
+  std::vector<std::string> argv = header.argv();
+  ops.append_to(argv);
+  if (auto r = run_script(c, ScriptId::step, argv); !r) return fail(std::move(r.error()));
   auto r = c.pipeline({{"ZADD", "am2z:cancelled", std::to_string(now), run_id},
                        {"ZREMRANGEBYSCORE", "am2z:cancelled", "-inf", std::to_string(now - 3'600'000)}});
   if (!r) return fail(std::move(r.error()));

@@ -25,9 +25,6 @@ struct Submission {
   std::string reply_key;
 };
 
-/// The key a run's outcome is kept under when the submitter chose none.
-std::string run_result_key(const std::string& run_id);
-
 /// Enqueues the first jobs of a run of `flow` in one atomic call. Runs that end before any job
 /// (a route at the root with no match) push their outcome at once, like any other.
 Result<Submission> submit_run(Connection& c, const PlannedFlow& flow, State input, const SubmitOptions& options);
@@ -46,9 +43,11 @@ Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::opti
 /// The outcome if the run has finished, nullopt if not (yet), or an error.
 Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply_key);
 
-/// Marks a run cancelled: workers stop its running steps within about a second, fail its queued
-/// steps without running them and schedule nothing more for it.
-Status cancel_run(Connection& c, const std::string& run_id);
+/// Ends a run with `why` as its outcome (unless it already has one) and marks it cancelled:
+/// workers stop its running steps within about a second, fail its queued steps without running
+/// them and schedule nothing more for it.
+Status cancel_run(Connection& c, const std::string& run_id, const Error& why,
+                  std::chrono::milliseconds result_ttl = std::chrono::hours(24));
 
 /// Milliseconds since the Unix epoch.
 long long unix_ms();

@@ -29,6 +29,8 @@ struct WorkerOptions {
   bool keep_failed = true;
   long long max_events = 10000;  ///< events stream MAXLEN (approximate)
   bool all_events = false;       ///< also added/waiting/active events (BullMQ writes them always)
+  std::size_t max_job_bytes = 16u << 20;  ///< a bigger job (data + opts) fails unrun; so does a bigger result
+  int max_call_depth = 10;                ///< nested ctx.call depth allowed inside one step
   std::string name;              ///< shown as "processed by"; default host:pid
   std::shared_ptr<spdlog::logger> logger;
 };

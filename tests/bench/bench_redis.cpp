@@ -127,7 +127,7 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
                       const PlannedFlow& flow, int conc, long long n, bool remove_on_complete) {
   must(c, {"FLUSHALL"});
   must(c, {"CONFIG", "RESETSTAT"});
-  const std::string reply = "bench:reply";
+  const std::string reply = "am2z:bench:reply";
   SubmitOptions opts;
   opts.reply_key = reply;
   opts.result_ttl = std::chrono::milliseconds(0);

@@ -13,7 +13,7 @@ TEST_CASE("envelopes survive the round trip through opts JSON") {
   e.node = "n.1.0";
   e.scope = "3";
   e.session = "s";
-  e.reply = "am2z:run:x";
+  e.reply = "am2z:run:0123456789abcdef";
   e.reply_ttl_ms = 1000;
   e.started_ms = 42;
   e.join = JoinRef{"bull:order._join:", "rX.n.1", "n.1", 2};
@@ -41,4 +41,18 @@ TEST_CASE("job ids are unique per node and batch item, never integer-like, never
   CHECK(job_id("00000000", "n.0", "") == "r00000000.n.0");
   CHECK(job_id("ab", "n.2.0", "3.1") == "rab.n.2.0~3.1");
   CHECK(job_id("ab", "n", "").find(':') == std::string::npos);
+}
+
+TEST_CASE("an envelope cannot point a worker at keys outside am2z's own") {
+  auto e = Envelope::from_json(Json::parse(R"({"run":"r","flow":"f","fh":"h","node":"n","reply":"bull:q:wait"})"));
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.find("opts.am2z.reply") != std::string::npos);
+  CHECK(e.error().message.find("must be a key under 'am2z:'") != std::string::npos);
+  auto bad_run = Envelope::from_json(Json::parse(R"({"run":"a:b","flow":"f","fh":"h","node":"n"})"));
+  REQUIRE_FALSE(bad_run);
+  CHECK(bad_run.error().message.find("opts.am2z.run") != std::string::npos);
+  auto defaulted = Envelope::from_json(Json::parse(R"({"run":"r1","flow":"f","fh":"h","node":"n"})"));
+  REQUIRE(defaulted);
+  CHECK(defaulted->reply == "am2z:run:r1");
+  CHECK(run_result_key("r1") == "am2z:run:r1");
 }

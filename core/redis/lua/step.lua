@@ -6,10 +6,17 @@ ARGV[1] now (ms)   ARGV[2] lock duration (ms)   ARGV[3] events stream MAXLEN
 ARGV[4] lock token prefix (unique per call)     ARGV[5] worker name (hash field pb, may be "")
 ARGV[6] "all": also the events BullMQ writes for every job (added, waiting, active); "final": only
         those someone usually reads (completed, failed, retries, delays, stalls): cheaper.
+ARGV[7] prefix of run outcome keys ("am2z:run:"): a fetched am2z job whose run already has an
+        outcome is failed here, unrun (a retried step cannot revive an ended run)
+ARGV[8] largest job (bytes of data + opts) a worker takes whole; a bigger one is returned with its
+        small fields only and "am2z:oversize" = its size, so the worker never loads it
+ARGV[9] how many step jobs all fetches of this call may take together (the worker's free slots)
 Then operations, each an opcode followed by its fixed number of arguments. "G" opens a group of
 operations: when the group's first operation (a finish) finds that this worker
 no longer owns the job, the rest of the group is skipped, so a continuation is never scheduled
 by a worker that lost its job to stalled-job recovery.
+
+"O" writes a run's outcome only when the run has none yet: a run has exactly one outcome.
 
 Returns { {groupIndex, code}... for every group whose finish failed }, { fetched jobs... },
 { next delayed due time (ms) per promoted queue... }. Codes: -1 job missing, -2 lock missing,
@@ -21,6 +28,9 @@ local maxLen = ARGV[3]
 local tokenPrefix = ARGV[4]
 local workerName = ARGV[5]
 local allEvents = ARGV[6] == "all"
+local runPrefix = ARGV[7]
+local maxJobBytes = tonumber(ARGV[8])
+local budget = tonumber(ARGV[9])
 local rcall = redis.call
 
 local function xadd(q, ...)
@@ -86,12 +96,12 @@ local function release_parent(jq, jid, force)
   end
 end
 
-local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 6, O = 3, P = 1, M = 3 }
+local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 6, O = 4, P = 1, M = 3 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
 
-local i = 7
+local i = 10
 local group = 0
 local n = #ARGV
 while i <= n do
@@ -107,6 +117,7 @@ while i <= n do
         -- C q id token processedOn atm returnvalue keep
         -- F q id token processedOn atm failedReason stacktrace keep
         -- R q id token processedOn atm failedReason stacktrace delay
+        -- (processedOn is written at fetch, as BullMQ does; here only for jobs fetched without it)
         local q, id, token = ARGV[a], ARGV[a + 1], ARGV[a + 2]
         local code = release(q, id, token)
         if code ~= 0 then
@@ -121,8 +132,8 @@ while i <= n do
           local k = q .. id
           if op == "C" then
             if ARGV[a + 6] ~= "0" then
-              rcall("HSET", k, "returnvalue", ARGV[a + 5], "finishedOn", now, "processedOn", ARGV[a + 3],
-                "atm", ARGV[a + 4], "ats", ARGV[a + 4], "pb", workerName)
+              rcall("HSET", k, "returnvalue", ARGV[a + 5], "finishedOn", now, "atm", ARGV[a + 4])
+              rcall("HSETNX", k, "processedOn", ARGV[a + 3])
               rcall("ZADD", q .. "completed", now, id)
               trim(q, "completed", ARGV[a + 6])
             else
@@ -132,7 +143,8 @@ while i <= n do
           elseif op == "F" then
             if ARGV[a + 7] ~= "0" then
               rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "finishedOn", now,
-                "processedOn", ARGV[a + 3], "atm", ARGV[a + 4], "ats", ARGV[a + 4], "pb", workerName)
+                "atm", ARGV[a + 4])
+              rcall("HSETNX", k, "processedOn", ARGV[a + 3])
               rcall("HDEL", k, "defa")
               rcall("ZADD", q .. "failed", now, id)
               trim(q, "failed", ARGV[a + 7])
@@ -143,8 +155,8 @@ while i <= n do
             xadd(q, "event", "retries-exhausted", "jobId", id, "attemptsMade", ARGV[a + 4])
           else
             local delay = tonumber(ARGV[a + 7])
-            rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "processedOn", ARGV[a + 3],
-              "atm", ARGV[a + 4], "ats", ARGV[a + 4], "delay", delay)
+            rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "atm", ARGV[a + 4],
+              "delay", delay)
             if delay > 0 then
               local due = now + delay
               rcall("ZADD", q .. "delayed", due * 4096, id)
@@ -202,9 +214,18 @@ while i <= n do
         rcall("SREM", jk .. ":dependencies", child)
         release_parent(jq, jid, mode == "3" or mode == "4")
       elseif op == "O" then
-        -- O replyKey payload ttlMs: a run ended; its outcome goes to whoever waits for it
-        rcall("LPUSH", ARGV[a], ARGV[a + 1])
-        if ARGV[a + 2] ~= "0" then rcall("PEXPIRE", ARGV[a], ARGV[a + 2]) end
+        -- O replyKey payload ttlMs runKey: a run ended; its outcome goes to whoever waits for it,
+        -- unless the run already has one (runKey exists). A run with a reply list of its own
+        -- also gets its outcome under runKey, which is what marks it ended.
+        local reply, runKey, ttl = ARGV[a], ARGV[a + 3], ARGV[a + 2]
+        if rcall("EXISTS", runKey) == 0 then
+          rcall("LPUSH", reply, ARGV[a + 1])
+          if ttl ~= "0" then rcall("PEXPIRE", reply, ttl) end
+          if reply ~= runKey then
+            rcall("LPUSH", runKey, ARGV[a + 1])
+            rcall("PEXPIRE", runKey, ttl ~= "0" and ttl or 86400000)
+          end
+        end
       elseif op == "P" then
         -- P q: move due delayed jobs to wait; report the next due time
         local q = ARGV[a]
@@ -219,8 +240,11 @@ while i <= n do
         local nextDue = rcall("ZRANGE", q .. "delayed", 0, 0, "WITHSCORES")
         dues[#dues + 1] = { q, nextDue[2] and math.floor(tonumber(nextDue[2]) / 4096) or -1 }
       elseif op == "M" then
-        -- M q count withChildren: take up to count jobs from q; "1" also returns a join's results
+        -- M q count withChildren: take up to count jobs from q; "1" also returns a join's results.
+        -- Step jobs (withChildren "0") also draw on the call's budget, so a worker never holds
+        -- more locked step jobs than it has slots, however many queues it serves.
         local q, count, withChildren = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == "1"
+        if not withChildren then count = math.min(count, budget) end
         local meta = rcall("HMGET", q .. "meta", "paused", "concurrency")
         if meta[1] then
           count = 0 -- paused (Queue.pause): the jobs stay in wait
@@ -236,14 +260,43 @@ while i <= n do
             id = p[1]
             rcall("LPUSH", q .. "active", id)
           end
-          if string.sub(id, 1, 2) == "0:" then
-            rcall("LREM", q .. "active", 1, id) -- a BullMQ v4 marker: not a job
+          local k = q .. id
+          local run = string.match(id, "^r([^%.]+)%.")
+          if string.sub(id, 1, 2) == "0:" or rcall("EXISTS", k) == 0 then
+            rcall("LREM", q .. "active", 1, id) -- a BullMQ v4 marker, or an id without a job: dropped
+          elseif run and rcall("EXISTS", runPrefix .. run) == 1 then
+            -- a step of a run that already ended (a retry from Bull Board, say): fail it unrun
+            local reason = "run " .. run .. " already ended; its steps do not run again (submit a new run)"
+            rcall("LREM", q .. "active", 1, id)
+            rcall("HSET", k, "failedReason", reason, "finishedOn", now, "processedOn", now)
+            rcall("ZADD", q .. "failed", now, id)
+            xadd(q, "event", "failed", "jobId", id, "failedReason", reason, "prev", "active")
           else
             taken = taken + 1
             local token = tokenPrefix .. ":" .. #fetched
-            rcall("SET", q .. id .. ":lock", token, "PX", lockMs)
+            rcall("SET", k .. ":lock", token, "PX", lockMs)
+            if workerName ~= "" then rcall("HSET", k, "processedOn", now, "pb", workerName)
+            else rcall("HSET", k, "processedOn", now) end
+            rcall("HINCRBY", k, "ats", 1)
             if allEvents then xadd(q, "event", "active", "jobId", id, "prev", "waiting") end
-            local job = { q, id, token, rcall("HGETALL", q .. id) }
+            local size = rcall("HSTRLEN", k, "data") + rcall("HSTRLEN", k, "opts")
+            local fields
+            if size > maxJobBytes then
+              -- too big to load: only what the worker needs to fail it and tell its run
+              local small = { "name", "atm", "ats", "stc", "defa", "parentKey", "parent", "opts" }
+              if rcall("HSTRLEN", k, "opts") > maxJobBytes then small[#small] = nil end
+              local values = rcall("HMGET", k, unpack(small))
+              fields = { "am2z:oversize", tostring(size) }
+              for f = 1, #small do
+                if values[f] then
+                  fields[#fields + 1] = small[f]
+                  fields[#fields + 1] = values[f]
+                end
+              end
+            else
+              fields = rcall("HGETALL", k)
+            end
+            local job = { q, id, token, fields }
             if withChildren then
               job[5] = rcall("HGETALL", q .. id .. ":processed")
               job[6] = rcall("HGETALL", q .. id .. ":failed")
@@ -252,6 +305,7 @@ while i <= n do
             fetched[#fetched + 1] = job
           end
         end
+        if not withChildren then budget = budget - taken end
         if taken == count and count > 0 then marker(q) end -- more may be waiting: wake another worker
       end
     end

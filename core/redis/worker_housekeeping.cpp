@@ -1,0 +1,154 @@
+// The worker's housekeeping: waking on queue markers, renewing locks, recovering stalled jobs,
+// following cancellations and beating its heartbeat.
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "core/redis/scripts.hpp"
+#include "core/redis/worker_impl.hpp"
+
+namespace am2z::redis {
+
+using namespace detail;
+
+namespace {
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+}  // namespace
+
+void Worker::Impl::waker_loop(Connection& blocker) {
+  std::vector<std::string> args{"BZPOPMIN"};
+  for (const auto& [keys, b] : bindings) args.push_back(keys + "marker");
+  const double seconds = static_cast<double>(options.idle_poll.count()) / 1000.0;
+  args.push_back(std::to_string(seconds));
+  std::chrono::milliseconds backoff{50};
+  while (!stopping.load()) {
+    auto r = blocker.command(args, options.idle_poll + std::chrono::milliseconds(2000));
+    if (!r) {
+      log->warn("redis: marker wait failed ({}); retrying", r.error().message);
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      continue;
+    }
+    backoff = std::chrono::milliseconds(50);
+    if (r->is_array() && r->elements.size() >= 3) {
+      std::string key = r->elements[0].str;
+      key.resize(key.size() - std::string("marker").size());
+      std::lock_guard lock(mutex);
+      signalled.insert(key);
+      if (r->elements[1].str == "1") {
+        // a delayed job is due then: the dispatcher promotes it (it owns the bindings)
+        signalled_due[key] = std::strtoll(r->elements[2].str.c_str(), nullptr, 10);
+      }
+      wake.notify_one();
+    }
+  }
+}
+
+void Worker::Impl::refresh_cancelled(Connection& c) {
+  auto r = c.command({"ZRANGEBYSCORE", "am2z:cancelled", std::to_string(now_ms() - 3'600'000), "+inf"});
+  if (!r || !r->is_array()) return;
+  std::unordered_set<std::string> runs;
+  for (const auto& e : r->elements) runs.insert(e.str);
+  std::vector<std::shared_ptr<CancelSource>> to_cancel;
+  {
+    std::lock_guard lock(mutex);
+    for (auto& [key, a] : active) {
+      if (runs.contains(a.run) && !cancelled_runs.contains(a.run)) to_cancel.push_back(a.cancel);
+    }
+  }
+  {
+    std::lock_guard lock(mutex);
+    cancelled_runs = std::move(runs);
+  }
+  for (auto& c2 : to_cancel) c2->cancel("the run was cancelled by its submitter");
+}
+
+void Worker::Impl::renew_locks(Connection& c) {
+  std::vector<std::string> args{std::to_string(options.lock_duration.count())};
+  const auto due = Clock::now() - options.lock_duration / 2;
+  {
+    std::lock_guard lock(mutex);
+    for (auto& [key, a] : active) {
+      if (a.renewed > due) continue;
+      args.insert(args.end(), {a.lock_key, a.token, a.stalled_key, a.id});
+      a.renewed = Clock::now();
+    }
+  }
+  for (auto& [key, a] : unsent_locks) {  // the dispatcher's own: no lock needed
+    if (a.renewed > due) continue;
+    args.insert(args.end(), {a.lock_key, a.token, a.stalled_key, a.id});
+    a.renewed = Clock::now();
+  }
+  if (args.size() == 1) return;
+  auto r = run_script(c, ScriptId::extend_locks, args);
+  if (!r) {
+    log->warn("redis: lock renewal failed: {}", r.error().message);
+    return;
+  }
+  for (const auto& lost : r->elements) log->warn("lost the lock of job {}: another worker may run it", lost.str);
+}
+
+void Worker::Impl::stalled_check(Connection& c) {
+  std::vector<std::string> args{std::to_string(now_ms()), std::to_string(options.stalled_interval.count()),
+                                std::to_string(options.max_stalled), std::to_string(options.max_events)};
+  for (const auto& [keys, b] : bindings) args.push_back(keys);
+  auto r = run_script(c, ScriptId::stalled, args);
+  if (!r) {
+    log->warn("redis: stalled-job check failed: {}", r.error().message);
+    return;
+  }
+  for (const auto& moved : r->elements)
+    log->warn("job {} stalled (its worker stopped renewing its lock): it runs again", moved.str);
+}
+
+void Worker::Impl::announce() {
+  constexpr std::size_t kMaxNamed = 64;  // beyond that, the heartbeat key alone says who serves
+  if (named.empty()) {
+    std::string who = options.name;
+    std::replace(who.begin(), who.end(), ':', '-');  // BullMQ splits these names at ':'
+    for (const auto& [keys, b] : bindings) {
+      if (named.size() == kMaxNamed) break;
+      ConnectOptions o;
+      o.client_name = options.prefix + ":" + base64(b->name) + ":w:" + who;
+      named.push_back(std::make_unique<Connection>(options.endpoint, o));
+    }
+  }
+  for (auto& c : named) (void)c->command({"PING"});  // (re)connects after a Redis restart
+}
+
+void Worker::Impl::heartbeat(Connection& c, bool alive) {
+  const std::string key = "am2z:worker:" + options.name;
+  if (!alive) {
+    (void)c.command({"DEL", key});
+    return;
+  }
+  Json queues = Json::array();
+  for (const auto& [keys, b] : bindings) queues.push_back(b->name);
+  Json beat{{"name", options.name},          {"pid", getpid()},          {"concurrency", options.concurrency},
+            {"queues", std::move(queues)},   {"prefix", options.prefix}, {"seen", now_ms()},
+            {"completed", completed.load()}, {"failed", failed.load()}};
+  (void)c.command({"SET", key, beat.dump(), "PX", "15000"});
+}
+
+}  // namespace am2z::redis

@@ -1,0 +1,252 @@
+// Reading and running one job on the worker, and turning its end into the operations that record
+// it and schedule what follows (lua/step.lua applies them).
+#include <algorithm>
+#include <random>
+
+#include "core/redis/worker_impl.hpp"
+
+namespace am2z::redis {
+
+using namespace detail;
+
+namespace {
+
+double unit_random() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
+}
+
+std::string error_stack(const Error& e) { return Json::array({e.to_json().dump()}).dump(); }
+
+}  // namespace
+
+Status Worker::Impl::check_envelope(const FetchedJob& job, const Binding& b, const Envelope& envelope) const {
+  const Envelope* env = &envelope;
+  const Flow& flow = b.flow->flow();
+  if (env->flow != flow.name) {
+    return fail(errors::configuration("opts.am2z.flow", "job " + job.key() + " belongs to flow '" + env->flow +
+                                                            "', but this worker serves queue '" + b.name +
+                                                            "' for flow '" + flow.name + "'"));
+  }
+  if (env->flow_hash != b.flow->hash()) {
+    return fail(errors::configuration(
+        "opts.am2z.fh", "job " + job.key() + " was submitted for another version of flow '" + flow.name + "' (sha256 " +
+                            env->flow_hash.substr(0, 12) + "); this worker loaded " + flow.source + " (sha256 " +
+                            b.flow->hash().substr(0, 12) + "): it refuses to run it"));
+  }
+  const int e = b.flow->find(env->node);
+  const bool is_leaf = b.instance != nullptr;  // a join queue also holds remote steps' continuations
+  if (e < 0) {
+    return fail(errors::configuration("opts.am2z.node", "job " + job.key() + " names node '" + env->node +
+                                                            "', which flow '" + flow.name + "' does not have"));
+  }
+  const Node* node = b.flow->entries()[static_cast<std::size_t>(e)].node;
+  const bool node_is_leaf = node->kind() == NodeKind::processor;
+  const bool is_remote = node_is_leaf && static_cast<const ProcessorNode*>(node)->instance().type == "remote";
+  const bool served = is_leaf ? node_is_leaf && static_cast<const ProcessorNode*>(node)->instance_ptr() == b.instance
+                              : node->kind() == NodeKind::parallel || node->kind() == NodeKind::batch || is_remote;
+  if (!served) {
+    return fail(errors::configuration("opts.am2z.node", "job " + job.key() + " names node '" + env->node +
+                                                            "', which is not served by queue '" + b.name + "'"));
+  }
+  if (env->join && env->join->queue != b.flow->join_keys()) {
+    return fail(errors::configuration("opts.am2z.join", "job " + job.key() + " names join queue '" +
+                                                            env->join->queue.substr(0, 80) + "', not its flow's '" +
+                                                            b.flow->join_keys() + "'"));
+  }
+  return {};
+}
+
+void Worker::Impl::run_leaf(FetchedJob job, Binding* b) {
+  Finished f;
+  f.binding = b;
+  f.processed_on = now_ms();
+  f.attempt = job.number("atm") + 1;
+  f.policy = &b->instance->policy.retry;
+  f.max_attempts = std::max(1, b->instance->policy.retry.attempts);
+  std::shared_ptr<CancelSource> cancel;
+  {
+    std::lock_guard lock(mutex);
+    auto it = active.find(job.key());
+    if (it != active.end()) cancel = it->second.cancel;
+  }
+  auto finish = [&](Result<State> outcome) {
+    f.outcome = std::move(outcome);
+    f.job = std::move(job);
+    std::lock_guard lock(mutex);
+    finished.push_back(std::move(f));
+    wake.notify_one();
+  };
+
+  JobRead in = read_job(job, limits());
+  f.opts = std::move(in.opts);
+  f.envelope = std::move(in.envelope);
+  f.tell_run_directly = in.envelope_partial;
+  if (in.foreign) {
+    // A foreign job (BullMQ's Queue.add): BullMQ's attempts and backoff apply.
+    f.policy = nullptr;
+    f.max_attempts = static_cast<int>(std::clamp<long long>(int_option(f.opts, "attempts", 1), 1, 1'000'000));
+    f.backoff = f.opts.value("backoff", Json());
+  }
+  if (f.envelope && !f.tell_run_directly) {
+    // Before anything else: a job that does not belong here must not steer this flow's runs.
+    if (auto st = check_envelope(job, *b, *f.envelope); !st) {
+      f.max_attempts = 1;
+      f.tell_run_directly = true;
+      return finish(fail(std::move(st.error())));
+    }
+  }
+  if (in.error) {
+    f.max_attempts = 1;
+    return finish(fail(std::move(*in.error)));
+  }
+  // Failed by stalled-job recovery (or by BullMQ's failParentOnFailure): checked once the
+  // envelope is known, so the run hears of it.
+  if (const std::string defa = job.field("defa"); !defa.empty()) {
+    f.max_attempts = 1;
+    Error e = errors::execution(b->instance->name, defa);
+    if (!f.envelope) e.message = defa;  // BullMQ's own wording, as its workers write it
+    return finish(fail(std::move(e)));
+  }
+  std::optional<State> input = std::move(in.state);
+  bool cancelled = false;
+  if (f.envelope) {
+    std::lock_guard lock(mutex);
+    cancelled = cancelled_runs.contains(f.envelope->run);
+  }
+  if (cancelled) {
+    f.max_attempts = 1;
+    return finish(fail(errors::cancelled("run " + f.envelope->run + " was cancelled by its submitter")));
+  }
+
+  auto shared = std::make_shared<am2z::detail::RunShared>();
+  shared->run_id = f.envelope ? f.envelope->run : job.id;
+  shared->session_id = input->meta.session_id;
+  shared->logger = log;
+  shared->flow = b->flow->flow_ptr();
+  shared->max_call_depth = options.max_call_depth;
+  const CancelToken token = cancel ? cancel->token() : CancelToken();
+  Scope scope{shared.get(), &token, kNoDeadline, 0};
+  State state = *input;
+  // The instance's own limits, per worker process (as the local runtime does per run).
+  const ProcessorInstance& inst = *b->instance;
+  Status st;
+  if (inst.rate) st = inst.rate->acquire(token, kNoDeadline, inst.name);
+  if (st && inst.concurrency) st = inst.concurrency->acquire(token, kNoDeadline, inst.name);
+  if (st) {
+    st = run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
+    if (inst.concurrency) inst.concurrency->release();
+  }
+  if (st) {
+    state.meta.bump();
+    return finish(std::move(state));
+  }
+  Error e = std::move(st.error());
+  annotate_failure(e, *b->instance);
+  if (stopping.load() && token.cancelled()) f.interrupted = true;
+  if (!e.partial_state) e.partial_state = std::make_shared<const Json>(input->to_json());
+  finish(fail(std::move(e)));
+}
+
+void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
+  FetchedJob& job = f.job;
+  const bool retry = [&] {
+    if (f.attempt >= f.max_attempts || e.category == ErrorCategory::cancelled) return false;
+    return f.policy ? f.policy->should_retry(e) : true;
+  }();
+  if (retry) {
+    long long delay = 0;
+    if (f.policy) {
+      delay = f.policy->backoff_after(static_cast<int>(f.attempt), unit_random()).count();
+    } else if (f.backoff.is_number()) {
+      delay = f.backoff.get<long long>();
+    } else if (f.backoff.is_object()) {
+      const long long base = std::max(0LL, int_option(f.backoff, "delay", 0));
+      const auto type = f.backoff.find("type");
+      const bool exponential = type != f.backoff.end() && type->is_string() && *type == "exponential";
+      delay = exponential ? base << std::min<long long>(f.attempt - 1, 30) : base;
+    }
+    ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e), delay);
+    ++retried;
+    return;
+  }
+  if (f.attempt > 1) e.context["attempts"] = f.attempt;
+  ops.fail_final(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e),
+                 retention(f.opts, "removeOnFail", options.keep_failed));
+  ++failed;
+  if (!f.envelope) {
+    if (auto parent = foreign_parent(job, limits()); parent && !parent->wait_on_failure) {
+      ops.deliver(parent->queue, parent->id, job.key(), e.message, parent->on_failure);
+    }
+    return;
+  }
+  if (cancelled_runs.contains(f.envelope->run)) return;  // nobody waits for it any more
+  const std::string key = job.key();
+  if (f.tell_run_directly) {
+    // This worker cannot place the job in its flow: tell the run directly.
+    ops.outcome(f.envelope->reply, outcome_payload(f.envelope->run, fail(std::move(e))).dump(),
+                f.envelope->reply_ttl_ms, run_result_key(f.envelope->run));
+    return;
+  }
+  f.binding->planner->finished(*f.envelope, key, fail(std::move(e)), ops);
+}
+
+void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
+  ops.begin_group();
+  FetchedJob& job = f.job;
+  if (f.interrupted) {  // shutdown: back to wait for another worker, this attempt not counted
+    ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt - 1, "worker shutting down", "[]", 0);
+    return;
+  }
+  if (!f.outcome) return leaf_failed(f, std::move(f.outcome.error()), ops);
+  const std::string value = f.outcome->to_json().dump();
+  ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, value,
+               retention(f.opts, "removeOnComplete", options.keep_completed));
+  ++completed;
+  if (!f.envelope) {
+    // A child of a BullMQ flow: its parent learns the result, as BullMQ's own workers do it.
+    if (auto parent = foreign_parent(job, limits())) {
+      ops.deliver(parent->queue, parent->id, job.key(), value, OpList::ChildEnd::completed);
+    }
+    return;
+  }
+  if (f.envelope && !cancelled_runs.contains(f.envelope->run)) {
+    f.binding->planner->finished(*f.envelope, job.key(), std::move(f.outcome), ops);
+  }
+}
+
+void Worker::Impl::settle_join(FetchedJob& job, Binding* b, OpList& ops) {
+  Finished f;
+  f.binding = b;
+  f.processed_on = now_ms();
+  f.attempt = job.number("atm") + 1;
+  JobRead in = read_job(job, limits());
+  f.opts = std::move(in.opts);
+  f.envelope = std::move(in.envelope);
+  f.tell_run_directly = in.envelope_partial;
+  if (f.envelope && !f.tell_run_directly) {
+    if (auto st = check_envelope(job, *b, *f.envelope); !st) {
+      in.error = std::move(st.error());
+      f.tell_run_directly = true;
+    }
+  } else if (!f.envelope && !in.error) {
+    in.error = errors::validation(job.key() + " opts.am2z", nullptr, "is missing: a join job must come from am2z");
+  }
+  if (in.error) {
+    f.outcome = fail(std::move(*in.error));
+  } else if (const std::string defa = job.field("defa"); !defa.empty()) {
+    f.outcome = fail(errors::execution(b->flow->entries()[static_cast<std::size_t>(b->flow->find(f.envelope->node))]
+                                           .node->label(),
+                                       defa));
+  } else {
+    f.outcome = b->planner->settle_join(*f.envelope, std::move(*in.state), job.succeeded, job.failed, job.errors);
+  }
+  f.job = std::move(job);
+  {
+    std::lock_guard lock(mutex);
+    active.erase(f.job.key());
+  }
+  finish_ops(f, ops);
+}
+
+}  // namespace am2z::redis
