@@ -1,20 +1,17 @@
-// Fuzz target: the fields of a fetched BullMQ job hash, decoded the way a worker decodes them.
+// Fuzz target: a fetched BullMQ job hash, decoded by the worker's own reader
+// (core/redis/job_input.hpp: read_job, foreign_parent) with the default job limits.
 // Input: the job's `data`, `opts` and `parent` field values separated by the byte 0x1E (ASCII
-// record separator; missing fields are "{}"). Each is outside JSON: parse_outside_json, then
-//   opts.am2z -> Envelope::from_json (printed and read back: the same envelope);
-//   data      -> State::from_json with the envelope's session, and Error::from_json (join results);
-//   parent    -> parsed only (the worker reads it inline).
+// record separator); a field the input does not reach is absent from the hash, and `parentKey` is
+// set whenever `parent` is. Beyond "no crash": read_job gives a state or a reason, never both; a
+// full envelope prints and reads back as the same envelope; a child's data also goes through
+// Error::from_json, as a join reads its children's errors.
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "core/error.hpp"
-#include "core/json_limits.hpp"
-#include "core/redis/envelope.hpp"
-#include "core/state.hpp"
+#include "core/redis/job_input.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
@@ -23,60 +20,50 @@ using namespace am2z;
 
 constexpr char kSeparator = '\x1e';
 
-/// The next field of the input; "{}" (BullMQ's default) when the input has no more.
-std::string_view next_field(std::string_view& rest, bool& more) {
-  if (!more) return "{}";
-  const auto end = rest.find(kSeparator);
-  std::string_view field = rest.substr(0, end);
-  more = end != std::string_view::npos;
-  rest = more ? rest.substr(end + 1) : std::string_view();
-  return field;
+redis::FetchedJob job_of(std::string_view input) {
+  redis::FetchedJob job;
+  job.queue = "bull:fuzz.step:";
+  job.id = "rfuzz.n.0";
+  for (const char* name : {"data", "opts", "parent"}) {
+    const auto end = input.find(kSeparator);
+    job.fields[name] = std::string(input.substr(0, end));
+    if (end == std::string_view::npos) break;
+    input.remove_prefix(end + 1);
+  }
+  if (job.fields.contains("parent")) job.fields["parentKey"] = "bull:fuzz.parent:p1";
+  return job;
 }
 
-std::optional<redis::Envelope> envelope_of(const Json& opts) {
-  if (!opts.is_object()) return std::nullopt;
-  const auto am2z = opts.find("am2z");
-  if (am2z == opts.end()) return std::nullopt;
-  auto env = redis::Envelope::from_json(*am2z);
-  if (!env) {
-    AM2Z_FUZZ_CHECK(!env.error().message.empty());
-    AM2Z_FUZZ_CHECK(!fuzz::printed(env.error().to_json()).empty());
-    return std::nullopt;
+void check_read(const redis::JobRead& read) {
+  AM2Z_FUZZ_CHECK(read.state.has_value() != read.error.has_value());
+  if (read.error) AM2Z_FUZZ_CHECK(!fuzz::printed(read.error->to_json()).empty());
+  if (read.state) {
+    AM2Z_FUZZ_CHECK(read.state->data.is_object() && !read.state->data.contains("metadata"));
+    fuzz::printed(read.state->to_json());
   }
-  auto again = redis::Envelope::from_json(env->to_json());
-  AM2Z_FUZZ_CHECK(again.has_value());
-  AM2Z_FUZZ_CHECK(again->to_json() == env->to_json());
-  redis::job_id(env->run, env->node, env->scope);
-  if (env->join) env->join->dependencies_key();
-  return std::move(*env);
-}
-
-void decode_data(const Json& data, const std::optional<redis::Envelope>& env) {
-  auto state = State::from_json(data, env ? env->session : "job-1");
-  if (state) {
-    AM2Z_FUZZ_CHECK(state->data.is_object() && !state->data.contains("metadata"));
-    fuzz::printed(state->to_json());
-  } else {
-    AM2Z_FUZZ_CHECK(!fuzz::printed(state.error().to_json()).empty());
-  }
-  if (data.is_object()) {
-    const Error e = Error::from_json(data);
-    AM2Z_FUZZ_CHECK(!fuzz::printed(e.to_json()).empty());
+  AM2Z_FUZZ_CHECK(!(read.foreign && read.envelope));
+  if (read.envelope && !read.envelope_partial) {
+    auto again = redis::Envelope::from_json(read.envelope->to_json());
+    AM2Z_FUZZ_CHECK(again.has_value());
+    AM2Z_FUZZ_CHECK(again->to_json() == read.envelope->to_json());
+    redis::job_id(read.envelope->run, read.envelope->node, read.envelope->scope);
   }
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
-  std::string_view rest = am2z::fuzz::text_of(bytes, size);
-  bool more = true;
-  const std::string_view data = next_field(rest, more);
-  const std::string_view opts = next_field(rest, more);
-  const std::string_view parent = next_field(rest, more);
-
-  auto parsed_opts = am2z::parse_outside_json(opts);
-  const auto env = parsed_opts ? envelope_of(*parsed_opts) : std::nullopt;
-  if (auto parsed = am2z::parse_outside_json(data)) decode_data(*parsed, env);
-  static_cast<void>(am2z::parse_outside_json(parent));
+  const redis::FetchedJob job = job_of(fuzz::text_of(bytes, size));
+  const redis::JobLimits limits;
+  const redis::JobRead read = redis::read_job(job, limits);
+  check_read(read);
+  // What the worker then reads from the options and the parent field.
+  redis::int_option(read.opts, "attempts", 1);
+  redis::retention(read.opts, "removeOnComplete", true);
+  redis::retention(read.opts, "removeOnFail", false);
+  static_cast<void>(redis::foreign_parent(job, limits));
+  if (auto data = redis::parse_job_field(job, "data", "{}", limits); data && data->is_object()) {
+    AM2Z_FUZZ_CHECK(!fuzz::printed(Error::from_json(*data).to_json()).empty());
+  }
   return 0;
 }
