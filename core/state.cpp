@@ -53,6 +53,9 @@ bool parse_timestamp(std::string_view text, SystemClock::time_point& out) {
       tm.tm_hour != fields.tm_hour || tm.tm_min != fields.tm_min || tm.tm_sec != fields.tm_sec) {
     return false;
   }
+  // The clock counts nanoseconds in 64 bits (years 1678 to 2261): a time beyond would overflow.
+  constexpr auto kMaxSeconds = std::chrono::duration_cast<std::chrono::seconds>(SystemClock::duration::max()).count();
+  if (secs >= kMaxSeconds || secs <= -kMaxSeconds) return false;
   out = SystemClock::time_point(std::chrono::seconds(secs)) + std::chrono::milliseconds(ms);
   return true;
 }

@@ -118,6 +118,7 @@ TEST_CASE("from_json reports malformed metadata naming the field") {
       {Json{{"createdAt", 1720000000}}, "metadata.createdAt"},
       {Json{{"lastUpdated", "2025-07-05"}}, "metadata.lastUpdated"},
       {Json{{"lastUpdated", "2025-07-05T10:00:00.000+02:00"}}, "metadata.lastUpdated"},
+      {Json{{"createdAt", "4052-11-28T18:52:48.579Z"}}, "metadata.createdAt"},  // beyond the clock's range
   };
   for (const auto& c : cases) {
     CAPTURE(c.metadata.dump());
@@ -177,6 +178,11 @@ TEST_CASE("parse_timestamp reads milliseconds and plain seconds") {
   CHECK(t == at(std::chrono::year(2025) / 7 / 5, 10h + 500ms));
   REQUIRE(parse_timestamp("2025-07-05T10:00:00.123456Z", t));  // extra digits are truncated
   CHECK(t == at(std::chrono::year(2025) / 7 / 5, 10h + 123ms));
+  // The ends of the clock's range (nanoseconds in 64 bits) still read.
+  REQUIRE(parse_timestamp("2262-04-11T00:00:00.000Z", t));
+  CHECK(format_timestamp(t) == "2262-04-11T00:00:00.000Z");
+  REQUIRE(parse_timestamp("1678-01-01T00:00:00.000Z", t));
+  CHECK(format_timestamp(t) == "1678-01-01T00:00:00.000Z");
 
   // format and parse are inverse at millisecond precision.
   const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(SystemClock::now());
@@ -190,7 +196,10 @@ TEST_CASE("parse_timestamp rejects malformed text and leaves the output alone") 
        {"", "garbage", "2025-07-05", "2025-07-05T10:00:00", "2025-07-05T10:00:00.Z", "2025-07-05T10:00:00.000",
         "2025-07-05T10:00:00.000+02:00", "2025-07-05 10:00:00Z", "2025-07-05T10:00:00.000Zjunk",
         "2025-13-01T00:00:00.000Z", "2025-02-30T00:00:00.000Z", "2025-07-05T25:00:00.000Z", "2025-07-05T10:61:00.000Z",
-        "2025-7-5T1:2:3Z", " 2025-07-05T10:00:00Z", "2025-07-05T10:-1:00Z"}) {
+        "2025-7-5T1:2:3Z", " 2025-07-05T10:00:00Z", "2025-07-05T10:-1:00Z",
+        // beyond the clock's range (found by tests/fuzz: the conversion to nanoseconds overflowed)
+        "4052-11-28T18:52:48.579Z", "2262-04-12T00:00:00Z", "1677-09-21T00:00:00Z", "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999Z"}) {
     const std::string shown = text;
     CAPTURE(shown);
     SystemClock::time_point t = sentinel;
