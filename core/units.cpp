@@ -92,27 +92,30 @@ Result<std::size_t> parse_size(std::string_view text) {
   const std::string_view original = text;
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-  unsigned long long value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   const auto invalid = [&](const std::string& why) {
     return fail(bad("size", original, "invalid size '" + std::string(original) + "': " + why));
   };
+  unsigned long long value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec == std::errc::result_out_of_range) return invalid("too large");
-  if (ec != std::errc() || text.empty()) return invalid("expected a number of bytes and a unit, e.g. 512KiB, 16MiB");
-  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
-  int shift = -1;
-  if (unit.empty() || unit == "B") {
-    shift = 0;
-  } else if (unit == "K" || unit == "KB" || unit == "KiB") {
-    shift = 10;
-  } else if (unit == "M" || unit == "MB" || unit == "MiB") {
-    shift = 20;
-  } else if (unit == "G" || unit == "GB" || unit == "GiB") {
-    shift = 30;
+  if (ec != std::errc() || text.empty()) return invalid("expected a number of bytes and a unit, e.g. 512KiB, 64MiB, 100MB");
+  std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  if (unit.starts_with(' ')) unit.remove_prefix(1);
+  struct Unit {
+    std::string_view name;
+    unsigned long long factor;
+  };
+  // IEC units are powers of 1024, SI units powers of 1000, as they are spelled.
+  static constexpr Unit kUnits[] = {{"", 1},         {"B", 1},           {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
+                                    {"GiB", 1ULL << 30}, {"kB", 1000},    {"KB", 1000},        {"MB", 1000'000},
+                                    {"GB", 1000'000'000}};
+  unsigned long long factor = 0;
+  for (const Unit& u : kUnits) {
+    if (unit == u.name) factor = u.factor;
   }
-  if (shift < 0) return invalid("unknown unit '" + std::string(unit) + "' (use B, KiB, MiB or GiB)");
-  if (value > (static_cast<unsigned long long>(INT64_MAX) >> shift)) return invalid("too large");
-  return static_cast<std::size_t>(value << shift);
+  if (factor == 0) return invalid("unknown unit '" + std::string(unit) + "' (use B, KiB, MiB, GiB, kB, MB or GB)");
+  if (value > static_cast<unsigned long long>(INT64_MAX) / factor) return invalid("too large");
+  return static_cast<std::size_t>(value * factor);
 }
 
 }  // namespace am2z

@@ -15,8 +15,8 @@ namespace am2z {
 Result<Millis> parse_duration(std::string_view text);
 /// "100/min", "10/s", "5/sec", "1000/h", "3/500ms".
 Result<RateLimit> parse_rate(std::string_view text);
-/// Sizes: "512", "64KiB", "16MiB", "1GiB" (also KB/MB/GB, meaning the same powers of 1024; and
-/// K/M/G). A byte count that fits in 63 bits.
+/// Sizes: "512", "512B", "64KiB", "16MiB", "1GiB" (powers of 1024), "100kB", "100MB", "1GB"
+/// (powers of 1000). A byte count that fits in 63 bits.
 Result<std::size_t> parse_size(std::string_view text);
 /// The shortest exact spelling: 1500ms, 30s, 5m.
 std::string format_duration(Millis d);

@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/units.hpp"
 #include "plugins/params.hpp"
 
 namespace am2z {
@@ -98,7 +99,6 @@ Json state_value_schema() {
 }
 
 Result<std::size_t> read_byte_size(const Json& value, const std::string& field) {
-  constexpr auto kMax = std::numeric_limits<std::size_t>::max();
   if (value.is_number_integer()) {
     if (value.is_number_unsigned() ? value.get<std::uint64_t>() < 1 : value.get<long long>() < 1) {
       return fail(errors::validation(field, value, "must be at least 1 byte"));
@@ -107,33 +107,10 @@ Result<std::size_t> read_byte_size(const Json& value, const std::string& field) 
   }
   const std::string bad = "must be a size such as 64MiB, 512KiB, 100MB or a number of bytes";
   if (!value.is_string()) return fail(errors::validation(field, value, bad));
-  const std::string& text = value.get_ref<const std::string&>();
-  std::size_t number = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (ec == std::errc::result_out_of_range) return fail(errors::validation(field, value, "is too large"));
-  if (ec != std::errc() || end == text.data()) return fail(errors::validation(field, value, bad));
-  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (unit.starts_with(' ')) unit.remove_prefix(1);
-  struct Unit {
-    std::string_view name;
-    std::size_t factor;
-  };
-  static constexpr std::array<Unit, 8> kUnits{{{"B", 1},
-                                               {"KiB", 1ull << 10},
-                                               {"MiB", 1ull << 20},
-                                               {"GiB", 1ull << 30},
-                                               {"kB", 1000},
-                                               {"KB", 1000},
-                                               {"MB", 1000 * 1000},
-                                               {"GB", 1000 * 1000 * 1000}}};
-  std::size_t factor = unit.empty() ? 1 : 0;
-  for (const Unit& u : kUnits) {
-    if (unit == u.name) factor = u.factor;
-  }
-  if (factor == 0) return fail(errors::validation(field, value, bad));
-  if (number > kMax / factor) return fail(errors::validation(field, value, "is too large"));
-  if (number == 0) return fail(errors::validation(field, value, "must be at least 1 byte"));
-  return number * factor;
+  auto size = parse_size(value.get_ref<const std::string&>());
+  if (!size) return fail(errors::validation(field, value, bad));
+  if (*size == 0) return fail(errors::validation(field, value, "must be at least 1 byte"));
+  return *size;
 }
 
 std::string byte_size_text(std::size_t bytes) {

@@ -127,11 +127,12 @@ TEST_CASE("parse_size reads byte counts with binary units") {
   CHECK(*am2z::parse_size("512") == 512);
   CHECK(*am2z::parse_size("64KiB") == 64 * 1024);
   CHECK(*am2z::parse_size("16MiB") == 16u << 20);
-  CHECK(*am2z::parse_size("16MB") == 16u << 20);
-  CHECK(*am2z::parse_size("1G") == 1u << 30);
+  CHECK(*am2z::parse_size("16MB") == 16'000'000);
+  CHECK(*am2z::parse_size("1 GiB") == 1u << 30);
   auto bad_unit = am2z::parse_size("16 parsecs");
   REQUIRE_FALSE(bad_unit);
-  CHECK(bad_unit.error().message.find("unknown unit ' parsecs'") != std::string::npos);
+  CHECK(bad_unit.error().message.find("unknown unit 'parsecs'") != std::string::npos);
+  REQUIRE_FALSE(am2z::parse_size("1G"));
   REQUIRE_FALSE(am2z::parse_size("-1"));
   REQUIRE_FALSE(am2z::parse_size("99999999999999999999999"));
   REQUIRE_FALSE(am2z::parse_size("9999999999999GiB"));
