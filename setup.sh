@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-command set-up on Debian 12.
 #   ./setup.sh           install what is missing, build, run the order example
-#   ./setup.sh --test    the same, then the whole test suite (plain, ASan+UBSan and TSan builds)
+#   ./setup.sh --test    the same, then the whole test suite (plain, ASan+UBSan and TSan builds,
+#                        the chaos suite, and each fuzz target for AM2Z_FUZZ_SECONDS, default 60)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -54,4 +55,6 @@ if [ "$mode" = test ]; then
   echo "== tests: TSan build ==" >&2
   build build-tsan -DCMAKE_BUILD_TYPE=Debug -DAM2Z_SANITIZE=thread
   TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j "$jobs"
+  echo "== fuzz: libFuzzer targets, ${AM2Z_FUZZ_SECONDS:-60} s each (clang-16, ASan+UBSan) ==" >&2
+  tests/fuzz/run
 fi
