@@ -74,6 +74,14 @@ Status apply_assignment(Json& doc, const std::string& assignment) {
     value = std::move(*parsed);
   } else if (parsed.error().kind != JsonProblem::Kind::syntax) {
     return fail(input_error("--set " + assignment, "invalid value: " + parsed.error().reason));
+  } else {
+    // A state holds text: bytes that are not UTF-8 would reach schema checks (valijson reads
+    // past a table on them) and every printer.
+    try {
+      (void)value.dump();
+    } catch (const Json::type_error&) {
+      return fail(input_error("--set " + path_text, "invalid value: not UTF-8 text"));
+    }
   }
   if (auto st = path->assign(doc, std::move(value)); !st) {
     return fail(input_error("--set " + assignment, st.error().context.value("reason", st.error().message)));

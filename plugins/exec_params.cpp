@@ -107,8 +107,13 @@ Result<std::size_t> read_byte_size(const Json& value, const std::string& field) 
   }
   const std::string bad = "must be a size such as 64MiB, 512KiB, 100MB or a number of bytes";
   if (!value.is_string()) return fail(errors::validation(field, value, bad));
-  auto size = parse_size(value.get_ref<const std::string&>());
-  if (!size) return fail(errors::validation(field, value, bad));
+  const std::string& text = value.get_ref<const std::string&>();
+  if (text.empty() || text.front() == ' ' || text.back() == ' ') return fail(errors::validation(field, value, bad));
+  auto size = parse_size(text);
+  if (!size) {
+    const bool too_large = size.error().message.find("too large") != std::string::npos;
+    return fail(errors::validation(field, value, too_large ? "is too large" : bad));
+  }
   if (*size == 0) return fail(errors::validation(field, value, "must be at least 1 byte"));
   return *size;
 }

@@ -113,7 +113,7 @@ void Worker::Impl::dispatch(FetchedJob job, Binding* b) {
   }
 }
 
-bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<Binding*>& fetched_from) {
+bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<Binding*>& fetched_from, int fetch_budget) {
   auto decoded = decode_step_reply(reply);
   if (!decoded) {
     log->error("{}", decoded.error().message);
@@ -127,7 +127,15 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<Binding*>&
   }
   std::map<std::string, int> per_queue;
   for (const auto& job : decoded->jobs) ++per_queue[job.queue];
-  for (Binding* b : fetched_from) b->maybe_ready = per_queue[b->keys] > 0;
+  // The script fetched from the queues in this order, step queues drawing on one budget: a step
+  // queue it reached with budget left and found empty is empty; one it never reached is not.
+  int left = fetch_budget;
+  for (Binding* b : fetched_from) {
+    const int got = per_queue[b->keys];
+    const bool examined = b->instance == nullptr || left > 0;
+    if (b->instance != nullptr) left -= got;
+    if (examined) b->maybe_ready = got > 0;
+  }
   OpList join_ops;
   bool joins = false;
   for (auto& job : decoded->jobs) {
@@ -330,7 +338,7 @@ Status Worker::Impl::serve(const CancelToken& stop) {
       redis_backoff = std::chrono::milliseconds(50);
       unsent.clear();
       unsent_locks.clear();
-      if (accept_reply(*reply, fetched_from) || !done.empty()) continue;  // busy: go round at once
+      if (accept_reply(*reply, fetched_from, free_slots) || !done.empty()) continue;  // busy: go round at once
     }
     // 3. Housekeeping on its own clock.
     const auto t = Clock::now();

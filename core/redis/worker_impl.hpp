@@ -110,7 +110,7 @@ struct Worker::Impl {
   std::size_t fetch_rotation = 0;
 
   std::vector<std::string> step_header(long long now, int fetch_budget);
-  bool accept_reply(const Reply& reply, const std::vector<Binding*>& fetched_from);
+  bool accept_reply(const Reply& reply, const std::vector<Binding*>& fetched_from, int fetch_budget);
   void dispatch(FetchedJob job, Binding* b);
   void isolate_failure(Connection& c, const std::vector<Binding*>& fetched_from);
 

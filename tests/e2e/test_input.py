@@ -20,6 +20,10 @@ class InputErrorTest(E2ETestCase):
         self.assertNotIn("partialState", err)  # nothing ran
         return err
 
+    def test_set_value_that_is_not_utf8_is_refused(self):
+        err = self.input_error("--set", "name=" + "\udcff\udcfe")  # bytes 0xFF 0xFE on the command line
+        self.assertEqual(err["message"], "--set .name: invalid value: not UTF-8 text")
+
     def test_missing_input_file(self):
         path = self.tmp_path("missing.json")
         err = self.input_error("-i", path)
