@@ -93,7 +93,7 @@ TEST_CASE("reaper: a step's daemons are its own; a concurrent step's live on unt
   test::TempDir short_dir;
   test::TempDir long_dir;
   std::expected<SubprocessResult, SpawnError> long_run;
-  auto long_options = with_daemon(long_dir, "sleep 1");
+  auto long_options = with_daemon(long_dir, "sleep 4");  // outlasts the short step even under TSan
   std::thread long_step([&] { long_run = run_subprocess(long_options); });
   for (int i = 0; i < 300 && test::read_text(long_dir.file("pid")).empty(); ++i) std::this_thread::sleep_for(Millis(10));
   auto r = run_ok(with_daemon(short_dir, "true"));
