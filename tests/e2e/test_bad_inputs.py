@@ -20,8 +20,9 @@ from harness import binary
 
 # The bounds hold for the plain build; sanitizers make am2z several times slower and bigger.
 SANITIZED = bool(os.environ.get("AM2Z_SANITIZE"))
-MAX_SECONDS = 20.0 if SANITIZED else 2.0
+MAX_SECONDS = 120.0 if SANITIZED else 2.0
 MAX_RSS_KB = (2048 if SANITIZED else 200) * 1024
+HARD_LIMIT_SECONDS = 180 if SANITIZED else 20  # a hang is killed here
 MB = 1024 * 1024
 
 GOOD_FLOW = "version: 1\nname: good\nprocessors:\n  s: {use: set, with: {values: {.done: true}}}\nflow: s\n"
@@ -212,10 +213,10 @@ class BadInputCatalogueTest(unittest.TestCase):
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     break
-                if time.monotonic() - started > 20:
+                if time.monotonic() - started > HARD_LIMIT_SECONDS:
                     proc.kill()
                     os.wait4(proc.pid, 0)
-                    self.fail(f"am2z {' '.join(args)[:200]} did not finish within 20 s")
+                    self.fail(f"am2z {' '.join(args)[:200]} did not finish within {HARD_LIMIT_SECONDS} s")
                 time.sleep(0.002)
             elapsed = time.monotonic() - started
             proc.returncode = 0  # reaped by wait4; keep Popen from waiting again
