@@ -41,7 +41,7 @@ int run(const ResultArgs& a) {
   if (!endpoint) return kExitUsage;
   auto conn = connect_or_report(*endpoint, "result");
   if (!conn) return kExitUnreachable;
-  const std::string key = redis::run_result_key(a.run_id);
+  const std::string key = redis::KeySpace(a.redis.prefix).run_result(a.run_id);
   if (!a.wait) {
     auto found = redis::read_outcome(*conn, key);
     if (!found) {

@@ -43,8 +43,7 @@ std::shared_ptr<const redis::PlannedFlow> plan_loaded_flow(const std::string& pa
                                                            const std::string& prefix) {
   std::vector<std::string> files{path};
   files.insert(files.end(), loaded.flow->included.begin(), loaded.flow->included.end());
-  redis::QueueLayout layout;
-  layout.prefix = prefix;
+  redis::KeySpace layout(prefix);
   return std::make_shared<const redis::PlannedFlow>(loaded.flow, redis::sha256_of_files(files), layout);
 }
 

@@ -78,7 +78,7 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
     e.partial_state = std::make_shared<const Json>(input.to_json());
     e.context["runId"] = submitted->run_id;
     // Its outcome is this error, unless a worker recorded another one first.
-    if (auto st = redis::cancel_run(*conn, submitted->run_id, e, *ttl); !st) {
+    if (auto st = redis::cancel_run(*conn, flow->keys(), submitted->run_id, e, *ttl); !st) {
       spdlog::warn("could not cancel run {}: {}", submitted->run_id, st.error().message);
     }
     print_error_json(Json{{"error", e.to_json()}});

@@ -2,7 +2,6 @@
 
 namespace am2z::redis {
 
-std::string run_result_key(const std::string& run_id) { return kRunKeyPrefix + run_id; }
 
 Json Envelope::to_json() const {
   Json j{{"run", run},      {"flow", flow},   {"fh", flow_hash}, {"node", node},
@@ -38,7 +37,7 @@ Result<long long> number(const Json& j, const char* key) {
 
 }  // namespace
 
-Result<Envelope> Envelope::from_json(const Json& j) {
+Result<Envelope> Envelope::from_json(const Json& j, const KeySpace& keys) {
   if (!j.is_object()) return fail(bad("", std::string("must be an object, found ") + j.type_name()));
   Envelope e;
   struct Field {
@@ -56,15 +55,15 @@ Result<Envelope> Envelope::from_json(const Json& j) {
   if (!is_run_id(e.run)) {
     return fail(bad("run", "must be a run id (at most 128 characters, no '.', ':', '~' or spaces)"));
   }
-  if (e.reply.empty()) e.reply = run_result_key(e.run);
-  // Under "am2z:run:" only the run's own key: a job cannot hand another run a second outcome.
-  if (e.reply.starts_with(kRunKeyPrefix) && e.reply != run_result_key(e.run)) {
-    return fail(bad("reply", "must be this run's own result key '" + run_result_key(e.run) + "', found '" +
+  const std::string own_result = keys.run_result(e.run);
+  if (e.reply.empty()) e.reply = own_result;
+  // Under the run results only the run's own key: a job cannot hand another run a second outcome.
+  if (e.reply.starts_with(keys.run_results()) && e.reply != own_result) {
+    return fail(bad("reply", "must be this run's own result key '" + own_result + "', found '" +
                                  e.reply.substr(0, 80) + "'"));
   }
-  if (!e.reply.starts_with(kReplyKeySpace)) {
-    return fail(bad("reply", "must be a key under '" + std::string(kReplyKeySpace) + "', found '" +
-                                 e.reply.substr(0, 80) + "'"));
+  if (!e.reply.starts_with(keys.own())) {
+    return fail(bad("reply", "must be a key under '" + keys.own() + "', found '" + e.reply.substr(0, 80) + "'"));
   }
   auto ttl = number(j, "rttl");
   if (!ttl) return fail(std::move(ttl.error()));

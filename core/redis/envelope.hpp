@@ -8,17 +8,10 @@
 #include <string_view>
 
 #include "core/json.hpp"
+#include "core/redis/key_space.hpp"
 #include "core/result.hpp"
 
 namespace am2z::redis {
-
-/// Where runs' outcomes live: "am2z:run:<run id>", a list whose head is the outcome. Reply keys
-/// must stay in the "am2z:" key space, so a job cannot make a worker write into a queue's keys.
-inline constexpr const char* kRunKeyPrefix = "am2z:run:";
-inline constexpr const char* kReplyKeySpace = "am2z:";
-
-/// The key a run's outcome is kept under.
-std::string run_result_key(const std::string& run_id);
 
 /// The join (parallel or batch) a job's result feeds, and which branch or item it is.
 struct JoinRef {
@@ -44,8 +37,10 @@ struct Envelope {
   std::optional<JoinRef> join;
 
   Json to_json() const;
-  /// Reads opts.am2z; an error naming the bad field when it is present but malformed.
-  static Result<Envelope> from_json(const Json& j);
+  /// Reads opts.am2z; an error naming the bad field when it is present but malformed. The reply
+  /// key defaults to the run's result key and must stay under `keys`' own root (a job cannot
+  /// make a worker write into a queue's keys), and under the run results only at its own run's.
+  static Result<Envelope> from_json(const Json& j, const KeySpace& keys);
 };
 
 /// Whether `id` can name a run: what new_run_id() makes, and nothing that could break a key.

@@ -71,9 +71,9 @@ std::optional<ForeignParent> foreign_parent(const FetchedJob& job, const JobLimi
   return out;
 }
 
-JobRead read_job(const FetchedJob& job, const JobLimits& limits) {
+JobRead read_job(const FetchedJob& job, const JobLimits& limits, const KeySpace& keys) {
   JobRead out;
-  const bool oversize = job.fields.contains("am2z:oversize");
+  const bool oversize = job.fields.contains(kOversizeField);
   // The step script held an oversized job back but kept its options when they were small, so
   // the run can still be told why its step failed.
   if (!oversize || job.fields.contains("opts")) {
@@ -90,7 +90,7 @@ JobRead read_job(const FetchedJob& job, const JobLimits& limits) {
     out.opts = std::move(*opts);
   }
   if (auto am2z = out.opts.find("am2z"); am2z != out.opts.end()) {
-    auto env = Envelope::from_json(*am2z);
+    auto env = Envelope::from_json(*am2z, keys);
     if (!env) {
       Error e = std::move(env.error());
       e.message = job.key() + ": " + e.message;
@@ -100,7 +100,7 @@ JobRead read_job(const FetchedJob& job, const JobLimits& limits) {
       if (run != am2z->end() && run->is_string() && is_run_id(run->get<std::string>())) {
         Envelope partial;
         partial.run = run->get<std::string>();
-        partial.reply = run_result_key(partial.run);
+        partial.reply = keys.run_result(partial.run);
         out.envelope = std::move(partial);
         out.envelope_partial = true;
       }
@@ -112,7 +112,7 @@ JobRead read_job(const FetchedJob& job, const JobLimits& limits) {
   }
   if (oversize) {
     out.error = errors::validation(job.key(), nullptr,
-                                   "is " + job.field("am2z:oversize") + " bytes (data and opts), more than the " +
+                                   "is " + job.field(kOversizeField) + " bytes (data and opts), more than the " +
                                        std::to_string(limits.max_bytes) +
                                        "-byte limit of this worker (--max-job-size): it is not run");
     return out;

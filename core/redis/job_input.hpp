@@ -41,8 +41,9 @@ struct JobRead {
   std::optional<Error> error;
 };
 
-/// Reads a step job: size (the step script's "am2z:oversize" mark), opts, envelope, data.
-JobRead read_job(const FetchedJob& job, const JobLimits& limits);
+/// Reads a step job: size (the step script's kOversizeField mark), opts, envelope (its keys in
+/// `keys`), data.
+JobRead read_job(const FetchedJob& job, const JobLimits& limits, const KeySpace& keys);
 
 /// A BullMQ option of a job as an integer, `fallback` when absent or not a number.
 long long int_option(const Json& j, const char* key, long long fallback);

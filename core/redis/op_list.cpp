@@ -2,7 +2,7 @@
 
 #include <initializer_list>
 
-#include "core/redis/envelope.hpp"
+#include "core/redis/key_space.hpp"
 
 namespace am2z::redis {
 
@@ -19,9 +19,10 @@ std::vector<std::string> StepHeader::argv() const {
           token_prefix,
           worker,
           all_events ? "all" : "final",
-          kRunKeyPrefix,
+          run_results,
           std::to_string(max_job_bytes),
-          std::to_string(fetch_budget)};
+          std::to_string(fetch_budget),
+          kOversizeField};
 }
 
 void OpList::flush_group() {

@@ -25,6 +25,7 @@ struct StepHeader {
   bool all_events = false;
   std::size_t max_job_bytes = 16u << 20;
   int fetch_budget = 0;  ///< step jobs all fetches of the call may take together
+  std::string run_results;  ///< KeySpace::run_results(): prefix of run outcome keys
 
   std::vector<std::string> argv() const;
 };

@@ -6,8 +6,8 @@
 
 namespace am2z::redis {
 
-PlannedFlow::PlannedFlow(std::shared_ptr<const Flow> flow, std::string content_hash, QueueLayout layout)
-    : flow_(std::move(flow)), hash_(std::move(content_hash)), layout_(std::move(layout)) {
+PlannedFlow::PlannedFlow(std::shared_ptr<const Flow> flow, std::string content_hash, KeySpace keys)
+    : flow_(std::move(flow)), hash_(std::move(content_hash)), keys_(std::move(keys)) {
   add(flow_->root.get(), "n", -1, 0);
 }
 
@@ -83,7 +83,7 @@ void Planner::add_remote(int e, const State& state, const Envelope& env, OpList&
     opts["backoff"] = Json{{"type", "exponential"}, {"delay", inst.policy.retry.initial_backoff.count()}};
   }
   const std::string queue = inst.with.is_object() ? inst.with.value("queue", inst.name) : inst.name;
-  ops.add(flow_.layout().keys(queue), id, inst.name, dump_text(state.to_json()), dump_text(opts), false, join_key,
+  ops.add(flow_.keys().queue(queue), id, inst.name, dump_text(state.to_json()), dump_text(opts), false, join_key,
           Json{{"id", id}, {"queueKey", join_queue}, {"idof", true}}.dump(), join_key + ":dependencies");
 }
 
@@ -202,7 +202,7 @@ bool Planner::done(int e, Result<State> outcome, Envelope env, const std::string
   for (;;) {
     const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
     if (entry.parent < 0) {
-      ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms, run_result_key(env.run));
+      ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms, flow_.keys().run_result(env.run));
       return false;
     }
     const NodeEntry& parent = flow_.entries()[static_cast<std::size_t>(entry.parent)];

@@ -11,21 +11,10 @@
 
 #include "core/flow.hpp"
 #include "core/redis/envelope.hpp"
+#include "core/redis/key_space.hpp"
 #include "core/redis/op_list.hpp"
 
 namespace am2z::redis {
-
-/// Queue names and key prefixes: queue "<flow>.<instance>" per processor instance of a flow and
-/// "<flow>._join" for its joins; keys "<prefix>:<queue>:...". Instance names never start with
-/// '_', so a join queue cannot collide with a processor's.
-struct QueueLayout {
-  std::string prefix = "bull";
-  std::string processor_queue(const std::string& flow, const std::string& instance) const {
-    return flow + "." + instance;
-  }
-  std::string join_queue(const std::string& flow) const { return flow + "._join"; }
-  std::string keys(const std::string& queue) const { return prefix + ":" + queue + ":"; }
-};
 
 /// Where one node of the flow graph stands.
 struct NodeEntry {
@@ -39,25 +28,25 @@ struct NodeEntry {
 /// A flow as workers and submitters share it: the graph, its positions, its content hash.
 class PlannedFlow {
  public:
-  PlannedFlow(std::shared_ptr<const Flow> flow, std::string content_hash, QueueLayout layout);
+  PlannedFlow(std::shared_ptr<const Flow> flow, std::string content_hash, KeySpace keys);
 
   const Flow& flow() const { return *flow_; }
   const std::shared_ptr<const Flow>& flow_ptr() const { return flow_; }
   const std::string& hash() const { return hash_; }
-  const QueueLayout& layout() const { return layout_; }
+  const KeySpace& keys() const { return keys_; }
   const std::vector<NodeEntry>& entries() const { return entries_; }
   /// -1 when the path names no node.
   int find(const std::string& path) const;
-  std::string join_keys() const { return layout_.keys(layout_.join_queue(flow_->name)); }
+  std::string join_keys() const { return keys_.queue(keys_.join_queue(flow_->name)); }
   std::string processor_keys(const std::string& instance) const {
-    return layout_.keys(layout_.processor_queue(flow_->name, instance));
+    return keys_.queue(keys_.processor_queue(flow_->name, instance));
   }
 
  private:
   int add(const Node* node, std::string path, int parent, std::size_t position);
   std::shared_ptr<const Flow> flow_;
   std::string hash_;
-  QueueLayout layout_;
+  KeySpace keys_;
   std::vector<NodeEntry> entries_;
   std::unordered_map<std::string, int> by_path_;
 };

@@ -29,7 +29,7 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     run.flow = flow.flow().name;
     run.flow_hash = flow.hash();
     run.session = input.meta.session_id;
-    run.reply = options.reply_key.empty() ? run_result_key(run.run) : options.reply_key;
+    run.reply = options.reply_key.empty() ? flow.keys().run_result(run.run) : options.reply_key;
     run.reply_ttl_ms = options.result_ttl.count();
     run.started_ms = now;
     out.push_back(Submission{run.run, run.reply});
@@ -39,6 +39,7 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
   header.now_ms = now;
   header.token_prefix = "submit";
   header.all_events = options.all_events;
+  header.run_results = flow.keys().run_results();
   std::vector<std::string> argv = header.argv();
   ops.append_to(argv);
   auto r = run_script(c, ScriptId::step, argv);
@@ -113,20 +114,23 @@ Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply
   return std::optional<Json>(std::move(*j));
 }
 
-Status cancel_run(Connection& c, const std::string& run_id, const Error& why, std::chrono::milliseconds result_ttl) {
+Status cancel_run(Connection& c, const KeySpace& keys, const std::string& run_id, const Error& why,
+                  std::chrono::milliseconds result_ttl) {
   const long long now = unix_ms();
   OpList ops;
   ops.begin_group();
-  const std::string key = run_result_key(run_id);
+  const std::string key = keys.run_result(run_id);
   ops.outcome(key, dump_text(outcome_payload(run_id, fail(why))), result_ttl.count(), key);
   StepHeader header;
   header.now_ms = now;
   header.token_prefix = "cancel";
+  header.run_results = keys.run_results();
   std::vector<std::string> argv = header.argv();
   ops.append_to(argv);
   if (auto r = run_script(c, ScriptId::step, argv); !r) return fail(std::move(r.error()));
-  auto r = c.pipeline({{"ZADD", "am2z:cancelled", std::to_string(now), run_id},
-                       {"ZREMRANGEBYSCORE", "am2z:cancelled", "-inf", std::to_string(now - 3'600'000)}});
+  const long long forget_before = now - std::chrono::milliseconds(kCancelledMemory).count();
+  auto r = c.pipeline({{"ZADD", keys.cancelled_runs(), std::to_string(now), run_id},
+                       {"ZREMRANGEBYSCORE", keys.cancelled_runs(), "-inf", std::to_string(forget_before)}});
   if (!r) return fail(std::move(r.error()));
   return {};
 }

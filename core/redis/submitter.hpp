@@ -14,7 +14,8 @@ namespace am2z::redis {
 
 struct SubmitOptions {
   std::string session;  ///< empty: the input's metadata.sessionId, else generated
-  /// List the outcome is pushed to; empty: "am2z:run:<runId>", kept for `result_ttl`.
+  /// List the outcome is pushed to; empty: the run's result key (KeySpace::run_result), kept for
+  /// `result_ttl`.
   std::string reply_key;
   std::chrono::milliseconds result_ttl{24 * 3600 * 1000};  ///< 0: the reply list never expires
   bool all_events = false;  ///< write added/waiting events for the jobs (BullMQ writes them always)
@@ -46,7 +47,7 @@ Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply
 /// Ends a run with `why` as its outcome (unless it already has one) and marks it cancelled:
 /// workers stop its running steps within about a second, fail its queued steps without running
 /// them and schedule nothing more for it.
-Status cancel_run(Connection& c, const std::string& run_id, const Error& why,
+Status cancel_run(Connection& c, const KeySpace& keys, const std::string& run_id, const Error& why,
                   std::chrono::milliseconds result_ttl = std::chrono::hours(24));
 
 /// Milliseconds since the Unix epoch.

@@ -33,10 +33,15 @@ Result<std::unique_ptr<Worker>> Worker::create(WorkerOptions options,
     options.name = std::string(host) + ":" + std::to_string(getpid());
   }
   impl->token_base = options.name + ":" + std::to_string(now_ms());
+  impl->space = KeySpace(options.prefix);
   for (const auto& flow : flows) {
-    const QueueLayout& layout = flow->layout();
+    const KeySpace& layout = flow->keys();
+    if (layout.prefix() != options.prefix) {
+      return fail(errors::configuration("flows", "flow '" + flow->flow().name + "' was planned for prefix '" +
+                                                     layout.prefix() + "', the worker serves '" + options.prefix + "'"));
+    }
     auto add = [&](std::string name, std::shared_ptr<const ProcessorInstance> inst) -> Status {
-      const std::string keys = layout.keys(name);
+      const std::string keys = layout.queue(name);
       if (auto it = impl->bindings.find(keys); it != impl->bindings.end()) {
         if (it->second->instance == inst && it->second->flow == flow) return {};
         return fail(errors::configuration(
@@ -90,6 +95,7 @@ std::vector<std::string> Worker::Impl::step_header(long long now, int fetch_budg
   h.all_events = options.all_events;
   h.max_job_bytes = options.max_job_bytes;
   h.fetch_budget = fetch_budget;
+  h.run_results = space.run_results();
   return h.argv();
 }
 
@@ -98,7 +104,7 @@ void Worker::Impl::dispatch(FetchedJob job, Binding* b) {
   auto cancel = std::make_shared<CancelSource>();
   {
     std::lock_guard lock(mutex);
-    active.emplace(job.key(), Active{job.key() + ":lock", job.token, job.queue + "stalled", job.id, run, Clock::now(),
+    active.emplace(job.key(), Active{lock_key(job.queue, job.id), job.token, queue_key(job.queue, "stalled"), job.id, run, Clock::now(),
                                      cancel});
   }
   const ProcessorInstance& inst = *b->instance;

@@ -14,31 +14,12 @@ using namespace detail;
 
 namespace {
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(v >> shift) & 63]);
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
 
 }  // namespace
 
 void Worker::Impl::waker_loop(Connection& blocker) {
   std::vector<std::string> args{"BZPOPMIN"};
-  for (const auto& [keys, b] : bindings) args.push_back(keys + "marker");
+  for (const auto& [keys, b] : bindings) args.push_back(queue_key(keys, "marker"));
   const double seconds = static_cast<double>(options.idle_poll.count()) / 1000.0;
   args.push_back(std::to_string(seconds));
   std::chrono::milliseconds backoff{50};
@@ -66,7 +47,8 @@ void Worker::Impl::waker_loop(Connection& blocker) {
 }
 
 void Worker::Impl::refresh_cancelled(Connection& c) {
-  auto r = c.command({"ZRANGEBYSCORE", "am2z:cancelled", std::to_string(now_ms() - 3'600'000), "+inf"});
+  auto r = c.command({"ZRANGEBYSCORE", space.cancelled_runs(),
+                      std::to_string(now_ms() - std::chrono::milliseconds(kCancelledMemory).count()), "+inf"});
   if (!r || !r->is_array()) return;
   std::unordered_set<std::string> runs;
   for (const auto& e : r->elements) runs.insert(e.str);
@@ -130,7 +112,7 @@ void Worker::Impl::announce() {
     for (const auto& [keys, b] : bindings) {
       if (named.size() == kMaxNamed) break;
       ConnectOptions o;
-      o.client_name = options.prefix + ":" + base64(b->name) + ":w:" + who;
+      o.client_name = space.worker_client_name(b->name, who);
       named.push_back(std::make_unique<Connection>(options.endpoint, o));
     }
   }
@@ -138,7 +120,7 @@ void Worker::Impl::announce() {
 }
 
 void Worker::Impl::heartbeat(Connection& c, bool alive) {
-  const std::string key = "am2z:worker:" + options.name;
+  const std::string key = space.worker(options.name);
   if (!alive) {
     (void)c.command({"DEL", key});
     return;

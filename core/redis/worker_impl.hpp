@@ -20,6 +20,7 @@
 #include "core/redis/connection.hpp"
 #include "core/redis/job_codec.hpp"
 #include "core/redis/job_input.hpp"
+#include "core/redis/key_space.hpp"
 #include "core/redis/worker.hpp"
 
 namespace am2z::redis {
@@ -90,6 +91,7 @@ struct Worker::Impl {
   using Active = detail::Active;
 
   WorkerOptions options;
+  KeySpace space;  ///< every key, from options.prefix
   std::vector<std::shared_ptr<const PlannedFlow>> flows;
   std::map<std::string, std::unique_ptr<Binding>> bindings;  ///< by key prefix
   std::shared_ptr<spdlog::logger> log;

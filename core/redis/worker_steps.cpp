@@ -78,7 +78,7 @@ void Worker::Impl::run_leaf(FetchedJob job, Binding* b) {
     wake.notify_one();
   };
 
-  JobRead in = read_job(job, limits());
+  JobRead in = read_job(job, limits(), space);
   f.opts = std::move(in.opts);
   f.envelope = std::move(in.envelope);
   f.tell_run_directly = in.envelope_partial;
@@ -185,7 +185,7 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
   if (f.tell_run_directly) {
     // This worker cannot place the job in its flow: tell the run directly.
     ops.outcome(f.envelope->reply, dump_text(outcome_payload(f.envelope->run, fail(std::move(e)))),
-                f.envelope->reply_ttl_ms, run_result_key(f.envelope->run));
+                f.envelope->reply_ttl_ms, space.run_result(f.envelope->run));
     return;
   }
   f.binding->planner->finished(*f.envelope, key, fail(std::move(e)), ops);
@@ -220,7 +220,7 @@ void Worker::Impl::settle_join(FetchedJob& job, Binding* b, OpList& ops) {
   f.binding = b;
   f.processed_on = now_ms();
   f.attempt = job.number("atm") + 1;
-  JobRead in = read_job(job, limits());
+  JobRead in = read_job(job, limits(), space);
   f.opts = std::move(in.opts);
   f.envelope = std::move(in.envelope);
   f.tell_run_directly = in.envelope_partial;

@@ -40,7 +40,7 @@ std::shared_ptr<const PlannedFlow> plan(const std::string& file) {
   if (!loaded.ok()) die("cannot load " + file);
   std::vector<std::string> files{file};
   files.insert(files.end(), loaded.flow->included.begin(), loaded.flow->included.end());
-  return std::make_shared<const PlannedFlow>(loaded.flow, sha256_of_files(files), QueueLayout{});
+  return std::make_shared<const PlannedFlow>(loaded.flow, sha256_of_files(files), KeySpace{});
 }
 
 Reply must(Connection& c, const std::vector<std::string>& args) {

@@ -17,7 +17,7 @@ TEST_CASE("envelopes survive the round trip through opts JSON") {
   e.reply_ttl_ms = 1000;
   e.started_ms = 42;
   e.join = JoinRef{"bull:order._join:", "rX.n.1", "n.1", 2};
-  auto back = Envelope::from_json(Json::parse(e.to_json().dump()));
+  auto back = Envelope::from_json(Json::parse(e.to_json().dump()), KeySpace{});
   REQUIRE(back);
   CHECK(back->to_json() == e.to_json());
   CHECK(back->join->key() == "bull:order._join:rX.n.1");
@@ -26,7 +26,7 @@ TEST_CASE("envelopes survive the round trip through opts JSON") {
 
 TEST_CASE("a malformed envelope names the field") {
   auto check = [](const char* text, const char* field) {
-    auto e = Envelope::from_json(Json::parse(text));
+    auto e = Envelope::from_json(Json::parse(text), KeySpace{});
     REQUIRE_FALSE(e);
     CHECK(e.error().message.find(field) != std::string::npos);
   };
@@ -44,15 +44,15 @@ TEST_CASE("job ids are unique per node and batch item, never integer-like, never
 }
 
 TEST_CASE("an envelope cannot point a worker at keys outside am2z's own") {
-  auto e = Envelope::from_json(Json::parse(R"({"run":"r","flow":"f","fh":"h","node":"n","reply":"bull:q:wait"})"));
+  auto e = Envelope::from_json(Json::parse(R"({"run":"r","flow":"f","fh":"h","node":"n","reply":"bull:q:wait"})"), KeySpace{});
   REQUIRE_FALSE(e);
   CHECK(e.error().message.find("opts.am2z.reply") != std::string::npos);
   CHECK(e.error().message.find("must be a key under 'am2z:'") != std::string::npos);
-  auto bad_run = Envelope::from_json(Json::parse(R"({"run":"a:b","flow":"f","fh":"h","node":"n"})"));
+  auto bad_run = Envelope::from_json(Json::parse(R"({"run":"a:b","flow":"f","fh":"h","node":"n"})"), KeySpace{});
   REQUIRE_FALSE(bad_run);
   CHECK(bad_run.error().message.find("opts.am2z.run") != std::string::npos);
-  auto defaulted = Envelope::from_json(Json::parse(R"({"run":"r1","flow":"f","fh":"h","node":"n"})"));
+  auto defaulted = Envelope::from_json(Json::parse(R"({"run":"r1","flow":"f","fh":"h","node":"n"})"), KeySpace{});
   REQUIRE(defaulted);
   CHECK(defaulted->reply == "am2z:run:r1");
-  CHECK(run_result_key("r1") == "am2z:run:r1");
+  CHECK(KeySpace{}.run_result("r1") == "am2z:run:r1");
 }

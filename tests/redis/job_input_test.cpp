@@ -25,7 +25,7 @@ TEST_CASE("a job nested 100,000 levels deep fails with a reason instead of overf
   for (const char* field : {"data", "opts"}) {
     auto job = job_with({{"opts", "{}"}, {"data", "{}"}});
     job.fields[field] = deep;
-    JobRead r = read_job(job, JobLimits{});
+    JobRead r = read_job(job, JobLimits{}, KeySpace{});
     REQUIRE(r.error);
     CHECK(r.error->message.find(std::string("bull:f.a:7 ") + field) != std::string::npos);
     CHECK(r.error->message.find("nested deeper than 512 levels") != std::string::npos);
@@ -33,47 +33,47 @@ TEST_CASE("a job nested 100,000 levels deep fails with a reason instead of overf
 }
 
 TEST_CASE("numbers out of range and broken JSON in a job are reasons, not exceptions") {
-  JobRead r = read_job(job_with({{"opts", "{}"}, {"data", R"({"a":1e400})"}}), JobLimits{});
+  JobRead r = read_job(job_with({{"opts", "{}"}, {"data", R"({"a":1e400})"}}), JobLimits{}, KeySpace{});
   REQUIRE(r.error);
   CHECK(r.error->message.find("number out of range") != std::string::npos);
-  JobRead s = read_job(job_with({{"opts", "{\"attempts\": 3,"}, {"data", "{}"}}), JobLimits{});
+  JobRead s = read_job(job_with({{"opts", "{\"attempts\": 3,"}, {"data", "{}"}}), JobLimits{}, KeySpace{});
   REQUIRE(s.error);
   CHECK(s.error->message.find("bull:f.a:7 opts") != std::string::npos);
-  JobRead t = read_job(job_with({{"opts", "[1]"}, {"data", "{}"}}), JobLimits{});
+  JobRead t = read_job(job_with({{"opts", "[1]"}, {"data", "{}"}}), JobLimits{}, KeySpace{});
   REQUIRE(t.error);
   CHECK(t.error->message.find("must be a JSON object, found array") != std::string::npos);
 }
 
 TEST_CASE("a job the step script held back as oversized fails unrun, and its run can still be told") {
   auto job = job_with({{"am2z:oversize", "52428800"}, {"opts", kEnvelope}});
-  JobRead r = read_job(job, JobLimits{1024, kMaxJsonDepth});
+  JobRead r = read_job(job, JobLimits{1024, kMaxJsonDepth}, KeySpace{});
   REQUIRE(r.error);
   CHECK(r.error->message.find("is 52428800 bytes") != std::string::npos);
   CHECK(r.error->message.find("1024-byte limit") != std::string::npos);
   REQUIRE(r.envelope);
   CHECK(r.envelope->run == "abc");
   // Options too big to send: nothing to tell, still a clear reason.
-  JobRead s = read_job(job_with({{"am2z:oversize", "99999999"}}), JobLimits{});
+  JobRead s = read_job(job_with({{"am2z:oversize", "99999999"}}), JobLimits{}, KeySpace{});
   REQUIRE(s.error);
   CHECK_FALSE(s.envelope);
   CHECK_FALSE(s.foreign);
 }
 
 TEST_CASE("a job over the byte limit is refused even when the step script did not mark it") {
-  JobRead r = read_job(job_with({{"opts", "{}"}, {"data", std::string(2000, ' ') + "{}"}}), JobLimits{1024, 512});
+  JobRead r = read_job(job_with({{"opts", "{}"}, {"data", std::string(2000, ' ') + "{}"}}), JobLimits{1024, 512}, KeySpace{});
   REQUIRE(r.error);
   CHECK(r.error->message.find("more than the limit of 1024") != std::string::npos);
 }
 
 TEST_CASE("an am2z job yields its envelope and state; a foreign job is marked foreign") {
-  JobRead r = read_job(job_with({{"opts", kEnvelope}, {"data", R"({"x":1})"}}), JobLimits{});
+  JobRead r = read_job(job_with({{"opts", kEnvelope}, {"data", R"({"x":1})"}}), JobLimits{}, KeySpace{});
   REQUIRE_FALSE(r.error);
   REQUIRE(r.envelope);
   CHECK_FALSE(r.foreign);
   REQUIRE(r.state);
   CHECK(r.state->data["x"] == 1);
   CHECK(r.state->meta.session_id == "s1");
-  JobRead f = read_job(job_with({{"opts", R"({"attempts":3})"}, {"data", R"({"y":2})"}}), JobLimits{});
+  JobRead f = read_job(job_with({{"opts", R"({"attempts":3})"}, {"data", R"({"y":2})"}}), JobLimits{}, KeySpace{});
   REQUIRE_FALSE(f.error);
   CHECK(f.foreign);
   CHECK(f.state->meta.session_id == "job-7");

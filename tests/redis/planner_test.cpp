@@ -17,7 +17,7 @@ std::shared_ptr<const PlannedFlow> plan(const std::string& yaml) {
   register_builtins(registry);
   LoadResult loaded = load_flow_text(yaml, "test.yaml", registry, ".");
   REQUIRE_MESSAGE(loaded.ok(), (loaded.diagnostics.empty() ? "" : loaded.diagnostics.front().to_string()));
-  return std::make_shared<const PlannedFlow>(loaded.flow, "hash", QueueLayout{});
+  return std::make_shared<const PlannedFlow>(loaded.flow, "hash", KeySpace{});
 }
 
 std::vector<std::string> argv_of(OpList& ops) {

@@ -6,11 +6,12 @@ ARGV[1] now (ms)   ARGV[2] lock duration (ms)   ARGV[3] events stream MAXLEN
 ARGV[4] lock token prefix (unique per call)     ARGV[5] worker name (hash field pb, may be "")
 ARGV[6] "all": also the events BullMQ writes for every job (added, waiting, active); "final": only
         those someone usually reads (completed, failed, retries, delays, stalls): cheaper.
-ARGV[7] prefix of run outcome keys ("am2z:run:"): a fetched am2z job whose run already has an
+ARGV[7] prefix of run outcome keys (KeySpace::run_results()): a fetched am2z job whose run already has an
         outcome is failed here, unrun (a retried step cannot revive an ended run)
 ARGV[8] largest job (bytes of data + opts) a worker takes whole; a bigger one is returned with its
-        small fields only and "am2z:oversize" = its size, so the worker never loads it
+        small fields only and field ARGV[10] = its size, so the worker never loads it
 ARGV[9] how many step jobs all fetches of this call may take together (the worker's free slots)
+ARGV[10] name of that field (kOversizeField)
 Then operations, each an opcode followed by its fixed number of arguments. "G" opens a group of
 operations: when the group's first operation (a finish) finds that this worker
 no longer owns the job, the rest of the group is skipped, so a continuation is never scheduled
@@ -31,6 +32,7 @@ local allEvents = ARGV[6] == "all"
 local runPrefix = ARGV[7]
 local maxJobBytes = tonumber(ARGV[8])
 local budget = tonumber(ARGV[9])
+local oversizeField = ARGV[10]
 local rcall = redis.call
 
 local function xadd(q, ...)
@@ -101,7 +103,7 @@ local failedGroups = {}
 local fetched = {}
 local dues = {}
 
-local i = 10
+local i = 11
 local group = 0
 local n = #ARGV
 while i <= n do
@@ -286,7 +288,7 @@ while i <= n do
               local small = { "name", "atm", "ats", "stc", "defa", "parentKey", "parent", "opts" }
               if rcall("HSTRLEN", k, "opts") > maxJobBytes then small[#small] = nil end
               local values = rcall("HMGET", k, unpack(small))
-              fields = { "am2z:oversize", tostring(size) }
+              fields = { oversizeField, tostring(size) }
               for f = 1, #small do
                 if values[f] then
                   fields[#fields + 1] = small[f]

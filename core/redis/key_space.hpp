@@ -1,0 +1,69 @@
+#pragma once
+// Every Redis key am2z reads or writes, named in one place and derived from the deployment's
+// prefix (BullMQ's `prefix` option, --prefix). Queue keys are BullMQ's "<prefix>:<queue>:<kind>";
+// am2z's own keys (run outcomes, cancelled runs, worker heartbeats) live under an "am2z" root of
+// the same deployment, so two deployments with different prefixes on one Redis never see each
+// other's runs, cancellations or workers.
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace am2z::redis {
+
+/// Hash field the step script sets (to the job's size) on an oversized job it returns without data.
+inline constexpr const char* kOversizeField = "am2z:oversize";
+
+/// How long a cancelled run stays in the cancelled set: longer than any step waits to learn of it.
+inline constexpr std::chrono::hours kCancelledMemory{1};
+
+class KeySpace {
+ public:
+  /// The default prefix "bull" keeps am2z's own keys at "am2z:..." (where they have always been);
+  /// any other prefix P puts them under "P:am2z:...", beside P's queues (and in their hash slot
+  /// when P is a hash tag such as "{tenant}").
+  explicit KeySpace(std::string prefix = "bull");
+
+  const std::string& prefix() const { return prefix_; }
+
+  // Queues. A queue name is "<flow>.<instance>" per processor instance of a flow and
+  // "<flow>._join" for its joins; instance names never start with '_', so they cannot collide.
+  std::string processor_queue(const std::string& flow, const std::string& instance) const {
+    return flow + "." + instance;
+  }
+  std::string join_queue(const std::string& flow) const { return flow + "._join"; }
+  /// Key prefix of a queue, "<prefix>:<queue>:": every BullMQ key of the queue starts with it.
+  std::string queue(std::string_view name) const;
+  /// The queue a key prefix names, "" when `keys` is not one of this prefix's queues.
+  std::string queue_name(std::string_view keys) const;
+  /// BullMQ's name for a worker's connection to `queue`, listed by Queue.getWorkers().
+  std::string worker_client_name(std::string_view queue, std::string_view worker) const;
+
+  // am2z's own keys.
+  /// Root of am2z's own keys; a job's reply key must stay under it.
+  const std::string& own() const { return own_; }
+  /// Prefix of run outcome keys: no job may write under it except to its own run's key.
+  std::string run_results() const { return own_ + "run:"; }
+  /// A list whose head is the run's outcome.
+  std::string run_result(std::string_view run_id) const;
+  /// Sorted set of cancelled runs, scored by when (ms); kept for kCancelledMemory.
+  std::string cancelled_runs() const { return own_ + "cancelled"; }
+  /// A worker's heartbeat hash, expiring when the worker stops beating.
+  std::string worker(std::string_view name) const;
+
+ private:
+  std::string prefix_;
+  std::string own_;
+};
+
+// Keys inside one queue, from its key prefix ("<prefix>:<queue>:").
+inline std::string job_key(std::string_view queue_keys, std::string_view id) {
+  return std::string(queue_keys).append(id);
+}
+inline std::string lock_key(std::string_view queue_keys, std::string_view id) {
+  return job_key(queue_keys, id) + ":lock";
+}
+inline std::string queue_key(std::string_view queue_keys, std::string_view kind) {
+  return std::string(queue_keys).append(kind);
+}
+
+}  // namespace am2z::redis
