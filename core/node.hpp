@@ -33,6 +33,8 @@ struct ProcessorInstance {
 
   /// Creates the limiters the policy asks for.
   void init_limits();
+  /// The queue another worker does this step on, nullopt when it runs in-process.
+  std::optional<std::string> remote_queue() const { return impl ? impl->remote_queue() : std::nullopt; }
 };
 
 class Node {

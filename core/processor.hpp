@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ class Processor {
   /// True for transforms that never wait (no I/O, no sleeping, microseconds of CPU): a worker
   /// may run them on its own thread instead of handing them to the pool. Unsure: leave false.
   virtual bool instant() const { return false; }
+  /// Where the step runs: nullopt in whatever process runs the flow (locally, or any am2z
+  /// worker); a queue name when the step is a job on that queue for another worker (a BullMQ
+  /// Node Worker, say) and the flow goes on when it ends.
+  virtual std::optional<std::string> remote_queue() const { return std::nullopt; }
 };
 
 /// Builds a processor from its `with:` parameters; a bad parameter is a ValidationError whose
@@ -36,6 +41,10 @@ struct ProcessorType {
   Json params_schema = Json::object();  ///< JSON Schema of `with:`
   ProcessorFactory create;
   std::string origin = "builtin";  ///< where it came from: builtin or a plugin path
+  /// The `with:` field naming the directory the processor works in, if it has one: flows run
+  /// from anywhere, so it defaults to the flow file's directory and a relative value is
+  /// resolved against it, like includes.
+  std::string flow_dir_param{};
 };
 
 /// Processor types by name.

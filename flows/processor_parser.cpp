@@ -25,16 +25,13 @@ std::string parent_subpath(std::string_view sub) {
   return cut == std::string_view::npos ? std::string() : std::string(sub.substr(0, cut));
 }
 
-/// Flows are run from anywhere: paths in a flow are relative to the flow file, like includes.
+/// Flows are run from anywhere: the directory a processor type works in (its declared
+/// flow_dir_param) is relative to the flow file, like includes.
 void apply_base_dir(const ProcessorType& type, const std::string& base_dir, Json& with) {
-  if (base_dir.empty() || !with.is_object()) return;
-  const Json* props = type.params_schema.is_object() && type.params_schema.contains("properties")
-                          ? &type.params_schema["properties"]
-                          : nullptr;
-  if (props == nullptr || !props->is_object() || !props->contains("cwd")) return;
-  auto it = with.find("cwd");
+  if (base_dir.empty() || type.flow_dir_param.empty() || !with.is_object()) return;
+  auto it = with.find(type.flow_dir_param);
   if (it == with.end()) {
-    with["cwd"] = base_dir;
+    with[type.flow_dir_param] = base_dir;
   } else if (it->is_string() && !it->get_ref<const std::string&>().empty() &&
              it->get_ref<const std::string&>()[0] != '/') {
     *it = base_dir + "/" + it->get<std::string>();

@@ -276,6 +276,7 @@ ProcessorType exec_processor_type() {
       "{\"error\": {...}} on stdout: a typed error); stderr lines '::am2z-event {json}' are custom events";
   type.params_schema = exec_schema();
   type.create = create_exec;
+  type.flow_dir_param = "cwd";
   return type;
 }
 

@@ -15,6 +15,7 @@ class RemoteProcessor final : public Processor {
                                                                            queue_ + "'; run the flow with --redis");
     return fail(std::move(e));
   }
+  std::optional<std::string> remote_queue() const override { return queue_; }
 
  private:
   std::string queue_;
@@ -30,11 +31,6 @@ Result<std::unique_ptr<Processor>> create_remote(const Json& with) {
 }
 
 }  // namespace
-
-std::string remote_queue_of(const Json& with) {
-  const Json* v = params::find(with, "queue");
-  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
-}
 
 ProcessorType remote_processor_type() {
   ProcessorType type;

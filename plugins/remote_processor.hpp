@@ -9,7 +9,4 @@ namespace am2z {
 /// The `remote` processor type: with {queue}.
 ProcessorType remote_processor_type();
 
-/// The queue a remote instance names (its `with.queue`).
-std::string remote_queue_of(const Json& with);
-
 }  // namespace am2z

@@ -65,7 +65,7 @@ long long to_index(const std::string& s) {
 }  // namespace
 
 bool is_remote(const Node* node) {
-  return node->kind() == NodeKind::processor && static_cast<const ProcessorNode*>(node)->instance().type == "remote";
+  return node->kind() == NodeKind::processor && static_cast<const ProcessorNode*>(node)->instance().remote_queue();
 }
 
 void Planner::add_remote(int e, const State& state, const Envelope& env, OpList& ops) const {
@@ -82,7 +82,7 @@ void Planner::add_remote(int e, const State& state, const Envelope& env, OpList&
   if (inst.policy.retry.attempts > 1) {
     opts["backoff"] = Json{{"type", "exponential"}, {"delay", inst.policy.retry.initial_backoff.count()}};
   }
-  const std::string queue = inst.with.is_object() ? inst.with.value("queue", inst.name) : inst.name;
+  const std::string queue = inst.remote_queue().value_or(inst.name);
   ops.add(flow_.keys().queue(queue), id, inst.name, dump_text(state.to_json()), dump_text(opts), false, join_key,
           Json{{"id", id}, {"queueKey", join_queue}, {"idof", true}}.dump(), join_key + ":dependencies");
 }

@@ -60,7 +60,7 @@ Result<std::unique_ptr<Worker>> Worker::create(WorkerOptions options,
     for (const auto& entry : flow->entries()) {
       if (entry.node->kind() != NodeKind::processor) continue;
       const auto& inst = static_cast<const ProcessorNode*>(entry.node)->instance_ptr();
-      if (inst->type == "remote") continue;  // done by other workers, on the queue it names
+      if (inst->remote_queue()) continue;  // done by other workers, on the queue it names
       if (auto st = add(layout.processor_queue(flow->flow().name, inst->name), inst); !st) return fail(st.error());
     }
     if (auto st = add(layout.join_queue(flow->flow().name), nullptr); !st) return fail(st.error());

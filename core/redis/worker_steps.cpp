@@ -42,7 +42,7 @@ Status Worker::Impl::check_envelope(const FetchedJob& job, const Binding& b, con
   }
   const Node* node = b.flow->entries()[static_cast<std::size_t>(e)].node;
   const bool node_is_leaf = node->kind() == NodeKind::processor;
-  const bool is_remote = node_is_leaf && static_cast<const ProcessorNode*>(node)->instance().type == "remote";
+  const bool is_remote = node_is_leaf && static_cast<const ProcessorNode*>(node)->instance().remote_queue().has_value();
   const bool served = is_leaf ? node_is_leaf && static_cast<const ProcessorNode*>(node)->instance_ptr() == b.instance
                               : node->kind() == NodeKind::parallel || node->kind() == NodeKind::batch || is_remote;
   if (!served) {
