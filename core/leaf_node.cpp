@@ -1,7 +1,7 @@
 #include <random>
 
 #include "core/guarded.hpp"
-#include "core/node.hpp"
+#include "core/node_base.hpp"
 
 namespace am2z {
 

@@ -41,11 +41,6 @@ Json child_json(std::string_view text) {
   return j ? std::move(*j) : Json(Json::value_t::discarded);
 }
 
-
-void set_partial(Error& e, const State& input) {
-  if (!e.partial_state) e.partial_state = std::make_shared<const Json>(input.to_json());
-}
-
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -117,153 +112,139 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
           parent_json, parent_deps);
 }
 
+/// One event of a run at node `e_`: what the node's kind chooses, turned into operations.
+class Planner::Step final : public DistributedPlan {
+ public:
+  Step(const Planner& planner, int e, Envelope& env, const std::string& child_key, OpList& ops, bool& added)
+      : planner_(planner), e_(e), env_(env), child_key_(child_key), ops_(ops), added_(added) {}
+
+  void run_as_job(const State& state) override {
+    if (is_remote(entry().node)) {
+      planner_.add_remote(e_, state, env_, ops_);
+    } else {
+      planner_.add_job(e_, state, env_, false, ops_);
+    }
+    added_ = true;
+  }
+
+  void start_child(std::size_t child, State state) override {
+    planner_.start(entry().children[child], std::move(state), std::move(env_), child_key_, ops_, added_);
+  }
+
+  void fan_out(const State& state, std::vector<Branch> branches) override {
+    const NodeEntry& join = entry();
+    if (branches.empty()) {
+      Result<State> settled = join.node->settle_join(state, {}, join.path);
+      return finish(std::move(settled));
+    }
+    planner_.add_job(e_, state, env_, true, ops_);
+    added_ = true;
+    const PlannedFlow& flow = planner_.flow_;
+    const std::string join_id = job_id(env_.run, join.path, env_.scope);
+    for (std::size_t i = 0; i < branches.size(); ++i) {
+      Envelope inner = env_;
+      if (branches[i].item) {
+        const std::string item = std::to_string(*branches[i].item);
+        inner.scope = env_.scope.empty() ? item : env_.scope + "." + item;
+      }
+      inner.join = JoinRef{flow.join_keys(), join_id, join.path, static_cast<long long>(i)};
+      const int child = join.children[branches[i].child];
+      // A branch that ends at once delivers under the key its first job would have had on the
+      // join queue: the branch index is read back from it like from any child's key.
+      const std::string first_key =
+          flow.join_keys() + job_id(env_.run, flow.entries()[static_cast<std::size_t>(child)].path, inner.scope);
+      bool ignored = false;
+      planner_.start(child, std::move(branches[i].state), std::move(inner), first_key, ops_, ignored);
+    }
+  }
+
+  void finish(Result<State> outcome) override {
+    planner_.done(e_, std::move(outcome), std::move(env_), child_key_, ops_, added_);
+  }
+
+  void deliver(Result<State> outcome) override {
+    // Every branch of a join runs under it. Values as BullMQ keeps them for a parent: the
+    // child's returnvalue, or its failedReason (with am2z's whole error beside it).
+    const JoinRef& join = *env_.join;
+    if (outcome) {
+      ops_.deliver(join.queue, join.id, child_key_, dump_text(outcome->to_json()), OpList::ChildEnd::completed);
+    } else {
+      Error err = outcome.error();
+      err.partial_state.reset();  // the join reports its own input as the partial state
+      ops_.deliver(join.queue, join.id, child_key_, err.message, OpList::ChildEnd::failed, dump_text(err.to_json()));
+    }
+  }
+
+ private:
+  const NodeEntry& entry() const { return planner_.flow_.entries()[static_cast<std::size_t>(e_)]; }
+
+  const Planner& planner_;
+  int e_;
+  Envelope& env_;
+  const std::string& child_key_;
+  OpList& ops_;
+  bool& added_;
+};
+
 void Planner::start_run(State input, Envelope run, OpList& ops) const {
   ops.begin_group();
   run.join.reset();
   run.scope.clear();
-  start(0, std::move(input), std::move(run), std::string(), ops);
+  bool added = false;
+  start(0, std::move(input), std::move(run), std::string(), ops, added);
 }
 
-bool Planner::start(int e, State state, Envelope env, const std::string& child_key, OpList& ops) const {
+void Planner::start(int e, State state, Envelope env, const std::string& child_key, OpList& ops, bool& added) const {
   const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
   env.node = entry.path;
-  switch (entry.node->kind()) {
-    case NodeKind::processor:
-      if (is_remote(entry.node)) {
-        add_remote(e, state, env, ops);
-      } else {
-        add_job(e, state, env, false, ops);
-      }
-      return true;
-    case NodeKind::chain:
-      if (entry.children.empty()) return done(e, std::move(state), std::move(env), child_key, ops);
-      return start(entry.children.front(), std::move(state), std::move(env), child_key, ops);
-    case NodeKind::route: {
-      auto target = static_cast<const RouteNode*>(entry.node)->select(state);
-      if (!target) {
-        Error err = std::move(target.error());
-        set_partial(err, state);
-        return done(e, fail(std::move(err)), std::move(env), child_key, ops);
-      }
-      for (int child : entry.children) {
-        if (flow_.entries()[static_cast<std::size_t>(child)].node == *target) {
-          return start(child, std::move(state), std::move(env), child_key, ops);
-        }
-      }
-      return done(e, fail(errors::execution(entry.node->label(), "route target not found")), std::move(env), child_key,
-                  ops);
-    }
-    case NodeKind::parallel:
-    case NodeKind::batch: {
-      std::vector<std::pair<int, State>> branches;
-      std::vector<std::string> scopes;
-      if (entry.node->kind() == NodeKind::parallel) {
-        for (int child : entry.children) {
-          branches.emplace_back(child, state);
-          scopes.push_back(env.scope);
-        }
-      } else {
-        const auto* batch = static_cast<const BatchNode*>(entry.node);
-        auto items = batch->items_of(state);
-        if (!items) {
-          Error err = std::move(items.error());
-          set_partial(err, state);
-          return done(e, fail(std::move(err)), std::move(env), child_key, ops);
-        }
-        for (std::size_t i = 0; i < (*items)->size(); ++i) {
-          branches.emplace_back(entry.children.front(), BatchNode::item_state((**items)[i], state.meta));
-          scopes.push_back(env.scope.empty() ? std::to_string(i) : env.scope + "." + std::to_string(i));
-        }
-      }
-      if (branches.empty()) {
-        Result<State> settled = settle_join(env, std::move(state), {}, {}, {});
-        return done(e, std::move(settled), std::move(env), child_key, ops);
-      }
-      add_job(e, state, env, true, ops);
-      const std::string join_id = job_id(env.run, entry.path, env.scope);
-      for (std::size_t i = 0; i < branches.size(); ++i) {
-        Envelope inner = env;
-        inner.scope = scopes[i];
-        inner.join = JoinRef{flow_.join_keys(), join_id, entry.path, static_cast<long long>(i)};
-        // A branch that ends at once delivers under the key its first job would have had on the
-        // join queue: the branch index is read back from it like from any child's key.
-        const std::string first_key =
-            flow_.join_keys() +
-            job_id(env.run, flow_.entries()[static_cast<std::size_t>(branches[i].first)].path, scopes[i]);
-        start(branches[i].first, std::move(branches[i].second), std::move(inner), first_key, ops);
-      }
-      return true;
-    }
-  }
-  return false;
+  Step step(*this, e, env, child_key, ops, added);
+  entry.node->plan_start(std::move(state), step);
 }
 
-bool Planner::done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops) const {
-  for (;;) {
-    const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
-    if (entry.parent < 0) {
-      ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms, flow_.keys().run_result(env.run));
-      return false;
-    }
-    const NodeEntry& parent = flow_.entries()[static_cast<std::size_t>(entry.parent)];
-    switch (parent.node->kind()) {
-      case NodeKind::chain:
-        if (outcome && entry.position + 1 < parent.children.size()) {
-          return start(parent.children[entry.position + 1], std::move(*outcome), std::move(env), child_key, ops);
-        }
-        if (!outcome) {
-          annotate_chain_failure(outcome.error(), parent.node->label(), entry.position, parent.children.size());
-        }
-        break;
-      case NodeKind::route:
-      case NodeKind::processor:
-        break;
-      case NodeKind::parallel:
-      case NodeKind::batch: {
-        // Every branch of a join runs under it. Values as BullMQ keeps them for a parent: the
-        // child's returnvalue, or its failedReason (with am2z's whole error beside it).
-        const JoinRef& join = *env.join;
-        if (outcome) {
-          ops.deliver(join.queue, join.id, child_key, dump_text(outcome->to_json()), OpList::ChildEnd::completed);
-        } else {
-          Error err = outcome.error();
-          err.partial_state.reset();  // the join reports its own input as the partial state
-          ops.deliver(join.queue, join.id, child_key, err.message, OpList::ChildEnd::failed, dump_text(err.to_json()));
-        }
-        return false;
-      }
-    }
-    e = entry.parent;
+void Planner::done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops,
+                   bool& added) const {
+  const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
+  if (entry.parent < 0) {
+    ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms, flow_.keys().run_result(env.run));
+    return;
   }
+  const NodeEntry& parent = flow_.entries()[static_cast<std::size_t>(entry.parent)];
+  Step step(*this, entry.parent, env, child_key, ops, added);
+  parent.node->plan_child_end(entry.position, std::move(outcome), step);
 }
 
 void Planner::finished(const Envelope& self, const std::string& self_key, Result<State> outcome, OpList& ops) const {
   const int e = flow_.find(self.node);
   if (e < 0) return;  // checked by the worker before running the job
-  const bool added = done(e, std::move(outcome), self, self_key, ops);
+  bool added = false;
+  done(e, std::move(outcome), self, self_key, ops, added);
   // The branch moved on to new jobs: they replaced this one among the join's dependencies.
   if (added && self.join) ops.drop_dependency(self.join->dependencies_key(), self_key);
 }
 
-long long Planner::child_index(const std::string& child_key, const NodeEntry& join,
-                               const std::string& join_scope) const {
+namespace {
+/// Where a child key stands under a join at `join_path` in `join_scope`: its position among the
+/// join's children (read from the node path in its job id) and its batch item index (the first
+/// scope part beyond the join's); -1 for what it does not have.
+JoinChild child_at(const std::string& child_key, const std::string& join_path, const std::string& join_scope) {
+  JoinChild c;
+  c.key = child_key;
   const auto colon = child_key.rfind(':');
   const std::string id = colon == std::string::npos ? child_key : child_key.substr(colon + 1);
   const auto dot = id.find('.');
-  if (id.empty() || id.front() != 'r' || dot == std::string::npos) return -1;
+  if (id.empty() || id.front() != 'r' || dot == std::string::npos) return c;
   const std::string rest = id.substr(dot + 1);
   const auto tilde = rest.find('~');
   const std::string path = rest.substr(0, tilde);
   const std::string scope = tilde == std::string::npos ? std::string() : rest.substr(tilde + 1);
-  if (join.node->kind() == NodeKind::parallel) {
-    const std::string prefix = join.path + ".";
-    if (!path.starts_with(prefix)) return -1;
-    return to_index(split(path.substr(prefix.size()), '.').front());
-  }
+  const std::string prefix = join_path + ".";
+  if (path.starts_with(prefix)) c.child = to_index(split(path.substr(prefix.size()), '.').front());
   const auto outer = join_scope.empty() ? std::size_t{0} : split(join_scope, '.').size();
   const auto parts = split(scope, '.');
-  return parts.size() > outer ? to_index(parts[outer]) : -1;
+  if (parts.size() > outer) c.item = to_index(parts[outer]);
+  return c;
 }
+}  // namespace
 
 Result<State> Planner::settle_join(const Envelope& self, State base, const ChildValues& succeeded,
                                    const ChildValues& failed,
@@ -272,68 +253,29 @@ Result<State> Planner::settle_join(const Envelope& self, State base, const Child
   if (e < 0) return fail(errors::validation("opts.am2z.node", self.node, "names no node of this flow"));
   const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
   const Node* node = entry.node;
-  if (node->kind() == NodeKind::processor) return settle_remote(node, std::move(base), succeeded, failed);
-  std::map<long long, Result<State>> by_index;
+  if (is_remote(node)) return settle_remote(node, std::move(base), succeeded, failed);
+  std::vector<JoinChild> children;
+  children.reserve(succeeded.size() + failed.size());
   for (const auto& [key, text] : succeeded) {
-    const long long i = child_index(key, entry, self.scope);
-    if (i < 0) return fail(errors::validation(self.node, key, "job " + key + " is not a branch of this join"));
+    JoinChild c = child_at(key, entry.path, self.scope);
     auto parsed = parse_outside_json(text);
-    if (!parsed) return fail(errors::validation(key + " returnvalue", nullptr, "cannot be read: " + parsed.error().reason));
-    Json v = std::move(*parsed);
-    auto s = State::from_json(std::move(v), base.meta.session_id);
-    if (!s) return fail(std::move(s.error()));
-    by_index.insert_or_assign(i, std::move(*s));
+    if (!parsed) {
+      c.unreadable = errors::validation(key + " returnvalue", nullptr, "cannot be read: " + parsed.error().reason);
+    } else if (auto s = State::from_json(std::move(*parsed), base.meta.session_id); !s) {
+      c.unreadable = std::move(s.error());
+    } else {
+      c.result = std::move(*s);
+    }
+    children.push_back(std::move(c));
   }
   for (const auto& [key, reason] : failed) {
-    const long long i = child_index(key, entry, self.scope);
-    if (i < 0) return fail(errors::validation(self.node, key, "job " + key + " is not a branch of this join"));
+    JoinChild c = child_at(key, entry.path, self.scope);
     auto full = errors.find(key);
     Json j = full == errors.end() ? Json() : child_json(full->second);
-    by_index.insert_or_assign(
-        i, std::unexpected(j.is_object() ? Error::from_json(j) : errors::execution(node->label(), reason)));
+    c.result = std::unexpected(j.is_object() ? Error::from_json(j) : errors::execution(node->label(), reason));
+    children.push_back(std::move(c));
   }
-  std::size_t expected = 0;
-  if (node->kind() == NodeKind::parallel) {
-    expected = node->children().size();
-  } else {
-    auto items = static_cast<const BatchNode*>(node)->items_of(base);
-    if (!items) return fail(std::move(items.error()));
-    expected = (*items)->size();
-  }
-  std::vector<Result<State>> results;
-  results.reserve(expected);
-  for (std::size_t i = 0; i < expected; ++i) {
-    auto it = by_index.find(static_cast<long long>(i));
-    if (it == by_index.end()) {
-      Error err = errors::execution(node->label(), "branch " + std::to_string(i) + " never reported a result");
-      err.partial_state = std::make_shared<const Json>(base.to_json());
-      return fail(std::move(err));
-    }
-    results.push_back(std::move(it->second));
-  }
-  auto failure = [&](Error err) {
-    err.partial_state = std::make_shared<const Json>(base.to_json());
-    return fail(std::move(err));
-  };
-  if (node->kind() == NodeKind::parallel) {
-    const auto* par = static_cast<const ParallelNode*>(node);
-    std::vector<State> outputs;
-    outputs.reserve(expected);
-    for (std::size_t i = 0; i < expected; ++i) {
-      if (!results[i]) return failure(par->branch_failure(std::move(results[i].error()), i));
-      outputs.push_back(std::move(*results[i]));
-    }
-    par->merge_outputs(base, std::move(outputs));
-    return base;
-  }
-  const auto* batch = static_cast<const BatchNode*>(node);
-  if (batch->spec().mode == BatchMode::fail_fast) {
-    for (std::size_t i = 0; i < expected; ++i) {
-      if (!results[i]) return failure(batch->item_failure(std::move(results[i].error()), i));
-    }
-  }
-  if (auto st = batch->store_output(base, std::move(results)); !st) return failure(std::move(st.error()));
-  return base;
+  return node->settle_join(std::move(base), std::move(children), self.node);
 }
 
 Result<State> Planner::settle_remote(const Node* node, State base, const ChildValues& succeeded,

@@ -2,8 +2,9 @@
 // How a flow runs as jobs: every processor step is a job on its processor's queue, and every
 // parallel or batch is a join job in waiting-children on the flow's join queue, released when
 // its last branch or item ends. The planner turns "this step finished" into the operations that
-// finish it and schedule what follows, which lua/step.lua then applies atomically.
-#include <map>
+// finish it and schedule what follows, which lua/step.lua then applies atomically. What follows
+// is each kind's own choice (Node::plan_start, plan_child_end, settle_join in core/kinds/); the
+// planner only implements DistributedPlan with jobs, job ids and join deliveries.
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -73,17 +74,17 @@ class Planner {
                             const std::unordered_map<std::string, std::string>& errors) const;
 
  private:
+  class Step;
   /// Starts node `e` on `state`; `child_key` is the finishing job a join delivery refers to.
-  /// Returns whether new jobs were added under `env.join`.
-  bool start(int e, State state, Envelope env, const std::string& child_key, OpList& ops) const;
-  /// Node `e` ended: walks up the graph to the next step, a join delivery or the run's end.
-  bool done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops) const;
+  /// Sets `added` when new jobs were added under `env.join`.
+  void start(int e, State state, Envelope env, const std::string& child_key, OpList& ops, bool& added) const;
+  /// Node `e` ended: its parent decides what follows (the next step, a join delivery), or the run ends.
+  void done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops,
+            bool& added) const;
   void add_job(int e, const State& state, const Envelope& env, bool join, OpList& ops) const;
   void add_remote(int e, const State& state, const Envelope& env, OpList& ops) const;
   Result<State> settle_remote(const Node* node, State base, const ChildValues& succeeded,
                               const ChildValues& failed) const;
-  /// The branch (parallel) or item (batch) index a child key belongs to; -1 when it is not one.
-  long long child_index(const std::string& child_key, const NodeEntry& join, const std::string& join_scope) const;
 
   const PlannedFlow& flow_;
 };

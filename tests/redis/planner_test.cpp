@@ -218,3 +218,30 @@ flow:
   CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:h._join:", "A bull:h.p:", "A bull:h.p:", "A bull:h.p:"});
   CHECK(std::count(argv.begin(), argv.end(), "rr1.n.0~2") == 1);  // item 2's job id
 }
+
+TEST_CASE("a batch inside a batch reads each child's item from the scope beyond its own") {
+  auto flow = plan(R"(
+version: 1
+name: k
+processors:
+  p: {use: set, with: {values: {done: true}}}
+flow:
+  batch:
+    batch: p
+    items: .ys
+    mode: collect
+  items: .xs
+  mode: collect
+)");
+  Envelope self = run_envelope();
+  self.node = "n.0";  // the inner batch, running for outer item 3
+  self.scope = "3";
+  State base = state_of({{"ys", {1, 2}}});
+  Planner::ChildValues ok{{"bull:k.p:rr1.n.0.0~3.1", state_of({{"item", 2}, {"done", true}}).to_json().dump()}};
+  Planner::ChildValues failed{{"bull:k.p:rr1.n.0.0~3.0", "refused"}};
+  auto out = Planner(*flow).settle_join(self, base, ok, failed, {});
+  REQUIRE_MESSAGE(out, (out ? "" : out.error().message));
+  CHECK(out->data["batch"]["results"] == Json{nullptr, {{"item", 2}, {"done", true}}});
+  CHECK(out->data["batch"]["errors"][0]["index"] == 0);
+  CHECK(out->data["batch"]["errors"][0]["error"]["message"].get<std::string>().ends_with("refused"));
+}

@@ -1,8 +1,9 @@
+#include "core/kinds/batch.hpp"
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 
-#include "core/node.hpp"
 #include "core/task_pool.hpp"
 
 namespace am2z {
@@ -136,7 +137,43 @@ Status BatchNode::run(State& state, const Scope& scope) const {
       settled.emplace_back(std::unexpected(std::move(b.results[i].error())));
     }
   }
-  return store_output(state, std::move(settled));
+  return collect(state, std::move(settled));
+}
+
+Status BatchNode::collect(State& state, std::vector<Result<State>> items) const {
+  if (spec_.mode == BatchMode::fail_fast) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!items[i]) return fail(item_failure(std::move(items[i].error()), i));
+    }
+  }
+  return store_output(state, std::move(items));
+}
+
+void BatchNode::plan_start(State state, DistributedPlan& plan) const {
+  auto items = items_of(state);
+  if (!items) return plan.finish(fail(with_partial(std::move(items.error()), state)));
+  std::vector<Branch> branches;
+  branches.reserve((*items)->size());
+  for (std::size_t i = 0; i < (*items)->size(); ++i) {
+    branches.push_back(Branch{0, item_state((**items)[i], state.meta), i});
+  }
+  plan.fan_out(state, std::move(branches));
+}
+
+void BatchNode::plan_child_end(std::size_t /*position*/, Result<State> outcome, DistributedPlan& plan) const {
+  plan.deliver(std::move(outcome));
+}
+
+Result<State> BatchNode::settle_join(State base, std::vector<JoinChild> children, const std::string& where) const {
+  auto expected = [&]() -> Result<std::size_t> {
+    auto items = items_of(base);
+    if (!items) return fail(std::move(items.error()));
+    return (*items)->size();
+  };
+  auto results = join_results(std::move(children), &JoinChild::item, expected, label(), where, base);
+  if (!results) return fail(std::move(results.error()));
+  if (auto st = collect(base, std::move(*results)); !st) return fail(join_failure(std::move(st.error()), base));
+  return base;
 }
 
 }  // namespace am2z
