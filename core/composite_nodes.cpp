@@ -84,7 +84,7 @@ Status ParallelNode::run(State& state, const Scope& scope) const {
   std::size_t remaining = n - 1;
 
   for (std::size_t i = 1; i < n; ++i) {
-    TaskPool::shared().submit([&, i] {
+    scope.run->tasks().submit([&, i] {
       Status st = branches_[i]->execute(outputs[i], scope);
       std::lock_guard lock(mutex);
       results[i] = std::move(st);
