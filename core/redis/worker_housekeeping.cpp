@@ -80,7 +80,8 @@ void Worker::Impl::waker_loop(Connection& blocker) {
 }
 
 void Worker::Impl::refresh_cancelled(Connection& c) {
-  auto r = c.command({"ZRANGEBYSCORE", "am2z:cancelled", std::to_string(now_ms() - options.cancelled_window.count()), "+inf"});
+  const std::string since = std::to_string(now_ms() - options.cancelled_window.count());
+  auto r = c.command({"ZRANGEBYSCORE", "am2z:cancelled", since, "+inf"});
   if (!r || !r->is_array()) return;
   std::unordered_set<std::string> runs;
   for (const auto& e : r->elements) runs.insert(e.str);

@@ -10,15 +10,15 @@ namespace am2z::redis {
 /// One job of a worker's queues, at one moment of its life. The views point into the worker's
 /// own job record and are valid only during the call: copy what you keep.
 struct StepEvent {
-  std::string_view queue;     ///< queue name (key prefix without "bull:" and ':')
+  std::string_view queue;  ///< queue name (key prefix without "bull:" and ':')
   std::string_view job_id;
-  std::string_view run_id;    ///< the am2z run; a foreign (BullMQ) job's own id
-  std::string_view flow;      ///< flow name
-  std::string_view instance;  ///< processor instance; empty for a flow's join job
-  long long attempt = 1;      ///< the attempt that starts or just ended, from 1
-  long long started_ms = 0;   ///< Unix ms when the attempt started
-  long long finished_ms = 0;  ///< Unix ms when it ended; 0 in step_started
-  long long duration_ms = 0;  ///< finished_ms - started_ms; 0 in step_started
+  std::string_view run_id;       ///< the am2z run; a foreign (BullMQ) job's own id
+  std::string_view flow;         ///< flow name
+  std::string_view instance;     ///< processor instance; empty for a flow's join job
+  long long attempt = 1;         ///< the attempt that starts or just ended, from 1
+  long long started_ms = 0;      ///< Unix ms when the attempt started
+  long long finished_ms = 0;     ///< Unix ms when it ended; 0 in step_started
+  long long duration_ms = 0;     ///< finished_ms - started_ms; 0 in step_started
   const Error* error = nullptr;  ///< why it failed, for step_failed and step_retried
   /// step_retried only: stopped by the worker's shutdown, back to its queue with this attempt
   /// not counted (not one of the job's retries; Worker::stats() leaves it out).
