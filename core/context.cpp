@@ -1,8 +1,11 @@
 #include "core/context.hpp"
 
 #include "core/flow.hpp"
+#include "core/task_pool.hpp"
 
 namespace am2z {
+
+TaskPool& detail::RunShared::tasks() const { return pool ? *pool : TaskPool::shared(); }
 
 void detail::RunShared::send(std::string_view name, Json payload) const {
   payload["event"] = name;

@@ -17,6 +17,7 @@
 namespace am2z {
 
 class Flow;
+class TaskPool;
 
 namespace detail {
 /// Shared by every step of one run.
@@ -27,7 +28,11 @@ struct RunShared : std::enable_shared_from_this<RunShared> {
   std::shared_ptr<spdlog::logger> logger;
   std::shared_ptr<const Flow> flow;  ///< for ctx.call by name; kept alive by abandoned steps too
   int max_call_depth = 10;
+  TaskPool* pool = nullptr;  ///< where parallel branches, batch items and guarded steps run; null: shared
   std::atomic<std::uint64_t> next_step{1};
+
+  /// The run's task pool: `pool`, or TaskPool::shared().
+  TaskPool& tasks() const;
 
   /// Set when the run's final event went out: a step abandoned after a timeout or Ctrl-C may
   /// still finish later, and its events must not follow flow:completed / flow:failed.

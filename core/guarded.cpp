@@ -34,7 +34,7 @@ Status run_guarded(const NodeBody& body, State& state, const Scope& scope, Deadl
   Scope inner = scope;
   inner.deadline = deadline;
 
-  TaskPool::shared().submit([block, body, inner]() mutable {
+  scope.run->tasks().submit([block, body, inner]() mutable {
     const CancelToken token = block->source.token();
     inner.token = &token;
     Status st = body(block->state, inner);

@@ -26,6 +26,7 @@ RunOutcome run_flow(std::shared_ptr<const Flow> flow, State input, const RunOpti
   run->logger = options.logger ? options.logger : spdlog::default_logger();
   run->flow = flow;
   run->max_call_depth = options.max_call_depth;
+  run->pool = options.pool;
 
   CancelSource root(options.cancel);
   const CancelToken token = root.token();

@@ -10,6 +10,8 @@
 
 namespace am2z {
 
+class TaskPool;
+
 struct RunOptions {
   std::string session_id;         ///< empty: the input's metadata.sessionId, else generated
   std::optional<Millis> timeout;  ///< whole-run timeout
@@ -19,6 +21,9 @@ struct RunOptions {
   CancelToken cancel;  ///< external cancellation, e.g. Ctrl-C
   int max_call_depth = 10;
   std::shared_ptr<spdlog::logger> logger;  ///< null: the default logger
+  /// Runs parallel branches, batch items and guarded steps; null: TaskPool::shared(). It must
+  /// outlive every step of the run, including one abandoned after a timeout.
+  TaskPool* pool = nullptr;
 };
 
 struct RunOutcome {

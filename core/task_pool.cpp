@@ -15,6 +15,13 @@ TaskPool& TaskPool::shared() {
   return *pool;
 }
 
+TaskPool::~TaskPool() {
+  std::unique_lock lock(mutex_);
+  closing_ = true;
+  wake_.notify_all();
+  all_gone_.wait(lock, [this] { return threads_ == 0; });
+}
+
 void TaskPool::submit(Task task) {
   std::unique_lock lock(mutex_);
   queue_.push_back(std::move(task));
@@ -38,9 +45,9 @@ void TaskPool::worker_loop() {
   for (;;) {
     if (queue_.empty()) {
       ++idle_;
-      const bool woke = wake_.wait_for(lock, kIdleLinger, [this] { return !queue_.empty(); });
+      const bool woke = wake_.wait_for(lock, kIdleLinger, [this] { return !queue_.empty() || closing_; });
       --idle_;
-      if (!woke) break;
+      if (!woke || queue_.empty()) break;  // idle too long, or the pool is closing
     }
     Task task = std::move(queue_.back());
     queue_.pop_back();
@@ -49,7 +56,7 @@ void TaskPool::worker_loop() {
     task = nullptr;  // destroy captures outside the lock
     lock.lock();
   }
-  --threads_;
+  if (--threads_ == 0) all_gone_.notify_all();  // under the lock: the destructor waits for it
 }
 
 }  // namespace am2z

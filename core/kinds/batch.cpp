@@ -107,7 +107,7 @@ Status BatchNode::run(State& state, const Scope& scope) const {
   };
   const std::size_t workers = std::min<std::size_t>(n, static_cast<std::size_t>(std::max(1, spec_.concurrency)));
   b.workers_left = workers;
-  for (std::size_t w = 1; w < workers; ++w) TaskPool::shared().submit(work);
+  for (std::size_t w = 1; w < workers; ++w) scope.run->tasks().submit(work);
   if (workers > 0) work();
   {
     std::unique_lock lock(b.mutex);

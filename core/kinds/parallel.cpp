@@ -20,7 +20,7 @@ Status ParallelNode::run(State& state, const Scope& scope) const {
   };
 
   for (std::size_t i = 1; i < n; ++i) {
-    TaskPool::shared().submit([&, i] {
+    scope.run->tasks().submit([&, i] {
       run_branch(i);
       std::lock_guard lock(mutex);
       if (--remaining == 0) all_done.notify_one();

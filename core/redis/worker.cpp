@@ -1,17 +1,16 @@
 #include "core/redis/worker.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <thread>
 
 #include "core/redis/scripts.hpp"
 #include "core/redis/worker_impl.hpp"
-#include "core/task_pool.hpp"
 
 namespace am2z::redis {
 
 using namespace detail;
+
+WorkerObserver::~WorkerObserver() = default;
 
 namespace {
 
@@ -23,64 +22,12 @@ std::string group_job_key(const OpGroup& g) {
 
 }  // namespace
 
-Result<std::unique_ptr<Worker>> Worker::create(WorkerOptions options,
-                                               std::vector<std::shared_ptr<const PlannedFlow>> flows) {
-  auto impl = std::make_unique<Impl>();
-  impl->log = options.logger ? options.logger : spdlog::default_logger();
-  if (options.name.empty()) {
-    char host[256] = "host";
-    gethostname(host, sizeof host - 1);
-    options.name = std::string(host) + ":" + std::to_string(getpid());
-  }
-  impl->token_base = options.name + ":" + std::to_string(now_ms());
-  impl->space = KeySpace(options.prefix);
-  for (const auto& flow : flows) {
-    const KeySpace& layout = flow->keys();
-    if (layout.prefix() != options.prefix) {
-      return fail(errors::configuration("flows", "flow '" + flow->flow().name + "' was planned for prefix '" +
-                                                     layout.prefix() + "', the worker serves '" + options.prefix + "'"));
-    }
-    auto add = [&](std::string name, std::shared_ptr<const ProcessorInstance> inst) -> Status {
-      const std::string keys = layout.queue(name);
-      if (auto it = impl->bindings.find(keys); it != impl->bindings.end()) {
-        if (it->second->instance == inst && it->second->flow == flow) return {};
-        return fail(errors::configuration(
-            "flows", "queue '" + name + "' is claimed twice: by flow '" + it->second->flow->flow().name + "' (" +
-                         it->second->flow->flow().source + ") and by '" + flow->flow().source + "'"));
-      }
-      auto b = std::make_unique<Binding>();
-      b->name = std::move(name);
-      b->keys = keys;
-      b->flow = flow;
-      b->instance = std::move(inst);
-      b->planner = std::make_unique<Planner>(*flow);
-      impl->bindings.emplace(keys, std::move(b));
-      return {};
-    };
-    for (const auto& entry : flow->entries()) {
-      if (entry.node->kind() != NodeKind::processor) continue;
-      const auto& inst = static_cast<const ProcessorNode*>(entry.node)->instance_ptr();
-      if (inst->remote_queue()) continue;  // done by other workers, on the queue it names
-      if (auto st = add(layout.processor_queue(flow->flow().name, inst->name), inst); !st) return fail(st.error());
-    }
-    if (auto st = add(layout.join_queue(flow->flow().name), nullptr); !st) return fail(st.error());
-  }
-  impl->options = std::move(options);
-  impl->flows = std::move(flows);
-  return std::unique_ptr<Worker>(new Worker(std::move(impl)));
-}
-
 Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Worker::~Worker() = default;
 
 WorkerStats Worker::stats() const {
-  return WorkerStats{impl_->completed.load(), impl_->failed.load(), impl_->retried.load()};
-}
-
-std::vector<std::string> Worker::queues() const {
-  std::vector<std::string> out;
-  for (const auto& [keys, b] : impl_->bindings) out.push_back(b->name);
-  return out;
+  const StatsObserver& s = *impl_->stats;
+  return WorkerStats{s.completed.load(), s.failed.load(), s.retried.load()};
 }
 
 Status Worker::run(const CancelToken& stop) { return impl_->serve(stop); }
@@ -95,28 +42,7 @@ std::vector<std::string> Worker::Impl::step_header(long long now, int fetch_budg
   h.all_events = options.all_events;
   h.max_job_bytes = options.max_job_bytes;
   h.fetch_budget = fetch_budget;
-  h.run_results = space.run_results();
   return h.argv();
-}
-
-void Worker::Impl::dispatch(FetchedJob job, Binding* b) {
-  const std::string run = run_of(job.id);
-  auto cancel = std::make_shared<CancelSource>();
-  {
-    std::lock_guard lock(mutex);
-    active.emplace(job.key(), Active{lock_key(job.queue, job.id), job.token, queue_key(job.queue, "stalled"), job.id, run, Clock::now(),
-                                     cancel});
-  }
-  const ProcessorInstance& inst = *b->instance;
-  // Instant steps on small jobs take microseconds: a thread hand-off would cost more. A big job
-  // is decoded on the pool, so the dispatcher keeps renewing locks meanwhile.
-  constexpr std::size_t kInlineBytes = 64 * 1024;
-  const bool small = job.field("data").size() + job.field("opts").size() < kInlineBytes;
-  if (small && inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate) {
-    run_leaf(std::move(job), b);
-  } else {
-    TaskPool::shared().submit([this, b, j = std::move(job)]() mutable { run_leaf(std::move(j), b); });
-  }
 }
 
 bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<Binding*>& fetched_from, int fetch_budget) {
@@ -149,10 +75,10 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<Binding*>&
     if (it == bindings.end()) continue;
     if (it->second->instance == nullptr) {
       // Joins only merge results: settled here, their continuations sent with the next call.
-      settle_join(job, it->second.get(), join_ops);
+      settle_join(job, it->second, join_ops);
       joins = true;
     } else {
-      dispatch(std::move(job), it->second.get());
+      dispatch(std::move(job), it->second);
     }
   }
   for (auto& g : join_ops.take_groups()) unsent.push_back(std::move(g));
@@ -200,9 +126,9 @@ void Worker::Impl::isolate_failure(Connection& c, const std::vector<Binding*>& f
     for (std::size_t i = 0; i < kKeyTypes.size() && i < types->size(); ++i) {
       const std::string& t = (*types)[i].str;
       if (t != "none" && t != kKeyTypes[i].second) {
-        log->error("queue {} cannot be served: key {}{} is a {}, not a {}; skipping it for 30 s", b->name, b->keys,
-                   kKeyTypes[i].first, t, kKeyTypes[i].second);
-        b->disabled_until = Clock::now() + std::chrono::seconds(30);
+        log->error("queue {} cannot be served: key {}{} is a {}, not a {}; skipping it for {} ms", b->name, b->keys,
+                   kKeyTypes[i].first, t, kKeyTypes[i].second, options.corrupt_queue_pause.count());
+        b->disabled_until = Clock::now() + options.corrupt_queue_pause;
         break;
       }
     }
@@ -213,9 +139,10 @@ Status Worker::Impl::serve(const CancelToken& stop) {
   Connection conn(options.endpoint, ConnectOptions{});
   if (auto st = conn.connect(); !st) return st;
   ConnectOptions blocking;
-  blocking.command_timeout = options.idle_poll + std::chrono::milliseconds(2000);
+  blocking.command_timeout = options.idle_poll + options.block_margin;
   Connection blocker(options.endpoint, blocking);
   if (auto st = blocker.connect(); !st) return st;
+  follow_bindings();
   log->info("worker {} serving {} queue(s) on {} with concurrency {}", options.name, bindings.size(),
             options.endpoint.display(), options.concurrency);
   for (const auto& [keys, b] : bindings) log->debug("queue {}", b->name);
@@ -224,6 +151,7 @@ Status Worker::Impl::serve(const CancelToken& stop) {
     stopping.store(true);
     std::lock_guard lock(mutex);
     wake.notify_all();
+    waker_wake.notify_all();
   });
   if (stop.cancelled()) stopping.store(true);
   std::thread waker([this, &blocker] { waker_loop(blocker); });
@@ -231,171 +159,205 @@ Status Worker::Impl::serve(const CancelToken& stop) {
   heartbeat(conn, true);
   announce();
   refresh_cancelled(conn);
-  auto next_beat = Clock::now() + std::chrono::seconds(5);
-  auto next_cancel_refresh = Clock::now() + std::chrono::seconds(1);
-  auto next_renew = Clock::now() + options.lock_duration / 4;
-  auto next_stalled = Clock::now();
-  auto next_poll = Clock::now() + options.idle_poll;
-  Clock::time_point stop_deadline{};
-  bool grace_over = false;
-  std::chrono::milliseconds redis_backoff{50};
-
-  for (;;) {
-    // 1. Collect what ended, and decide what to fetch.
-    std::deque<Finished> done;
-    std::size_t running = 0;
-    {
-      std::unique_lock lock(mutex);
-      if (!finished.empty() && finished.size() < active.size()) {
-        // Jobs that take microseconds end in bursts: a moment's wait lets one call finish the
-        // whole burst instead of one call per job. Bounded, so slow jobs lose nothing.
-        wake.wait_for(lock, std::chrono::microseconds(300), [&] { return finished.size() >= active.size(); });
-      }
-      done.swap(finished);
-      for (const auto& f : done) {
-        // Its lock stays ours, and renewed, until Redis has recorded its end.
-        if (auto it = active.find(f.job.key()); it != active.end()) {
-          unsent_locks.insert_or_assign(it->first, std::move(it->second));
-          active.erase(it);
-        }
-      }
-      running = active.size();
-      for (const auto& key : signalled) {
-        if (auto it = bindings.find(key); it != bindings.end()) it->second->maybe_ready = true;
-      }
-      signalled.clear();
-      for (const auto& [key, due] : signalled_due) {
-        if (auto it = bindings.find(key); it != bindings.end()) {
-          long long& next = it->second->next_due;
-          if (next < 0 || due < next) next = due;
-        }
-      }
-      signalled_due.clear();
-    }
-    const bool stopping_now = stopping.load();
-    if (stopping_now && stop_deadline == Clock::time_point{}) {
-      stop_deadline = Clock::now() + options.grace;
-      log->info("worker {} stopping: no new jobs; {} active job(s) get {} ms to finish", options.name, running,
-                options.grace.count());
-    }
-    if (stopping_now && !grace_over && Clock::now() >= stop_deadline) {
-      grace_over = true;
-      std::lock_guard lock(mutex);
-      if (!active.empty()) log->warn("grace period over: returning {} active job(s) to their queues", active.size());
-      for (auto& [key, a] : active) a.cancel->cancel("worker shutting down");
-    }
-    if (stopping_now && running == 0 && done.empty()) {
-      if (unsent.empty()) break;
-      if (grace_over) {
-        log->warn("stopping with {} finished job(s) Redis has not recorded: stalled-job recovery runs them again",
-                  unsent.size());
-        break;
-      }
-    }
-
-    OpList ops;
-    for (auto& f : done) finish_ops(f, ops);
-    for (auto& g : ops.take_groups()) unsent.push_back(std::move(g));
-    // -c bounds the step jobs this worker holds locked: running ones and those whose end is unsent.
-    const int held = static_cast<int>(running + unsent_locks.size());
-    const int free_slots = stopping_now ? 0 : std::max(0, options.concurrency - held);
-    const long long now = now_ms();
-    std::vector<Binding*> fetched_from;
-    if (free_slots > 0) {
-      for (auto& [keys, b] : bindings) {
-        if (b->next_due >= 0 && b->next_due <= now) ops.promote(keys);
-      }
-      // Start at another queue each call, so that when free slots are few every queue gets its turn.
-      std::vector<Binding*> order;
-      for (auto& [keys, b] : bindings) order.push_back(b.get());
-      if (!order.empty()) {
-        std::rotate(order.begin(), order.begin() + static_cast<long>(++fetch_rotation % order.size()), order.end());
-      }
-      for (Binding* b : order) {
-        if (!b->maybe_ready || b->disabled_until > Clock::now()) continue;
-        const bool join = b->instance == nullptr;
-        ops.fetch(Fetch{b->keys, join ? options.concurrency : free_slots, join});
-        fetched_from.push_back(b);
-      }
-    }
-    // 2. One call: finish, continue, fetch.
-    if (unsent.empty() && ops.empty()) {
-      // nothing to say to Redis: housekeeping and sleep below
-    } else {
-      std::vector<std::string> argv = step_header(now, free_slots);
-      for (const auto& g : unsent) argv.insert(argv.end(), g.begin(), g.end());
-      ops.append_to(argv);
-      auto reply = run_script(conn, ScriptId::step, argv);
-      if (!reply) {
-        if (is_transient(reply.error())) {
-          // Redis went away, is loading its data or is out of memory: keep every finished job's
-          // operations exactly as built and send them again; their locks are still renewed.
-          log->warn("redis: {}; {} finished job(s) kept, retrying in {} ms", reply.error().message, unsent.size(),
-                    redis_backoff.count());
-        } else {
-          // The call itself is wrong: find out which part Redis refuses, keep the rest going.
-          log->error("redis: {}", reply.error().message);
-          isolate_failure(conn, fetched_from);
-        }
-        std::this_thread::sleep_for(redis_backoff);
-        redis_backoff = std::min(redis_backoff * 2, std::chrono::milliseconds(2000));
-        continue;
-      }
-      redis_backoff = std::chrono::milliseconds(50);
-      unsent.clear();
-      unsent_locks.clear();
-      if (accept_reply(*reply, fetched_from, free_slots) || !done.empty()) continue;  // busy: go round at once
-    }
-    // 3. Housekeeping on its own clock.
-    const auto t = Clock::now();
-    if (t >= next_renew) {
-      renew_locks(conn);
-      next_renew = t + options.lock_duration / 4;
-    }
-    if (t >= next_stalled) {
-      stalled_check(conn);
-      next_stalled = t + options.stalled_interval;
-    }
-    if (t >= next_cancel_refresh) {
-      refresh_cancelled(conn);
-      next_cancel_refresh = t + std::chrono::seconds(1);
-    }
-    if (t >= next_beat) {
-      heartbeat(conn, true);
-      announce();
-      next_beat = t + std::chrono::seconds(5);
-    }
-    if (t >= next_poll) {
-      // Safety poll: another client may have taken a marker meant for us (wake-up or delay).
-      for (auto& [keys, b] : bindings) {
-        b->maybe_ready = true;
-        if (b->next_due < 0) b->next_due = now_ms();
-      }
-      next_poll = t + options.idle_poll;
-      continue;
-    }
-    // 4. Sleep until a job ends, a marker pops, or a timer is due.
-    auto until = std::min({next_renew, next_stalled, next_cancel_refresh, next_beat, next_poll});
-    long long earliest_due = -1;
-    for (auto& [keys, b] : bindings) {
-      if (b->next_due >= 0 && (earliest_due < 0 || b->next_due < earliest_due)) earliest_due = b->next_due;
-    }
-    if (earliest_due >= 0) {
-      until = std::min(until, Clock::now() + std::chrono::milliseconds(std::max(0LL, earliest_due - now_ms())));
-    }
-    if (stopping.load()) until = std::min(until, stop_deadline);
-    std::unique_lock lock(mutex);
-    wake.wait_until(lock, until, [&] {
-      return !finished.empty() || !signalled.empty() || (stopping.load() && stop_deadline == Clock::time_point{});
-    });
+  LoopTimers t;
+  const auto start = Clock::now();
+  t.beat = start + options.heartbeat_interval;
+  t.cancel_refresh = start + options.cancel_refresh;
+  t.renew = start + options.lock_duration / 4;
+  t.stalled = start;
+  t.poll = start + options.idle_poll;
+  t.redis_backoff = options.redis_backoff_min;
+  while (turn(conn, t)) {
   }
   stopping.store(true);
+  {
+    std::lock_guard lock(mutex);
+    waker_wake.notify_all();
+  }
   waker.join();
   heartbeat(conn, false);
   named.clear();
-  log->info("worker {} stopped: {} completed, {} failed, {} retried", options.name, completed.load(), failed.load(),
-            retried.load());
+  const StatsObserver& s = *stats;
+  log->info("worker {} stopped: {} completed, {} failed, {} retried", options.name, s.completed.load(),
+            s.failed.load(), s.retried.load());
   return {};
+}
+
+bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
+  // A flow was added or removed: the heartbeat and the named connections say so at once.
+  if (follow_bindings()) t.beat = Clock::now();
+  // 1. Collect what ended, and decide what to fetch.
+  std::size_t running = 0;
+  std::deque<Finished> done = collect_finished(running);
+  const bool stopping_now = stopping.load();
+  if (stopping_now && !wind_down(t, running, done.empty())) return false;
+
+  OpList ops;
+  for (auto& f : done) finish_ops(f, ops);
+  for (auto& g : ops.take_groups()) unsent.push_back(std::move(g));
+  // -c bounds the step jobs this worker holds locked: running ones and those whose end is unsent.
+  const int held = static_cast<int>(running + unsent_locks.size());
+  const int free_slots = stopping_now ? 0 : std::max(0, options.concurrency - held);
+  const std::vector<Binding*> fetched_from = plan_fetch(ops, free_slots);
+  // 2. One call: finish, continue, fetch.
+  if (!unsent.empty() || !ops.empty()) {
+    if (call_redis(conn, ops, fetched_from, free_slots, !done.empty(), t)) return true;
+  }
+  // 3. Housekeeping on its own clock, 4. then sleep until a job ends, a marker pops, or a timer is due.
+  if (housekeeping(conn, t)) return true;
+  sleep_until_due(t);
+  return true;
+}
+
+std::deque<Worker::Impl::Finished> Worker::Impl::collect_finished(std::size_t& running) {
+  std::deque<Finished> done;
+  std::unique_lock lock(mutex);
+  if (!finished.empty() && finished.size() < active.size()) {
+    // Jobs that take microseconds end in bursts: a moment's wait lets one call finish the
+    // whole burst instead of one call per job. Bounded, so slow jobs lose nothing.
+    wake.wait_for(lock, options.burst_wait, [&] { return finished.size() >= active.size(); });
+  }
+  done.swap(finished);
+  for (const auto& f : done) {
+    // Its lock stays ours, and renewed, until Redis has recorded its end.
+    if (auto it = active.find(f.job.key()); it != active.end()) {
+      unsent_locks.insert_or_assign(it->first, std::move(it->second));
+      active.erase(it);
+    }
+  }
+  running = active.size();
+  for (const auto& key : signalled) {
+    if (auto it = bindings.find(key); it != bindings.end()) it->second->maybe_ready = true;
+  }
+  signalled.clear();
+  for (const auto& [key, due] : signalled_due) {
+    if (auto it = bindings.find(key); it != bindings.end()) {
+      long long& next = it->second->next_due;
+      if (next < 0 || due < next) next = due;
+    }
+  }
+  signalled_due.clear();
+  return done;
+}
+
+bool Worker::Impl::wind_down(LoopTimers& t, std::size_t running, bool nothing_done) {
+  if (t.stop_deadline == Clock::time_point{}) {
+    t.stop_deadline = Clock::now() + options.grace;
+    log->info("worker {} stopping: no new jobs; {} active job(s) get {} ms to finish", options.name, running,
+              options.grace.count());
+  }
+  if (!t.grace_over && Clock::now() >= t.stop_deadline) {
+    t.grace_over = true;
+    std::lock_guard lock(mutex);
+    if (!active.empty()) log->warn("grace period over: returning {} active job(s) to their queues", active.size());
+    for (auto& [key, a] : active) a.cancel->cancel("worker shutting down");
+  }
+  if (running == 0 && nothing_done) {
+    if (unsent.empty()) return false;
+    if (t.grace_over) {
+      log->warn("stopping with {} finished job(s) Redis has not recorded: stalled-job recovery runs them again",
+                unsent.size());
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<Worker::Impl::Binding*> Worker::Impl::plan_fetch(OpList& ops, int free_slots) {
+  std::vector<Binding*> fetched_from;
+  if (free_slots <= 0) return fetched_from;
+  const long long now = now_ms();
+  for (auto& [keys, b] : bindings) {
+    if (b->next_due >= 0 && b->next_due <= now) ops.promote(keys);
+  }
+  // Start at another queue each call, so that when free slots are few every queue gets its turn.
+  std::vector<Binding*> order;
+  for (auto& [keys, b] : bindings) order.push_back(b.get());
+  if (!order.empty()) {
+    std::rotate(order.begin(), order.begin() + static_cast<long>(++fetch_rotation % order.size()), order.end());
+  }
+  for (Binding* b : order) {
+    if (!b->maybe_ready || b->disabled_until > Clock::now()) continue;
+    const bool join = b->instance == nullptr;
+    ops.fetch(Fetch{b->keys, join ? options.concurrency : free_slots, join});
+    fetched_from.push_back(b);
+  }
+  return fetched_from;
+}
+
+bool Worker::Impl::call_redis(Connection& conn, OpList& ops, const std::vector<Binding*>& fetched_from,
+                              int free_slots, bool ended_some, LoopTimers& t) {
+  std::vector<std::string> argv = step_header(now_ms(), free_slots);
+  for (const auto& g : unsent) argv.insert(argv.end(), g.begin(), g.end());
+  ops.append_to(argv);
+  auto reply = run_script(conn, ScriptId::step, argv);
+  if (!reply) {
+    if (is_transient(reply.error())) {
+      // Redis went away, is loading its data or is out of memory: keep every finished job's
+      // operations exactly as built and send them again; their locks are still renewed.
+      log->warn("redis: {}; {} finished job(s) kept, retrying in {} ms", reply.error().message, unsent.size(),
+                t.redis_backoff.count());
+    } else {
+      // The call itself is wrong: find out which part Redis refuses, keep the rest going.
+      log->error("redis: {}", reply.error().message);
+      isolate_failure(conn, fetched_from);
+    }
+    std::this_thread::sleep_for(t.redis_backoff);
+    t.redis_backoff = std::min(t.redis_backoff * 2, options.redis_backoff_max);
+    return true;
+  }
+  t.redis_backoff = options.redis_backoff_min;
+  unsent.clear();
+  unsent_locks.clear();
+  return accept_reply(*reply, fetched_from, free_slots) || ended_some;  // busy: go round at once
+}
+
+bool Worker::Impl::housekeeping(Connection& conn, LoopTimers& t) {
+  const auto now = Clock::now();
+  if (now >= t.renew) {
+    renew_locks(conn);
+    t.renew = now + options.lock_duration / 4;
+  }
+  if (now >= t.stalled) {
+    stalled_check(conn);
+    t.stalled = now + options.stalled_interval;
+  }
+  if (now >= t.cancel_refresh) {
+    refresh_cancelled(conn);
+    t.cancel_refresh = now + options.cancel_refresh;
+  }
+  if (now >= t.beat) {
+    heartbeat(conn, true);
+    announce();
+    t.beat = now + options.heartbeat_interval;
+  }
+  if (now >= t.poll) {
+    // Safety poll: another client may have taken a marker meant for us (wake-up or delay).
+    for (auto& [keys, b] : bindings) {
+      b->maybe_ready = true;
+      if (b->next_due < 0) b->next_due = now_ms();
+    }
+    t.poll = now + options.idle_poll;
+    return true;
+  }
+  return false;
+}
+
+void Worker::Impl::sleep_until_due(const LoopTimers& t) {
+  auto until = std::min({t.renew, t.stalled, t.cancel_refresh, t.beat, t.poll});
+  long long earliest_due = -1;
+  for (auto& [keys, b] : bindings) {
+    if (b->next_due >= 0 && (earliest_due < 0 || b->next_due < earliest_due)) earliest_due = b->next_due;
+  }
+  if (earliest_due >= 0) {
+    until = std::min(until, Clock::now() + std::chrono::milliseconds(std::max(0LL, earliest_due - now_ms())));
+  }
+  if (stopping.load()) until = std::min(until, t.stop_deadline);
+  std::unique_lock lock(mutex);
+  wake.wait_until(lock, until, [&] {
+    return !finished.empty() || !signalled.empty() || served_version != bindings_version ||
+           (stopping.load() && t.stop_deadline == Clock::time_point{});
+  });
 }
 
 }  // namespace am2z::redis

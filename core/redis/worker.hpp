@@ -1,8 +1,9 @@
 #pragma once
 // `am2z worker`: serves the queues of the flows it loaded. One dispatcher thread talks to Redis
 // (one step-script call finishes every job that ended, schedules what follows and fetches new
-// jobs), processors run on the engine's task pool, and a second connection blocks on the queues'
-// marker keys so an idle worker wakes as soon as a job is added.
+// jobs), processors run on a task pool, and a second connection blocks on the queues' marker
+// keys so an idle worker wakes as soon as a job is added. Flows can be added and removed while
+// it serves.
 #include <spdlog/logger.h>
 
 #include <chrono>
@@ -13,6 +14,11 @@
 #include "core/cancel.hpp"
 #include "core/redis/planner.hpp"
 #include "core/redis/redis_url.hpp"
+#include "core/redis/worker_observer.hpp"
+
+namespace am2z {
+class TaskPool;
+}
 
 namespace am2z::redis {
 
@@ -33,6 +39,30 @@ struct WorkerOptions {
   int max_call_depth = 10;                ///< nested ctx.call depth allowed inside one step
   std::string name;              ///< shown as "processed by"; default host:pid
   std::shared_ptr<spdlog::logger> logger;
+
+  /// How often the worker writes its heartbeat key and pings its named connections.
+  std::chrono::milliseconds heartbeat_interval{5000};
+  /// How long the heartbeat key outlives the last beat (a dead worker vanishes after this).
+  std::chrono::milliseconds heartbeat_ttl{15000};
+  /// How often the list of cancelled runs is read (how soon a cancelled run's steps stop).
+  std::chrono::milliseconds cancel_refresh{1000};
+  /// Runs cancelled this long ago or less are still refused.
+  std::chrono::milliseconds cancelled_window{kCancelledMemory};
+  /// Extra wait for a marker block's reply beyond idle_poll before the connection counts as dead.
+  std::chrono::milliseconds block_margin{2000};
+  /// First and longest pause before trying Redis again after a failed call (doubling between).
+  std::chrono::milliseconds redis_backoff_min{50};
+  std::chrono::milliseconds redis_backoff_max{2000};
+  /// How long a queue with a key of the wrong type is skipped before it is tried again.
+  std::chrono::milliseconds corrupt_queue_pause{30000};
+  /// Jobs that take microseconds end in bursts: the dispatcher waits this long for the rest of a
+  /// burst so one Redis call records it all.
+  std::chrono::microseconds burst_wait{300};
+  /// Runs the steps (and their parallel branches, batch items and timeouts); null: the process's
+  /// shared TaskPool.
+  std::shared_ptr<TaskPool> pool;
+  /// Told of every job's start and end (see WorkerObserver); none by default.
+  std::vector<std::shared_ptr<WorkerObserver>> observers;
 };
 
 struct WorkerStats {
@@ -53,6 +83,12 @@ class Worker {
   /// Serves until `stop` fires, then finishes active jobs within the grace period and returns
   /// the rest to their queues. Fails at once when Redis cannot be reached at start.
   Status run(const CancelToken& stop);
+  /// Starts serving `flow`'s queues (at once if run() is serving). Thread-safe. Fails with a
+  /// ConfigurationError, and serves nothing of it, when one of its queues is another flow's.
+  Status add_flow(std::shared_ptr<const PlannedFlow> flow);
+  /// Stops fetching from the queues of the flow named `flow_name`; its running jobs finish and
+  /// are recorded as usual. Thread-safe. A ConfigurationError when no such flow is served.
+  Status remove_flow(const std::string& flow_name);
   WorkerStats stats() const;
   /// Names of the queues served, for logs and the heartbeat.
   std::vector<std::string> queues() const;

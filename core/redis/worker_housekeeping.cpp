@@ -18,20 +18,34 @@ namespace {
 }  // namespace
 
 void Worker::Impl::waker_loop(Connection& blocker) {
-  std::vector<std::string> args{"BZPOPMIN"};
-  for (const auto& [keys, b] : bindings) args.push_back(queue_key(keys, "marker"));
   const double seconds = static_cast<double>(options.idle_poll.count()) / 1000.0;
-  args.push_back(std::to_string(seconds));
-  std::chrono::milliseconds backoff{50};
+  std::uint64_t version = 0;
+  std::vector<std::string> args;
+  auto backoff = options.redis_backoff_min;
   while (!stopping.load()) {
-    auto r = blocker.command(args, options.idle_poll + std::chrono::milliseconds(2000));
+    // A flow added or removed meanwhile: block on the markers of what is served now.
+    const bool changed = [&] {
+      std::lock_guard lock(mutex);
+      return served_version != version;
+    }();
+    if (args.empty() || changed) {
+      args = {"BZPOPMIN"};
+      for (auto& key : marker_keys(version)) args.push_back(std::move(key));
+      args.push_back(std::to_string(seconds));
+    }
+    if (args.size() == 2) {  // no queue served: wait for one
+      std::unique_lock lock(mutex);
+      waker_wake.wait_for(lock, options.idle_poll, [&] { return stopping.load() || served_version != version; });
+      continue;
+    }
+    auto r = blocker.command(args, options.idle_poll + options.block_margin);
     if (!r) {
       log->warn("redis: marker wait failed ({}); retrying", r.error().message);
       std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      backoff = std::min(backoff * 2, options.redis_backoff_max);
       continue;
     }
-    backoff = std::chrono::milliseconds(50);
+    backoff = options.redis_backoff_min;
     if (r->is_array() && r->elements.size() >= 3) {
       std::string key = r->elements[0].str;
       key.resize(key.size() - std::string("marker").size());
@@ -47,8 +61,8 @@ void Worker::Impl::waker_loop(Connection& blocker) {
 }
 
 void Worker::Impl::refresh_cancelled(Connection& c) {
-  auto r = c.command({"ZRANGEBYSCORE", space.cancelled_runs(),
-                      std::to_string(now_ms() - std::chrono::milliseconds(kCancelledMemory).count()), "+inf"});
+  const std::string since = std::to_string(now_ms() - options.cancelled_window.count());
+  auto r = c.command({"ZRANGEBYSCORE", space.cancelled_runs(), since, "+inf"});
   if (!r || !r->is_array()) return;
   std::unordered_set<std::string> runs;
   for (const auto& e : r->elements) runs.insert(e.str);
@@ -95,6 +109,7 @@ void Worker::Impl::stalled_check(Connection& c) {
   std::vector<std::string> args{std::to_string(now_ms()), std::to_string(options.stalled_interval.count()),
                                 std::to_string(options.max_stalled), std::to_string(options.max_events)};
   for (const auto& [keys, b] : bindings) args.push_back(keys);
+  if (bindings.empty()) return;
   auto r = run_script(c, ScriptId::stalled, args);
   if (!r) {
     log->warn("redis: stalled-job check failed: {}", r.error().message);
@@ -106,17 +121,20 @@ void Worker::Impl::stalled_check(Connection& c) {
 
 void Worker::Impl::announce() {
   constexpr std::size_t kMaxNamed = 64;  // beyond that, the heartbeat key alone says who serves
-  if (named.empty()) {
-    std::string who = options.name;
-    std::replace(who.begin(), who.end(), ':', '-');  // BullMQ splits these names at ':'
-    for (const auto& [keys, b] : bindings) {
-      if (named.size() == kMaxNamed) break;
-      ConnectOptions o;
-      o.client_name = space.worker_client_name(b->name, who);
-      named.push_back(std::make_unique<Connection>(options.endpoint, o));
-    }
+  // Follow the served queues: a removed flow's connections close, an added one's open.
+  std::erase_if(named, [&](const auto& kv) {
+    return std::none_of(bindings.begin(), bindings.end(), [&](const auto& b) { return b.second->name == kv.first; });
+  });
+  std::string who = options.name;
+  std::replace(who.begin(), who.end(), ':', '-');  // BullMQ splits these names at ':'
+  for (const auto& [keys, b] : bindings) {
+    if (named.size() == kMaxNamed) break;
+    if (named.contains(b->name)) continue;
+    ConnectOptions o;
+    o.client_name = space.worker_client_name(b->name, who);
+    named.emplace(b->name, std::make_unique<Connection>(options.endpoint, o));
   }
-  for (auto& c : named) (void)c->command({"PING"});  // (re)connects after a Redis restart
+  for (auto& [name, c] : named) (void)c->command({"PING"});  // (re)connects after a Redis restart
 }
 
 void Worker::Impl::heartbeat(Connection& c, bool alive) {
@@ -129,8 +147,8 @@ void Worker::Impl::heartbeat(Connection& c, bool alive) {
   for (const auto& [keys, b] : bindings) queues.push_back(b->name);
   Json beat{{"name", options.name},          {"pid", getpid()},          {"concurrency", options.concurrency},
             {"queues", std::move(queues)},   {"prefix", options.prefix}, {"seen", now_ms()},
-            {"completed", completed.load()}, {"failed", failed.load()}};
-  (void)c.command({"SET", key, beat.dump(), "PX", "15000"});
+            {"completed", stats->completed.load()}, {"failed", stats->failed.load()}};
+  (void)c.command({"SET", key, beat.dump(), "PX", std::to_string(options.heartbeat_ttl.count())});
 }
 
 }  // namespace am2z::redis

@@ -1,13 +1,16 @@
 #pragma once
-// The worker's insides, shared by its parts: worker.cpp (the dispatch loop: one step-script call
-// finishes, continues and fetches), worker_steps.cpp (reading and running a job, turning its end
-// into operations) and worker_housekeeping.cpp (markers, locks, stalled jobs, cancellations,
+// The worker's insides, shared by its parts: worker.cpp (the public face and the dispatch loop:
+// one step-script call finishes, continues and fetches), worker_bindings.cpp (which queues are
+// served, changed while serving), worker_steps.cpp (reading and running a job, turning its end
+// into operations), worker_foreign.cpp (jobs BullMQ clients added: their options, backoff and
+// parents) and worker_housekeeping.cpp (markers, locks, stalled jobs, cancellations,
 // heartbeat). Only these files include it.
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -22,6 +25,7 @@
 #include "core/redis/job_input.hpp"
 #include "core/redis/key_space.hpp"
 #include "core/redis/worker.hpp"
+#include "core/task_pool.hpp"
 
 namespace am2z::redis {
 
@@ -42,25 +46,31 @@ inline std::string run_of(const std::string& id) {
   return dot == std::string::npos ? std::string() : id.substr(1, dot - 1);
 }
 
-/// What one queue is for: a processor instance of a flow, or that flow's joins.
+/// What one queue is for: a processor instance of a flow, or that flow's joins. Shared: a job
+/// still running when its flow is removed keeps its binding (and planner) alive.
 struct Binding {
   std::string name;  ///< queue name
   std::string keys;  ///< "bull:<name>:"
   std::shared_ptr<const PlannedFlow> flow;
   std::shared_ptr<const ProcessorInstance> instance;  ///< null for a join queue
   std::unique_ptr<Planner> planner;
+  // The dispatcher's own bookkeeping, touched by no other thread:
   long long next_due = -1;  ///< earliest delayed job, ms; -1 none known
   bool maybe_ready = true;
   std::chrono::steady_clock::time_point disabled_until{};  ///< a key of the queue is corrupt: skipped till then
 };
 
+/// Bindings by key prefix.
+using BindingMap = std::map<std::string, std::shared_ptr<Binding>>;
+
 /// The outcome of one job, handed from a pool thread to the dispatcher.
 struct Finished {
   FetchedJob job;
-  Binding* binding = nullptr;
+  std::shared_ptr<Binding> binding;
   std::optional<Envelope> envelope;
   Result<State> outcome{State{}};
   long long processed_on = 0;
+  long long finished_on = 0;
   long long attempt = 1;  ///< the attempt that just ran
   int max_attempts = 1;
   Json backoff;                         ///< BullMQ backoff option of a foreign job
@@ -83,6 +93,24 @@ struct Active {
   std::shared_ptr<CancelSource> cancel;
 };
 
+/// Counts what ended, for Worker::stats() and the heartbeat: every worker's first observer.
+struct StatsObserver final : WorkerObserver {
+  std::atomic<long long> completed{0}, failed{0}, retried{0};
+  void step_finished(const StepEvent&) override { ++completed; }
+  void step_failed(const StepEvent&) override { ++failed; }
+  void step_retried(const StepEvent& e) override {
+    if (!e.interrupted) ++retried;
+  }
+};
+
+/// The dispatcher's clocks and its shutdown progress.
+struct LoopTimers {
+  Clock::time_point beat, cancel_refresh, renew, stalled, poll;
+  Clock::time_point stop_deadline{};  ///< set when stopping begins
+  bool grace_over = false;
+  std::chrono::milliseconds redis_backoff{0};
+};
+
 }  // namespace detail
 
 struct Worker::Impl {
@@ -92,47 +120,81 @@ struct Worker::Impl {
 
   WorkerOptions options;
   KeySpace space;  ///< every key, from options.prefix
-  std::vector<std::shared_ptr<const PlannedFlow>> flows;
-  std::map<std::string, std::unique_ptr<Binding>> bindings;  ///< by key prefix
   std::shared_ptr<spdlog::logger> log;
+  TaskPool* pool = nullptr;  ///< options.pool, or the shared pool
+  std::shared_ptr<detail::StatsObserver> stats = std::make_shared<detail::StatsObserver>();
+  std::vector<std::shared_ptr<WorkerObserver>> observers;  ///< stats first, then options.observers
 
   std::mutex mutex;
-  std::condition_variable wake;
+  std::condition_variable wake;         ///< the dispatcher's
+  std::condition_variable waker_wake;   ///< the marker waker's, when it has no queue to block on
   std::deque<Finished> finished;
   std::set<std::string> signalled;                 ///< queues whose marker popped
   std::map<std::string, long long> signalled_due;  ///< queues whose delay marker popped, and when due
   std::map<std::string, Active> active;            ///< by job key
-  std::atomic<long long> completed{0}, failed{0}, retried{0};
   std::unordered_set<std::string> cancelled_runs;
   std::atomic<bool> stopping{false};
+  // What add_flow / remove_flow change, under `mutex`; the dispatcher and the waker follow.
+  detail::BindingMap served_bindings;
+  std::vector<std::shared_ptr<const PlannedFlow>> served_flows;
+  std::uint64_t served_version = 0;
+
+  // The dispatcher's own:
+  detail::BindingMap bindings;  ///< what it fetches from: `served_bindings` as of its last look
+  std::uint64_t bindings_version = 0;
   long long call_seq = 0;
   std::string token_base;
   std::vector<OpGroup> unsent;               ///< ended jobs' operations Redis has not applied yet
   std::map<std::string, Active> unsent_locks;  ///< their locks, renewed until it has
   std::size_t fetch_rotation = 0;
+  /// One idle connection per served queue (by name), named as BullMQ names its workers'
+  /// connections, so Queue.getWorkers() and Bull Board list this worker.
+  std::map<std::string, std::unique_ptr<Connection>> named;
 
+  // worker.cpp: the dispatch loop.
+  Status serve(const CancelToken& stop);
+  bool turn(Connection& conn, detail::LoopTimers& t);
+  std::deque<Finished> collect_finished(std::size_t& running);
+  bool wind_down(detail::LoopTimers& t, std::size_t running, bool nothing_done);
+  std::vector<Binding*> plan_fetch(OpList& ops, int free_slots);
+  bool call_redis(Connection& conn, OpList& ops, const std::vector<Binding*>& fetched_from, int free_slots,
+                  bool ended_some, detail::LoopTimers& t);
+  bool housekeeping(Connection& conn, detail::LoopTimers& t);
+  void sleep_until_due(const detail::LoopTimers& t);
   std::vector<std::string> step_header(long long now, int fetch_budget);
   bool accept_reply(const Reply& reply, const std::vector<Binding*>& fetched_from, int fetch_budget);
-  void dispatch(FetchedJob job, Binding* b);
   void isolate_failure(Connection& c, const std::vector<Binding*>& fetched_from);
 
-  Status serve(const CancelToken& stop);
-  void waker_loop(Connection& blocker);
-  void run_leaf(FetchedJob job, Binding* b);
+  // worker_bindings.cpp: which queues are served.
+  Status add_bindings(const std::shared_ptr<const PlannedFlow>& flow);
+  Status remove_bindings(const std::string& flow_name);
+  bool follow_bindings();
+  std::vector<std::string> marker_keys(std::uint64_t& version);
+
+  // worker_steps.cpp: one job.
+  void dispatch(FetchedJob job, const std::shared_ptr<Binding>& b);
+  void run_leaf(FetchedJob job, std::shared_ptr<Binding> b);
   void finish_ops(Finished& f, OpList& ops);
   void leaf_failed(Finished& f, Error e, OpList& ops);
-  void settle_join(FetchedJob& job, Binding* b, OpList& ops);
+  void settle_join(FetchedJob& job, const std::shared_ptr<Binding>& b, OpList& ops);
   Status check_envelope(const FetchedJob& job, const Binding& b, const Envelope& env) const;
   JobLimits limits() const { return JobLimits{options.max_job_bytes, kMaxJsonDepth}; }
+  using ObserverCall = void (WorkerObserver::*)(const StepEvent&);
+  void notify(ObserverCall call, const FetchedJob& job, const Finished& f, const Error* error);
+
+  // worker_foreign.cpp: jobs from BullMQ clients.
+  void foreign_options(Finished& f) const;
+  long long foreign_backoff_ms(const Finished& f) const;
+  void foreign_completed(const Finished& f, const std::string& value, OpList& ops) const;
+  void foreign_failed(const Finished& f, const Error& e, OpList& ops) const;
+
+  // worker_housekeeping.cpp.
+  void waker_loop(Connection& blocker);
   void refresh_cancelled(Connection& c);
   void renew_locks(Connection& c);
   void stalled_check(Connection& c);
   void heartbeat(Connection& c, bool alive);
   void announce();
-
-  /// One idle connection per served queue, named as BullMQ names its workers' connections, so
-  /// Queue.getWorkers() and Bull Board list this worker.
-  std::vector<std::unique_ptr<Connection>> named;
 };
 
 }  // namespace am2z::redis

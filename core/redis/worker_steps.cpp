@@ -1,6 +1,7 @@
 // Reading and running one job on the worker, and turning its end into the operations that record
-// it and schedule what follows (lua/step.lua applies them).
+// it and schedule what follows (lua/step.lua applies them); observers hear of each.
 #include <algorithm>
+#include <exception>
 #include <random>
 
 #include "core/redis/worker_impl.hpp"
@@ -19,6 +20,51 @@ double unit_random() {
 std::string error_stack(const Error& e) { return dump_text(Json::array({dump_text(e.to_json())})); }
 
 }  // namespace
+
+void Worker::Impl::notify(ObserverCall call, const FetchedJob& job, const Finished& f, const Error* error) {
+  const Binding& b = *f.binding;
+  StepEvent e;
+  e.queue = b.name;
+  e.job_id = job.id;
+  e.run_id = f.envelope ? std::string_view(f.envelope->run) : std::string_view(job.id);
+  e.flow = b.flow->flow().name;
+  if (b.instance) e.instance = b.instance->name;
+  e.attempt = f.attempt;
+  e.started_ms = f.processed_on;
+  if (call != &WorkerObserver::step_started) {
+    e.finished_ms = f.finished_on;
+    e.duration_ms = std::max(0LL, f.finished_on - f.processed_on);
+  }
+  e.error = error;
+  e.interrupted = f.interrupted;
+  for (const auto& o : observers) {
+    try {
+      (*o.*call)(e);
+    } catch (const std::exception& ex) {
+      log->error("a worker observer threw: {}", ex.what());  // it must not stop the dispatcher
+    }
+  }
+}
+
+void Worker::Impl::dispatch(FetchedJob job, const std::shared_ptr<Binding>& b) {
+  const std::string run = run_of(job.id);
+  auto cancel = std::make_shared<CancelSource>();
+  {
+    std::lock_guard lock(mutex);
+    active.emplace(job.key(), Active{lock_key(job.queue, job.id), job.token, queue_key(job.queue, "stalled"), job.id, run, Clock::now(),
+                                     cancel});
+  }
+  const ProcessorInstance& inst = *b->instance;
+  // Instant steps on small jobs take microseconds: a thread hand-off would cost more. A big job
+  // is decoded on the pool, so the dispatcher keeps renewing locks meanwhile.
+  constexpr std::size_t kInlineBytes = 64 * 1024;
+  const bool small = job.field("data").size() + job.field("opts").size() < kInlineBytes;
+  if (small && inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate) {
+    run_leaf(std::move(job), b);
+  } else {
+    pool->submit([this, b, j = std::move(job)]() mutable { run_leaf(std::move(j), std::move(b)); });
+  }
+}
 
 Status Worker::Impl::check_envelope(const FetchedJob& job, const Binding& b, const Envelope& envelope) const {
   const Envelope* env = &envelope;
@@ -57,7 +103,7 @@ Status Worker::Impl::check_envelope(const FetchedJob& job, const Binding& b, con
   return {};
 }
 
-void Worker::Impl::run_leaf(FetchedJob job, Binding* b) {
+void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
   Finished f;
   f.binding = b;
   f.processed_on = now_ms();
@@ -72,6 +118,7 @@ void Worker::Impl::run_leaf(FetchedJob job, Binding* b) {
   }
   auto finish = [&](Result<State> outcome) {
     f.outcome = std::move(outcome);
+    f.finished_on = now_ms();
     f.job = std::move(job);
     std::lock_guard lock(mutex);
     finished.push_back(std::move(f));
@@ -82,12 +129,8 @@ void Worker::Impl::run_leaf(FetchedJob job, Binding* b) {
   f.opts = std::move(in.opts);
   f.envelope = std::move(in.envelope);
   f.tell_run_directly = in.envelope_partial;
-  if (in.foreign) {
-    // A foreign job (BullMQ's Queue.add): BullMQ's attempts and backoff apply.
-    f.policy = nullptr;
-    f.max_attempts = static_cast<int>(std::clamp<long long>(int_option(f.opts, "attempts", 1), 1, 1'000'000));
-    f.backoff = f.opts.value("backoff", Json());
-  }
+  if (in.foreign) foreign_options(f);
+  notify(&WorkerObserver::step_started, job, f, nullptr);
   if (f.envelope && !f.tell_run_directly) {
     // Before anything else: a job that does not belong here must not steer this flow's runs.
     if (auto st = check_envelope(job, *b, *f.envelope); !st) {
@@ -125,6 +168,7 @@ void Worker::Impl::run_leaf(FetchedJob job, Binding* b) {
   shared->logger = log;
   shared->flow = b->flow->flow_ptr();
   shared->max_call_depth = options.max_call_depth;
+  shared->pool = pool;
   const CancelToken token = cancel ? cancel->token() : CancelToken();
   Scope scope{shared.get(), &token, kNoDeadline, 0};
   State state = *input;
@@ -158,28 +202,18 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
     long long delay = 0;
     if (f.policy) {
       delay = f.policy->backoff_after(static_cast<int>(f.attempt), unit_random()).count();
-    } else if (f.backoff.is_number()) {
-      delay = f.backoff.get<long long>();
-    } else if (f.backoff.is_object()) {
-      const long long base = std::max(0LL, int_option(f.backoff, "delay", 0));
-      const auto type = f.backoff.find("type");
-      const bool exponential = type != f.backoff.end() && type->is_string() && *type == "exponential";
-      delay = exponential ? base << std::min<long long>(f.attempt - 1, 30) : base;
+    } else {
+      delay = foreign_backoff_ms(f);
     }
     ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e), delay);
-    ++retried;
+    notify(&WorkerObserver::step_retried, job, f, &e);
     return;
   }
   if (f.attempt > 1) e.context["attempts"] = f.attempt;
   ops.fail_final(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e),
                  retention(f.opts, "removeOnFail", options.keep_failed));
-  ++failed;
-  if (!f.envelope) {
-    if (auto parent = foreign_parent(job, limits()); parent && !parent->wait_on_failure) {
-      ops.deliver(parent->queue, parent->id, job.key(), e.message, parent->on_failure);
-    }
-    return;
-  }
+  notify(&WorkerObserver::step_failed, job, f, &e);
+  if (!f.envelope) return foreign_failed(f, e, ops);
   if (cancelled_runs.contains(f.envelope->run)) return;  // nobody waits for it any more
   const std::string key = job.key();
   if (f.tell_run_directly) {
@@ -196,26 +230,22 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   FetchedJob& job = f.job;
   if (f.interrupted) {  // shutdown: back to wait for another worker, this attempt not counted
     ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt - 1, "worker shutting down", "[]", 0);
+    const Error why = f.outcome ? errors::cancelled("worker shutting down") : f.outcome.error();
+    notify(&WorkerObserver::step_retried, job, f, &why);
     return;
   }
   if (!f.outcome) return leaf_failed(f, std::move(f.outcome.error()), ops);
   const std::string value = dump_text(f.outcome->to_json());
   ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, value,
                retention(f.opts, "removeOnComplete", options.keep_completed));
-  ++completed;
-  if (!f.envelope) {
-    // A child of a BullMQ flow: its parent learns the result, as BullMQ's own workers do it.
-    if (auto parent = foreign_parent(job, limits())) {
-      ops.deliver(parent->queue, parent->id, job.key(), value, OpList::ChildEnd::completed);
-    }
-    return;
-  }
+  notify(&WorkerObserver::step_finished, job, f, nullptr);
+  if (!f.envelope) return foreign_completed(f, value, ops);
   if (f.envelope && !cancelled_runs.contains(f.envelope->run)) {
     f.binding->planner->finished(*f.envelope, job.key(), std::move(f.outcome), ops);
   }
 }
 
-void Worker::Impl::settle_join(FetchedJob& job, Binding* b, OpList& ops) {
+void Worker::Impl::settle_join(FetchedJob& job, const std::shared_ptr<Binding>& b, OpList& ops) {
   Finished f;
   f.binding = b;
   f.processed_on = now_ms();
@@ -232,6 +262,7 @@ void Worker::Impl::settle_join(FetchedJob& job, Binding* b, OpList& ops) {
   } else if (!f.envelope && !in.error) {
     in.error = errors::validation(job.key() + " opts.am2z", nullptr, "is missing: a join job must come from am2z");
   }
+  notify(&WorkerObserver::step_started, job, f, nullptr);
   if (in.error) {
     f.outcome = fail(std::move(*in.error));
   } else if (const std::string defa = job.field("defa"); !defa.empty()) {
@@ -241,6 +272,7 @@ void Worker::Impl::settle_join(FetchedJob& job, Binding* b, OpList& ops) {
   } else {
     f.outcome = b->planner->settle_join(*f.envelope, std::move(*in.state), job.succeeded, job.failed, job.errors);
   }
+  f.finished_on = now_ms();
   f.job = std::move(job);
   {
     std::lock_guard lock(mutex);

@@ -137,3 +137,17 @@ TEST_CASE("move-only tasks are accepted") {
   REQUIRE(done->wait_for_at_least(1, 2s));
   CHECK(*seen == 42);
 }
+
+TEST_CASE("a pool of one's own runs every task before its destructor returns") {
+  std::atomic<int> ran{0};
+  {
+    TaskPool pool;
+    for (int i = 0; i < 8; ++i) {
+      pool.submit([&ran] {
+        std::this_thread::sleep_for(5ms);
+        ++ran;
+      });
+    }
+  }
+  CHECK(ran.load() == 8);
+}
