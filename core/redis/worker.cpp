@@ -42,6 +42,7 @@ std::vector<std::string> Worker::Impl::step_header(long long now, int fetch_budg
   h.all_events = options.all_events;
   h.max_job_bytes = options.max_job_bytes;
   h.fetch_budget = fetch_budget;
+  h.run_results = space.run_results();
   return h.argv();
 }
 

@@ -33,6 +33,10 @@ local runPrefix = ARGV[7]
 local maxJobBytes = tonumber(ARGV[8])
 local budget = tonumber(ARGV[9])
 local oversizeField = ARGV[10]
+-- Without these an ended run's steps would run again: refuse a caller that forgot them.
+if runPrefix == "" or oversizeField == nil or oversizeField == "" then
+  return redis.error_reply("ERR am2z step script: the run results prefix and oversize field are required")
+end
 local rcall = redis.call
 
 local function xadd(q, ...)
