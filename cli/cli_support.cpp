@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/units.hpp"
 #include "plugins/builtins.hpp"
 
 namespace am2z::cli {
@@ -75,6 +76,36 @@ void print_error_json(const Json& j) {
   const std::string text = j.dump(-1, ' ', false, Json::error_handler_t::replace);
   std::fwrite(text.data(), 1, text.size(), stderr);
   std::fputc('\n', stderr);
+}
+
+void print_error(const Error& e) { print_error_json(Json{{"error", e.to_json()}}); }
+
+namespace {
+/// The parser's reason for refusing a flag's text.
+std::string reason_of(const Error& e) { return e.context.value("reason", e.message); }
+}  // namespace
+
+std::optional<Millis> parse_duration_flag(const std::string& text, const DurationFlag& flag) {
+  auto d = parse_duration(text);
+  const bool in_range = d && (flag.allow_zero ? d->count() >= 0 : d->count() > 0);
+  if (in_range) return *d;
+  if (flag.expected != nullptr) {
+    std::fprintf(stderr, "am2z %s: %s: '%s' is not %s\n", flag.command, flag.flag, text.c_str(), flag.expected);
+  } else {
+    const std::string why =
+        d ? (flag.allow_zero ? "must not be negative" : "must be greater than 0") : reason_of(d.error());
+    std::fprintf(stderr, "am2z %s: %s: %s\n", flag.command, flag.flag, why.c_str());
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> parse_size_flag(const std::string& text, const char* command, const char* flag,
+                                           std::size_t min_bytes, const char* min_text) {
+  auto size = parse_size(text);
+  if (size && *size >= min_bytes) return *size;
+  const std::string why = size ? std::string("must be at least ") + min_text : reason_of(size.error());
+  std::fprintf(stderr, "am2z %s: %s: %s\n", command, flag, why.c_str());
+  return std::nullopt;
 }
 
 void exit_now(int code) {

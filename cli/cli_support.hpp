@@ -1,8 +1,12 @@
 #pragma once
 // Pieces every subcommand shares: logging set-up, the processor registry, output helpers.
 #include <CLI/CLI.hpp>
+#include <cstddef>
+#include <optional>
 #include <string>
 
+#include "core/cancel.hpp"
+#include "core/error.hpp"
 #include "core/json.hpp"
 #include "core/processor.hpp"
 #include "flows/diagnostic.hpp"
@@ -37,6 +41,24 @@ void print_json(const Json& j, bool compact);
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
 /// Writes one line of JSON to stderr.
 void print_error_json(const Json& j);
+/// Writes {"error": e} as one line of JSON to stderr.
+void print_error(const Error& e);
+
+/// A duration flag, named in its usage error "am2z <command>: <flag>: ...".
+struct DurationFlag {
+  const char* command;             ///< "worker"
+  const char* flag;                ///< "--grace"
+  const char* expected = nullptr;  ///< "a positive duration": says "'<text>' is not <expected>"; null: why
+  bool allow_zero = false;         ///< 0 is a valid value (a TTL that never expires)
+};
+/// Parses a duration flag's text (core/units); on a bad value prints its usage error and returns
+/// nullopt (exit kExitUsage).
+std::optional<Millis> parse_duration_flag(const std::string& text, const DurationFlag& flag);
+/// Parses a size flag's text ("16MiB"); on a bad value, or one under `min_bytes` (spelled
+/// `min_text`), prints "am2z <command>: <flag>: <why>" and returns nullopt (exit kExitUsage).
+std::optional<std::size_t> parse_size_flag(const std::string& text, const char* command, const char* flag,
+                                           std::size_t min_bytes = 0, const char* min_text = "");
+
 /// Flushes stdio and leaves at once: abandoned steps may still be running on pool threads.
 [[noreturn]] void exit_now(int code);
 

@@ -5,8 +5,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/run_distributed.hpp"
-#include "core/redis/submitter.hpp"
-#include "core/units.hpp"
+#include "core/redis/distributed_run.hpp"
 
 namespace am2z::cli {
 
@@ -20,18 +19,12 @@ struct ResultArgs {
   bool compact = false;
 };
 
-/// Exit code when the run has not finished (and we were not asked to wait).
-constexpr int kExitPending = 5;
-
 int run(const ResultArgs& a) {
   std::optional<Millis> timeout;
   if (!a.timeout.empty()) {
-    auto d = parse_duration(a.timeout);
-    if (!d || d->count() <= 0) {
-      std::fprintf(stderr, "am2z result: --timeout: '%s' is not a positive duration\n", a.timeout.c_str());
-      return kExitUsage;
-    }
-    timeout = *d;
+    timeout =
+        parse_duration_flag(a.timeout, {.command = "result", .flag = "--timeout", .expected = "a positive duration"});
+    if (!timeout) return kExitUsage;
   }
   if (a.run_id.empty() || a.run_id.find(':') != std::string::npos) {
     std::fprintf(stderr, "am2z result: '%s' is not a run id\n", a.run_id.c_str());
@@ -41,9 +34,9 @@ int run(const ResultArgs& a) {
   if (!endpoint) return kExitUsage;
   auto conn = connect_or_report(*endpoint, "result");
   if (!conn) return kExitUnreachable;
-  const std::string key = redis::KeySpace(a.redis.prefix).run_result(a.run_id);
+  const redis::RunHandle run = redis::attach(redis::KeySpace(a.redis.prefix), a.run_id);
   if (!a.wait) {
-    auto found = redis::read_outcome(*conn, key);
+    auto found = redis::outcome(*conn, run);
     if (!found) {
       std::fprintf(stderr, "am2z result: %s\n", found.error().message.c_str());
       return kExitUnreachable;
@@ -57,9 +50,11 @@ int run(const ResultArgs& a) {
     }
     return print_outcome(**found, a.compact);
   }
-  std::optional<Deadline> deadline;
-  if (timeout) deadline = SteadyClock::now() + *timeout;
-  auto outcome = redis::wait_outcome(*conn, key, deadline, install_interrupt_handler());
+  redis::WaitOptions wait;
+  wait.timeout = timeout;
+  wait.cancel = install_interrupt_handler();
+  wait.end_run_on_give_up = false;  // whoever submitted the run decides its end, not its readers
+  auto outcome = redis::wait(*conn, run, wait);
   if (outcome) return print_outcome(*outcome, a.compact);
   const Error& e = outcome.error();
   if (e.category == ErrorCategory::timeout) {

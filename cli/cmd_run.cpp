@@ -15,7 +15,6 @@
 #include "cli/interrupt.hpp"
 #include "cli/run_distributed.hpp"
 #include "core/runner.hpp"
-#include "core/units.hpp"
 #include "flows/execution_plan.hpp"
 #include "flows/input_contract.hpp"
 #include "flows/loader.hpp"
@@ -61,19 +60,13 @@ void wait_for_subprocesses(Millis cap) {
   }
 }
 
-int exit_code_for(const Error& e) {
-  if (e.category == ErrorCategory::cancelled) return kExitInterrupted;
-  if (e.category == ErrorCategory::timeout) return kExitTimeout;
-  return kExitFailure;
-}
-
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "am2z run: %s\n", message.c_str());
   return kExitUsage;
 }
 
 int invalid_input(const Error& e) {
-  print_error_json(Json{{"error", e.to_json()}});
+  print_error(e);
   return kExitInvalid;
 }
 
@@ -158,9 +151,8 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
     std::fflush(stdout);
     return kExitSuccess;
   }
-  const int code = exit_code_for(*outcome.error);
-  print_error_json(Json{{"error", outcome.error->to_json()}});
-  return code;
+  print_error(*outcome.error);
+  return exit_code_for(*outcome.error);
 }
 
 /// --watch: runs, then re-runs whenever the flow file, a plugin file or a plugin directory
@@ -200,10 +192,8 @@ int watch_loop(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& inp
 int run(const RunArgs& a) {
   std::optional<Millis> timeout;
   if (a.timeout_given) {
-    auto d = parse_duration(a.timeout);
-    if (!d || d->count() <= 0)
-      return usage_error("--timeout: " + (d ? "must be greater than 0" : d.error().context.value("reason", "")));
-    timeout = *d;
+    timeout = parse_duration_flag(a.timeout, {.command = "run", .flag = "--timeout"});
+    if (!timeout) return kExitUsage;
   }
   // Under --watch a plugin is loaded from a private copy, so a rebuilt file is really reloaded.
   auto catalog = load_plugins(a.plugins, PluginLoadOptions{.private_copy = a.watch});

@@ -10,7 +10,6 @@
 #include "cli/interrupt.hpp"
 #include "cli/redis_support.hpp"
 #include "core/redis/worker.hpp"
-#include "core/units.hpp"
 #include "flows/loader.hpp"
 
 namespace am2z::cli {
@@ -58,27 +57,16 @@ std::vector<std::string> flow_files(const std::vector<std::string>& roots, bool&
   return out;
 }
 
-std::optional<std::chrono::milliseconds> duration_arg(const std::string& text, const char* option) {
-  auto d = parse_duration(text);
-  if (!d || d->count() <= 0) {
-    std::fprintf(stderr, "am2z worker: %s: '%s' is not a positive duration such as 500ms or 30s\n", option,
-                 text.c_str());
-    return std::nullopt;
-  }
-  return *d;
-}
-
 int run(const WorkerArgs& a) {
-  auto lock = duration_arg(a.lock_duration, "--lock-duration");
-  auto stalled = duration_arg(a.stalled_interval, "--stalled-interval");
-  auto grace = duration_arg(a.grace, "--grace");
+  constexpr const char* kExpected = "a positive duration such as 500ms or 30s";
+  auto lock =
+      parse_duration_flag(a.lock_duration, {.command = "worker", .flag = "--lock-duration", .expected = kExpected});
+  auto stalled = parse_duration_flag(a.stalled_interval,
+                                     {.command = "worker", .flag = "--stalled-interval", .expected = kExpected});
+  auto grace = parse_duration_flag(a.grace, {.command = "worker", .flag = "--grace", .expected = kExpected});
   if (!lock || !stalled || !grace) return kExitUsage;
-  auto max_job = parse_size(a.max_job_size);
-  if (!max_job || *max_job < 1024) {
-    std::fprintf(stderr, "am2z worker: --max-job-size: %s\n",
-                 max_job ? "must be at least 1KiB" : max_job.error().context.value("reason", max_job.error().message).c_str());
-    return kExitUsage;
-  }
+  auto max_job = parse_size_flag(a.max_job_size, "worker", "--max-job-size", 1024, "1KiB");
+  if (!max_job) return kExitUsage;
   auto endpoint = resolve_endpoint(a.redis, "worker");
   if (!endpoint) return kExitUsage;
 

@@ -33,7 +33,7 @@ std::unique_ptr<redis::Connection> connect_or_report(const redis::Endpoint& endp
   if (auto st = conn->connect(); !st) {
     std::fprintf(stderr, "am2z %s: cannot use Redis at %s: %s\n", command, endpoint.display().c_str(),
                  st.error().message.c_str());
-    print_error_json(Json{{"error", st.error().to_json()}});
+    print_error(st.error());
     return nullptr;
   }
   return conn;

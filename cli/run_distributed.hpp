@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/redis_support.hpp"
+#include "core/redis/distributed_run.hpp"
 #include "core/state.hpp"
 #include "flows/loader.hpp"
 
@@ -25,7 +26,8 @@ struct DistributedRunArgs {
 /// Submits `input` to a run of the flow `loaded` (from args.flow_file) and prints its outcome.
 int run_distributed(const DistributedRunArgs& args, const LoadResult& loaded, State input);
 
-/// Exit code of a run's outcome payload, shared with `am2z result`: prints state or error.
-int print_outcome(const Json& payload, bool compact);
+/// Prints a run's final state (stdout) or error (stderr) and returns its exit code; shared with
+/// `am2z result`.
+int print_outcome(const redis::DistributedOutcome& outcome, bool compact);
 
 }  // namespace am2z::cli
