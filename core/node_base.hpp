@@ -60,6 +60,9 @@ class Node {
   /// Distributed: the result of a node that fanned out, from its children's results; `where`
   /// names the node for messages. Kinds that never fan out refuse.
   virtual Result<State> settle_join(State base, std::vector<JoinChild> children, const std::string& where) const;
+  /// Distributed: whether the node ends through a join job (it fans out, or it waits for another
+  /// worker's queue), so a job of its flow's join queue may name it.
+  virtual bool settles_in_join() const { return false; }
 
   std::optional<Millis> timeout;  ///< whole-node timeout (composites)
 
@@ -97,6 +100,7 @@ class ProcessorNode final : public Node {
   explicit ProcessorNode(std::shared_ptr<const ProcessorInstance> instance);
   NodeKind kind() const override { return NodeKind::processor; }
   std::vector<const Node*> children() const override { return {}; }
+  bool settles_in_join() const override { return instance().remote_queue().has_value(); }
   const ProcessorInstance& instance() const { return *instance_; }
   const std::shared_ptr<const ProcessorInstance>& instance_ptr() const { return instance_; }
 

@@ -41,6 +41,7 @@ class BatchNode final : public Node {
   void plan_child_end(std::size_t position, Result<State> outcome, DistributedPlan& plan) const override;
   /// Distributed: the items' results in item order; fail-fast stops at the first failure.
   Result<State> settle_join(State base, std::vector<JoinChild> children, const std::string& where) const override;
+  bool settles_in_join() const override { return true; }
 
  protected:
   Status run(State& state, const Scope& scope) const override;

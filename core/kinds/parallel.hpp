@@ -23,6 +23,7 @@ class ParallelNode final : public Node {
   void plan_child_end(std::size_t position, Result<State> outcome, DistributedPlan& plan) const override;
   /// Distributed: the branches' outputs merged, or the first failure in declaration order.
   Result<State> settle_join(State base, std::vector<JoinChild> children, const std::string& where) const override;
+  bool settles_in_join() const override { return true; }
 
  protected:
   Status run(State& state, const Scope& scope) const override;

@@ -51,8 +51,8 @@ void Worker::Impl::dispatch(FetchedJob job, const std::shared_ptr<Binding>& b) {
   auto cancel = std::make_shared<CancelSource>();
   {
     std::lock_guard lock(mutex);
-    active.emplace(job.key(), Active{lock_key(job.queue, job.id), job.token, queue_key(job.queue, "stalled"), job.id, run, Clock::now(),
-                                     cancel});
+    active.emplace(job.key(), Active{lock_key(job.queue, job.id), job.token, queue_key(job.queue, "stalled"), job.id,
+                                     run, Clock::now(), cancel});
   }
   const ProcessorInstance& inst = *b->instance;
   // Instant steps on small jobs take microseconds: a thread hand-off would cost more. A big job
@@ -88,9 +88,8 @@ Status Worker::Impl::check_envelope(const FetchedJob& job, const Binding& b, con
   }
   const Node* node = b.flow->entries()[static_cast<std::size_t>(e)].node;
   const bool node_is_leaf = node->kind() == NodeKind::processor;
-  const bool is_remote = node_is_leaf && static_cast<const ProcessorNode*>(node)->instance().remote_queue().has_value();
   const bool served = is_leaf ? node_is_leaf && static_cast<const ProcessorNode*>(node)->instance_ptr() == b.instance
-                              : node->kind() == NodeKind::parallel || node->kind() == NodeKind::batch || is_remote;
+                              : node->settles_in_join();
   if (!served) {
     return fail(errors::configuration("opts.am2z.node", "job " + job.key() + " names node '" + env->node +
                                                             "', which is not served by queue '" + b.name + "'"));
