@@ -39,14 +39,6 @@ std::string KeySpace::queue(std::string_view name) const {
   return out;
 }
 
-std::string KeySpace::queue_name(std::string_view keys) const {
-  if (keys.size() < prefix_.size() + 2 || !keys.starts_with(prefix_) || keys[prefix_.size()] != ':' ||
-      keys.back() != ':') {
-    return {};
-  }
-  return std::string(keys.substr(prefix_.size() + 1, keys.size() - prefix_.size() - 2));
-}
-
 std::string KeySpace::worker_client_name(std::string_view queue, std::string_view worker) const {
   return prefix_ + ":" + base64(queue) + ":w:" + std::string(worker);
 }

@@ -33,8 +33,6 @@ class KeySpace {
   std::string join_queue(const std::string& flow) const { return flow + "._join"; }
   /// Key prefix of a queue, "<prefix>:<queue>:": every BullMQ key of the queue starts with it.
   std::string queue(std::string_view name) const;
-  /// The queue a key prefix names, "" when `keys` is not one of this prefix's queues.
-  std::string queue_name(std::string_view keys) const;
   /// BullMQ's name for a worker's connection to `queue`, listed by Queue.getWorkers().
   std::string worker_client_name(std::string_view queue, std::string_view worker) const;
 

@@ -32,13 +32,6 @@ TEST_CASE("another prefix moves every key, am2z's own included") {
   }
 }
 
-TEST_CASE("a queue name is read back only from this prefix's keys") {
-  const KeySpace keys("p");
-  CHECK(keys.queue_name("p:f.s:") == "f.s");
-  CHECK(keys.queue_name("bull:f.s:") == "");
-  CHECK(keys.queue_name("p:") == "");
-}
-
 TEST_CASE("a job of one deployment cannot write into another deployment's run results") {
   const KeySpace mine("blue");
   auto other = Envelope::from_json(Json::parse(R"({"run":"r","flow":"f","fh":"h","node":"n","reply":"am2z:run:r"})"),
