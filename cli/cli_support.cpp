@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/environment.hpp"
 #include "core/units.hpp"
 #include "plugins/builtins.hpp"
 
@@ -17,6 +18,17 @@ void add_global_options(CLI::App& app, GlobalOptions& opts) {
       ->envname("AM2Z_LOG_LEVEL");
   app.add_flag("-q,--quiet", opts.quiet, "Only log errors");
   app.add_flag("-v,--verbose", opts.verbose, "Log debug details");
+}
+
+bool environment_is_valid() {
+  auto report = [](const Error& e) {
+    std::fprintf(stderr, "am2z: %s: %s\n", e.context.value("configKey", "").c_str(),
+                 e.context.value("reason", e.message).c_str());
+    return false;
+  };
+  if (auto timeout = env_default_timeout(); !timeout) return report(timeout.error());
+  if (auto depth = env_max_call_depth(); !depth) return report(depth.error());
+  return true;
 }
 
 void setup_logging(const GlobalOptions& opts) {

@@ -24,6 +24,9 @@ struct GlobalOptions {
 
 /// Adds --log-level, -q and -v to `app`.
 void add_global_options(CLI::App& app, GlobalOptions& opts);
+/// Checks the configuration variables the engine reads (core/environment.hpp); on a malformed
+/// one prints "am2z: <VARIABLE>: <why>" and returns false (exit kExitUsage).
+bool environment_is_valid();
 /// Sends spdlog to stderr at the chosen level (AM2Z_LOG_LEVEL when no flag says otherwise).
 void setup_logging(const GlobalOptions& opts);
 /// The built-in processor types.

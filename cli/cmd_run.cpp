@@ -14,6 +14,7 @@
 #include "cli/input.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/run_distributed.hpp"
+#include "core/environment.hpp"
 #include "core/runner.hpp"
 #include "flows/execution_plan.hpp"
 #include "flows/input_contract.hpp"
@@ -139,6 +140,9 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
   options.timeout = timeout;
   options.cancel = interrupt;
   options.max_call_depth = a.max_call_depth;
+  if (!a.max_call_depth_given) {
+    if (auto env = env_max_call_depth(); env && *env) options.max_call_depth = **env;  // checked in main
+  }
   RunOutcome outcome = run_flow(loaded.flow, std::move(*state), options);
   // A subprocess still alive now belongs to a step the run abandoned (a timeout, Ctrl-C, or a
   // cancelled batch item). Its token has fired, so it already got SIGTERM: give it its kill grace
@@ -213,11 +217,14 @@ CommandHandler add_run_command(CLI::App& app) {
   cmd->add_option("flow", args->flow, "Flow file (YAML)")->required();
   cmd->add_option("-i,--input", args->input, "Input state: a JSON file, or - for stdin (default: {})");
   cmd->add_option("--set", args->sets, "Set a value in the input: path=value (value is JSON, else a string)");
-  cmd->add_option("--session", args->session, "Session id (default: the input's metadata.sessionId, else generated)");
+  cmd->add_option("--session", args->session,
+                  "Session id (default: AM2Z_SESSION, else the input's metadata.sessionId, else generated)")
+      ->envname("AM2Z_SESSION");
   cmd->add_option("--events", args->events, "Write events as JSON lines to FILE (- for stderr)");
   cmd->add_option("--timeout", args->timeout, "Cancel the run after this long, e.g. 30s (exit code 124)")
       ->each([args](const std::string&) { args->timeout_given = true; });
-  cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth (local runs; default 10)")
+  cmd->add_option("--max-call-depth", args->max_call_depth,
+                  "Limit on nested ctx.call depth (local runs; default AM2Z_MAX_CALL_DEPTH, else 10)")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()))
       ->each([args](const std::string&) { args->max_call_depth_given = true; });
   cmd->add_flag("-c,--compact", args->compact, "Print the final state on one line");

@@ -9,6 +9,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/redis_support.hpp"
+#include "core/environment.hpp"
 #include "core/redis/worker.hpp"
 #include "flows/loader.hpp"
 
@@ -32,6 +33,7 @@ struct WorkerArgs {
   std::string events = "final";
   std::string max_job_size = "16MiB";
   int max_call_depth = 10;
+  bool max_call_depth_given = false;
   std::vector<std::string> plugins;
 };
 
@@ -104,6 +106,9 @@ int run(const WorkerArgs& a) {
   options.all_events = a.events == "all";
   options.max_job_bytes = *max_job;
   options.max_call_depth = a.max_call_depth;
+  if (!a.max_call_depth_given) {
+    if (auto env = env_max_call_depth(); env && *env) options.max_call_depth = **env;  // checked in main
+  }
   auto worker = redis::Worker::create(std::move(options), std::move(flows));
   if (!worker) {
     std::fprintf(stderr, "am2z worker: %s\n", worker.error().message.c_str());
@@ -136,8 +141,10 @@ CommandHandler add_worker_command(CLI::App& app) {
   cmd->add_option("--name", args->name, "Worker name shown in Redis (default host:pid)");
   cmd->add_option("--max-job-size", args->max_job_size,
                   "Largest job (data and options) a step may take; bigger ones fail unrun (default 16MiB)");
-  cmd->add_option("--max-call-depth", args->max_call_depth, "Limit on nested ctx.call depth inside a step (default 10)")
-      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--max-call-depth", args->max_call_depth,
+                  "Limit on nested ctx.call depth inside a step (default AM2Z_MAX_CALL_DEPTH, else 10)")
+      ->check(CLI::Range(1, 1000))
+      ->each([args](const std::string&) { args->max_call_depth_given = true; });
   add_plugin_option(cmd, args->plugins);
   cmd->add_flag("--remove-on-complete", args->remove_on_complete, "Delete jobs when they complete");
   cmd->add_flag("--remove-on-fail", args->remove_on_fail, "Delete jobs when they fail");

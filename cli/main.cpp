@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     exit_now(kExitUsage);
   }
   setup_logging(globals);
+  if (!environment_is_valid()) exit_now(kExitUsage);
   for (const auto& [name, handler] : commands) {
     if (app.got_subcommand(name)) exit_now(handler(globals));
   }

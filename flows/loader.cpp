@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "core/environment.hpp"
 #include "core/text_file.hpp"
 
 #include "flows/field.hpp"
@@ -121,6 +122,10 @@ class Loader {
     }
     if (const Field* f = top.get("include")) include_all(*f, file);
     if (const Field* f = top.get("defaults")) defaults = parse_defaults(reporter_, *f);
+    // A malformed AM2Z_DEFAULT_TIMEOUT is the CLI's usage error before any flow loads.
+    if (!defaults.timeout) {
+      if (auto env = env_default_timeout(); env && *env) defaults.timeout = **env;
+    }
     defaults.base_dir = file.base_dir;
     if (const Field* f = top.get("processors")) load_processors(*f, defaults);
     if (const Field* f = top.get("flows")) declare_subflows(*f, defaults);

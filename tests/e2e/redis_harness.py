@@ -160,9 +160,9 @@ class DistributedTestCase(harness.E2ETestCase):
                 w.kill()
                 w.communicate()
 
-    def start_worker(self, *flows, args=()):
+    def start_worker(self, *flows, args=(), env=None):
         proc = harness.start("worker", "--redis", self.redis.url, *[a for f in flows for a in ("--flows", f)],
-                             *args, "--log-level", "warn")
+                             *args, "--log-level", "warn", env=env)
         self.workers.append(proc)
         return proc
 
