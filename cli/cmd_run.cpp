@@ -242,6 +242,8 @@ CommandHandler add_run_command(CLI::App& app) {
   cmd->add_option("--queue-events", args->queue_events,
                   "With --redis: final (default) or all: also added/waiting events, like BullMQ")
       ->check(CLI::IsMember({"final", "all"}));
+  cmd->add_flag("--require-worker", args->distributed.require_worker,
+                "With --redis: exit 6 when no live worker serves the flow's queues (default: warn and wait)");
   cmd->add_option("--result-ttl", args->distributed.result_ttl,
                   "With --redis: how long the outcome stays readable by am2z result (default 24h)");
   cmd->add_option("--max-job-size", args->distributed.max_job_size,

@@ -11,6 +11,7 @@ inline constexpr int kExitUsage = 2;          ///< bad command line
 inline constexpr int kExitInvalid = 3;        ///< invalid flow file or input
 inline constexpr int kExitUnreachable = 4;    ///< Redis cannot be reached (or refused us) at start
 inline constexpr int kExitPending = 5;        ///< `am2z result`: the run has no outcome (yet)
+inline constexpr int kExitNoWorker = 6;       ///< `run --redis --require-worker`: no live worker serves a queue
 inline constexpr int kExitTimeout = 124;      ///< the run (or the step that ended it) timed out
 inline constexpr int kExitInterrupted = 130;  ///< Ctrl-C / SIGTERM cancelled the run
 

@@ -1,11 +1,14 @@
 #include "cli/run_distributed.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
 #include "cli/cli_support.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/interrupt.hpp"
 #include "core/redis/distributed_run.hpp"
+#include "core/redis/live_workers.hpp"
 
 namespace am2z::cli {
 
@@ -17,6 +20,39 @@ int print_outcome(const redis::DistributedOutcome& outcome, bool compact) {
   print_error(*outcome.error);
   return exit_code_for(*outcome.error);
 }
+
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+/// A run into queues no live worker serves would wait in silence: say so at once (or refuse it
+/// with --require-worker). False only when refusing.
+bool served_enough(redis::Connection& c, const redis::PlannedFlow& flow, const redis::Endpoint& endpoint,
+                   bool require_worker) {
+  auto workers = redis::live_workers(c, flow.keys());
+  if (!workers) {  // cannot tell: the submission itself will say what is wrong with Redis
+    spdlog::debug("could not list the live workers: {}", workers.error().message);
+    return true;
+  }
+  const auto missing = redis::unserved(redis::queues_of(flow), *workers);
+  if (missing.empty()) return true;
+  const std::string what = "no live worker on " + endpoint.display() + " (prefix '" + flow.keys().prefix() +
+                           "') serves queue(s) " + joined(missing) + " of flow '" + flow.flow().name + "'";
+  if (require_worker) {
+    std::fprintf(stderr, "am2z run: %s; start one with: am2z worker --flows %s\n", what.c_str(),
+                 flow.flow().source.c_str());
+    return false;
+  }
+  spdlog::warn("{}: the run waits until one starts (am2z worker --flows {}; --require-worker exits {} instead)", what,
+               flow.flow().source, kExitNoWorker);
+  return true;
+}
+
+}  // namespace
 
 int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State input) {
   auto ttl = parse_duration_flag(
@@ -36,6 +72,8 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
   auto conn = connect_or_report(*endpoint, "run");
   if (!conn) return kExitUnreachable;
 
+  if (!served_enough(*conn, *flow, *endpoint, a.require_worker)) return kExitNoWorker;
+
   const CancelToken cancel = install_interrupt_handler();
   redis::DistributedRunOptions options;
   options.session = a.session;
@@ -48,7 +86,8 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
     return kExitUnreachable;
   }
   if (a.detach) {
-    print_json(Json{{"run", run->run_id}, {"flow", run->flow}, {"result", run->reply_key}}, a.compact);
+    print_json(Json{{"run", run->run_id}, {"flow", run->flow}, {"session", run->session}, {"result", run->reply_key}},
+               a.compact);
     return kExitSuccess;
   }
   redis::WaitOptions wait;

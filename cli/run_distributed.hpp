@@ -21,6 +21,7 @@ struct DistributedRunArgs {
   std::string result_ttl = "24h";
   std::string max_job_size = "16MiB";
   bool all_events = false;
+  bool require_worker = false;  ///< exit kExitNoWorker instead of warning when a queue has no live worker
 };
 
 /// Submits `input` to a run of the flow `loaded` (from args.flow_file) and prints its outcome.

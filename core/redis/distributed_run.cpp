@@ -40,7 +40,7 @@ Result<RunHandle> submit(Connection& c, const PlannedFlow& flow, State input, co
   run.keys = flow.keys();
   run.flow = flow.flow().name;
   run.result_ttl = options.result_ttl;
-  run.input = std::make_shared<const Json>(input.to_json());
+  Json input_json = input.to_json();
   SubmitOptions submit_options;
   submit_options.session = options.session;
   submit_options.result_ttl = options.result_ttl;
@@ -49,6 +49,9 @@ Result<RunHandle> submit(Connection& c, const PlannedFlow& flow, State input, co
   if (!submitted) return fail(std::move(submitted.error()));
   run.run_id = std::move(submitted->run_id);
   run.reply_key = std::move(submitted->reply_key);
+  input_json["metadata"]["sessionId"] = submitted->session;  // a give-up's partial state names it
+  run.input = std::make_shared<const Json>(std::move(input_json));
+  run.session = std::move(submitted->session);
   return run;
 }
 

@@ -29,6 +29,7 @@ struct DistributedRunOptions {
 struct RunHandle {
   KeySpace keys;  ///< the deployment's keys (--prefix): where the outcome and cancellation live
   std::string run_id;
+  std::string session;    ///< the run's session; empty when attached
   std::string reply_key;  ///< the list the outcome is pushed to
   std::string flow;       ///< the flow's name, for the caller's timeout error; empty when attached
   std::chrono::milliseconds result_ttl{std::chrono::hours(24)};

@@ -32,7 +32,7 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     run.reply = options.reply_key.empty() ? flow.keys().run_result(run.run) : options.reply_key;
     run.reply_ttl_ms = options.result_ttl.count();
     run.started_ms = now;
-    out.push_back(Submission{run.run, run.reply});
+    out.push_back(Submission{run.run, run.reply, run.session});
     planner.start_run(std::move(input), std::move(run), ops);
   }
   StepHeader header;

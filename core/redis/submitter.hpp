@@ -24,6 +24,7 @@ struct SubmitOptions {
 struct Submission {
   std::string run_id;
   std::string reply_key;
+  std::string session;  ///< the run's session: given, from the input, or generated
 };
 
 /// Enqueues the first jobs of a run of `flow` in one atomic call. Runs that end before any job

@@ -145,9 +145,27 @@ void Worker::Impl::heartbeat(Connection& c, bool alive) {
   }
   Json queues = Json::array();
   for (const auto& [keys, b] : bindings) queues.push_back(b->name);
-  Json beat{{"name", options.name},          {"pid", getpid()},          {"concurrency", options.concurrency},
-            {"queues", std::move(queues)},   {"prefix", options.prefix}, {"seen", now_ms()},
-            {"completed", stats->completed.load()}, {"failed", stats->failed.load()}};
+  std::size_t running = 0;
+  {
+    std::lock_guard lock(mutex);
+    running = active.size();
+  }
+  static const std::string host = [] {
+    char name[256] = {};
+    return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();
+  }();
+  Json beat{{"name", options.name},
+            {"host", host},
+            {"pid", getpid()},
+            {"concurrency", options.concurrency},
+            {"queues", std::move(queues)},
+            {"prefix", options.prefix},
+            {"started", started_ms},
+            {"seen", now_ms()},
+            {"active", running},
+            {"completed", stats->completed.load()},
+            {"failed", stats->failed.load()},
+            {"retried", stats->retried.load()}};
   (void)c.command({"SET", key, beat.dump(), "PX", std::to_string(options.heartbeat_ttl.count())});
 }
 

@@ -134,6 +134,7 @@ struct Worker::Impl {
   std::map<std::string, Active> active;            ///< by job key
   std::unordered_set<std::string> cancelled_runs;
   std::atomic<bool> stopping{false};
+  const long long started_ms = detail::now_ms();  ///< for the heartbeat's uptime
   // What add_flow / remove_flow change, under `mutex`; the dispatcher and the waker follow.
   detail::BindingMap served_bindings;
   std::vector<std::shared_ptr<const PlannedFlow>> served_flows;

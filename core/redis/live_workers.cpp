@@ -1,0 +1,109 @@
+#include "core/redis/live_workers.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/json_limits.hpp"
+#include "core/node_base.hpp"
+
+namespace am2z::redis {
+
+namespace {
+
+long long number(const Json& beat, const char* field) {
+  const auto it = beat.find(field);
+  return it != beat.end() && it->is_number_integer() ? it->get<long long>() : 0;
+}
+
+std::string text(const Json& beat, const char* field) {
+  const auto it = beat.find(field);
+  return it != beat.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+/// The heartbeat keys, by SCAN: KEYS would block a busy Redis.
+Result<std::vector<std::string>> heartbeat_keys(Connection& c, const KeySpace& keys) {
+  std::vector<std::string> found;
+  std::string cursor = "0";
+  do {
+    auto r = c.command({"SCAN", cursor, "MATCH", keys.worker("*"), "COUNT", "1000"});
+    if (!r) return fail(std::move(r.error()));
+    if (r->is_error()) return fail(errors::network("SCAN", 0, r->str));
+    if (!r->is_array() || r->elements.size() != 2) return fail(errors::network("SCAN", 0, "unexpected reply"));
+    cursor = r->elements[0].str;
+    for (auto& k : r->elements[1].elements) found.push_back(std::move(k.str));
+  } while (cursor != "0");
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());  // SCAN may repeat a key
+  return found;
+}
+
+}  // namespace
+
+Result<std::vector<LiveWorker>> live_workers(Connection& c, const KeySpace& keys) {
+  auto names = heartbeat_keys(c, keys);
+  if (!names) return fail(std::move(names.error()));
+  std::vector<LiveWorker> workers;
+  if (names->empty()) return workers;
+  std::vector<std::string> mget{"MGET"};
+  mget.insert(mget.end(), names->begin(), names->end());
+  auto r = c.command(mget);
+  if (!r) return fail(std::move(r.error()));
+  if (r->is_error()) return fail(errors::network("MGET", 0, r->str));
+  for (std::size_t i = 0; i < r->elements.size() && i < names->size(); ++i) {
+    const Reply& value = r->elements[i];
+    if (value.is_nil()) continue;  // expired between SCAN and MGET
+    auto beat = parse_outside_json(value.str, JsonLimits{.max_bytes = 1 << 20});
+    if (!beat || !beat->is_object()) {
+      spdlog::warn("{}: not a worker heartbeat (a JSON object); skipped", (*names)[i]);
+      continue;
+    }
+    LiveWorker w;
+    w.name = text(*beat, "name");
+    w.host = text(*beat, "host");
+    w.pid = number(*beat, "pid");
+    w.concurrency = number(*beat, "concurrency");
+    w.active = number(*beat, "active");
+    w.completed = number(*beat, "completed");
+    w.failed = number(*beat, "failed");
+    w.started_ms = number(*beat, "started");
+    w.seen_ms = number(*beat, "seen");
+    if (const auto q = beat->find("queues"); q != beat->end() && q->is_array()) {
+      for (const auto& name : *q)
+        if (name.is_string()) w.queues.push_back(name.get<std::string>());
+    }
+    w.beat = std::move(*beat);
+    workers.push_back(std::move(w));
+  }
+  std::sort(workers.begin(), workers.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return workers;
+}
+
+std::vector<std::string> queues_of(const PlannedFlow& flow) {
+  const KeySpace& keys = flow.keys();
+  const std::string& name = flow.flow().name;
+  std::vector<std::string> queues;
+  bool joins = false;
+  for (const auto& entry : flow.entries()) {
+    joins = joins || entry.node->settles_in_join();
+    if (entry.node->kind() != NodeKind::processor) continue;
+    const auto& inst = static_cast<const ProcessorNode*>(entry.node)->instance();
+    queues.push_back(inst.remote_queue().value_or(keys.processor_queue(name, inst.name)));
+  }
+  if (joins) queues.push_back(keys.join_queue(name));
+  std::sort(queues.begin(), queues.end());
+  queues.erase(std::unique(queues.begin(), queues.end()), queues.end());
+  return queues;
+}
+
+std::vector<std::string> unserved(const std::vector<std::string>& queues, const std::vector<LiveWorker>& workers) {
+  std::set<std::string> served;
+  for (const auto& w : workers) served.insert(w.queues.begin(), w.queues.end());
+  std::vector<std::string> missing;
+  for (const auto& q : queues)
+    if (!served.contains(q)) missing.push_back(q);
+  return missing;
+}
+
+}  // namespace am2z::redis
