@@ -246,6 +246,8 @@ CommandHandler add_run_command(CLI::App& app) {
                 "With --redis: exit 6 when no live worker serves the flow's queues (default: warn and wait)");
   cmd->add_option("--result-ttl", args->distributed.result_ttl,
                   "With --redis: how long the outcome stays readable by am2z result (default 24h)");
+  cmd->add_option("--session-ttl", args->distributed.session_ttl,
+                  "With --redis: how long an idle session's index stays (default 24h; 0: forever)");
   cmd->add_option("--max-job-size", args->distributed.max_job_size,
                   "With --redis: refuse an input bigger than the workers take (default 16MiB, as am2z worker)");
   return [args](const GlobalOptions&) { return run(*args); };

@@ -17,5 +17,6 @@ CommandHandler add_result_command(CLI::App& app);
 CommandHandler add_schema_command(CLI::App& app);
 CommandHandler add_graph_command(CLI::App& app);
 CommandHandler add_processors_command(CLI::App& app);
+CommandHandler add_session_command(CLI::App& app);
 
 }  // namespace am2z::cli

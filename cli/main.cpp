@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
       {"schema", add_schema_command(app)},
       {"graph", add_graph_command(app)},
       {"processors", add_processors_command(app)},
+      {"session", add_session_command(app)},
   };
   try {
     app.parse(argc, argv);

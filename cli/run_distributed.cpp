@@ -59,6 +59,10 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
       a.result_ttl,
       {.command = "run", .flag = "--result-ttl", .expected = "a duration such as 1h", .allow_zero = true});
   if (!ttl) return kExitUsage;
+  auto session_ttl = parse_duration_flag(
+      a.session_ttl,
+      {.command = "run", .flag = "--session-ttl", .expected = "a duration such as 24h", .allow_zero = true});
+  if (!session_ttl) return kExitUsage;
   auto max_job = parse_size_flag(a.max_job_size, "run", "--max-job-size");
   if (!max_job) return kExitUsage;
   // Before connecting: an input no worker would take is refused whether or not Redis is up.
@@ -78,6 +82,7 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
   redis::DistributedRunOptions options;
   options.session = a.session;
   options.result_ttl = *ttl;
+  options.session_ttl = *session_ttl;
   options.all_events = a.all_events;  // max_input_bytes stays 0: the size was checked above
   auto run = redis::submit(*conn, *flow, std::move(input), options);
   if (!run) {

@@ -19,6 +19,7 @@ struct DistributedRunArgs {
   bool detach = false;
   bool compact = false;
   std::string result_ttl = "24h";
+  std::string session_ttl = "24h";
   std::string max_job_size = "16MiB";
   bool all_events = false;
   bool require_worker = false;  ///< exit kExitNoWorker instead of warning when a queue has no live worker

@@ -45,6 +45,7 @@ Result<RunHandle> submit(Connection& c, const PlannedFlow& flow, State input, co
   submit_options.session = options.session;
   submit_options.result_ttl = options.result_ttl;
   submit_options.all_events = options.all_events;
+  submit_options.session_ttl = options.session_ttl;
   auto submitted = submit_run(c, flow, std::move(input), submit_options);
   if (!submitted) return fail(std::move(submitted.error()));
   run.run_id = std::move(submitted->run_id);
@@ -88,7 +89,7 @@ Result<DistributedOutcome> wait(Connection& c, const RunHandle& run, const WaitO
 }
 
 Status cancel(Connection& c, const RunHandle& run, const Error& why) {
-  return cancel_run(c, run.keys, run.run_id, why, run.result_ttl);
+  return cancel_run(c, run.keys, run.run_id, run.session, why, run.result_ttl);
 }
 
 Result<std::optional<DistributedOutcome>> outcome(Connection& c, const RunHandle& run) {

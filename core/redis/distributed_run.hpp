@@ -22,6 +22,8 @@ struct DistributedRunOptions {
   std::chrono::milliseconds result_ttl{std::chrono::hours(24)};
   std::size_t max_input_bytes = 0;  ///< 0: unchecked; else see check_input_size
   bool all_events = false;          ///< also write BullMQ's added/waiting events for the jobs
+  /// How long the session's index lives once none of its runs is running; 0: forever.
+  std::chrono::milliseconds session_ttl{std::chrono::hours(24)};
 };
 
 /// A submitted run: everything wait, cancel and outcome need. Plain data, so a run submitted by

@@ -48,6 +48,19 @@ class KeySpace {
   /// A worker's heartbeat hash, expiring when the worker stops beating.
   std::string worker(std::string_view name) const;
 
+  // Sessions: an index over the queues (lua/step.lua keeps it; core/redis/sessions.hpp reads it).
+  // step.lua derives these same names from run_results(): keep the two in step.
+  /// Sorted set of sessions by last activity (ms).
+  std::string sessions() const { return own_ + "sessions"; }
+  /// A session's hash: first, last (ms), ttl, runs, completed, failed, cancelled, stopped.
+  std::string session(std::string_view id) const { return own_ + "session:" + std::string(id); }
+  /// Every run of the session, scored by submission (ms).
+  std::string session_runs(std::string_view id) const { return session(id) + ":runs"; }
+  /// Its runs without an outcome yet.
+  std::string session_running(std::string_view id) const { return session(id) + ":running"; }
+  /// Key prefixes ("bull:<queue>:") of the queues its runs put jobs on.
+  std::string session_queues(std::string_view id) const { return session(id) + ":queues"; }
+
  private:
   std::string prefix_;
   std::string own_;

@@ -6,7 +6,6 @@
 #include <set>
 
 #include "core/json_limits.hpp"
-#include "core/node_base.hpp"
 
 namespace am2z::redis {
 
@@ -78,23 +77,6 @@ Result<std::vector<LiveWorker>> live_workers(Connection& c, const KeySpace& keys
   }
   std::sort(workers.begin(), workers.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return workers;
-}
-
-std::vector<std::string> queues_of(const PlannedFlow& flow) {
-  const KeySpace& keys = flow.keys();
-  const std::string& name = flow.flow().name;
-  std::vector<std::string> queues;
-  bool joins = false;
-  for (const auto& entry : flow.entries()) {
-    joins = joins || entry.node->settles_in_join();
-    if (entry.node->kind() != NodeKind::processor) continue;
-    const auto& inst = static_cast<const ProcessorNode*>(entry.node)->instance();
-    queues.push_back(inst.remote_queue().value_or(keys.processor_queue(name, inst.name)));
-  }
-  if (joins) queues.push_back(keys.join_queue(name));
-  std::sort(queues.begin(), queues.end());
-  queues.erase(std::unique(queues.begin(), queues.end()), queues.end());
-  return queues;
 }
 
 std::vector<std::string> unserved(const std::vector<std::string>& queues, const std::vector<LiveWorker>& workers) {

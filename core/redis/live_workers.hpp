@@ -30,10 +30,6 @@ struct LiveWorker {
 /// (written by something else) is skipped with a warning, never fatal.
 Result<std::vector<LiveWorker>> live_workers(Connection& c, const KeySpace& keys);
 
-/// The queues a run of `flow` puts jobs on: one per processor instance (a remote processor's
-/// named queue instead) and, when the flow has a parallel or batch, its join queue.
-std::vector<std::string> queues_of(const PlannedFlow& flow);
-
 /// Those of `queues` that no worker in `workers` lists.
 std::vector<std::string> unserved(const std::vector<std::string>& queues, const std::vector<LiveWorker>& workers);
 

@@ -83,8 +83,17 @@ void OpList::deliver(const std::string& join_q, const std::string& join_id, cons
 }
 
 void OpList::outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms,
-                     const std::string& run_key) {
-  push(tail_, {"O", reply_key, payload, std::to_string(ttl_ms), run_key});
+                     const std::string& run_key, const std::string& session, RunEnd end) {
+  static constexpr const char* kEnds[] = {"completed", "failed", "cancelled"};
+  push(tail_, {"O", reply_key, payload, std::to_string(ttl_ms), run_key, session, kEnds[static_cast<int>(end)]});
+  ++ops_;
+}
+
+void OpList::note_session(const std::string& session, const std::string& run, long long ttl_ms,
+                          const std::vector<std::string>& queue_keys) {
+  std::string queues;
+  for (const auto& q : queue_keys) queues.append(q).push_back('\n');  // keys never hold a newline
+  push(head_, {"N", session, run, std::to_string(ttl_ms), queues});
   ++ops_;
 }
 

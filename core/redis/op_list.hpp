@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace am2z::redis {
 
 struct Fetch {
@@ -58,9 +60,21 @@ class OpList {
   /// failedReason; `error_json` = am2z's full error, kept beside it).
   void deliver(const std::string& join_q, const std::string& join_id, const std::string& child_key,
                const std::string& value, ChildEnd end, const std::string& error_json = "");
+  /// How a run ended, for its session's counters.
+  enum class RunEnd { completed, failed, cancelled };
+  /// The end of a run that failed with an error of `category` (cancelled, or failed).
+  static RunEnd end_for(ErrorCategory category) {
+    return category == ErrorCategory::cancelled ? RunEnd::cancelled : RunEnd::failed;
+  }
   /// A run ended. Written only if the run has no outcome yet: `run_key` (its result key) marks it.
-  void outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms,
-               const std::string& run_key);
+  /// `session` (may be empty: not indexed) gets the end counted and, when it was its last running
+  /// run, its idle expiry armed.
+  void outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms, const std::string& run_key,
+               const std::string& session, RunEnd end);
+  /// A run joins its session's index (at submission): `queue_keys` are the key prefixes of the
+  /// queues it may use; `ttl_ms` how long the session's keys live once it has no running run.
+  void note_session(const std::string& session, const std::string& run, long long ttl_ms,
+                    const std::vector<std::string>& queue_keys);
   void promote(const std::string& q);
   void fetch(const Fetch& f);
 

@@ -205,7 +205,9 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
                    bool& added) const {
   const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
   if (entry.parent < 0) {
-    ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms, flow_.keys().run_result(env.run));
+    const auto end = outcome ? OpList::RunEnd::completed : OpList::end_for(outcome.error().category);
+    ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms,
+                flow_.keys().run_result(env.run), env.session, end);
     return;
   }
   const NodeEntry& parent = flow_.entries()[static_cast<std::size_t>(entry.parent)];
@@ -298,6 +300,23 @@ Result<State> Planner::settle_remote(const Node* node, State base, const ChildVa
   base.data = std::move(value);
   base.meta.bump();
   return base;
+}
+
+std::vector<std::string> queues_of(const PlannedFlow& flow) {
+  const KeySpace& keys = flow.keys();
+  const std::string& name = flow.flow().name;
+  std::vector<std::string> queues;
+  bool joins = false;
+  for (const auto& entry : flow.entries()) {
+    joins = joins || entry.node->settles_in_join();
+    if (entry.node->kind() != NodeKind::processor) continue;
+    const auto& inst = static_cast<const ProcessorNode*>(entry.node)->instance();
+    queues.push_back(inst.remote_queue().value_or(keys.processor_queue(name, inst.name)));
+  }
+  if (joins) queues.push_back(keys.join_queue(name));
+  std::sort(queues.begin(), queues.end());
+  queues.erase(std::unique(queues.begin(), queues.end()), queues.end());
+  return queues;
 }
 
 }  // namespace am2z::redis

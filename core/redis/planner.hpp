@@ -52,6 +52,10 @@ class PlannedFlow {
   std::unordered_map<std::string, int> by_path_;
 };
 
+/// The queues a run of `flow` puts jobs on: one per processor instance (a remote processor's
+/// named queue instead) and, when the flow has a parallel or batch, its join queue.
+std::vector<std::string> queues_of(const PlannedFlow& flow);
+
 /// What a run's waiter receives: {"run", "ok", "state"} or {"run", "ok": false, "error"}.
 Json outcome_payload(const std::string& run, const Result<State>& outcome);
 

@@ -9,6 +9,7 @@ namespace lua {
 extern const char* const step;
 extern const char* const stalled;
 extern const char* const extend_locks;
+extern const char* const session_jobs;
 }  // namespace lua
 
 namespace {
@@ -19,17 +20,18 @@ struct Known {
 };
 
 const Known& known(ScriptId id) {
-  static const std::array<Known, 3> table{{
+  static const std::array<Known, 4> table{{
       {"step", lua::step},
       {"stalled", lua::stalled},
       {"extend_locks", lua::extend_locks},
+      {"session_jobs", lua::session_jobs},
   }};
   return table[static_cast<std::size_t>(id)];
 }
 
 /// SHA1s as the server reported them: the same on every server, so one process-wide cache.
 std::mutex sha_mutex;
-std::array<std::string, 3> shas;
+std::array<std::string, 4> shas;
 
 Result<std::string> load(Connection& c, ScriptId id) {
   auto r = c.command({"SCRIPT", "LOAD", known(id).source});

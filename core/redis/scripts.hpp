@@ -8,7 +8,7 @@
 
 namespace am2z::redis {
 
-enum class ScriptId { step, stalled, extend_locks };
+enum class ScriptId { step, stalled, extend_locks, session_jobs };
 
 /// Runs a script with no declared keys and `args` as ARGV. A Redis error reply from inside the
 /// script is an ExecutionError naming the script.

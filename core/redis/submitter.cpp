@@ -21,6 +21,8 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
   out.reserve(inputs.size());
   const long long now = unix_ms();
   const Planner planner(flow);
+  std::vector<std::string> queue_keys;
+  for (const auto& name : queues_of(flow)) queue_keys.push_back(flow.keys().queue(name));
   for (State& input : inputs) {
     Envelope run;
     run.run = new_run_id();
@@ -33,6 +35,7 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     run.reply_ttl_ms = options.result_ttl.count();
     run.started_ms = now;
     out.push_back(Submission{run.run, run.reply, run.session});
+    ops.note_session(run.session, run.run, options.session_ttl.count(), queue_keys);
     planner.start_run(std::move(input), std::move(run), ops);
   }
   StepHeader header;
@@ -114,13 +117,17 @@ Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply
   return std::optional<Json>(std::move(*j));
 }
 
-Status cancel_run(Connection& c, const KeySpace& keys, const std::string& run_id, const Error& why,
-                  std::chrono::milliseconds result_ttl) {
+Status cancel_runs(Connection& c, const KeySpace& keys, const std::vector<std::string>& run_ids,
+                   const std::string& session, const Error& why, std::chrono::milliseconds result_ttl) {
+  if (run_ids.empty()) return {};
   const long long now = unix_ms();
   OpList ops;
   ops.begin_group();
-  const std::string key = keys.run_result(run_id);
-  ops.outcome(key, dump_text(outcome_payload(run_id, fail(why))), result_ttl.count(), key);
+  for (const auto& run_id : run_ids) {
+    const std::string key = keys.run_result(run_id);
+    ops.outcome(key, dump_text(outcome_payload(run_id, fail(why))), result_ttl.count(), key, session,
+                OpList::end_for(why.category));
+  }
   StepHeader header;
   header.now_ms = now;
   header.token_prefix = "cancel";
@@ -129,10 +136,19 @@ Status cancel_run(Connection& c, const KeySpace& keys, const std::string& run_id
   ops.append_to(argv);
   if (auto r = run_script(c, ScriptId::step, argv); !r) return fail(std::move(r.error()));
   const long long forget_before = now - std::chrono::milliseconds(kCancelledMemory).count();
-  auto r = c.pipeline({{"ZADD", keys.cancelled_runs(), std::to_string(now), run_id},
-                       {"ZREMRANGEBYSCORE", keys.cancelled_runs(), "-inf", std::to_string(forget_before)}});
+  std::vector<std::string> zadd{"ZADD", keys.cancelled_runs()};
+  for (const auto& run_id : run_ids) {
+    zadd.push_back(std::to_string(now));
+    zadd.push_back(run_id);
+  }
+  auto r = c.pipeline({zadd, {"ZREMRANGEBYSCORE", keys.cancelled_runs(), "-inf", std::to_string(forget_before)}});
   if (!r) return fail(std::move(r.error()));
   return {};
+}
+
+Status cancel_run(Connection& c, const KeySpace& keys, const std::string& run_id, const std::string& session,
+                  const Error& why, std::chrono::milliseconds result_ttl) {
+  return cancel_runs(c, keys, {run_id}, session, why, result_ttl);
 }
 
 }  // namespace am2z::redis

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/cancel.hpp"
 #include "core/redis/connection.hpp"
@@ -19,6 +20,8 @@ struct SubmitOptions {
   std::string reply_key;
   std::chrono::milliseconds result_ttl{24 * 3600 * 1000};  ///< 0: the reply list never expires
   bool all_events = false;  ///< write added/waiting events for the jobs (BullMQ writes them always)
+  /// How long the session's index lives once none of its runs is running; 0: forever.
+  std::chrono::milliseconds session_ttl{std::chrono::hours(24)};
 };
 
 struct Submission {
@@ -47,9 +50,14 @@ Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply
 
 /// Ends a run with `why` as its outcome (unless it already has one) and marks it cancelled:
 /// workers stop its running steps within about a second, fail its queued steps without running
-/// them and schedule nothing more for it.
-Status cancel_run(Connection& c, const KeySpace& keys, const std::string& run_id, const Error& why,
-                  std::chrono::milliseconds result_ttl = std::chrono::hours(24));
+/// them and schedule nothing more for it. `session` (empty: unknown) counts the end.
+Status cancel_run(Connection& c, const KeySpace& keys, const std::string& run_id, const std::string& session,
+                  const Error& why, std::chrono::milliseconds result_ttl = std::chrono::hours(24));
+
+/// cancel_run for many runs of one session in one script call.
+Status cancel_runs(Connection& c, const KeySpace& keys, const std::vector<std::string>& run_ids,
+                   const std::string& session, const Error& why,
+                   std::chrono::milliseconds result_ttl = std::chrono::hours(24));
 
 /// Milliseconds since the Unix epoch.
 long long unix_ms();

@@ -217,8 +217,9 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
   const std::string key = job.key();
   if (f.tell_run_directly) {
     // This worker cannot place the job in its flow: tell the run directly.
+    const auto end = OpList::end_for(e.category);
     ops.outcome(f.envelope->reply, dump_text(outcome_payload(f.envelope->run, fail(std::move(e)))),
-                f.envelope->reply_ttl_ms, space.run_result(f.envelope->run));
+                f.envelope->reply_ttl_ms, space.run_result(f.envelope->run), f.envelope->session, end);
     return;
   }
   f.binding->planner->finished(*f.envelope, key, fail(std::move(e)), ops);

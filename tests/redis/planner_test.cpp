@@ -29,7 +29,7 @@ std::vector<std::string> argv_of(OpList& ops) {
 /// The operations of an argv, as opcode followed by its first argument (the queue or key).
 std::vector<std::string> shape(const std::vector<std::string>& argv) {
   static const std::map<std::string, int> arity{{"C", 7}, {"F", 8}, {"R", 8}, {"A", 9}, {"S", 2},
-                                                {"J", 6}, {"O", 4}, {"P", 1}, {"M", 3}, {"G", 0}};
+                                                {"J", 6}, {"O", 6}, {"N", 4}, {"P", 1}, {"M", 3}, {"G", 0}};
   std::vector<std::string> out;
   for (std::size_t i = 0; i < argv.size();) {
     const std::string& op = argv[i];
@@ -179,6 +179,25 @@ TEST_CASE("the last step pushes the outcome; a failure carries the chain's progr
   CHECK(payload["ok"] == false);
   CHECK(payload["error"]["context"]["completedSteps"] == 2);
   CHECK(payload["error"]["partialState"]["kind"] == "x");
+  CHECK(argv[5] == "");        // the envelope names no session: nothing to count
+  CHECK(argv[6] == "failed");  // how the session counts the end
+}
+
+TEST_CASE("a run's end is counted in its session as completed, failed or cancelled") {
+  auto flow = plan(kFlow);
+  Envelope self = run_envelope();
+  self.session = "tenant-a";
+  self.node = "n.2.0";
+  for (auto [outcome, end] : {std::pair{Result<State>(state_of({})), "completed"},
+                              std::pair{Result<State>(fail(errors::cancelled("stop"))), "cancelled"},
+                              std::pair{Result<State>(fail(errors::timeout("a", 5))), "failed"}}) {
+    OpList ops;
+    Planner(*flow).finished(self, "bull:f.a:rr1.n.2.0", outcome, ops);
+    const auto argv = argv_of(ops);
+    REQUIRE(shape(argv) == std::vector<std::string>{"O reply"});
+    CHECK(argv[5] == "tenant-a");
+    CHECK(argv[6] == end);
+  }
 }
 
 TEST_CASE("a route with no match at the start ends the run at once") {

@@ -18,6 +18,7 @@ no longer owns the job, the rest of the group is skipped, so a continuation is n
 by a worker that lost its job to stalled-job recovery.
 
 "O" writes a run's outcome only when the run has none yet: a run has exactly one outcome.
+"N" indexes a new run under its session; "O" counts its end there (KeySpace::session*).
 
 Returns { {groupIndex, code}... for every group whose finish failed }, { fetched jobs... },
 { next delayed due time (ms) per promoted queue... }. Codes: -1 job missing, -2 lock missing,
@@ -102,7 +103,19 @@ local function release_parent(jq, jid, force)
   end
 end
 
-local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 6, O = 4, P = 1, M = 3 }
+-- Sessions index (KeySpace::session*): am2z's own root is the run results prefix minus "run:".
+local ownRoot = string.sub(runPrefix, 1, #runPrefix - 4)
+local function sessionKey(sid) return ownRoot .. "session:" .. sid end
+
+-- A session with no running run is idle: its keys expire after its ttl; a new run revives them.
+local function armSessionExpiry(sk)
+  local ttl = rcall("HGET", sk, "ttl")
+  if ttl and ttl ~= "0" then
+    for _, k in ipairs({ sk, sk .. ":runs", sk .. ":running", sk .. ":queues" }) do rcall("PEXPIRE", k, ttl) end
+  end
+end
+
+local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 6, O = 6, N = 4, P = 1, M = 3 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -220,10 +233,11 @@ while i <= n do
         rcall("SREM", jk .. ":dependencies", child)
         release_parent(jq, jid, mode == "3" or mode == "4")
       elseif op == "O" then
-        -- O replyKey payload ttlMs runKey: a run ended; its outcome goes to whoever waits for it,
-        -- unless the run already has one (runKey exists). A run with a reply list of its own
-        -- also gets its outcome under runKey, which is what marks it ended.
-        local reply, runKey, ttl = ARGV[a], ARGV[a + 3], ARGV[a + 2]
+        -- O replyKey payload ttlMs runKey session end: a run ended; its outcome goes to whoever
+        -- waits for it, unless the run already has one (runKey exists). A run with a reply list of
+        -- its own also gets its outcome under runKey, which is what marks it ended. Its session
+        -- ("" = none known) counts the end (completed / failed / cancelled).
+        local reply, runKey, ttl, sid = ARGV[a], ARGV[a + 3], ARGV[a + 2], ARGV[a + 4]
         if rcall("EXISTS", runKey) == 0 then
           rcall("LPUSH", reply, ARGV[a + 1])
           if ttl ~= "0" then rcall("PEXPIRE", reply, ttl) end
@@ -231,7 +245,28 @@ while i <= n do
             rcall("LPUSH", runKey, ARGV[a + 1])
             rcall("PEXPIRE", runKey, ttl ~= "0" and ttl or 86400000)
           end
+          local sk = sid ~= "" and sessionKey(sid)
+          -- only a run the session still counts as running: an expired session is not revived
+          if sk and rcall("ZREM", sk .. ":running", string.sub(runKey, #runPrefix + 1)) == 1 then
+            rcall("HINCRBY", sk, ARGV[a + 5], 1)
+            rcall("HSET", sk, "last", now)
+            rcall("ZADD", ownRoot .. "sessions", now, sid)
+            if rcall("ZCARD", sk .. ":running") == 0 then armSessionExpiry(sk) end
+          end
         end
+      elseif op == "N" then
+        -- N session run ttlMs queues: a run joins its session's index at submission; `queues` are
+        -- newline-terminated key prefixes. Its keys live while any run of it is running.
+        local sid, run = ARGV[a], ARGV[a + 1]
+        local sk = sessionKey(sid)
+        rcall("HSETNX", sk, "first", now)
+        rcall("HSET", sk, "last", now, "ttl", ARGV[a + 2])
+        rcall("HINCRBY", sk, "runs", 1)
+        rcall("ZADD", sk .. ":runs", now, run)
+        rcall("ZADD", sk .. ":running", now, run)
+        for q in string.gmatch(ARGV[a + 3], "[^\n]+") do rcall("SADD", sk .. ":queues", q) end
+        rcall("ZADD", ownRoot .. "sessions", now, sid)
+        for _, k in ipairs({ sk, sk .. ":runs", sk .. ":running", sk .. ":queues" }) do rcall("PERSIST", k) end
       elseif op == "P" then
         -- P q: move due delayed jobs to wait; report the next due time
         local q = ARGV[a]

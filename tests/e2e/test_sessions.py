@@ -1,0 +1,172 @@
+"""Sessions across machines: `am2z session list|stats|stop` on a real Redis with two workers.
+Stopping one session ends all its runs CANCELLED and removes its jobs; another session's runs,
+results and counters are untouched; idle sessions' index expires, running ones' never."""
+import json
+import time
+import unittest
+
+import harness
+from redis_harness import DistributedTestCase, free_dead_port
+
+SLOW = """\
+version: 1
+name: slow
+processors:
+  a: {use: sleep, with: {duration: 400ms}}
+  b: {use: set, with: {values: {.done: true}}}
+flow: {chain: [a, b]}
+"""
+
+LONG = """\
+version: 1
+name: long
+processors:
+  nap: {use: sleep, with: {duration: 2500ms}}
+flow: nap
+"""
+
+
+class SessionTest(DistributedTestCase):
+    def setUp(self):
+        super().setUp()
+        self.flow = self.write_tmp("slow.yaml", SLOW)
+
+    def session(self, *args, timeout=30.0):
+        return harness.run("session", *args, "--redis", self.redis.url, timeout=timeout)
+
+    def session_json(self, *args):
+        res = self.session(*args, "--json")
+        self.assertExit(res, 0)
+        return json.loads(res.stdout)
+
+    def detach(self, session, *extra):
+        res = self.run_redis(self.flow, "--detach", "-c", "--session", session, *extra)
+        self.assertExit(res, 0)
+        return json.loads(res.stdout)["run"]
+
+    def keys_of_runs(self, runs):
+        found = []
+        for key in self.redis.client("KEYS", "bull:*"):
+            if any(f":r{run}." in key for run in runs):
+                found.append(key)
+        for name in ("wait", "active", "completed", "failed", "delayed", "waiting-children"):
+            for q in ("slow.a", "slow.b"):
+                key = f"bull:{q}:{name}"
+                kind = self.redis.client("TYPE", key)
+                ids = self.redis.client("LRANGE", key, 0, -1) if kind == "list" else \
+                    self.redis.client("ZRANGE", key, 0, -1) if kind == "zset" else []
+                found += [f"{key} {i}" for i in ids if any(i.startswith(f"r{run}.") for run in runs)]
+        return found
+
+    def test_stop_ends_one_session_and_leaves_the_other_alone(self):
+        self.start_worker(self.flow, args=("-c", "2"))
+        self.start_worker(self.flow, args=("-c", "2"))
+        # beta: 3 runs that must all complete; alpha: 12 runs, two of them with waiting submitters
+        beta = [self.detach("beta") for _ in range(3)]
+        waiting = [harness.start("run", self.flow, "--redis", self.redis.url, "--session", "alpha", "-c")
+                   for _ in range(2)]
+        alpha = [self.detach("alpha") for _ in range(10)]
+        time.sleep(0.2)  # some alpha steps are active now, most still queued
+        res = self.session("stop", "alpha", "--grace", "5s", "--json")
+        self.assertExit(res, 0)
+        report = json.loads(res.stdout)
+        self.assertTrue(report["found"])
+        self.assertGreaterEqual(len(report["cancelledRuns"]), 8, report)
+        self.assertTrue(set(alpha) - set(report["cancelledRuns"]) <= set(), "a run of alpha was not cancelled")
+        self.assertGreater(report["removedJobs"], 0)
+        self.assertEqual(report["stillActive"], 0)
+        for proc in waiting:  # the submitters waiting on stopped runs end with 130
+            r = harness.finish(proc, timeout=20)
+            err = self.assertFailedWith(r, 130)
+            self.assertEqual(err["message"], "cancelled: session alpha stopped")
+        for run in alpha:
+            r = harness.run("result", run, "--redis", self.redis.url)
+            self.assertEqual(self.assertFailedWith(r, 130)["code"], "CANCELLED")
+        self.assertEqual(self.keys_of_runs(alpha + report["cancelledRuns"]), [], "jobs of alpha left behind")
+        for run in beta:  # untouched: they finish, with their results
+            r = harness.run("result", run, "--redis", self.redis.url, "--wait", "--timeout", "20s")
+            self.assertTrue(self.assertSucceeded(r)["done"])
+        # stopping again finds nothing to do; an unknown session neither
+        again = self.session_json("stop", "alpha", "--grace", "1s")
+        self.assertEqual((again["found"], again["cancelledRuns"], again["removedJobs"]), (True, [], 0))
+        unknown = self.session("stop", "nobody")
+        self.assertExit(unknown, 0)
+        self.assertEqual(unknown.stdout, "session nobody: nothing to stop (never used, or expired)\n")
+
+        listed = {s["session"]: s for s in self.session_json("list")["sessions"]}
+        self.assertEqual(listed["beta"]["runs"], 3)
+        self.assertEqual(listed["beta"]["completed"], 3)
+        self.assertEqual(listed["beta"]["running"], 0)
+        self.assertIsNone(listed["beta"]["stopped"])
+        self.assertEqual(listed["alpha"]["runs"], 12)
+        self.assertEqual(listed["alpha"]["running"], 0)
+        self.assertEqual(listed["alpha"]["cancelled"] + listed["alpha"]["completed"], 12)
+        self.assertIsInstance(listed["alpha"]["stopped"], int)
+
+        stats = self.session_json("stats", "beta")
+        queues = {q["queue"]: q for q in stats["queues"]}
+        self.assertEqual(sorted(queues), ["slow.a", "slow.b"])
+        self.assertEqual(queues["slow.a"]["completed"], 3)
+        self.assertEqual(queues["slow.a"]["lastMinute"]["completed"], 3)
+        self.assertGreaterEqual(queues["slow.a"]["lastMinute"]["p50Ms"], 350)  # the 400 ms sleep
+        self.assertEqual(queues["slow.a"]["waiting"], 0)
+
+    def test_text_output(self):
+        self.start_worker(self.flow)
+        res = self.run_redis(self.flow, "--session", "ci-7", "-c")
+        self.assertSucceeded(res)
+        text = self.session("list")
+        self.assertExit(text, 0)
+        self.assertTrue(text.stdout.startswith("SESSION "))
+        self.assertRegex(text.stdout, r"\nci-7 +1 +0 +1 +0 +0  ")
+        stats = self.session("stats", "ci-7")
+        self.assertExit(stats, 0)
+        self.assertIn("session ci-7: 1 runs, 0 running, 1 completed, 0 failed, 0 cancelled", stats.stdout)
+        self.assertRegex(stats.stdout, r"\nslow\.a +0 +0 +0 +1 +0 +1 +\d+ms +\d+ms\n")
+        stop = self.session("stop", "ci-7")
+        self.assertEqual(stop.stdout, "session ci-7 stopped: 0 running run(s) cancelled, 2 job(s) removed "
+                                      "(slow.a: 1, slow.b: 1)\n")
+
+    def test_generated_sessions_are_sessions_too(self):
+        self.start_worker(self.flow)
+        res = self.run_redis(self.flow, "--detach", "-c")
+        out = json.loads(res.stdout)
+        self.assertEqual(out["session"], "session-" + out["run"])
+        listed = self.session_json("list")
+        self.assertEqual([s["session"] for s in listed["sessions"]], [out["session"]])
+        self.assertEqual(listed["total"], 1)
+
+    def test_unknown_session_stats_exit_5(self):
+        res = self.session("stats", "ghost")
+        self.assertExit(res, 5)
+        self.assertEqual(res.stderr, "am2z session stats: no session 'ghost' under prefix 'bull' (never used, or "
+                                     "expired)\n")
+
+    def test_idle_sessions_expire_running_ones_do_not(self):
+        long_flow = self.write_tmp("long.yaml", LONG)
+        self.start_worker(self.flow, long_flow)
+        self.assertSucceeded(self.run_redis(self.flow, "--session", "brief", "--session-ttl", "1s"))
+        running = harness.start("run", long_flow, "--redis", self.redis.url, "--session", "busy",
+                                "--session-ttl", "1s")
+        time.sleep(1.6)
+        self.assertEqual(self.redis.client("EXISTS", "am2z:session:brief"), 0, "an idle session must expire")
+        self.assertEqual(self.redis.client("EXISTS", "am2z:session:busy"), 1, "a running session must stay")
+        self.assertEqual(self.redis.client("PTTL", "am2z:session:busy"), -1)
+        self.assertSucceeded(harness.finish(running, timeout=20))
+        self.assertTrue(harness.wait_for(lambda: self.redis.client("EXISTS", "am2z:session:busy") == 0, timeout=5))
+        names = [s["session"] for s in self.session_json("list")["sessions"]]
+        self.assertNotIn("brief", names)
+        self.assertNotIn("busy", names)
+        self.assertEqual(self.redis.client("ZCARD", "am2z:sessions"), 0, "list forgets expired sessions")
+
+    def test_bad_grace_and_dead_redis(self):
+        res = self.session("stop", "x", "--grace", "soon")
+        self.assertExit(res, 2)
+        self.assertIn("--grace", res.stderr)
+        dead = harness.run("session", "list", "--redis", f"redis://127.0.0.1:{free_dead_port()}")
+        self.assertExit(dead, 4)
+        self.assertIn("am2z session list", dead.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
