@@ -14,6 +14,7 @@ CommandHandler add_run_command(CLI::App& app);
 CommandHandler add_validate_command(CLI::App& app);
 CommandHandler add_worker_command(CLI::App& app);
 CommandHandler add_result_command(CLI::App& app);
+CommandHandler add_stats_command(CLI::App& app);
 CommandHandler add_schema_command(CLI::App& app);
 CommandHandler add_graph_command(CLI::App& app);
 CommandHandler add_processors_command(CLI::App& app);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       {"validate", add_validate_command(app)},
       {"worker", add_worker_command(app)},
       {"result", add_result_command(app)},
+      {"stats", add_stats_command(app)},
       {"schema", add_schema_command(app)},
       {"graph", add_graph_command(app)},
       {"processors", add_processors_command(app)},

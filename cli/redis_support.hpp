@@ -1,5 +1,5 @@
 #pragma once
-// What the Redis-facing subcommands (run --redis, worker, result) share: the connection options,
+// What the Redis-facing subcommands (run --redis, worker, result, stats) share: the connection options,
 // flow files planned for distributed runs, and the exit-code-4 error for an unreachable Redis.
 #include <CLI/CLI.hpp>
 #include <memory>

@@ -176,6 +176,19 @@ Result<std::vector<Reply>> Connection::pipeline(const std::vector<std::vector<st
   return out;
 }
 
+Status scan(Connection& c, const std::string& pattern, const std::function<void(std::string&&)>& each) {
+  std::string cursor = "0";
+  do {
+    auto r = c.command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+    if (!r) return fail(std::move(r.error()));
+    if (r->is_error()) return fail(errors::network("SCAN", 0, r->str));
+    if (!r->is_array() || r->elements.size() != 2) return fail(errors::network("SCAN", 0, "unexpected reply"));
+    cursor = r->elements[0].str;
+    for (auto& k : r->elements[1].elements) each(std::move(k.str));
+  } while (cursor != "0");
+  return {};
+}
+
 Status connect_with_backoff(Connection& c, std::chrono::milliseconds give_up_after) {
   const auto until = std::chrono::steady_clock::now() + give_up_after;
   std::chrono::milliseconds delay{50};

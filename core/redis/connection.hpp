@@ -2,6 +2,7 @@
 // One synchronous connection to Redis (hiredis), with connect and command timeouts, AUTH, SELECT
 // and reconnection. Not thread-safe: each thread that talks to Redis owns its connections.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,6 +76,10 @@ class Connection {
   redisContext* ctx_ = nullptr;
   std::chrono::milliseconds current_timeout_{0};
 };
+
+/// Calls `each` with every key matching `pattern`, by SCAN (KEYS would block a busy Redis). A key
+/// may come more than once, as SCAN promises only that every key present throughout comes.
+Status scan(Connection& c, const std::string& pattern, const std::function<void(std::string&&)>& each);
 
 /// Retries `connect` with exponential backoff (50 ms doubling to 2 s) until it succeeds or
 /// `give_up_after` passes; the last error otherwise.

@@ -39,6 +39,26 @@ std::string KeySpace::queue(std::string_view name) const {
   return out;
 }
 
+std::string KeySpace::all_queue_keys() const {
+  std::string out;
+  for (const char c : prefix_) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + ":*:*";
+}
+
+std::optional<std::pair<std::string_view, std::string_view>> KeySpace::split_queue_key(std::string_view key) const {
+  if (key.size() <= prefix_.size() + 1 || !key.starts_with(prefix_) || key[prefix_.size()] != ':' ||
+      key.starts_with(own_)) {
+    return std::nullopt;
+  }
+  const std::string_view rest = key.substr(prefix_.size() + 1);
+  const std::size_t colon = rest.find(':');
+  if (colon == 0 || colon == std::string_view::npos || colon + 1 == rest.size()) return std::nullopt;
+  return std::pair{rest.substr(0, colon), rest.substr(colon + 1)};
+}
+
 std::string KeySpace::worker_client_name(std::string_view queue, std::string_view worker) const {
   return prefix_ + ":" + base64(queue) + ":w:" + std::string(worker);
 }

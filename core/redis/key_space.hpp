@@ -5,8 +5,10 @@
 // the same deployment, so two deployments with different prefixes on one Redis never see each
 // other's runs, cancellations or workers.
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace am2z::redis {
 
@@ -33,6 +35,11 @@ class KeySpace {
   std::string join_queue(const std::string& flow) const { return flow + "._join"; }
   /// Key prefix of a queue, "<prefix>:<queue>:": every BullMQ key of the queue starts with it.
   std::string queue(std::string_view name) const;
+  /// SCAN pattern of every key of every queue of the deployment (the prefix glob-escaped).
+  std::string all_queue_keys() const;
+  /// The queue a key "<prefix>:<queue>:<rest>" belongs to, and its rest; nullopt for any other key,
+  /// am2z's own keys included (queue names never contain ':', so the split is unambiguous).
+  std::optional<std::pair<std::string_view, std::string_view>> split_queue_key(std::string_view key) const;
   /// BullMQ's name for a worker's connection to `queue`, listed by Queue.getWorkers().
   std::string worker_client_name(std::string_view queue, std::string_view worker) const;
 

@@ -21,20 +21,14 @@ std::string text(const Json& beat, const char* field) {
   return it != beat.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-/// The heartbeat keys, by SCAN: KEYS would block a busy Redis.
+/// The heartbeat keys, sorted, each once.
 Result<std::vector<std::string>> heartbeat_keys(Connection& c, const KeySpace& keys) {
   std::vector<std::string> found;
-  std::string cursor = "0";
-  do {
-    auto r = c.command({"SCAN", cursor, "MATCH", keys.worker("*"), "COUNT", "1000"});
-    if (!r) return fail(std::move(r.error()));
-    if (r->is_error()) return fail(errors::network("SCAN", 0, r->str));
-    if (!r->is_array() || r->elements.size() != 2) return fail(errors::network("SCAN", 0, "unexpected reply"));
-    cursor = r->elements[0].str;
-    for (auto& k : r->elements[1].elements) found.push_back(std::move(k.str));
-  } while (cursor != "0");
+  if (auto st = scan(c, keys.worker("*"), [&](std::string&& k) { found.push_back(std::move(k)); }); !st) {
+    return fail(std::move(st.error()));
+  }
   std::sort(found.begin(), found.end());
-  found.erase(std::unique(found.begin(), found.end()), found.end());  // SCAN may repeat a key
+  found.erase(std::unique(found.begin(), found.end()), found.end());
   return found;
 }
 
