@@ -117,7 +117,7 @@ Json SessionQueue::to_json() const {
                 {"perSecond", static_cast<double>(completed_last_minute) / 60.0},
                 {"p50Ms", ms(percentile(50))},
                 {"p99Ms", ms(percentile(99))},
-                {"samples", durations_ms.size()}}}};
+                {"sampled", durations_ms.size()}}}};
 }
 
 Json StopReport::to_json() const {

@@ -25,6 +25,8 @@ constexpr Column kCountColumns[] = {{"WAITING", 8},  {"ACTIVE", 7},     {"DELAYE
                                     {"CHILDREN", 9}, {"COMPLETED", 10}, {"FAILED", 7}};
 constexpr Column kWindowColumns[] = {{"JOBS/S", 8}, {"FINISHED", 9}, {"FAILED", 7},
                                      {"P50", 8},    {"P99", 8},      {"SAMPLED", 8}};
+constexpr Column kSessionColumns[] = {{"RUNS", 7},   {"RUNNING", 8},   {"COMPLETED", 10},
+                                      {"FAILED", 7}, {"CANCELLED", 10}};
 constexpr Column kWorkerColumns[] = {{"PID", 8},        {"QUEUES", 7}, {"CONC", 5},  {"ACTIVE", 7},
                                      {"COMPLETED", 10}, {"FAILED", 7}, {"UPTIME", 8}};
 
@@ -117,17 +119,17 @@ Json counts_json(const QueueCounts& c) {
           {"prioritized", c.prioritized},
           {"completed", c.completed},
           {"failed", c.failed},
-          {"waiting_children", c.waiting_children}};
+          {"waitingChildren", c.waiting_children}};
 }
 
 Json window_json(const WindowStats& w) {
   const auto ms_or_null = [](std::optional<long long> v) { return v ? Json(*v) : Json(nullptr); };
   return {{"completed", w.completed},
           {"failed", w.failed},
-          {"jobs_per_s", std::round(w.jobs_per_second() * 1000.0) / 1000.0},
+          {"perSecond", std::round(w.jobs_per_second() * 1000.0) / 1000.0},
           {"sampled", w.durations_ms.size()},
-          {"p50_ms", ms_or_null(w.percentile_ms(50))},
-          {"p99_ms", ms_or_null(w.percentile_ms(99))}};
+          {"p50Ms", ms_or_null(w.percentile_ms(50))},
+          {"p99Ms", ms_or_null(w.percentile_ms(99))}};
 }
 
 std::vector<std::string> count_cells(const QueueCounts& c) {
@@ -164,10 +166,17 @@ void queue_tables(const Snapshot& s, std::string& out) {
 void session_table(const Snapshot& s, std::string& out) {
   if (s.sessions.empty()) return;
   std::vector<std::string> names;
-  for (const auto& x : s.sessions) names.push_back(x.name);
-  const std::size_t w = name_width(names, "SESSION", kLineWidth - width_of(kCountColumns));
-  out += "\n" + header_line(fit("SESSION", w), kCountColumns);
-  for (const auto& x : s.sessions) out += row(name_cell(x.name, w), kCountColumns, count_cells(x.counts));
+  for (const auto& x : s.sessions) names.push_back(x.id);
+  const std::size_t w = name_width(names, "SESSION", kLineWidth - width_of(kSessionColumns));
+  out += "\n" + header_line(fit("SESSION", w), kSessionColumns);
+  for (const auto& x : s.sessions) {
+    out += row(name_cell(x.id, w), kSessionColumns,
+               {std::to_string(x.runs), std::to_string(x.running), std::to_string(x.completed),
+                std::to_string(x.failed), std::to_string(x.cancelled)});
+  }
+  if (s.sessions_total > static_cast<long long>(s.sessions.size()))
+    out += "(" + std::to_string(s.sessions_total - static_cast<long long>(s.sessions.size())) +
+           " more: am2z session list)\n";
 }
 
 void worker_table(const Snapshot& s, std::string& out) {
@@ -216,6 +225,9 @@ Result<Snapshot> take_snapshot(Connection& c, const KeySpace& keys, const QueueS
   auto workers = live_workers(c, keys);
   if (!workers) return fail(std::move(workers.error()));
   s.workers = std::move(*workers);
+  auto sessions = list_sessions(c, keys, kStatsSessions, &s.sessions_total);
+  if (!sessions) return fail(std::move(sessions.error()));
+  s.sessions = std::move(*sessions);
   s.totals.name = "total";
   for (const auto& q : s.queues) {
     s.totals.counts += q.counts;
@@ -229,7 +241,7 @@ Json to_json(const Snapshot& s) {
   for (const auto& q : s.queues) {
     Json j = counts_json(q.counts);
     j["name"] = q.name;
-    j["last_minute"] = window_json(q.window);
+    j["lastMinute"] = window_json(q.window);
     queues.push_back(std::move(j));
   }
   Json workers = Json::array();
@@ -244,26 +256,23 @@ Json to_json(const Snapshot& s) {
                        {"queues", w.queues},
                        {"started", w.started_ms},
                        {"seen", w.seen_ms},
-                       {"uptime_ms", uptime_ms(w)}});
+                       {"uptimeMs", uptime_ms(w)}});
   }
   Json sessions = Json::array();
-  for (const auto& x : s.sessions) {
-    Json j = counts_json(x.counts);
-    j["name"] = x.name;
-    sessions.push_back(std::move(j));
-  }
+  for (const auto& x : s.sessions) sessions.push_back(x.to_json());
   Json totals = counts_json(s.totals.counts);
   totals["queues"] = s.queues.size();
   totals["workers"] = s.workers.size();
-  totals["last_minute"] = window_json(s.totals.window);
-  return {{"taken_at", s.taken_at_ms},
+  totals["lastMinute"] = window_json(s.totals.window);
+  return {{"takenAt", s.taken_at_ms},
           {"redis", s.redis},
           {"prefix", s.prefix},
-          {"window_ms", kStatsWindow.count()},
-          {"sample_cap", s.sample_cap},
+          {"windowMs", kStatsWindow.count()},
+          {"sampleCap", s.sample_cap},
           {"queues", std::move(queues)},
           {"workers", std::move(workers)},
           {"sessions", std::move(sessions)},
+          {"sessionsTotal", s.sessions_total},
           {"totals", std::move(totals)}};
 }
 

@@ -7,14 +7,12 @@
 #include "core/json.hpp"
 #include "core/redis/live_workers.hpp"
 #include "core/redis/queue_stats.hpp"
+#include "core/redis/sessions.hpp"
 
 namespace am2z::redis {
 
-/// A session's jobs across the queues it uses. Filled once sessions get queues of their own.
-struct SessionStats {
-  std::string name;
-  QueueCounts counts;
-};
+/// How many sessions a snapshot lists, most recently active first (`am2z session list` has all).
+inline constexpr std::size_t kStatsSessions = 10;
 
 /// Everything `am2z stats` shows, as of taken_at_ms.
 struct Snapshot {
@@ -24,7 +22,8 @@ struct Snapshot {
   std::size_t sample_cap = kStatsSampleCap;  ///< most jobs per queue read for durations
   std::vector<QueueStats> queues;            ///< sorted by name
   std::vector<LiveWorker> workers;
-  std::vector<SessionStats> sessions;  ///< empty until sessions are tracked
+  std::vector<SessionSummary> sessions;  ///< the most recently active ones (kStatsSessions)
+  long long sessions_total = 0;         ///< how many the index holds
   QueueStats totals;                   ///< every queue's counts and samples together
 };
 

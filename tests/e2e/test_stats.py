@@ -58,22 +58,24 @@ class StatsTest(DistributedTestCase):
         self.assertExit(res, 0)
         s = res.json()
         self.assertEqual(s["prefix"], "bull")
-        self.assertEqual((s["window_ms"], s["sample_cap"], s["sessions"]), (60000, 10000, []))
+        self.assertEqual((s["windowMs"], s["sampleCap"], s["sessionsTotal"]), (60000, 10000, 3))
+        # each run without --session has a generated session of its own
+        self.assertEqual([(x["runs"], x["completed"], x["running"]) for x in s["sessions"]], [(1, 1, 0)] * 3)
         self.assertEqual([q["name"] for q in s["queues"]], QUEUES)  # and no am2z:* key
         for q in s["queues"]:
             with self.subTest(queue=q["name"]):
-                counts = {k: q[k] for k in ("waiting", "active", "delayed", "prioritized", "waiting_children",
+                counts = {k: q[k] for k in ("waiting", "active", "delayed", "prioritized", "waitingChildren",
                                             "completed", "failed")}
                 self.assertEqual(counts, {"waiting": 0, "active": 0, "delayed": 0, "prioritized": 0,
-                                          "waiting_children": 0, "completed": 3, "failed": 0})
-                window = q["last_minute"]
+                                          "waitingChildren": 0, "completed": 3, "failed": 0})
+                window = q["lastMinute"]
                 self.assertEqual((window["completed"], window["failed"], window["sampled"]), (3, 0, 3))
-                self.assertEqual(window["jobs_per_s"], 0.05)
-                self.assertIsInstance(window["p50_ms"], int)
-                self.assertLessEqual(window["p50_ms"], window["p99_ms"])
+                self.assertEqual(window["perSecond"], 0.05)
+                self.assertIsInstance(window["p50Ms"], int)
+                self.assertLessEqual(window["p50Ms"], window["p99Ms"])
         totals = s["totals"]
         self.assertEqual((totals["queues"], totals["workers"], totals["completed"]), (3, 2, 9))
-        self.assertEqual((totals["last_minute"]["completed"], totals["last_minute"]["jobs_per_s"]), (9, 0.15))
+        self.assertEqual((totals["lastMinute"]["completed"], totals["lastMinute"]["perSecond"]), (9, 0.15))
         workers = s["workers"]
         self.assertEqual([w["name"] for w in workers], ["w-1", "w-2"])
         self.assertEqual([w["concurrency"] for w in workers], [2, 3])
@@ -81,7 +83,7 @@ class StatsTest(DistributedTestCase):
         for w in workers:
             self.assertEqual(sorted(w["queues"]), QUEUES)
             self.assertTrue(w["host"])
-            self.assertEqual(w["uptime_ms"], w["seen"] - w["started"])
+            self.assertEqual(w["uptimeMs"], w["seen"] - w["started"])
 
     def test_another_prefix_sees_nothing_of_this_one(self):
         self.run_on_two_workers(1)
@@ -94,11 +96,13 @@ class StatsTest(DistributedTestCase):
         self.assertExit(res, 0)
         lines = res.stdout.splitlines()
         self.assertTrue(lines[0].startswith(f"am2z stats {self.redis.url}/0 prefix 'bull' at "), lines[0])
-        # Sections: the title, the queues, the last minute, the workers (split by blank lines).
+        # Sections: the title, the queues, the last minute, the sessions, the workers (split by blank lines).
         sections = [part.splitlines() for part in res.stdout.split("\n\n")]
-        self.assertEqual(len(sections), 4, res.stdout)
-        queues, last_minute, workers = ({line.split()[0]: line.split()[1:] for line in part}
-                                        for part in sections[1:])
+        self.assertEqual(len(sections), 5, res.stdout)
+        queues, last_minute, sessions, workers = ({line.split()[0]: line.split()[1:] for line in part}
+                                                  for part in sections[1:])
+        self.assertEqual(sessions["SESSION"], ["RUNS", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"])
+        self.assertEqual([v for k, v in sessions.items() if k != "SESSION"], [["1", "0", "1", "0", "0"]])
         self.assertEqual(queues["QUEUE"], ["WAITING", "ACTIVE", "DELAYED", "PRIOR", "CHILDREN", "COMPLETED",
                                            "FAILED"])
         for name in QUEUES:

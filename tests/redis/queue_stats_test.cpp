@@ -185,19 +185,19 @@ TEST_CASE("stats: a snapshot adds up queues, lists live workers and prints withi
   REQUIRE(snap->workers.size() == 1);
 
   const Json j = to_json(*snap);
-  CHECK(j["taken_at"] == kNow);
+  CHECK(j["takenAt"] == kNow);
   CHECK(j["prefix"] == "bull");
-  CHECK(j["window_ms"] == 60'000);
-  CHECK(j["sample_cap"] == 10'000);
+  CHECK(j["windowMs"] == 60'000);
+  CHECK(j["sampleCap"] == 10'000);
   CHECK(j["queues"][1]["name"] == "order.charge");
   CHECK(j["queues"][1]["waiting"] == 1);
-  CHECK(j["queues"][1]["last_minute"] ==
-        Json::parse(R"({"completed":1,"failed":1,"jobs_per_s":0.033,"sampled":2,"p50_ms":10,"p99_ms":30})"));
+  CHECK(j["queues"][1]["lastMinute"] ==
+        Json::parse(R"({"completed":1,"failed":1,"perSecond":0.033,"sampled":2,"p50Ms":10,"p99Ms":30})"));
   CHECK(j["totals"]["queues"] == 3);
   CHECK(j["totals"]["workers"] == 1);
-  CHECK(j["totals"]["last_minute"]["p99_ms"] == 40);
+  CHECK(j["totals"]["lastMinute"]["p99Ms"] == 40);
   CHECK(j["workers"][0]["queues"] == Json::array({"order.charge", "order._join"}));
-  CHECK(j["workers"][0]["uptime_ms"] == 3'724'000);
+  CHECK(j["workers"][0]["uptimeMs"] == 3'724'000);
   CHECK(j["sessions"] == Json::array());
 
   const std::string text = to_text(*snap);
@@ -215,19 +215,29 @@ TEST_CASE("stats: a snapshot adds up queues, lists live workers and prints withi
         "p50=20ms p99=40ms");
 }
 
-TEST_CASE("stats: sessions show in the text and the JSON once they are filled") {
+TEST_CASE("stats: sessions show in the text and the JSON") {
   Snapshot s;
   s.taken_at_ms = kNow;
   s.prefix = "bull";
-  s.sessions.push_back({"nightly", QueueCounts{.waiting = 2, .completed = 5}});
+  SessionSummary nightly;
+  nightly.id = "nightly";
+  nightly.runs = 9;
+  nightly.running = 2;
+  nightly.completed = 5;
+  nightly.failed = 1;
+  nightly.cancelled = 1;
+  s.sessions.push_back(nightly);
+  s.sessions_total = 4;
   const std::string text = to_text(s);
-  CHECK(text.find("SESSION") != std::string::npos);
-  CHECK(text.find("nightly") != std::string::npos);
+  CHECK(text.find("SESSION   RUNS RUNNING COMPLETED FAILED CANCELLED\nnightly      9       2         5      1         1\n") !=
+        std::string::npos);
+  CHECK(text.find("(3 more: am2z session list)") != std::string::npos);
   CHECK(text.find("no queues under prefix 'bull'") != std::string::npos);
   CHECK(text.find("no live workers") != std::string::npos);
   const Json j = to_json(s);
   REQUIRE(j["sessions"].size() == 1);
-  CHECK(j["sessions"][0]["name"] == "nightly");
-  CHECK(j["sessions"][0]["waiting"] == 2);
+  CHECK(j["sessions"][0]["session"] == "nightly");
+  CHECK(j["sessions"][0]["running"] == 2);
   CHECK(j["sessions"][0]["completed"] == 5);
+  CHECK(j["sessionsTotal"] == 4);
 }
