@@ -114,8 +114,16 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
   if (auto st = check_input(*loaded.flow, state->data); !st) return invalid_input(st.error());
   if (a.dry_run) return print_plan(*loaded.flow, a.json);
 
+  std::shared_ptr<EventSink> events;
+  if (a.events == "-") {
+    events = std::make_shared<JsonLinesSink>(stderr);
+  } else if (!a.events.empty()) {
+    std::FILE* file = std::fopen(a.events.c_str(), "w");
+    if (file == nullptr) return usage_error("--events: cannot open '" + a.events + "': " + std::strerror(errno));
+    events = std::make_shared<JsonLinesSink>(file, /*owned=*/true);
+  }
+
   if (a.use_redis) {
-    if (!a.events.empty()) return usage_error("--events is not available with --redis yet: workers log each step");
     if (a.max_call_depth_given) {
       return usage_error("--max-call-depth applies to local runs; with --redis the workers decide: am2z worker "
                          "--max-call-depth N");
@@ -126,17 +134,12 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
     d.timeout = timeout;
     d.compact = a.compact;
     d.all_events = a.queue_events == "all";
+    d.events = std::move(events);
     return run_distributed(d, loaded, std::move(*state));
   }
 
   RunOptions options;
-  if (a.events == "-") {
-    options.events = std::make_shared<JsonLinesSink>(stderr);
-  } else if (!a.events.empty()) {
-    std::FILE* file = std::fopen(a.events.c_str(), "w");
-    if (file == nullptr) return usage_error("--events: cannot open '" + a.events + "': " + std::strerror(errno));
-    options.events = std::make_shared<JsonLinesSink>(file, /*owned=*/true);
-  }
+  options.events = std::move(events);
   options.timeout = timeout;
   options.cancel = interrupt;
   options.max_call_depth = a.max_call_depth;
@@ -246,6 +249,8 @@ CommandHandler add_run_command(CLI::App& app) {
                 "With --redis: exit 6 when no live worker serves the flow's queues (default: warn and wait)");
   cmd->add_option("--result-ttl", args->distributed.result_ttl,
                   "With --redis: how long the outcome stays readable by am2z result (default 24h)");
+  cmd->add_flag("--publish-events", args->distributed.publish_events,
+                "With --redis: workers publish the run's events to Redis for am2z events (implied by --events)");
   cmd->add_option("--session-ttl", args->distributed.session_ttl,
                   "With --redis: how long an idle session's index stays (default 24h; 0: forever)");
   cmd->add_option("--max-job-size", args->distributed.max_job_size,

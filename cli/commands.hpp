@@ -19,5 +19,6 @@ CommandHandler add_schema_command(CLI::App& app);
 CommandHandler add_graph_command(CLI::App& app);
 CommandHandler add_processors_command(CLI::App& app);
 CommandHandler add_session_command(CLI::App& app);
+CommandHandler add_events_command(CLI::App& app);
 
 }  // namespace am2z::cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
       {"graph", add_graph_command(app)},
       {"processors", add_processors_command(app)},
       {"session", add_session_command(app)},
+      {"events", add_events_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -8,6 +8,8 @@
 #include "cli/exit_codes.hpp"
 #include "cli/interrupt.hpp"
 #include "core/redis/distributed_run.hpp"
+#include "core/redis/event_follower.hpp"
+#include "core/redis/event_stream.hpp"
 #include "core/redis/live_workers.hpp"
 
 namespace am2z::cli {
@@ -78,8 +80,20 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
 
   if (!served_enough(*conn, *flow, *endpoint, a.require_worker)) return kExitNoWorker;
 
+  // Before submitting: the follower must not miss the run's first events.
+  std::string events_after = "0-0";
+  if (a.events) {
+    auto newest = redis::newest_event_id(*conn, flow->keys());
+    if (!newest) {
+      std::fprintf(stderr, "am2z run: cannot read the events stream on %s: %s\n", endpoint->display().c_str(),
+                   newest.error().message.c_str());
+      return kExitUnreachable;
+    }
+    events_after = *newest;
+  }
   const CancelToken cancel = install_interrupt_handler();
   redis::DistributedRunOptions options;
+  options.events = a.publish_events || a.events != nullptr;
   options.session = a.session;
   options.result_ttl = *ttl;
   options.session_ttl = *session_ttl;
@@ -95,10 +109,17 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
                a.compact);
     return kExitSuccess;
   }
+  std::unique_ptr<redis::RunEventFollower> follower;
+  if (a.events) {
+    follower = std::make_unique<redis::RunEventFollower>(*endpoint, flow->keys(), run->run_id, events_after, a.events);
+  }
   redis::WaitOptions wait;
   wait.timeout = a.timeout;
   wait.cancel = cancel;
   auto outcome = redis::wait(*conn, *run, wait);
+  if (follower) {
+    follower->finish(outcome ? outcome->error : std::nullopt, flow->flow().name, run->session);
+  }
   if (outcome) return print_outcome(*outcome, a.compact);
   std::fprintf(stderr, "am2z run: lost Redis at %s while waiting for run %s: %s\n", endpoint->display().c_str(),
                run->run_id.c_str(), outcome.error().message.c_str());

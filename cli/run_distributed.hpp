@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/redis_support.hpp"
+#include "core/events.hpp"
 #include "core/redis/distributed_run.hpp"
 #include "core/state.hpp"
 #include "flows/loader.hpp"
@@ -22,7 +23,9 @@ struct DistributedRunArgs {
   std::string session_ttl = "24h";
   std::string max_job_size = "16MiB";
   bool all_events = false;
-  bool require_worker = false;  ///< exit kExitNoWorker instead of warning when a queue has no live worker
+  bool require_worker = false;
+  bool publish_events = false;          ///< workers publish the run's events (am2z events reads them)
+  std::shared_ptr<EventSink> events;  ///< --events: the run's events are followed and written here  ///< exit kExitNoWorker instead of warning when a queue has no live worker
 };
 
 /// Submits `input` to a run of the flow `loaded` (from args.flow_file) and prints its outcome.

@@ -24,6 +24,7 @@ struct DistributedRunOptions {
   bool all_events = false;          ///< also write BullMQ's added/waiting events for the jobs
   /// How long the session's index lives once none of its runs is running; 0: forever.
   std::chrono::milliseconds session_ttl{std::chrono::hours(24)};
+  bool events = false;  ///< workers publish the run's events (read them with read_events)
 };
 
 /// A submitted run: everything wait, cancel and outcome need. Plain data, so a run submitted by

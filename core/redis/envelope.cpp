@@ -8,6 +8,7 @@ Json Envelope::to_json() const {
          {"sess", session}, {"reply", reply}, {"t0", started_ms}};
   if (!scope.empty()) j["scope"] = scope;
   if (reply_ttl_ms > 0) j["rttl"] = reply_ttl_ms;
+  if (events) j["ev"] = 1;  // lua/step.lua looks for this exact text to publish processor:started
   if (join) j["join"] = Json{{"q", join->queue}, {"id", join->id}, {"node", join->node}, {"i", join->index}};
   return j;
 }
@@ -71,6 +72,9 @@ Result<Envelope> Envelope::from_json(const Json& j, const KeySpace& keys) {
   auto t0 = number(j, "t0");
   if (!t0) return fail(std::move(t0.error()));
   e.started_ms = *t0;
+  auto ev = number(j, "ev");
+  if (!ev) return fail(std::move(ev.error()));
+  e.events = *ev != 0;
   if (auto it = j.find("join"); it != j.end()) {
     if (!it->is_object()) return fail(bad("join", "must be an object"));
     JoinRef ref;

@@ -34,6 +34,7 @@ struct Envelope {
   std::string reply;           ///< list the run's outcome is pushed to
   long long reply_ttl_ms = 0;  ///< 0: the reply list is the submitter's and does not expire
   long long started_ms = 0;    ///< when the run was submitted
+  bool events = false;         ///< the run's lifecycle events go to KeySpace::events()
   std::optional<JoinRef> join;
 
   Json to_json() const;

@@ -15,6 +15,9 @@ namespace am2z::redis {
 /// Hash field the step script sets (to the job's size) on an oversized job it returns without data.
 inline constexpr const char* kOversizeField = "am2z:oversize";
 
+/// About how many entries the events stream keeps (XADD MAXLEN ~); lua/step.lua has the same.
+inline constexpr long long kEventsRetention = 100'000;
+
 /// How long a cancelled run stays in the cancelled set: longer than any step waits to learn of it.
 inline constexpr std::chrono::hours kCancelledMemory{1};
 
@@ -54,6 +57,10 @@ class KeySpace {
   std::string cancelled_runs() const { return own_ + "cancelled"; }
   /// A worker's heartbeat hash, expiring when the worker stops beating.
   std::string worker(std::string_view name) const;
+
+  /// Stream of the lifecycle and custom events of runs submitted with events on (bounded: see
+  /// kEventsRetention); each entry has fields run, sess and e (the event's JSON).
+  std::string events() const { return own_ + "events"; }
 
   // Sessions: an index over the queues (lua/step.lua keeps it; core/redis/sessions.hpp reads it).
   // step.lua derives these same names from run_results(): keep the two in step.

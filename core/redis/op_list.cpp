@@ -97,6 +97,11 @@ void OpList::note_session(const std::string& session, const std::string& run, lo
   ++ops_;
 }
 
+void OpList::event(const std::string& run, const std::string& session, const std::string& payload) {
+  push(tail_, {"E", run, session, payload});
+  ++ops_;
+}
+
 void OpList::promote(const std::string& q) { push(fetches_, {"P", q}); }
 
 void OpList::fetch(const Fetch& f) {

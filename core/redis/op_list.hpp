@@ -75,6 +75,8 @@ class OpList {
   /// queues it may use; `ttl_ms` how long the session's keys live once it has no running run.
   void note_session(const std::string& session, const std::string& run, long long ttl_ms,
                     const std::vector<std::string>& queue_keys);
+  /// An event of a run that asked for them (Envelope::events), appended to KeySpace::events().
+  void event(const std::string& run, const std::string& session, const std::string& payload);
   void promote(const std::string& q);
   void fetch(const Fetch& f);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/json_limits.hpp"
+#include "core/redis/run_events.hpp"
 
 namespace am2z::redis {
 
@@ -100,6 +101,9 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
     }
   }
   opts["am2z"] = env.to_json();
+  if (env.events && !join) {  // for the processor:started event lua/step.lua writes
+    opts["am2z"]["ptype"] = static_cast<const ProcessorNode*>(entry.node)->instance().type;
+  }
   std::string parent_key, parent_json, parent_deps;
   if (env.join) {
     const std::string parent_queue = env.join->queue.substr(0, env.join->queue.size() - 1);  // no ':'
@@ -190,6 +194,7 @@ void Planner::start_run(State input, Envelope run, OpList& ops) const {
   ops.begin_group();
   run.join.reset();
   run.scope.clear();
+  if (run.events) add_run_event(ops, run, event::kFlowStarted, Json{{"flow", flow_.flow().name}});
   bool added = false;
   start(0, std::move(input), std::move(run), std::string(), ops, added);
 }
@@ -206,6 +211,17 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
   const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
   if (entry.parent < 0) {
     const auto end = outcome ? OpList::RunEnd::completed : OpList::end_for(outcome.error().category);
+    if (env.events) {
+      // As a local run's: the last event of the run, its duration counted from the submission.
+      const long long ms = env.started_ms > 0 ? std::max(0LL, std::chrono::duration_cast<Millis>(SystemClock::now().time_since_epoch()).count() - env.started_ms) : 0;
+      if (outcome) {
+        add_run_event(ops, env, event::kFlowCompleted,
+                      Json{{"flow", flow_.flow().name}, {"durationMs", ms}, {"version", outcome->meta.version}});
+      } else {
+        add_run_event(ops, env, event::kFlowFailed,
+                      Json{{"flow", flow_.flow().name}, {"durationMs", ms}, {"error", outcome.error().to_json()}});
+      }
+    }
     ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms,
                 flow_.keys().run_result(env.run), env.session, end);
     return;

@@ -34,6 +34,7 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     run.reply = options.reply_key.empty() ? flow.keys().run_result(run.run) : options.reply_key;
     run.reply_ttl_ms = options.result_ttl.count();
     run.started_ms = now;
+    run.events = options.events;
     out.push_back(Submission{run.run, run.reply, run.session});
     ops.note_session(run.session, run.run, options.session_ttl.count(), queue_keys);
     planner.start_run(std::move(input), std::move(run), ops);

@@ -22,6 +22,7 @@ struct SubmitOptions {
   bool all_events = false;  ///< write added/waiting events for the jobs (BullMQ writes them always)
   /// How long the session's index lives once none of its runs is running; 0: forever.
   std::chrono::milliseconds session_ttl{std::chrono::hours(24)};
+  bool events = false;  ///< workers publish the runs' events to KeySpace::events()
 };
 
 struct Submission {

@@ -24,6 +24,7 @@
 #include "core/redis/job_codec.hpp"
 #include "core/redis/job_input.hpp"
 #include "core/redis/key_space.hpp"
+#include "core/redis/run_events.hpp"
 #include "core/redis/worker.hpp"
 #include "core/task_pool.hpp"
 
@@ -80,6 +81,8 @@ struct Finished {
   /// The envelope cannot place the job in this flow: its run gets the failure as its outcome
   /// directly, and nothing of its flow is scheduled.
   bool tell_run_directly = false;
+  /// What the step's processor emitted, when its run asked for events.
+  std::shared_ptr<BufferedEvents> emitted;
 };
 
 /// One job running on the pool.

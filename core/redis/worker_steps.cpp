@@ -19,6 +19,22 @@ double unit_random() {
 
 std::string error_stack(const Error& e) { return dump_text(Json::array({dump_text(e.to_json())})); }
 
+/// The events a step's end adds for a run that asked for them: what its processor emitted, then
+/// `name` (processor:completed / failed / retrying) with `fields`, as a local run orders them.
+void step_end_events(Finished& f, OpList& ops, std::string_view name, Json fields) {
+  if (!f.envelope || !f.envelope->events || !f.binding->instance) return;
+  if (f.emitted) {
+    for (const Json& e : f.emitted->take()) add_stamped_event(ops, *f.envelope, e);
+  }
+  const ProcessorInstance& inst = *f.binding->instance;
+  fields["processor"] = inst.name;
+  fields["type"] = inst.type;
+  fields["attempt"] = f.attempt;
+  add_run_event(ops, *f.envelope, name, std::move(fields));
+}
+
+long long duration_of(const Finished& f) { return std::max(0LL, f.finished_on - f.processed_on); }
+
 }  // namespace
 
 void Worker::Impl::notify(ObserverCall call, const FetchedJob& job, const Finished& f, const Error* error) {
@@ -168,6 +184,7 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
   shared->flow = b->flow->flow_ptr();
   shared->max_call_depth = options.max_call_depth;
   shared->pool = pool;
+  if (f.envelope && f.envelope->events) shared->events = f.emitted = std::make_shared<BufferedEvents>();
   const CancelToken token = cancel ? cancel->token() : CancelToken();
   Scope scope{shared.get(), &token, kNoDeadline, 0};
   State state = *input;
@@ -205,12 +222,15 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
       delay = foreign_backoff_ms(f);
     }
     ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e), delay);
+    step_end_events(f, ops, event::kProcessorRetrying,
+                    Json{{"nextAttempt", f.attempt + 1}, {"delayMs", delay}, {"error", e.to_json()}});
     notify(&WorkerObserver::step_retried, job, f, &e);
     return;
   }
   if (f.attempt > 1) e.context["attempts"] = f.attempt;
   ops.fail_final(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e),
                  retention(f.opts, "removeOnFail", options.keep_failed));
+  step_end_events(f, ops, event::kProcessorFailed, Json{{"durationMs", duration_of(f)}, {"error", e.to_json()}});
   notify(&WorkerObserver::step_failed, job, f, &e);
   if (!f.envelope) return foreign_failed(f, e, ops);
   if (cancelled_runs.contains(f.envelope->run)) return;  // nobody waits for it any more
@@ -238,6 +258,8 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   const std::string value = dump_text(f.outcome->to_json());
   ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, value,
                retention(f.opts, "removeOnComplete", options.keep_completed));
+  step_end_events(f, ops, event::kProcessorCompleted,
+                  Json{{"durationMs", duration_of(f)}, {"version", f.outcome->meta.version}});
   notify(&WorkerObserver::step_finished, job, f, nullptr);
   if (!f.envelope) return foreign_completed(f, value, ops);
   if (f.envelope && !cancelled_runs.contains(f.envelope->run)) {

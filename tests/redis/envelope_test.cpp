@@ -22,6 +22,13 @@ TEST_CASE("envelopes survive the round trip through opts JSON") {
   CHECK(back->to_json() == e.to_json());
   CHECK(back->join->key() == "bull:order._join:rX.n.1");
   CHECK(back->join->dependencies_key() == "bull:order._join:rX.n.1:dependencies");
+  CHECK_FALSE(back->events);
+  CHECK_FALSE(e.to_json().contains("ev"));  // jobs of runs without events stay as they were
+  e.events = true;
+  CHECK(e.to_json().dump().find("\"ev\":1") != std::string::npos);  // what lua/step.lua looks for
+  auto with_events = Envelope::from_json(Json::parse(e.to_json().dump()), KeySpace{});
+  REQUIRE(with_events);
+  CHECK(with_events->events);
 }
 
 TEST_CASE("a malformed envelope names the field") {
@@ -33,6 +40,7 @@ TEST_CASE("a malformed envelope names the field") {
   check(R"({"flow":"f","fh":"h","node":"n"})", "opts.am2z.run");
   check(R"({"run":1,"flow":"f","fh":"h","node":"n"})", "opts.am2z.run");
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","t0":"x"})", "opts.am2z.t0");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","ev":"yes"})", "opts.am2z.ev");
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","join":{"q":"x"}})", "opts.am2z.join.id");
   check(R"([1])", "opts.am2z");
 }

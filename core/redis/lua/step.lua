@@ -115,7 +115,31 @@ local function armSessionExpiry(sk)
   end
 end
 
-local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 6, O = 6, N = 4, P = 1, M = 3 }
+-- Unix ms as the engine's event timestamps, "2026-11-29T01:02:03.456Z" (days to civil date after
+-- H. Hinnant's algorithm).
+local function isoTime(ms)
+  local secs = math.floor(ms / 1000)
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, math.floor(rem / 3600),
+    math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
+end
+
+-- Runs' events (KeySpace::events): one stream, about kEventsRetention entries.
+local function publish(run, sid, payload)
+  rcall("XADD", ownRoot .. "events", "MAXLEN", "~", 100000, "*", "run", run, "sess", sid, "e", payload)
+end
+
+local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 6, O = 6, N = 4, E = 3, P = 1, M = 3 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -254,6 +278,9 @@ while i <= n do
             if rcall("ZCARD", sk .. ":running") == 0 then armSessionExpiry(sk) end
           end
         end
+      elseif op == "E" then
+        -- E run session payload: an event of a run submitted with events on
+        publish(ARGV[a], ARGV[a + 1], ARGV[a + 2])
       elseif op == "N" then
         -- N session run ttlMs queues: a run joins its session's index at submission; `queues` are
         -- newline-terminated key prefixes. Its keys live while any run of it is running.
@@ -336,6 +363,22 @@ while i <= n do
               end
             else
               fields = rcall("HGETALL", k)
+            end
+            -- A run that asked for events hears processor:started as its step is taken.
+            if run and not withChildren and size <= maxJobBytes then
+              local opts = rcall("HGET", k, "opts")
+              if opts and string.find(opts, '"ev":1', 1, true) then
+                local ok, o = pcall(cjson.decode, opts)
+                local env = ok and type(o) == "table" and type(o.am2z) == "table" and o.am2z or nil
+                if env and env.ev == 1 then
+                  local sid = type(env.sess) == "string" and env.sess or ""
+                  local name = rcall("HGET", k, "name") or ""
+                  local attempt = tonumber(rcall("HGET", k, "atm") or "0") + 1
+                  local ptype = type(env.ptype) == "string" and env.ptype or ""
+                  publish(run, sid, cjson.encode({ event = "processor:started", ts = isoTime(now), runId = run,
+                    sessionId = sid, processor = name, type = ptype, attempt = attempt, jobId = id }))
+                end
+              end
             end
             local job = { q, id, token, fields }
             if withChildren then

@@ -1,0 +1,80 @@
+// am2z events [--session ID] [--run ID] [--follow] [--json]: the events of distributed runs
+// submitted with events on, read from Redis by any process.
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/redis_support.hpp"
+#include "core/redis/event_stream.hpp"
+
+namespace am2z::cli {
+
+namespace {
+
+struct EventsArgs {
+  RedisArgs redis;
+  redis::EventFilter filter;
+  bool follow = false;
+  bool json = false;
+};
+
+/// How long one blocking read waits before the follower looks at Ctrl-C again.
+constexpr Millis kFollowPoll{500};
+
+/// One line a person reads: time, run, event, and what says most about it.
+std::string text_line(const Json& e) {
+  auto str = [&](const char* key) { return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : ""; };
+  std::string line = str("ts") + "  " + str("runId") + "  " + str("event");
+  if (e.contains("processor")) line += "  " + str("processor");
+  if (e.contains("flow")) line += "  " + str("flow");
+  if (e.contains("attempt") && e["attempt"].is_number()) line += "  attempt=" + e["attempt"].dump();
+  if (e.contains("durationMs") && e["durationMs"].is_number()) line += "  " + e["durationMs"].dump() + "ms";
+  if (e.contains("error") && e["error"].is_object()) line += "  " + e["error"].value("message", "");
+  if (e.contains("data")) line += "  " + dump_text(e["data"]);
+  return line;
+}
+
+int run(const EventsArgs& a) {
+  auto endpoint = resolve_endpoint(a.redis, "events");
+  if (!endpoint) return kExitUsage;
+  auto conn = connect_or_report(*endpoint, "events");
+  if (!conn) return kExitUnreachable;
+  const redis::KeySpace keys(a.redis.prefix);
+  const CancelToken interrupt = install_interrupt_handler();
+  std::string after = "0-0";
+  while (true) {
+    auto batch = redis::read_events(*conn, keys, after, a.filter,
+                                    a.follow ? std::optional<Millis>(kFollowPoll) : std::nullopt);
+    if (!batch) {
+      std::fprintf(stderr, "am2z events: %s\n", batch.error().message.c_str());
+      return kExitUnreachable;
+    }
+    for (const Json& e : batch->events) {
+      const std::string line = a.json ? dump_text(e) : text_line(e);
+      std::fprintf(stdout, "%s\n", line.c_str());
+    }
+    std::fflush(stdout);
+    const bool read_nothing = batch->last_id == after;
+    after = batch->last_id;
+    if (interrupt.cancelled()) return kExitSuccess;
+    if (!a.follow && read_nothing) return kExitSuccess;
+  }
+}
+
+}  // namespace
+
+CommandHandler add_events_command(CLI::App& app) {
+  auto args = std::make_shared<EventsArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("events", "Print the events of distributed runs submitted with --events or --publish-events");
+  add_redis_options(cmd, args->redis, "Redis URL (default: REDIS_URL)");
+  cmd->add_option("--session", args->filter.session, "Only this session's runs");
+  cmd->add_option("--run", args->filter.run, "Only this run");
+  cmd->add_flag("-f,--follow", args->follow, "Keep printing new events until Ctrl-C");
+  cmd->add_flag("--json", args->json, "One JSON object per line, as run --events writes them");
+  return [args](const GlobalOptions&) { return run(*args); };
+}
+
+}  // namespace am2z::cli
