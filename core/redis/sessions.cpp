@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "core/redis/envelope.hpp"
 #include "core/redis/scripts.hpp"
 #include "core/redis/submitter.hpp"
 
@@ -84,6 +85,39 @@ Result<std::vector<SessionQueue>> scan(Connection& c, const KeySpace& keys, cons
     out.push_back(std::move(q));
   }
   return out;
+}
+
+/// Whether run `run` has a job under the deployment's prefix (a SCAN: only `session stop` asks).
+Result<bool> run_has_jobs(Connection& c, const KeySpace& keys, const std::string& run) {
+  std::string cursor = "0";
+  do {
+    auto r = c.command({"SCAN", cursor, "MATCH", keys.prefix() + ":*:r" + run + ".*", "COUNT", "1000"});
+    if (!r) return fail(std::move(r.error()));
+    if (!r->is_array() || r->elements.size() != 2) return fail(bad_reply("SCAN", *r));
+    if (!r->elements[1].elements.empty()) return true;
+    cursor = r->elements[0].str;
+  } while (cursor != "0");
+  return false;
+}
+
+/// A session the index does not hold may be a run's own ("session-<run>", never indexed): that
+/// run is cancelled if it still goes; its queued jobs then fail unrun when a worker takes them.
+Result<StopReport> stop_unnamed(Connection& c, const KeySpace& keys, const std::string& id, StopReport report) {
+  const std::string prefix = generated_session("");
+  if (!id.starts_with(prefix) || !is_run_id(id.substr(prefix.size()))) return report;
+  const std::string run = id.substr(prefix.size());
+  auto ended = c.command({"EXISTS", keys.run_result(run)});
+  if (!ended) return fail(std::move(ended.error()));
+  auto has_jobs = run_has_jobs(c, keys, run);
+  if (!has_jobs) return fail(std::move(has_jobs.error()));
+  if (!*has_jobs && ended->integer == 0) return report;  // no such run
+  report.found = true;
+  if (ended->integer == 1) return report;  // it ended already
+  if (auto st = cancel_run(c, keys, run, id, errors::cancelled("session " + id + " stopped")); !st) {
+    return fail(std::move(st.error()));
+  }
+  report.cancelled_runs.push_back(run);
+  return report;
 }
 
 }  // namespace
@@ -185,7 +219,7 @@ Result<StopReport> stop_session(Connection& c, const KeySpace& keys, const std::
   report.session = id;
   auto found = find_session(c, keys, id);
   if (!found) return fail(std::move(found.error()));
-  if (!*found) return report;
+  if (!*found) return stop_unnamed(c, keys, id, std::move(report));
   report.found = true;
 
   // 1. Every running run ends CANCELLED, so waiters return and workers cancel its active steps.

@@ -27,7 +27,10 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     Envelope run;
     run.run = new_run_id();
     if (!options.session.empty()) input.meta.session_id = options.session;
-    if (input.meta.session_id.empty()) input.meta.session_id = "session-" + run.run;
+    // A run without a named session is a session of its own: not indexed, which would cost every
+    // run a dozen writes (sessions.hpp, stop_session handles "session-<run>" by the run).
+    const bool named = !input.meta.session_id.empty();
+    if (!named) input.meta.session_id = generated_session(run.run);
     run.flow = flow.flow().name;
     run.flow_hash = flow.hash();
     run.session = input.meta.session_id;
@@ -36,7 +39,7 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     run.started_ms = now;
     run.events = options.events;
     out.push_back(Submission{run.run, run.reply, run.session});
-    ops.note_session(run.session, run.run, options.session_ttl.count(), queue_keys);
+    if (named) ops.note_session(run.session, run.run, options.session_ttl.count(), queue_keys);
     planner.start_run(std::move(input), std::move(run), ops);
   }
   StepHeader header;

@@ -4,7 +4,8 @@
 // Scenarios: process_c8 and process_c64 (N one-step runs prefilled, then one worker process at
 // that concurrency drains them; Redis commands counted with INFO commandstats from submit to the
 // outcome reaching the submitter), latency (one run at a time, submit to outcome seen),
-// chain5_latency (five no-op steps per run, one run at a time).
+// chain5_latency (five no-op steps per run, one run at a time), process_c64_events (process_c64
+// with the runs' events published), session_stop (a session of N/2 queued one-step runs stopped).
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "core/redis/sha256.hpp"
+#include "core/redis/sessions.hpp"
 #include "core/redis/submitter.hpp"
 #include "flows/loader.hpp"
 #include "plugins/builtins.hpp"
@@ -124,13 +126,14 @@ double percentile(std::vector<double> v, double p) {
 double round3(double x) { return static_cast<double>(static_cast<long long>(x * 1000 + 0.5)) / 1000; }
 
 void process_scenario(Connection& c, const std::string& bin, const std::string& dir, const std::string& url,
-                      const PlannedFlow& flow, int conc, long long n, bool remove_on_complete) {
+                      const PlannedFlow& flow, int conc, long long n, bool remove_on_complete, bool events = false) {
   must(c, {"FLUSHALL"});
   must(c, {"CONFIG", "RESETSTAT"});
   const std::string reply = "am2z:bench:reply";
   SubmitOptions opts;
   opts.reply_key = reply;
   opts.result_ttl = std::chrono::milliseconds(0);
+  opts.events = events;
   for (long long i = 0; i < n; i += 1000) {
     std::vector<State> batch;
     for (long long j = i; j < std::min(n, i + 1000); ++j) {
@@ -150,7 +153,8 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
   w.stop();
   const long long process_cmds = server_commands(c);
   Json line{
-      {"scenario", std::string("process_c") + std::to_string(conc) + (remove_on_complete ? "_remove_on_complete" : "")},
+      {"scenario", std::string("process_c") + std::to_string(conc) + (remove_on_complete ? "_remove_on_complete" : "") +
+                       (events ? "_events" : "")},
       {"system", "am2z"},
       {"concurrency", conc},
       {"jobs", n},
@@ -204,6 +208,41 @@ void latency_scenario(Connection& c, const std::string& bin, const std::string& 
   std::fflush(stdout);
 }
 
+/// `am2z session stop` of a session holding `n` queued steps (n one-step runs, no worker): how
+/// long the stop takes, and how many of the session's jobs are left after it.
+void session_stop_scenario(Connection& c, const PlannedFlow& flow, long long n) {
+  must(c, {"FLUSHALL"});
+  SubmitOptions opts;
+  opts.session = "big";
+  for (long long i = 0; i < n; i += 1000) {
+    std::vector<State> batch;
+    for (long long j = i; j < std::min(n, i + 1000); ++j) batch.emplace_back();
+    if (auto r = submit_runs(c, flow, std::move(batch), opts); !r) die(r.error().message);
+  }
+  const KeySpace keys;
+  const auto t0 = Clock::now();
+  auto report = stop_session(c, keys, "big", Millis(0));
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!report) die(report.error().message);
+  long long left = 0;  // job hashes of the session's runs still in the queues
+  std::string cursor = "0";
+  do {
+    auto r = c.command({"SCAN", cursor, "MATCH", "bull:*:r*", "COUNT", "1000"});
+    if (!r || !r->is_array()) die("SCAN failed");
+    cursor = r->elements[0].str;
+    left += static_cast<long long>(r->elements[1].elements.size());
+  } while (cursor != "0");
+  Json line{{"scenario", "session_stop"},
+            {"system", "am2z"},
+            {"queued", n},
+            {"cancelled_runs", report->cancelled_runs.size()},
+            {"removed_jobs", report->removed},
+            {"seconds", round3(seconds)},
+            {"jobs_left", left + c.command({"LLEN", "bull:bench-noop.noop:wait"})->integer}};
+  std::printf("%s\n", line.dump().c_str());
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -220,6 +259,8 @@ int main(int argc, char** argv) {
     process_scenario(c, bin, dir, url, *noop, conc, n, false);
     process_scenario(c, bin, dir, url, *noop, conc, n, true);
   }
+  process_scenario(c, bin, dir, url, *noop, 64, n, false, /*events=*/true);
+  session_stop_scenario(c, *noop, std::max(1000LL, n / 2));
   latency_scenario(c, bin, dir, url, *noop, "latency", lat_n);
   latency_scenario(c, bin, dir, url, *chain5, "chain5_latency", lat_n);
   return 0;

@@ -127,14 +127,24 @@ class SessionTest(DistributedTestCase):
         self.assertEqual(stop.stdout, "session ci-7 stopped: 0 running run(s) cancelled, 2 job(s) removed "
                                       "(slow.a: 1, slow.b: 1)\n")
 
-    def test_generated_sessions_are_sessions_too(self):
-        self.start_worker(self.flow)
-        res = self.run_redis(self.flow, "--detach", "-c")
+    def test_a_run_without_a_session_is_a_session_of_its_own(self):
+        # not indexed (it would cost every run a dozen writes), but stoppable by its generated id
+        res = self.run_redis(self.flow, "--detach", "-c")  # no worker yet: it stays queued
         out = json.loads(res.stdout)
         self.assertEqual(out["session"], "session-" + out["run"])
-        listed = self.session_json("list")
-        self.assertEqual([s["session"] for s in listed["sessions"]], [out["session"]])
-        self.assertEqual(listed["total"], 1)
+        self.assertEqual(self.session_json("list"), {"sessions": [], "total": 0})
+        stop = self.session_json("stop", out["session"])
+        self.assertEqual((stop["found"], stop["cancelledRuns"]), (True, [out["run"]]))
+        r = harness.run("result", out["run"], "--redis", self.redis.url)
+        self.assertEqual(self.assertFailedWith(r, 130)["message"], f"cancelled: session {out['session']} stopped")
+        again = self.session_json("stop", out["session"])  # ended: nothing to do
+        self.assertEqual((again["found"], again["cancelledRuns"]), (True, []))
+        self.start_worker(self.flow)  # its queued step fails unrun: the run keeps its one outcome
+        time.sleep(1)
+        r = harness.run("result", out["run"], "--redis", self.redis.url)
+        self.assertEqual(self.assertFailedWith(r, 130)["code"], "CANCELLED")
+        ghost = self.session_json("stop", "session-0123456789abcdef")  # no such run
+        self.assertEqual((ghost["found"], ghost["cancelledRuns"]), (False, []))
 
     def test_unknown_session_stats_exit_5(self):
         res = self.session("stats", "ghost")

@@ -41,7 +41,7 @@ class StatsTest(DistributedTestCase):
         self.assertTrue(harness.wait_for(lambda: len(client("KEYS", "am2z:worker:*")) == 2, timeout=10),
                         "the workers' heartbeats did not appear")
         for _ in range(runs):
-            self.assertSucceeded(self.run_redis(self.flow, "-c"))
+            self.assertSucceeded(self.run_redis(self.flow, "-c", "--session", "stats-test"))
 
     def read_lines(self, proc, count, timeout=20):
         """`count` lines of a running am2z's stdout; kills it if they do not come in time."""
@@ -58,9 +58,9 @@ class StatsTest(DistributedTestCase):
         self.assertExit(res, 0)
         s = res.json()
         self.assertEqual(s["prefix"], "bull")
-        self.assertEqual((s["windowMs"], s["sampleCap"], s["sessionsTotal"]), (60000, 10000, 3))
-        # each run without --session has a generated session of its own
-        self.assertEqual([(x["runs"], x["completed"], x["running"]) for x in s["sessions"]], [(1, 1, 0)] * 3)
+        self.assertEqual((s["windowMs"], s["sampleCap"], s["sessionsTotal"]), (60000, 10000, 1))
+        self.assertEqual([(x["session"], x["runs"], x["completed"], x["running"]) for x in s["sessions"]],
+                         [("stats-test", 3, 3, 0)])
         self.assertEqual([q["name"] for q in s["queues"]], QUEUES)  # and no am2z:* key
         for q in s["queues"]:
             with self.subTest(queue=q["name"]):
@@ -102,7 +102,7 @@ class StatsTest(DistributedTestCase):
         queues, last_minute, sessions, workers = ({line.split()[0]: line.split()[1:] for line in part}
                                                   for part in sections[1:])
         self.assertEqual(sessions["SESSION"], ["RUNS", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"])
-        self.assertEqual([v for k, v in sessions.items() if k != "SESSION"], [["1", "0", "1", "0", "0"]])
+        self.assertEqual(sessions["stats-test"], ["1", "0", "1", "0", "0"])
         self.assertEqual(queues["QUEUE"], ["WAITING", "ACTIVE", "DELAYED", "PRIOR", "CHILDREN", "COMPLETED",
                                            "FAILED"])
         for name in QUEUES:

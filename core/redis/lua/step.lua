@@ -286,14 +286,20 @@ while i <= n do
         -- newline-terminated key prefixes. Its keys live while any run of it is running.
         local sid, run = ARGV[a], ARGV[a + 1]
         local sk = sessionKey(sid)
+        -- an idle session's keys carry its expiry: a new run takes it off
+        local idle = rcall("ZCARD", sk .. ":running") == 0
         rcall("HSETNX", sk, "first", now)
         rcall("HSET", sk, "last", now, "ttl", ARGV[a + 2])
         rcall("HINCRBY", sk, "runs", 1)
         rcall("ZADD", sk .. ":runs", now, run)
         rcall("ZADD", sk .. ":running", now, run)
-        for q in string.gmatch(ARGV[a + 3], "[^\n]+") do rcall("SADD", sk .. ":queues", q) end
+        local queues = {}
+        for q in string.gmatch(ARGV[a + 3], "[^\n]+") do queues[#queues + 1] = q end
+        if #queues > 0 then rcall("SADD", sk .. ":queues", unpack(queues)) end
         rcall("ZADD", ownRoot .. "sessions", now, sid)
-        for _, k in ipairs({ sk, sk .. ":runs", sk .. ":running", sk .. ":queues" }) do rcall("PERSIST", k) end
+        if idle then
+          for _, k in ipairs({ sk, sk .. ":runs", sk .. ":queues" }) do rcall("PERSIST", k) end
+        end
       elseif op == "P" then
         -- P q: move due delayed jobs to wait; report the next due time
         local q = ARGV[a]
@@ -365,15 +371,18 @@ while i <= n do
               fields = rcall("HGETALL", k)
             end
             -- A run that asked for events hears processor:started as its step is taken.
+            -- Read from the fields just fetched: no command for runs without events.
             if run and not withChildren and size <= maxJobBytes then
-              local opts = rcall("HGET", k, "opts")
+              local f = {}
+              for x = 1, #fields, 2 do f[fields[x]] = fields[x + 1] end
+              local opts = f.opts
               if opts and string.find(opts, '"ev":1', 1, true) then
                 local ok, o = pcall(cjson.decode, opts)
                 local env = ok and type(o) == "table" and type(o.am2z) == "table" and o.am2z or nil
                 if env and env.ev == 1 then
                   local sid = type(env.sess) == "string" and env.sess or ""
-                  local name = rcall("HGET", k, "name") or ""
-                  local attempt = tonumber(rcall("HGET", k, "atm") or "0") + 1
+                  local name = f.name or ""
+                  local attempt = (tonumber(f.atm or "0") or 0) + 1
                   local ptype = type(env.ptype) == "string" and env.ptype or ""
                   publish(run, sid, cjson.encode({ event = "processor:started", ts = isoTime(now), runId = run,
                     sessionId = sid, processor = name, type = ptype, attempt = attempt, jobId = id }))
