@@ -43,7 +43,7 @@ void check_read(const redis::JobRead& read) {
   }
   AM2Z_FUZZ_CHECK(!(read.foreign && read.envelope));
   if (read.envelope && !read.envelope_partial) {
-    auto again = redis::Envelope::from_json(read.envelope->to_json());
+    auto again = redis::Envelope::from_json(read.envelope->to_json(), redis::KeySpace());
     AM2Z_FUZZ_CHECK(again.has_value());
     AM2Z_FUZZ_CHECK(again->to_json() == read.envelope->to_json());
     redis::job_id(read.envelope->run, read.envelope->node, read.envelope->scope);
@@ -55,7 +55,7 @@ void check_read(const redis::JobRead& read) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
   const redis::FetchedJob job = job_of(fuzz::text_of(bytes, size));
   const redis::JobLimits limits;
-  const redis::JobRead read = redis::read_job(job, limits);
+  const redis::JobRead read = redis::read_job(job, limits, redis::KeySpace());
   check_read(read);
   // What the worker then reads from the options and the parent field.
   redis::int_option(read.opts, "attempts", 1);
