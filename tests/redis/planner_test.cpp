@@ -28,7 +28,7 @@ std::vector<std::string> argv_of(OpList& ops) {
 
 /// The operations of an argv, as opcode followed by its first argument (the queue or key).
 std::vector<std::string> shape(const std::vector<std::string>& argv) {
-  static const std::map<std::string, int> arity{{"C", 7}, {"F", 8}, {"R", 8}, {"A", 9}, {"S", 2},
+  static const std::map<std::string, int> arity{{"C", 7}, {"F", 8}, {"R", 8}, {"A", 10}, {"S", 2},
                                                 {"J", 6}, {"O", 6}, {"N", 4}, {"P", 1}, {"M", 3}, {"G", 0}};
   std::vector<std::string> out;
   for (std::size_t i = 0; i < argv.size();) {

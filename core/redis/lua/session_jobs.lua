@@ -68,6 +68,11 @@ local function scanSet(q, name, remove, prev)
       hits = hits + 1
       if remove then
         rcall("ZREM", key, id)
+        if name == "prioritized" then
+          -- a stopped session's fair-queuing tag goes too: its next run starts afresh
+          local sid = rcall("HGET", q .. id, "am2zs")
+          if sid then rcall("HDEL", q .. "am2z:tags", sid) end
+        end
         drop(q, id, prev)
       end
     end

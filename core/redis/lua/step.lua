@@ -139,7 +139,7 @@ local function publish(run, sid, payload)
   rcall("XADD", ownRoot .. "events", "MAXLEN", "~", 100000, "*", "run", run, "sess", sid, "e", payload)
 end
 
-local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 6, O = 6, N = 4, E = 3, P = 1, M = 3 }
+local arity = { C = 7, F = 8, R = 8, A = 10, S = 2, J = 6, O = 6, N = 4, E = 3, P = 1, M = 3 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -227,9 +227,22 @@ while i <= n do
             "delay", 0, "priority", 0)
         end
         if allEvents then xadd(q, "event", "added", "jobId", id, "name", ARGV[a + 2]) end
+        local fairSession = ARGV[a + 9]
         if ARGV[a + 5] == "c" then
           rcall("ZADD", q .. "waiting-children", now, id)
           if allEvents then xadd(q, "event", "waiting-children", "jobId", id) end
+        elseif fairSession ~= "" then
+          -- Start-time fair queuing: a session's next job is tagged one after its last queued one,
+          -- but never before the queue's virtual time (the tag last taken), so a session that
+          -- arrives behind another's backlog is served next, and each session stays FIFO.
+          local vt = tonumber(rcall("GET", q .. "am2z:vt") or "0")
+          local last = tonumber(rcall("HGET", q .. "am2z:tags", fairSession) or "0")
+          local tag = math.max(last + 1, vt)
+          rcall("HSET", q .. "am2z:tags", fairSession, tag)
+          rcall("HSET", k, "priority", tag, "am2zs", fairSession)
+          rcall("ZADD", q .. "prioritized", tag, id)
+          marker(q)
+          if allEvents then xadd(q, "event", "waiting", "jobId", id) end
         else
           rcall("LPUSH", q .. "wait", id)
           marker(q)
@@ -329,10 +342,21 @@ while i <= n do
         while taken < count do
           local id = rcall("RPOPLPUSH", q .. "wait", q .. "active")
           if not id then
-            local p = rcall("ZPOPMIN", q .. "prioritized")
+            local p = rcall("ZPOPMIN", q .. "prioritized", 1)
             if #p == 0 then break end
             id = p[1]
             rcall("LPUSH", q .. "active", id)
+            -- the queue's virtual time moves to the tag taken; a session with nothing left
+            -- queued here is forgotten (its next job starts at the virtual time)
+            -- (only for am2z's fair jobs: a BullMQ priority job's score is not a tag)
+            local sid = rcall("HGET", q .. id, "am2zs")
+            if sid then
+              local tag = tonumber(p[2])
+              if tag > tonumber(rcall("GET", q .. "am2z:vt") or "0") then rcall("SET", q .. "am2z:vt", tag) end
+              if tonumber(rcall("HGET", q .. "am2z:tags", sid) or "-1") == tag then
+                rcall("HDEL", q .. "am2z:tags", sid)
+              end
+            end
           end
           local k = q .. id
           local run = string.match(id, "^r([^%.]+)%.")
