@@ -90,8 +90,9 @@ TEST_CASE("finishing a step before a parallel adds the join and every branch, th
   CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:f._join:", "A bull:f.b:", "A bull:f.c:"});
   // the join waits for its children; each child names it as parent
   CHECK(argv[1 + 6] == "c");
-  CHECK(argv[11 + 7] == "bull:f._join:rr1.n.1");
-  CHECK(argv[11 + 9] == "bull:f._join:rr1.n.1:dependencies");
+  CHECK(argv[12 + 7] == "bull:f._join:rr1.n.1");
+  CHECK(argv[12 + 9] == "bull:f._join:rr1.n.1:dependencies");
+  CHECK(argv[12 + 10] == "");  // the envelope names no session: the branch goes to wait, FIFO
 }
 
 TEST_CASE("a branch's end is delivered to its join as BullMQ keeps a child's returnvalue") {
