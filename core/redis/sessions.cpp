@@ -89,15 +89,11 @@ Result<std::vector<SessionQueue>> scan(Connection& c, const KeySpace& keys, cons
 
 /// Whether run `run` has a job under the deployment's prefix (a SCAN: only `session stop` asks).
 Result<bool> run_has_jobs(Connection& c, const KeySpace& keys, const std::string& run) {
-  std::string cursor = "0";
-  do {
-    auto r = c.command({"SCAN", cursor, "MATCH", keys.prefix() + ":*:r" + run + ".*", "COUNT", "1000"});
-    if (!r) return fail(std::move(r.error()));
-    if (!r->is_array() || r->elements.size() != 2) return fail(bad_reply("SCAN", *r));
-    if (!r->elements[1].elements.empty()) return true;
-    cursor = r->elements[0].str;
-  } while (cursor != "0");
-  return false;
+  bool found = false;
+  if (auto st = scan(c, keys.prefix() + ":*:r" + run + ".*", [&](std::string&&) { found = true; }); !st) {
+    return fail(std::move(st.error()));
+  }
+  return found;
 }
 
 /// A session the index does not hold may be a run's own ("session-<run>", never indexed): that

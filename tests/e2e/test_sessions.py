@@ -124,6 +124,26 @@ class SessionTest(DistributedTestCase):
         self.assertGreaterEqual(queues["slow.a"]["lastMinute"]["p50Ms"], 350)  # the 400 ms sleep
         self.assertEqual(queues["slow.a"]["waiting"], 0)
 
+    def test_stop_while_the_worker_holding_its_steps_is_killed(self):
+        # The stop does not need the workers: each run gets its one CANCELLED outcome at once;
+        # the steps a killed worker held come back by stalled recovery and fail unrun.
+        gated = self.write_tmp("gated.yaml", GATED)
+        victim = self.start_worker(gated, args=("-c", "2", "--lock-duration", "2s"))
+        runs = [self.detach("doomed", flow=gated) for _ in range(3)]
+        self.assertTrue(harness.wait_for(lambda: self.redis.client("LLEN", "bull:gated.a:active") == 2, timeout=30))
+        victim.kill()  # SIGKILL mid-step
+        victim.wait()
+        report = self.session_json("stop", "doomed", "--grace", "500ms")
+        self.assertEqual(sorted(report["cancelledRuns"]), sorted(runs))
+        self.assertEqual(report["stillActive"], 2)  # nobody is left to end them
+        self.start_worker(gated, args=("--stalled-interval", "500ms"))
+        self.assertTrue(harness.wait_for(lambda: self.redis.client("LLEN", "bull:gated.a:active") == 0, timeout=30),
+                        "the dead worker's steps never came back")
+        for run in runs:
+            self.assertEqual(self.redis.client("LLEN", f"am2z:run:{run}"), 1, "a run must have exactly one outcome")
+            r = harness.run("result", run, "--redis", self.redis.url)
+            self.assertEqual(self.assertFailedWith(r, 130)["message"], "cancelled: session doomed stopped")
+
     def test_text_output(self):
         self.start_worker(self.flow)
         res = self.run_redis(self.flow, "--session", "ci-7", "-c")
