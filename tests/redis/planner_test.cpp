@@ -79,6 +79,22 @@ TEST_CASE("a run starts with the first step's job") {
   CHECK(shape(argv_of(ops)) == std::vector<std::string>{"G", "A bull:f.a:"});
 }
 
+TEST_CASE("a named session's steps are queued fairly; a generated session's go to wait, FIFO") {
+  auto flow = plan(kFlow);
+  const auto fair_lane_of = [&](const std::string& session) {
+    Envelope run = run_envelope();
+    run.session = session;
+    OpList ops;
+    Planner(*flow).start_run(state_of({{"kind", "x"}}), run, ops);
+    const auto argv = argv_of(ops);
+    REQUIRE(argv.size() == 12);
+    return argv[1 + 10];
+  };
+  CHECK(fair_lane_of("tenant-7") == "tenant-7");
+  CHECK(fair_lane_of(generated_session("r1")).empty());
+  CHECK(fair_lane_of("").empty());
+}
+
 TEST_CASE("finishing a step before a parallel adds the join and every branch, then nothing else") {
   auto flow = plan(kFlow);
   Envelope self = run_envelope();

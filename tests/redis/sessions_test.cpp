@@ -85,7 +85,7 @@ TEST_CASE("stopping a session cancels its runs and removes its queued jobs, and 
     CHECK((*out)->error->message == "cancelled: session a stopped");
   }
   CHECK(c.command({"ZCARD", "bull:quick.first:prioritized"})->integer == 1);  // b's job is still there
-  CHECK(c.command({"HEXISTS", "bull:quick.first:am2z:tags", "a"})->integer == 0);  // a's fair-queuing tag went
+  CHECK(c.command({"HEXISTS", "bull:quick.first:am2z:fair", "a"})->integer == 0);  // a's fair-queuing tag went
   auto b_queues = session_queues(c, keys, "b");
   REQUIRE(b_queues);
   CHECK(queue_named(*b_queues, "quick.first").prioritized == 1);

@@ -201,8 +201,7 @@ TEST_CASE("a flow added while the worker serves is served; once removed, its new
   auto pending = read_outcome(c, orphan->reply_key);
   REQUIRE(pending);
   CHECK_FALSE(pending->has_value());
-  // a run with a session queues by fair queuing, in the prioritized set
-  auto waiting = c.command({"ZCARD", later->processor_keys("step") + "prioritized"});
+  auto waiting = c.command({"LLEN", later->processor_keys("step") + "wait"});
   REQUIRE(waiting);
   CHECK(waiting->integer == 1);
 
