@@ -24,6 +24,9 @@ struct JoinRef {
   std::string dependencies_key() const { return key() + ":dependencies"; }
 };
 
+/// The session of a run submitted without one: "session-<run id>", not indexed.
+inline std::string generated_session(const std::string& run_id) { return "session-" + run_id; }
+
 struct Envelope {
   std::string run;        ///< run id
   std::string flow;       ///< flow name
@@ -36,6 +39,10 @@ struct Envelope {
   long long started_ms = 0;    ///< when the run was submitted
   bool events = false;         ///< the run's lifecycle events go to KeySpace::events()
   std::optional<JoinRef> join;
+
+  /// Whether the run's session was named by its submitter (indexed, served fairly) rather
+  /// than generated for it.
+  bool named_session() const { return !session.empty() && session != generated_session(run); }
 
   Json to_json() const;
   /// Reads opts.am2z; an error naming the bad field when it is present but malformed. The reply

@@ -49,10 +49,13 @@ class OpList {
                   const std::string& keep);
   void retry(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
              long long attempts_made, const std::string& reason, const std::string& stacktrace, long long delay_ms);
-  /// A job: `waiting_children` puts it in waiting-children (a join), else in wait.
+  /// A job: `waiting_children` puts it in waiting-children (a join), else it is ready: in wait
+  /// (FIFO) when `fair_session` is empty, else in the prioritized set, ordered by start-time fair
+  /// queuing over sessions (lua/step.lua, op "A"), so no session waits behind another's backlog.
   void add(const std::string& q, const std::string& id, const std::string& name, const std::string& data,
            const std::string& opts, bool waiting_children, const std::string& parent_key,
-           const std::string& parent_json, const std::string& parent_dependencies);
+           const std::string& parent_json, const std::string& parent_dependencies,
+           const std::string& fair_session = "");
   void drop_dependency(const std::string& dependencies_key, const std::string& child_key);
   /// How a child's end counts for its parent (BullMQ's parent options on failure).
   enum class ChildEnd { completed, failed, removed, fail_parent, continue_parent };

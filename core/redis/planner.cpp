@@ -113,7 +113,7 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
     opts["parent"] = Json{{"id", env.join->id}, {"queue", parent_queue}};
   }
   ops.add(queue, job_id(env.run, entry.path, env.scope), name, dump_text(state.to_json()), dump_text(opts), join, parent_key,
-          parent_json, parent_deps);
+          parent_json, parent_deps, env.named_session() ? env.session : std::string());
 }
 
 /// One event of a run at node `e_`: what the node's kind chooses, turned into operations.

@@ -60,9 +60,6 @@ Status cancel_runs(Connection& c, const KeySpace& keys, const std::vector<std::s
                    const std::string& session, const Error& why,
                    std::chrono::milliseconds result_ttl = std::chrono::hours(24));
 
-/// The session of a run submitted without one: "session-<run id>", not indexed.
-inline std::string generated_session(const std::string& run_id) { return "session-" + run_id; }
-
 /// Milliseconds since the Unix epoch.
 long long unix_ms();
 

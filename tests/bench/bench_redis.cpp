@@ -243,6 +243,55 @@ void session_stop_scenario(Connection& c, const PlannedFlow& flow, long long n) 
   std::fflush(stdout);
 }
 
+/// p50 / p99 submit-to-outcome latency of `runs` one-step runs of session "small", one at a time,
+/// on a worker at concurrency 8, with `backlog` queued steps of session "big" ahead of them (0:
+/// alone). Fairness is the ratio of the two p50s.
+std::pair<double, double> small_session_latency(Connection& c, const std::string& bin, const std::string& dir,
+                                                const std::string& url, const PlannedFlow& flow, long long backlog,
+                                                int runs) {
+  must(c, {"FLUSHALL"});
+  SubmitOptions big;
+  big.session = "big";
+  big.reply_key = "am2z:bench:big";
+  big.result_ttl = std::chrono::milliseconds(0);
+  for (long long i = 0; i < backlog; i += 1000) {
+    std::vector<State> batch(static_cast<std::size_t>(std::min(backlog - i, 1000LL)));
+    if (auto r = submit_runs(c, flow, std::move(batch), big); !r) die(r.error().message);
+  }
+  WorkerProcess w = start_worker(bin, dir, url, 8, true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  SubmitOptions small;
+  small.session = "small";
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto t0 = Clock::now();
+    auto sub = submit_run(c, flow, State{}, small);
+    if (!sub) die(sub.error().message);
+    auto out = wait_outcome(c, sub->reply_key, SteadyClock::now() + std::chrono::minutes(5), CancelToken());
+    if (!out || !out->value("ok", false)) die("small run failed");
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  w.stop();
+  return {percentile(ms, 50), percentile(ms, 99)};
+}
+
+void fairness_scenario(Connection& c, const std::string& bin, const std::string& dir, const std::string& url,
+                       const PlannedFlow& flow, long long backlog) {
+  const auto alone = small_session_latency(c, bin, dir, url, flow, 0, 10);
+  const auto behind = small_session_latency(c, bin, dir, url, flow, backlog, 10);
+  Json line{{"scenario", "fairness"},
+            {"system", "am2z"},
+            {"backlog", backlog},
+            {"small_runs", 10},
+            {"alone_p50_ms", round3(alone.first)},
+            {"alone_p99_ms", round3(alone.second)},
+            {"behind_backlog_p50_ms", round3(behind.first)},
+            {"behind_backlog_p99_ms", round3(behind.second)},
+            {"p50_ratio", round3(behind.first / std::max(alone.first, 0.001))}};
+  std::printf("%s\n", line.dump().c_str());
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -261,6 +310,7 @@ int main(int argc, char** argv) {
   }
   process_scenario(c, bin, dir, url, *noop, 64, n, false, /*events=*/true);
   session_stop_scenario(c, *noop, std::max(1000LL, n / 2));
+  fairness_scenario(c, bin, dir, url, *noop, n * 5);  // 100,000 queued steps at full size
   latency_scenario(c, bin, dir, url, *noop, "latency", lat_n);
   latency_scenario(c, bin, dir, url, *chain5, "chain5_latency", lat_n);
   return 0;

@@ -62,7 +62,7 @@ TEST_CASE("stopping a session cancels its runs and removes its queued jobs, and 
 
   auto a_queues = session_queues(c, keys, "a");
   REQUIRE(a_queues);
-  CHECK(queue_named(*a_queues, "quick.first").waiting == 3);
+  CHECK(queue_named(*a_queues, "quick.first").prioritized == 3);  // fair queuing across sessions
   CHECK(queue_named(*a_queues, "quick.second").waiting == 0);
 
   auto listed = list_sessions(c, keys, 10);
@@ -84,10 +84,11 @@ TEST_CASE("stopping a session cancels its runs and removes its queued jobs, and 
     CHECK((*out)->error->code == "CANCELLED");
     CHECK((*out)->error->message == "cancelled: session a stopped");
   }
-  CHECK(c.command({"LLEN", "bull:quick.first:wait"})->integer == 1);  // b's job is still there
+  CHECK(c.command({"ZCARD", "bull:quick.first:prioritized"})->integer == 1);  // b's job is still there
+  CHECK(c.command({"HEXISTS", "bull:quick.first:am2z:fair", "a"})->integer == 0);  // a's fair-queuing tag went
   auto b_queues = session_queues(c, keys, "b");
   REQUIRE(b_queues);
-  CHECK(queue_named(*b_queues, "quick.first").waiting == 1);
+  CHECK(queue_named(*b_queues, "quick.first").prioritized == 1);
   auto b_out = outcome(c, b_run);
   REQUIRE(b_out);
   CHECK_FALSE(b_out->has_value());

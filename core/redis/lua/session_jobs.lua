@@ -21,6 +21,7 @@ local maxSamples = tonumber(ARGV[5])
 local maxLen = ARGV[6]
 local rcall = redis.call
 local removing = mode == "remove" or mode == "purge"
+local sessionId = string.match(runs, "session:(.*):runs$")
 
 -- The session's runs read once into a table: a lookup per job instead of a ZSCORE per job.
 local member = {}
@@ -82,6 +83,9 @@ for i = 7, #ARGV do
   local active = scanList(q, "active", false)
   local delayed = scanSet(q, "delayed", removing, "delayed")
   local prioritized = scanSet(q, "prioritized", removing, "prioritized")
+  -- a stopped session's fair-queuing tag (lua/step.lua op "A") goes too: its next run starts
+  -- at the queue's virtual time instead of behind the jobs just removed
+  if removing and sessionId then rcall("HDEL", q .. "am2z:fair", sessionId) end
   local children = scanSet(q, "waiting-children", removing, "waiting-children")
   -- durations before a purge deletes the jobs they are read from
   local durations, inWindow = {}, 0

@@ -139,7 +139,7 @@ local function publish(run, sid, payload)
   rcall("XADD", ownRoot .. "events", "MAXLEN", "~", 100000, "*", "run", run, "sess", sid, "e", payload)
 end
 
-local arity = { C = 7, F = 8, R = 8, A = 9, S = 2, J = 6, O = 6, N = 4, E = 3, P = 1, M = 3 }
+local arity = { C = 7, F = 8, R = 8, A = 10, S = 2, J = 6, O = 6, N = 4, E = 3, P = 1, M = 3 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -213,8 +213,9 @@ while i <= n do
           end
         end
       elseif op == "A" then
-        -- A q id name data opts state parentKey parentJson parentDeps
-        -- state "w": ready in wait; "c": a join that waits for its children
+        -- A q id name data opts state parentKey parentJson parentDeps fairSession
+        -- state "w": ready (in wait, or in prioritized when fairSession names a session);
+        -- "c": a join that waits for its children
         local q, id = ARGV[a], ARGV[a + 1]
         local k = q .. id
         local parentKey = ARGV[a + 6]
@@ -227,9 +228,22 @@ while i <= n do
             "delay", 0, "priority", 0)
         end
         if allEvents then xadd(q, "event", "added", "jobId", id, "name", ARGV[a + 2]) end
+        local fairSession = ARGV[a + 9]
         if ARGV[a + 5] == "c" then
           rcall("ZADD", q .. "waiting-children", now, id)
           if allEvents then xadd(q, "event", "waiting-children", "jobId", id) end
+        elseif fairSession ~= "" then
+          -- Start-time fair queuing over named sessions: a session's next job is tagged one after
+          -- its last queued one, but never before the queue's virtual time (field "": the tag
+          -- last taken), so a session arriving behind another's backlog is served next and each
+          -- session stays FIFO. Tags stay below 2^32, under every BullMQ priority score.
+          local fair = q .. "am2z:fair"
+          local f = rcall("HMGET", fair, "", fairSession)
+          local tag = math.max((tonumber(f[2]) or 0) + 1, tonumber(f[1]) or 0)
+          rcall("HSET", fair, fairSession, tag)
+          rcall("ZADD", q .. "prioritized", tag, id)
+          marker(q)
+          if allEvents then xadd(q, "event", "waiting", "jobId", id) end
         else
           rcall("LPUSH", q .. "wait", id)
           marker(q)
@@ -326,14 +340,40 @@ while i <= n do
           count = math.min(count, tonumber(meta[2]) - rcall("LLEN", q .. "active"))
         end
         local taken = 0
-        while taken < count do
+        -- Ready jobs wait in two places: wait (FIFO: runs without a named session, retries,
+        -- BullMQ's plain jobs) and prioritized (named sessions in fair order, BullMQ's priority
+        -- jobs after them). Slots alternate between the two, starting on a coin flip from the
+        -- clock so one-slot fetches favour neither; a source found empty is not asked again.
+        local waitEmpty, fairEmpty = false, false
+        local fairFirst = now % 2 == 1
+        local function fromWait()
+          if waitEmpty then return nil end
           local id = rcall("RPOPLPUSH", q .. "wait", q .. "active")
-          if not id then
-            local p = rcall("ZPOPMIN", q .. "prioritized")
-            if #p == 0 then break end
-            id = p[1]
-            rcall("LPUSH", q .. "active", id)
+          waitEmpty = not id
+          return id
+        end
+        local function fromFair()
+          if fairEmpty then return nil end
+          local p = rcall("ZPOPMIN", q .. "prioritized", 1)
+          if #p == 0 then
+            -- nothing queued fairly: every tag is behind the virtual time, so all can go
+            fairEmpty = true
+            rcall("DEL", q .. "am2z:fair")
+            return nil
           end
+          rcall("LPUSH", q .. "active", p[1])
+          local score = tonumber(p[2])
+          if score < 4294967296 then rcall("HSET", q .. "am2z:fair", "", score) end
+          return p[1]
+        end
+        while taken < count do
+          local id
+          if (taken % 2 == 0) == fairFirst then
+            id = fromFair() or fromWait()
+          else
+            id = fromWait() or fromFair()
+          end
+          if not id then break end
           local k = q .. id
           local run = string.match(id, "^r([^%.]+)%.")
           if string.sub(id, 1, 2) == "0:" or rcall("EXISTS", k) == 0 then
