@@ -8,7 +8,7 @@ Json Envelope::to_json() const {
          {"sess", session}, {"reply", reply}, {"t0", started_ms}};
   if (!scope.empty()) j["scope"] = scope;
   if (reply_ttl_ms > 0) j["rttl"] = reply_ttl_ms;
-  if (events) j["ev"] = 1;  // lua/step.lua looks for this exact text to publish processor:started
+  if (events) j["ev"] = 1;
   if (join) j["join"] = Json{{"q", join->queue}, {"id", join->id}, {"node", join->node}, {"i", join->index}};
   return j;
 }

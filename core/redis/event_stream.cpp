@@ -5,17 +5,6 @@
 
 namespace am2z::redis {
 
-namespace {
-
-/// An entry's field, "" when absent.
-const std::string& field(const Reply& fields, std::string_view name) {
-  static const std::string none;
-  for (std::size_t i = 0; i + 1 < fields.elements.size(); i += 2)
-    if (fields.elements[i].str == name) return fields.elements[i + 1].str;
-  return none;
-}
-
-}  // namespace
 
 Result<std::string> newest_event_id(Connection& c, const KeySpace& keys) {
   auto r = c.command({"XREVRANGE", keys.events(), "+", "-", "COUNT", "1"});
@@ -45,15 +34,27 @@ Result<EventBatch> read_events(Connection& c, const KeySpace& keys, const std::s
   for (const Reply& entry : stream.elements[1].elements) {
     if (entry.elements.size() != 2) continue;
     batch.last_id = entry.elements[0].str;
-    const Reply& fields = entry.elements[1];
-    if (!filter.run.empty() && field(fields, "run") != filter.run) continue;
-    if (!filter.session.empty() && field(fields, "sess") != filter.session) continue;
-    auto event = parse_outside_json(field(fields, "e"), JsonLimits{.max_bytes = 16u << 20});
-    if (!event || !event->is_object()) {
-      ++batch.skipped;
-      continue;
+    // An entry holds the events of one step-script call: "run", "sess", "e" per event, in order.
+    const auto& fields = entry.elements[1].elements;
+    std::string_view run, session;
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+      const std::string& name = fields[i].str;
+      const std::string& value = fields[i + 1].str;
+      if (name == "run") {
+        run = value;
+      } else if (name == "sess") {
+        session = value;
+      } else if (name == "e") {
+        if (!filter.run.empty() && run != filter.run) continue;
+        if (!filter.session.empty() && session != filter.session) continue;
+        auto event = parse_outside_json(value, JsonLimits{.max_bytes = 16u << 20});
+        if (!event || !event->is_object()) {
+          ++batch.skipped;
+          continue;
+        }
+        batch.events.push_back(std::move(*event));
+      }
     }
-    batch.events.push_back(std::move(*event));
   }
   return batch;
 }

@@ -15,7 +15,10 @@ namespace am2z::redis {
 /// Hash field the step script sets (to the job's size) on an oversized job it returns without data.
 inline constexpr const char* kOversizeField = "am2z:oversize";
 
-/// About how many entries the events stream keeps (XADD MAXLEN ~); lua/step.lua has the same.
+/// About how many events the events stream keeps; lua/step.lua has the same. An entry holds the
+/// events of one script call (at most 500) and each XADD trims the stream to about
+/// kEventsRetention / (its own events) entries (MAXLEN ~, at least 100): steady call sizes keep
+/// about kEventsRetention events, varying ones at worst a few times that.
 inline constexpr long long kEventsRetention = 100'000;
 
 /// How long a cancelled run stays in the cancelled set: longer than any step waits to learn of it.
@@ -59,7 +62,8 @@ class KeySpace {
   std::string worker(std::string_view name) const;
 
   /// Stream of the lifecycle and custom events of runs submitted with events on (bounded: see
-  /// kEventsRetention); each entry has fields run, sess and e (the event's JSON).
+  /// kEventsRetention); each entry holds one or more events as fields run, sess and e (the
+  /// event's JSON), repeated in order.
   std::string events() const { return own_ + "events"; }
 
   // Sessions: an index over the queues (lua/step.lua keeps it; core/redis/sessions.hpp reads it).

@@ -64,10 +64,9 @@ void OpList::retry(const std::string& q, const std::string& id, const std::strin
 
 void OpList::add(const std::string& q, const std::string& id, const std::string& name, const std::string& data,
                  const std::string& opts, bool waiting_children, const std::string& parent_key,
-                 const std::string& parent_json, const std::string& parent_dependencies,
-                 const std::string& fair_session) {
+                 const std::string& parent_json, const std::string& parent_dependencies, const JobExtras& extras) {
   push(head_, {"A", q, id, name, data, opts, waiting_children ? "c" : "w", parent_key, parent_json, parent_dependencies,
-               fair_session});
+               extras.fair_session, extras.event_session, extras.started_event});
   ++ops_;
 }
 

@@ -49,13 +49,22 @@ class OpList {
                   const std::string& keep);
   void retry(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
              long long attempts_made, const std::string& reason, const std::string& stacktrace, long long delay_ms);
+  /// What a job of am2z's own carries beyond BullMQ's fields.
+  struct JobExtras {
+    /// Non-empty: the job is queued fairly among sessions under this name (see add()).
+    std::string fair_session;
+    /// Non-empty: the run has events on, and the step script publishes processor:started when
+    /// the job is taken: this JSON object's text up to its `,"ts":"` (the script appends the
+    /// time and the attempt), published under `event_session`.
+    std::string started_event;
+    std::string event_session;
+  };
   /// A job: `waiting_children` puts it in waiting-children (a join), else it is ready: in wait
-  /// (FIFO) when `fair_session` is empty, else in the prioritized set, ordered by start-time fair
-  /// queuing over sessions (lua/step.lua, op "A"), so no session waits behind another's backlog.
+  /// (FIFO) when extras.fair_session is empty, else in the prioritized set, ordered by start-time
+  /// fair queuing over sessions (lua/step.lua, op "A"), so no session waits behind another's backlog.
   void add(const std::string& q, const std::string& id, const std::string& name, const std::string& data,
            const std::string& opts, bool waiting_children, const std::string& parent_key,
-           const std::string& parent_json, const std::string& parent_dependencies,
-           const std::string& fair_session = "");
+           const std::string& parent_json, const std::string& parent_dependencies, const JobExtras& extras = {});
   void drop_dependency(const std::string& dependencies_key, const std::string& child_key);
   /// How a child's end counts for its parent (BullMQ's parent options on failure).
   enum class ChildEnd { completed, failed, removed, fail_parent, continue_parent };

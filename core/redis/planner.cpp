@@ -101,8 +101,21 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
     }
   }
   opts["am2z"] = env.to_json();
-  if (env.events && !join) {  // for the processor:started event lua/step.lua writes
-    opts["am2z"]["ptype"] = static_cast<const ProcessorNode*>(entry.node)->instance().type;
+  const std::string id = job_id(env.run, entry.path, env.scope);
+  OpList::JobExtras extras;
+  if (env.named_session()) extras.fair_session = env.session;
+  if (env.events && !join) {
+    // processor:started as lua/step.lua completes it when the job is taken: built here once, so
+    // the script only appends the time and the attempt
+    std::string text = dump_text(Json{{"event", event::kProcessorStarted},
+                            {"runId", env.run},
+                            {"sessionId", env.session},
+                            {"processor", name},
+                            {"type", static_cast<const ProcessorNode*>(entry.node)->instance().type},
+                            {"jobId", id}});
+    text.back() = ',';  // the object's closing brace
+    extras.started_event = text + R"("ts":")";
+    extras.event_session = env.session;
   }
   std::string parent_key, parent_json, parent_deps;
   if (env.join) {
@@ -112,8 +125,8 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
     parent_deps = env.join->dependencies_key();
     opts["parent"] = Json{{"id", env.join->id}, {"queue", parent_queue}};
   }
-  ops.add(queue, job_id(env.run, entry.path, env.scope), name, dump_text(state.to_json()), dump_text(opts), join, parent_key,
-          parent_json, parent_deps, env.named_session() ? env.session : std::string());
+  ops.add(queue, id, name, dump_text(state.to_json()), dump_text(opts), join, parent_key, parent_json, parent_deps,
+          extras);
 }
 
 /// One event of a run at node `e_`: what the node's kind chooses, turned into operations.

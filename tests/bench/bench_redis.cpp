@@ -7,6 +7,7 @@
 // chain5_latency (five no-op steps per run, one run at a time), process_c64_events (process_c64
 // with the runs' events published), session_stop (a session of N/2 queued one-step runs stopped).
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,8 +70,22 @@ long long server_commands(Connection& c) {
   return total;
 }
 
+/// CPU time the Redis server has used (user + system), in µs: its single core is the ceiling.
+double redis_cpu_us(Connection& c) {
+  const std::string info = must(c, {"INFO", "cpu"}).str;
+  double total = 0;
+  std::istringstream lines(info);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("used_cpu_sys:") || line.starts_with("used_cpu_user:")) {
+      total += std::atof(line.c_str() + line.find(':') + 1);
+    }
+  }
+  return total * 1e6;
+}
+
 struct WorkerProcess {
   pid_t pid = -1;
+  double cpu_us = 0;  ///< CPU time the worker used (user + system), known once stopped
   long long peak_rss_kb() const {
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     for (std::string line; std::getline(status, line);) {
@@ -82,7 +97,10 @@ struct WorkerProcess {
     if (pid <= 0) return;
     kill(pid, SIGTERM);
     int st = 0;
-    waitpid(pid, &st, 0);
+    struct rusage usage {};
+    wait4(pid, &st, 0, &usage);
+    const auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+    cpu_us = us(usage.ru_utime) + us(usage.ru_stime);
     pid = -1;
   }
 };
@@ -145,10 +163,12 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
   }
   const long long add_cmds = server_commands(c);
   must(c, {"CONFIG", "RESETSTAT"});
+  const double cpu0 = redis_cpu_us(c);
   const auto t0 = Clock::now();
   WorkerProcess w = start_worker(bin, dir, url, conc, remove_on_complete);
   if (!collect(c, reply, n)) die("timed out waiting for outcomes");
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double redis_cpu = redis_cpu_us(c) - cpu0;
   const long long rss = w.peak_rss_kb();
   w.stop();
   const long long process_cmds = server_commands(c);
@@ -165,6 +185,9 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
       {"redis_cmds_per_job", round3(static_cast<double>(add_cmds + process_cmds) / static_cast<double>(n))},
       {"redis_cmds_per_job_add", round3(static_cast<double>(add_cmds) / static_cast<double>(n))},
       {"redis_cmds_per_job_process", round3(static_cast<double>(process_cmds) / static_cast<double>(n))},
+      // while the worker drains the queue (submission not included)
+      {"redis_cpu_us_per_job", round3(redis_cpu / static_cast<double>(n))},
+      {"worker_cpu_us_per_job", round3(w.cpu_us / static_cast<double>(n))},
       {"peak_rss_kb", rss}};
   std::printf("%s\n", line.dump().c_str());
   std::fflush(stdout);
@@ -304,14 +327,23 @@ int main(int argc, char** argv) {
   if (auto st = c.connect(); !st) die(st.error().message);
   auto noop = plan(dir + "/noop.yaml");
   auto chain5 = plan(dir + "/chain5.yaml");
+  // AM2Z_BENCH_ONLY=word: only the scenarios whose name contains it; =name: only that one (to
+  // repeat a scenario while tuning)
+  const char* only_env = std::getenv("AM2Z_BENCH_ONLY");
+  const std::string only = only_env != nullptr ? only_env : "";
+  const auto wanted = [&](const std::string& name) {
+    if (only.starts_with("=")) return name == only.substr(1);
+    return only.empty() || name.find(only) != std::string::npos;
+  };
   for (int conc : {8, 64}) {
-    process_scenario(c, bin, dir, url, *noop, conc, n, false);
-    process_scenario(c, bin, dir, url, *noop, conc, n, true);
+    const std::string name = "process_c" + std::to_string(conc);
+    if (wanted(name)) process_scenario(c, bin, dir, url, *noop, conc, n, false);
+    if (wanted(name + "_remove_on_complete")) process_scenario(c, bin, dir, url, *noop, conc, n, true);
   }
-  process_scenario(c, bin, dir, url, *noop, 64, n, false, /*events=*/true);
-  session_stop_scenario(c, *noop, std::max(1000LL, n / 2));
-  fairness_scenario(c, bin, dir, url, *noop, n * 5);  // 100,000 queued steps at full size
-  latency_scenario(c, bin, dir, url, *noop, "latency", lat_n);
-  latency_scenario(c, bin, dir, url, *chain5, "chain5_latency", lat_n);
+  if (wanted("process_c64_events")) process_scenario(c, bin, dir, url, *noop, 64, n, false, /*events=*/true);
+  if (wanted("session_stop")) session_stop_scenario(c, *noop, std::max(1000LL, n / 2));
+  if (wanted("fairness")) fairness_scenario(c, bin, dir, url, *noop, n * 5);  // 100,000 queued steps at full size
+  if (wanted("latency")) latency_scenario(c, bin, dir, url, *noop, "latency", lat_n);
+  if (wanted("chain5_latency")) latency_scenario(c, bin, dir, url, *chain5, "chain5_latency", lat_n);
   return 0;
 }

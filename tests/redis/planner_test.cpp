@@ -28,7 +28,7 @@ std::vector<std::string> argv_of(OpList& ops) {
 
 /// The operations of an argv, as opcode followed by its first argument (the queue or key).
 std::vector<std::string> shape(const std::vector<std::string>& argv) {
-  static const std::map<std::string, int> arity{{"C", 7}, {"F", 8}, {"R", 8}, {"A", 10}, {"S", 2},
+  static const std::map<std::string, int> arity{{"C", 7}, {"F", 8}, {"R", 8}, {"A", 12}, {"S", 2},
                                                 {"J", 6}, {"O", 6}, {"N", 4}, {"P", 1}, {"M", 3}, {"G", 0}};
   std::vector<std::string> out;
   for (std::size_t i = 0; i < argv.size();) {
@@ -87,7 +87,7 @@ TEST_CASE("a named session's steps are queued fairly; a generated session's go t
     OpList ops;
     Planner(*flow).start_run(state_of({{"kind", "x"}}), run, ops);
     const auto argv = argv_of(ops);
-    REQUIRE(argv.size() == 12);
+    REQUIRE(argv.size() == 14);
     return argv[1 + 10];
   };
   CHECK(fair_lane_of("tenant-7") == "tenant-7");
@@ -106,9 +106,9 @@ TEST_CASE("finishing a step before a parallel adds the join and every branch, th
   CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:f._join:", "A bull:f.b:", "A bull:f.c:"});
   // the join waits for its children; each child names it as parent
   CHECK(argv[1 + 6] == "c");
-  CHECK(argv[12 + 7] == "bull:f._join:rr1.n.1");
-  CHECK(argv[12 + 9] == "bull:f._join:rr1.n.1:dependencies");
-  CHECK(argv[12 + 10] == "");  // the envelope names no session: the branch goes to wait, FIFO
+  CHECK(argv[14 + 7] == "bull:f._join:rr1.n.1");
+  CHECK(argv[14 + 9] == "bull:f._join:rr1.n.1:dependencies");
+  CHECK(argv[14 + 10] == "");  // the envelope names no session: the branch goes to wait, FIFO
 }
 
 TEST_CASE("a branch's end is delivered to its join as BullMQ keeps a child's returnvalue") {

@@ -134,12 +134,39 @@ local function isoTime(ms)
     math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
 end
 
--- Runs' events (KeySpace::events): one stream, about kEventsRetention entries.
+-- Runs' events (KeySpace::events): one stream, about kEventsRetention events. The events of
+-- one call share an entry ("run", "sess", "e" repeated per event, in order): one XADD per call
+-- rather than per event, which is most of what events cost (flushed every 500 events, to stay
+-- far below Lua's limit on unpack).
+local pendingEvents = {}
+local function flushEvents()
+  if #pendingEvents > 0 then
+    -- about kEventsRetention events, not entries: the cap in entries shrinks as entries grow
+    local cap = math.max(100, math.floor(100000 * 6 / #pendingEvents))
+    rcall("XADD", ownRoot .. "events", "MAXLEN", "~", cap, "*", unpack(pendingEvents))
+    pendingEvents = {}
+  end
+end
 local function publish(run, sid, payload)
-  rcall("XADD", ownRoot .. "events", "MAXLEN", "~", 100000, "*", "run", run, "sess", sid, "e", payload)
+  local p = pendingEvents
+  p[#p + 1] = "run"
+  p[#p + 1] = run
+  p[#p + 1] = "sess"
+  p[#p + 1] = sid
+  p[#p + 1] = "e"
+  p[#p + 1] = payload
+  if #p >= 3000 then flushEvents() end
 end
 
-local arity = { C = 7, F = 8, R = 8, A = 10, S = 2, J = 6, O = 6, N = 4, E = 3, P = 1, M = 3 }
+local nowIso
+-- processor:started of a job taken by this call: its job's "am2zev" field is the event's JSON
+-- up to the time, written when the job was added (OpList::JobExtras::started_event).
+local function startedEvent(run, sid, head, atm)
+  nowIso = nowIso or isoTime(now)
+  publish(run, sid, head .. nowIso .. '","attempt":' .. ((tonumber(atm or "0") or 0) + 1) .. '}')
+end
+
+local arity = { C = 7, F = 8, R = 8, A = 12, S = 2, J = 6, O = 6, N = 4, E = 3, P = 1, M = 3 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -213,9 +240,9 @@ while i <= n do
           end
         end
       elseif op == "A" then
-        -- A q id name data opts state parentKey parentJson parentDeps fairSession
+        -- A q id name data opts state parentKey parentJson parentDeps fairSession evSession evStarted
         -- state "w": ready (in wait, or in prioritized when fairSession names a session);
-        -- "c": a join that waits for its children
+        -- "c": a join that waits for its children. evStarted: see startedEvent.
         local q, id = ARGV[a], ARGV[a + 1]
         local k = q .. id
         local parentKey = ARGV[a + 6]
@@ -227,6 +254,7 @@ while i <= n do
           rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", now,
             "delay", 0, "priority", 0)
         end
+        if ARGV[a + 11] ~= "" then rcall("HSET", k, "am2zes", ARGV[a + 10], "am2zev", ARGV[a + 11]) end
         if allEvents then xadd(q, "event", "added", "jobId", id, "name", ARGV[a + 2]) end
         local fairSession = ARGV[a + 9]
         if ARGV[a + 5] == "c" then
@@ -413,21 +441,14 @@ while i <= n do
             -- A run that asked for events hears processor:started as its step is taken.
             -- Read from the fields just fetched: no command for runs without events.
             if run and not withChildren and size <= maxJobBytes then
-              local f = {}
-              for x = 1, #fields, 2 do f[fields[x]] = fields[x + 1] end
-              local opts = f.opts
-              if opts and string.find(opts, '"ev":1', 1, true) then
-                local ok, o = pcall(cjson.decode, opts)
-                local env = ok and type(o) == "table" and type(o.am2z) == "table" and o.am2z or nil
-                if env and env.ev == 1 then
-                  local sid = type(env.sess) == "string" and env.sess or ""
-                  local name = f.name or ""
-                  local attempt = (tonumber(f.atm or "0") or 0) + 1
-                  local ptype = type(env.ptype) == "string" and env.ptype or ""
-                  publish(run, sid, cjson.encode({ event = "processor:started", ts = isoTime(now), runId = run,
-                    sessionId = sid, processor = name, type = ptype, attempt = attempt, jobId = id }))
-                end
+              local head, sid, atm
+              for x = 1, #fields, 2 do
+                local field = fields[x]
+                if field == "am2zev" then head = fields[x + 1]
+                elseif field == "am2zes" then sid = fields[x + 1]
+                elseif field == "atm" then atm = fields[x + 1] end
               end
+              if head then startedEvent(run, sid or "", head, atm) end
             end
             local job = { q, id, token, fields }
             if withChildren then
@@ -444,4 +465,5 @@ while i <= n do
     end
   end
 end
+flushEvents()
 return { failedGroups, fetched, dues }
