@@ -1,7 +1,9 @@
 // am2z events [--session ID] [--run ID] [--follow] [--json]: the events of distributed runs
 // submitted with events on, read from Redis by any process.
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
@@ -22,6 +24,8 @@ struct EventsArgs {
 
 /// How long one blocking read waits before the follower looks at Ctrl-C again.
 constexpr Millis kFollowPoll{500};
+/// The longest wait between two attempts of a follower that lost Redis.
+constexpr Millis kMaxBackoff{2000};
 
 /// One line a person reads: time, run, event, and what says most about it.
 std::string text_line(const Json& e) {
@@ -44,13 +48,22 @@ int run(const EventsArgs& a) {
   const redis::KeySpace keys(a.redis.prefix);
   const CancelToken interrupt = install_interrupt_handler();
   std::string after = "0-0";
+  Millis backoff = kFollowPoll / 2;
   while (true) {
     auto batch = redis::read_events(*conn, keys, after, a.filter,
                                     a.follow ? std::optional<Millis>(kFollowPoll) : std::nullopt);
     if (!batch) {
       std::fprintf(stderr, "am2z events: %s\n", batch.error().message.c_str());
-      return kExitUnreachable;
+      if (!a.follow) return kExitUnreachable;
+      // A follower outlives a Redis restart, as a waiting `run --redis` does: it reads on from
+      // the last entry it printed once Redis answers again (backoff 200 ms doubling to 2 s).
+      if (interrupt.cancelled()) return kExitSuccess;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      continue;
     }
+    if (backoff != kFollowPoll / 2) std::fprintf(stderr, "am2z events: Redis answers again; following on\n");
+    backoff = kFollowPoll / 2;
     for (const Json& e : batch->events) {
       const std::string line = a.json ? dump_text(e) : text_line(e);
       std::fprintf(stdout, "%s\n", line.c_str());

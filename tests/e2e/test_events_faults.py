@@ -178,6 +178,10 @@ class RedisRestartedMidRun(EventsFaultCase):
     def test_redis_restart_while_a_step_runs(self):
         flow = self.write_tmp("restarted.yaml", RESTARTED)
         path = self.tmp_path("events.jsonl")
+        # A follower in a third process outlives the restart too: it reads on once Redis is back.
+        followed = LineCollector(harness.start("events", "--redis", self.redis.url, "--session", "R", "--follow",
+                                               "--json"))
+        self.addCleanup(followed.stop, signal.SIGKILL)
         for _ in range(2):
             self.start_worker(flow)
         submit = harness.start("run", flow, "--redis", self.redis.url, "--events", path, "--session", "R")
@@ -205,6 +209,10 @@ class RedisRestartedMidRun(EventsFaultCase):
         self.assertEqual(self.events_json("--run", events[0]["runId"]), events)
         outcomes = self.redis.client("LLEN", f"am2z:run:{events[0]['runId']}")
         self.assertEqual(outcomes, 1, "a run must have exactly one outcome")
+        seen = harness.wait_for(lambda: any(e["event"] in FINAL for e in followed.lines), 20)
+        self.assertTrue(seen, f"the follower never saw the final event: {names(followed.lines)}")
+        self.assertEqual(followed.stop(), 0, "am2z events --follow did not exit 0 on SIGTERM")
+        self.assertEqual(followed.lines, events)
 
 
 if __name__ == "__main__":
