@@ -5,7 +5,9 @@
 // that concurrency drains them; Redis commands counted with INFO commandstats from submit to the
 // outcome reaching the submitter), latency (one run at a time, submit to outcome seen),
 // chain5_latency (five no-op steps per run, one run at a time), process_c64_events (process_c64
-// with the runs' events published), session_stop (a session of N/2 queued one-step runs stopped).
+// with the runs' events published), session_stop (a session of N/2 queued one-step runs stopped),
+// fairness and fairness_2ms (a small session's p50 run latency alone and behind 5N queued steps of
+// another session; no-op steps, and steps of 2 ms).
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -299,10 +301,10 @@ std::pair<double, double> small_session_latency(Connection& c, const std::string
 }
 
 void fairness_scenario(Connection& c, const std::string& bin, const std::string& dir, const std::string& url,
-                       const PlannedFlow& flow, long long backlog) {
+                       const PlannedFlow& flow, long long backlog, const std::string& name) {
   const auto alone = small_session_latency(c, bin, dir, url, flow, 0, 10);
   const auto behind = small_session_latency(c, bin, dir, url, flow, backlog, 10);
-  Json line{{"scenario", "fairness"},
+  Json line{{"scenario", name},
             {"system", "am2z"},
             {"backlog", backlog},
             {"small_runs", 10},
@@ -327,6 +329,7 @@ int main(int argc, char** argv) {
   if (auto st = c.connect(); !st) die(st.error().message);
   auto noop = plan(dir + "/noop.yaml");
   auto chain5 = plan(dir + "/chain5.yaml");
+  auto nap = plan(dir + "/nap2ms.yaml");
   // AM2Z_BENCH_ONLY=word: only the scenarios whose name contains it; =name: only that one (to
   // repeat a scenario while tuning)
   const char* only_env = std::getenv("AM2Z_BENCH_ONLY");
@@ -342,7 +345,10 @@ int main(int argc, char** argv) {
   }
   if (wanted("process_c64_events")) process_scenario(c, bin, dir, url, *noop, 64, n, false, /*events=*/true);
   if (wanted("session_stop")) session_stop_scenario(c, *noop, std::max(1000LL, n / 2));
-  if (wanted("fairness")) fairness_scenario(c, bin, dir, url, *noop, n * 5);  // 100,000 queued steps at full size
+  // 100,000 queued steps at full size. No-op steps measure how much a loaded Redis slows each
+  // script call as much as the queue order; 2 ms steps are work whose time is the step's.
+  if (wanted("fairness")) fairness_scenario(c, bin, dir, url, *noop, n * 5, "fairness");
+  if (wanted("fairness_2ms")) fairness_scenario(c, bin, dir, url, *nap, n * 5, "fairness_2ms");
   if (wanted("latency")) latency_scenario(c, bin, dir, url, *noop, "latency", lat_n);
   if (wanted("chain5_latency")) latency_scenario(c, bin, dir, url, *chain5, "chain5_latency", lat_n);
   return 0;
