@@ -2,20 +2,41 @@
 """Reads the benchmark's JSON lines on stdin, passes them through, and adds one line per figure
 that has a BullMQ counterpart measured in the same run: am2z's value, BullMQ's, and their ratio
 (> 1 means am2z is better for throughput; for latency, commands and memory, BullMQ's value over
-am2z's, so > 1 also means am2z is better)."""
+am2z's, so > 1 also means am2z is better).
+
+The two systems are measured in alternation, in pairs (tests/bench/run --pairs N): a line
+{"scenario": "pair", "pair": i} starts pair i. Each pair gives one ratio per figure
+("vs_bullmq_pair" lines); the summary ("vs_bullmq") is the median ratio over the pairs with its
+spread (min, max), so a figure means the same from run to run on a machine that drifts. Figures
+am2z compares with itself in the same pair (events on against off, a small session alone against
+behind a backlog) get the same treatment ("am2z_ratio")."""
 
 import json
+import statistics
 import sys
 
 
-def main():
-    lines = [json.loads(line) for line in sys.stdin if line.strip().startswith("{")]
+def split_pairs(lines):
+    """The lines of each pair: [(ours by scenario, peer result or None)]."""
+    pairs, current = [], None
     for line in lines:
-        print(json.dumps(line))
-    ours = {line["scenario"]: line for line in lines if line.get("system") == "am2z"}
-    peer = next((line["result"] for line in lines if line.get("scenario") == "peer_bullmq"), None)
-    if peer is None:
-        return
+        if line.get("scenario") == "pair":
+            current = {"ours": {}, "peer": None}
+            pairs.append(current)
+            continue
+        if current is None:  # output of a single run without pair markers
+            current = {"ours": {}, "peer": None}
+            pairs.append(current)
+        if line.get("system") == "am2z":
+            current["ours"][line["scenario"]] = line
+        elif line.get("scenario") == "peer_bullmq":
+            current["peer"] = line["result"]
+    return pairs
+
+
+def pair_figures(ours, peer):
+    """{figure: (am2z, bullmq, ratio)} for one pair."""
+    out = {}
 
     def process(conc, retention):
         for p in peer.get("process", []):
@@ -27,8 +48,7 @@ def main():
         if am2z is None or bullmq is None or am2z == 0 or bullmq == 0:
             return
         ratio = am2z / bullmq if higher_is_better else bullmq / am2z
-        print(json.dumps({"scenario": "vs_bullmq", "figure": figure, "am2z": am2z, "bullmq": bullmq,
-                          "ratio": round(ratio, 2)}))
+        out[figure] = (am2z, bullmq, ratio)
 
     for conc in (8, 64):
         for retention, suffix in (("default", ""), ("removeOnComplete", "_remove_on_complete")):
@@ -45,6 +65,48 @@ def main():
     if lat and mine:
         emit("latency_p50_ms", mine["p50_ms"], lat["p50_ms"], False)
         emit("latency_p99_ms", mine["p99_ms"], lat["p99_ms"], False)
+    return out
+
+
+def self_figures(ours):
+    """{figure: ratio} am2z measures against itself within one pair."""
+    out = {}
+    plain, events = ours.get("process_c64"), ours.get("process_c64_events")
+    if plain and events and plain["jobs_per_s"]:
+        out["events_on_throughput_c64"] = events["jobs_per_s"] / plain["jobs_per_s"]
+    for name in ("fairness", "fairness_2ms"):
+        if name in ours:
+            out[f"{name}_p50_behind_over_alone"] = ours[name]["p50_ratio"]
+    return out
+
+
+def summary(values):
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
+            "max": round(max(values), 3), "pairs": len(values)}
+
+
+def main():
+    lines = [json.loads(line) for line in sys.stdin if line.strip().startswith("{")]
+    for line in lines:
+        print(json.dumps(line))
+    pairs = split_pairs(lines)
+    by_figure, by_self = {}, {}
+    for i, pair in enumerate(pairs, 1):
+        for figure, ratio in self_figures(pair["ours"]).items():
+            by_self.setdefault(figure, []).append(ratio)
+        if pair["peer"] is None:
+            continue
+        for figure, (am2z, bullmq, ratio) in pair_figures(pair["ours"], pair["peer"]).items():
+            print(json.dumps({"scenario": "vs_bullmq_pair", "pair": i, "figure": figure, "am2z": am2z,
+                              "bullmq": bullmq, "ratio": round(ratio, 2)}))
+            by_figure.setdefault(figure, []).append((am2z, bullmq, ratio))
+    for figure, rows in by_figure.items():
+        print(json.dumps({"scenario": "vs_bullmq", "figure": figure,
+                          "am2z": statistics.median(r[0] for r in rows),
+                          "bullmq": statistics.median(r[1] for r in rows),
+                          "ratio": summary([r[2] for r in rows])}))
+    for figure, ratios in by_self.items():
+        print(json.dumps({"scenario": "am2z_ratio", "figure": figure, "ratio": summary(ratios)}))
 
 
 if __name__ == "__main__":

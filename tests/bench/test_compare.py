@@ -1,0 +1,56 @@
+"""tests/bench/compare.py: ratios per pair, and the median over pairs with its spread."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def ours(pair_jobs, events_jobs):
+    return [{"scenario": "process_c64", "system": "am2z", "jobs_per_s": pair_jobs, "redis_cmds_per_job": 22.0,
+             "peak_rss_kb": 8000},
+            {"scenario": "process_c64_events", "system": "am2z", "jobs_per_s": events_jobs}]
+
+
+def peer(jobs):
+    return {"scenario": "peer_bullmq", "system": "bullmq", "result": {
+        "enqueue": {"add_bulk": {"cmds_per_job": 9}},
+        "process": [{"conc": 64, "procs": 1, "retention": "default", "jobs_per_s": jobs, "cmds_per_job": 24,
+                     "peak_rss_kb": [100000]}]}}
+
+
+def compare(lines):
+    text = "\n".join(json.dumps(line) for line in lines) + "\n"
+    out = subprocess.run([sys.executable, os.path.join(HERE, "compare.py")], input=text, capture_output=True,
+                         text=True, check=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+class CompareTest(unittest.TestCase):
+    def test_median_ratio_over_pairs_with_its_spread(self):
+        lines = []
+        for i, (mine, theirs) in enumerate([(10000, 5000), (9000, 6000), (12000, 4000)], 1):
+            lines += [{"scenario": "pair", "pair": i}, *ours(mine, mine * 0.9), peer(theirs)]
+        out = compare(lines)
+        per_pair = [o["ratio"] for o in out if o["scenario"] == "vs_bullmq_pair"
+                    and o["figure"] == "jobs_per_s_c64_default"]
+        self.assertEqual(per_pair, [2.0, 1.5, 3.0])
+        summary = next(o for o in out if o["scenario"] == "vs_bullmq" and o["figure"] == "jobs_per_s_c64_default")
+        self.assertEqual(summary["ratio"], {"median": 2.0, "min": 1.5, "max": 3.0, "pairs": 3})
+        self.assertEqual((summary["am2z"], summary["bullmq"]), (10000, 5000))
+        cmds = next(o for o in out if o["scenario"] == "vs_bullmq" and o["figure"] == "redis_cmds_per_job_c64_default")
+        self.assertEqual(cmds["ratio"]["median"], 1.5)  # (9 + 24) / 22: fewer commands is better
+        events = next(o for o in out if o["scenario"] == "am2z_ratio" and o["figure"] == "events_on_throughput_c64")
+        self.assertEqual(events["ratio"]["median"], 0.9)
+
+    def test_a_run_without_the_peer_still_reports_am2z_against_itself(self):
+        out = compare(ours(10000, 8000))
+        self.assertFalse([o for o in out if o["scenario"].startswith("vs_bullmq")])
+        events = next(o for o in out if o["scenario"] == "am2z_ratio")
+        self.assertEqual(events["ratio"], {"median": 0.8, "min": 0.8, "max": 0.8, "pairs": 1})
+
+
+if __name__ == "__main__":
+    unittest.main()
