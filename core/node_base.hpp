@@ -63,6 +63,10 @@ class Node {
   /// Distributed: whether the node ends through a join job (it fans out, or it waits for another
   /// worker's queue), so a job of its flow's join queue may name it.
   virtual bool settles_in_join() const { return false; }
+  /// Whether running the node takes microseconds and never blocks (built-in state transforms
+  /// without a timeout, retries or limits, and chains of them): a parallel runs such branches on
+  /// its own thread, where a hand-off to another would cost more than the branch.
+  virtual bool instant() const { return false; }
 
   std::optional<Millis> timeout;  ///< whole-node timeout (composites)
 
@@ -101,6 +105,7 @@ class ProcessorNode final : public Node {
   NodeKind kind() const override { return NodeKind::processor; }
   std::vector<const Node*> children() const override { return {}; }
   bool settles_in_join() const override { return instance().remote_queue().has_value(); }
+  bool instant() const override { return plain_ && !timeout && instance_->impl && instance_->impl->instant(); }
   const ProcessorInstance& instance() const { return *instance_; }
   const std::shared_ptr<const ProcessorInstance>& instance_ptr() const { return instance_; }
 

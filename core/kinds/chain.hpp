@@ -1,5 +1,6 @@
 #pragma once
 // chain: steps in order, each on the previous one's output.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ class ChainNode final : public Node {
   ChainNode(std::string label, std::vector<NodePtr> steps) : Node(std::move(label)), steps_(std::move(steps)) {}
   NodeKind kind() const override { return NodeKind::chain; }
   std::vector<const Node*> children() const override { return detail::raw_nodes(steps_); }
+  bool instant() const override {
+    return !timeout && std::all_of(steps_.begin(), steps_.end(), [](const NodePtr& s) { return s->instant(); });
+  }
 
   /// Distributed: the first step starts; an empty chain ends at once.
   void plan_start(State state, DistributedPlan& plan) const override;

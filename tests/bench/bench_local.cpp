@@ -20,19 +20,30 @@ class NoopProcessor final : public Processor {
   Status process(State&, Context&) const override { return {}; }
 };
 
-NodePtr noop_leaf(const std::string& name) {
+/// The same, declared instant as the built-in state transforms (set, fail) are.
+class InstantNoopProcessor final : public Processor {
+ public:
+  Status process(State&, Context&) const override { return {}; }
+  bool instant() const override { return true; }
+};
+
+NodePtr noop_leaf(const std::string& name, bool instant = false) {
   auto inst = std::make_shared<ProcessorInstance>();
   inst->name = name;
   inst->type = "noop";
-  inst->impl = std::make_unique<NoopProcessor>();
+  if (instant) {
+    inst->impl = std::make_unique<InstantNoopProcessor>();
+  } else {
+    inst->impl = std::make_unique<NoopProcessor>();
+  }
   inst->init_limits();
   return std::make_shared<ProcessorNode>(inst);
 }
 
-std::vector<NodePtr> noop_leaves(int n) {
+std::vector<NodePtr> noop_leaves(int n, bool instant = false) {
   std::vector<NodePtr> out;
   out.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) out.push_back(noop_leaf("noop" + std::to_string(i)));
+  for (int i = 0; i < n; ++i) out.push_back(noop_leaf("noop" + std::to_string(i), instant));
   return out;
 }
 
@@ -49,6 +60,10 @@ Scenario make(const std::string& name) {
   if (name == "parallel_8") {
     return {std::make_shared<ParallelNode>("parallel", noop_leaves(8), MergeStrategy::deep), Json::object(), 8, 1000};
   }
+  if (name == "parallel_8_instant") {
+    return {std::make_shared<ParallelNode>("parallel", noop_leaves(8, true), MergeStrategy::deep), Json::object(), 8,
+            1000};
+  }
   if (name == "batch_1000") {
     Json items = Json::array();
     for (int i = 0; i < 1000; ++i) items.push_back(Json{{"n", i}});
@@ -57,7 +72,7 @@ Scenario make(const std::string& name) {
     spec.output = *JsonPath::parse(".batch");
     return {std::make_shared<BatchNode>("batch", noop_leaf("noop"), std::move(spec)), Json::object(), 1000, 20};
   }
-  std::fprintf(stderr, "unknown scenario '%s' (chain_10, chain_1000, parallel_8, batch_1000)\n", name.c_str());
+  std::fprintf(stderr, "unknown scenario '%s' (chain_10, chain_1000, parallel_8, parallel_8_instant, batch_1000)\n", name.c_str());
   std::exit(2);
 }
 

@@ -59,6 +59,57 @@ TEST_CASE("branches really run at the same time") {
   for (int i = 0; i < 5; ++i) CHECK(out.state.data["done" + std::to_string(i)] == true);
 }
 
+TEST_CASE("instant branches run on the parallel's own thread; the others still all run at once") {
+  auto mutex = std::make_shared<std::mutex>();
+  auto instant_threads = std::make_shared<std::set<std::thread::id>>();
+  auto caller = std::make_shared<std::thread::id>();
+  auto arrived = std::make_shared<std::atomic<int>>(0);
+  std::vector<NodePtr> branches;
+  for (int i = 0; i < 3; ++i) {
+    branches.push_back(test::instant_leaf("instant" + std::to_string(i), [=](State& s, Context&) -> Status {
+      std::lock_guard lock(*mutex);
+      instant_threads->insert(std::this_thread::get_id());
+      s.data["instant" + std::to_string(i)] = true;
+      return {};
+    }));
+    // A rendezvous: each blocking branch waits for the other two, which only works if all three
+    // run at the same time (it gives up after 10 s, and says so).
+    branches.push_back(test::leaf("blocking" + std::to_string(i), [=](State& s, Context&) -> Status {
+      arrived->fetch_add(1);
+      const auto until = SteadyClock::now() + 10s;
+      while (arrived->load() < 3 && SteadyClock::now() < until) std::this_thread::sleep_for(1ms);
+      s.data["met" + std::to_string(i)] = arrived->load() >= 3;
+      return {};
+    }));
+  }
+  auto record_caller = test::leaf("caller", [=](State&, Context&) -> Status {
+    *caller = std::this_thread::get_id();
+    return {};
+  });
+  RunOutcome out = test::run(std::make_shared<ChainNode>("c", std::vector<NodePtr>{record_caller, parallel(branches)}));
+  REQUIRE(out.ok());
+  CHECK(*instant_threads == std::set<std::thread::id>{*caller});
+  for (int i = 0; i < 3; ++i) {
+    CHECK(out.state.data["instant" + std::to_string(i)] == true);
+    CHECK(out.state.data["met" + std::to_string(i)] == true);
+  }
+}
+
+TEST_CASE("a node is instant only when it cannot block: an instant processor without policy, or a chain of them") {
+  auto noop = [](State&, Context&) -> Status { return {}; };
+  CHECK(test::instant_leaf("a", noop)->instant());
+  CHECK_FALSE(test::leaf("b", noop)->instant());
+  StepPolicy retried;
+  retried.retry.attempts = 3;  // a retry's backoff sleeps
+  CHECK_FALSE(test::instant_leaf("c", noop, retried)->instant());
+  StepPolicy timed;
+  timed.timeout = Millis(50);
+  CHECK_FALSE(test::instant_leaf("d", noop, timed)->instant());
+  CHECK(ChainNode("e", {test::instant_leaf("e1", noop), test::instant_leaf("e2", noop)}).instant());
+  CHECK_FALSE(ChainNode("f", {test::instant_leaf("f1", noop), test::leaf("f2", noop)}).instant());
+  CHECK_FALSE(parallel({test::instant_leaf("g1", noop)})->instant());  // a parallel is never run inline whole
+}
+
 TEST_CASE("every branch gets the same input, unaffected by its siblings") {
   auto seen = std::make_shared<std::vector<Json>>(3);
   auto versions = std::make_shared<std::vector<std::int64_t>>(3);

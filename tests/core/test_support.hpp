@@ -19,11 +19,13 @@ using Fn = std::function<Status(State&, Context&)>;
 /// A processor whose behaviour is a lambda.
 class FnProcessor final : public Processor {
  public:
-  explicit FnProcessor(Fn fn) : fn_(std::move(fn)) {}
+  explicit FnProcessor(Fn fn, bool instant = false) : fn_(std::move(fn)), instant_(instant) {}
   Status process(State& state, Context& ctx) const override { return fn_(state, ctx); }
+  bool instant() const override { return instant_; }
 
  private:
   Fn fn_;
+  bool instant_;
 };
 
 inline std::shared_ptr<ProcessorInstance> instance(const std::string& name, Fn fn, StepPolicy policy = {}) {
@@ -41,6 +43,12 @@ inline NodePtr leaf(std::shared_ptr<const ProcessorInstance> inst) {
 }
 inline NodePtr leaf(const std::string& name, Fn fn, StepPolicy policy = {}) {
   return leaf(instance(name, std::move(fn), policy));
+}
+/// A leaf whose processor declares itself instant (Processor::instant), as `set` does.
+inline NodePtr instant_leaf(const std::string& name, Fn fn, StepPolicy policy = {}) {
+  auto inst = instance(name, nullptr, policy);
+  inst->impl = std::make_unique<FnProcessor>(std::move(fn), true);
+  return leaf(std::move(inst));
 }
 
 /// Adds `delta` to .count.
