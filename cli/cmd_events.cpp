@@ -49,6 +49,7 @@ int run(const EventsArgs& a) {
   const CancelToken interrupt = install_interrupt_handler();
   std::string after = "0-0";
   Millis backoff = kFollowPoll / 2;
+  bool lost = false;  // a follower's last read failed
   while (true) {
     auto batch = redis::read_events(*conn, keys, after, a.filter,
                                     a.follow ? std::optional<Millis>(kFollowPoll) : std::nullopt);
@@ -58,11 +59,13 @@ int run(const EventsArgs& a) {
       // A follower outlives a Redis restart, as a waiting `run --redis` does: it reads on from
       // the last entry it printed once Redis answers again (backoff 200 ms doubling to 2 s).
       if (interrupt.cancelled()) return kExitSuccess;
+      lost = true;
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, kMaxBackoff);
       continue;
     }
-    if (backoff != kFollowPoll / 2) std::fprintf(stderr, "am2z events: Redis answers again; following on\n");
+    if (lost) std::fprintf(stderr, "am2z events: Redis answers again; following on\n");
+    lost = false;
     backoff = kFollowPoll / 2;
     for (const Json& e : batch->events) {
       const std::string line = a.json ? dump_text(e) : text_line(e);

@@ -105,16 +105,9 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
   OpList::JobExtras extras;
   if (env.named_session()) extras.fair_session = env.session;
   if (env.events && !join) {
-    // processor:started as lua/step.lua completes it when the job is taken: built here once, so
-    // the script only appends the time and the attempt
-    std::string text = dump_text(Json{{"event", event::kProcessorStarted},
-                            {"runId", env.run},
-                            {"sessionId", env.session},
-                            {"processor", name},
-                            {"type", static_cast<const ProcessorNode*>(entry.node)->instance().type},
-                            {"jobId", id}});
-    text.back() = ',';  // the object's closing brace
-    extras.started_event = text + R"("ts":")";
+    // built here once, so the step script only appends the time and the attempt
+    extras.started_event =
+        started_event_head(env, name, static_cast<const ProcessorNode*>(entry.node)->instance().type, id);
     extras.event_session = env.session;
   }
   std::string parent_key, parent_json, parent_deps;

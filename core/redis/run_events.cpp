@@ -34,20 +34,40 @@ void append_json_string(std::string& out, std::string_view text) {
   }
 }
 
-}  // namespace
-
-void add_run_event(OpList& ops, const Envelope& run, std::string_view name, Json fields) {
-  // Written as text rather than as one more JSON object to dump: this runs for every step of a
-  // run with events on, and the object's four extra members were most of its cost. Readers
-  // parse it; member order carries no meaning.
+/// An event's JSON text up to its own members: `{"event":...,"runId":...,"sessionId":...`.
+/// Events are written as text rather than as one more JSON object to dump: this runs for every
+/// step of a run with events on, and those members were most of its cost. Readers parse it;
+/// member order carries no meaning.
+std::string event_head(std::string_view name, const Envelope& run) {
   std::string text = R"({"event":)";
   append_json_string(text, name);
-  text += R"(,"ts":")";
-  text += format_timestamp(SystemClock::now());
-  text += R"(","runId":)";
+  text += R"(,"runId":)";
   append_json_string(text, run.run);
   text += R"(,"sessionId":)";
   append_json_string(text, run.session);
+  return text;
+}
+
+}  // namespace
+
+std::string started_event_head(const Envelope& run, std::string_view processor, std::string_view type,
+                               std::string_view job_id) {
+  std::string text = event_head(event::kProcessorStarted, run);
+  text += R"(,"processor":)";
+  append_json_string(text, processor);
+  text += R"(,"type":)";
+  append_json_string(text, type);
+  text += R"(,"jobId":)";
+  append_json_string(text, job_id);
+  text += R"(,"ts":")";
+  return text;
+}
+
+void add_run_event(OpList& ops, const Envelope& run, std::string_view name, Json fields) {
+  std::string text = event_head(name, run);
+  text += R"(,"ts":")";
+  text += format_timestamp(SystemClock::now());
+  text.push_back('"');
   for (const auto& [key, value] : fields.items()) {
     if (key == "event" || key == "ts" || key == "runId" || key == "sessionId") continue;
     text.push_back(',');

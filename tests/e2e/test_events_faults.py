@@ -68,7 +68,7 @@ class LineCollector:
     on readline()."""
 
     def __init__(self, proc):
-        self.proc, self.lines = proc, []
+        self.proc, self.lines, self.stderr = proc, [], ""
         self._thread = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
         self._thread.start()
 
@@ -84,7 +84,9 @@ class LineCollector:
             code = None
         self._thread.join(timeout=10)
         self.proc.stdout.close()
-        self.proc.stderr.close()
+        if not self.proc.stderr.closed:  # stop() runs again as the test's cleanup
+            self.stderr = self.proc.stderr.read()
+            self.proc.stderr.close()
         return code
 
     def _read(self, stream):
@@ -213,6 +215,9 @@ class RedisRestartedMidRun(EventsFaultCase):
         self.assertTrue(seen, f"the follower never saw the final event: {names(followed.lines)}")
         self.assertEqual(followed.stop(), 0, "am2z events --follow did not exit 0 on SIGTERM")
         self.assertEqual(followed.lines, events)
+        # it said that it lost Redis, and that it follows on
+        self.assertIn("am2z events: Redis at ", followed.stderr)
+        self.assertIn("am2z events: Redis answers again; following on", followed.stderr)
 
 
 if __name__ == "__main__":
