@@ -3,8 +3,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "core/environment.hpp"
 #include "core/units.hpp"
@@ -126,6 +128,33 @@ void exit_now(int code) {
   std::fflush(stdout);
   std::fflush(stderr);
   std::_Exit(code);
+}
+
+std::vector<std::string> flow_files(const std::vector<std::string>& paths, const char* who, bool& ok,
+                                    bool keep_others) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (!fs::is_directory(path, ec)) {
+      if (!keep_others && !fs::is_regular_file(path, ec)) {
+        std::fprintf(stderr, "am2z %s: '%s' is neither a flow file nor a directory\n", who, path.c_str());
+        ok = false;
+      } else {
+        out.push_back(path);
+      }
+      continue;
+    }
+    std::vector<std::string> found;
+    for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      const auto ext = it->path().extension();
+      if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) found.push_back(it->path().string());
+    }
+    std::sort(found.begin(), found.end());
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
 }
 
 }  // namespace am2z::cli

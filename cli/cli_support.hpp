@@ -38,6 +38,13 @@ void add_plugin_option(CLI::App* cmd, std::vector<std::string>& files);
 std::unique_ptr<PluginCatalog> load_plugins(const std::vector<std::string>& files, PluginLoadOptions options = {});
 /// Loads a flow's `plugins:` entries through `catalog`.
 PluginHook flow_plugin_hook(PluginCatalog& catalog);
+
+/// The flow files named by `paths`, in order: a directory gives every *.yaml / *.yml under it
+/// (sorted); a file is kept as given. With `keep_others` every other path (missing, a device, a
+/// FIFO) is kept too, so the loader reports it at its name with what it is; without, such a path
+/// is reported on stderr as "am2z <who>: ..." and clears `ok`.
+std::vector<std::string> flow_files(const std::vector<std::string>& paths, const char* who, bool& ok,
+                                    bool keep_others);
 /// Writes JSON and a newline to stdout, pretty unless `compact`.
 void print_json(const Json& j, bool compact);
 /// Writes each diagnostic as a `file:line:col: path: message` line to stderr.

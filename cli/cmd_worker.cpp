@@ -37,28 +37,6 @@ struct WorkerArgs {
   std::vector<std::string> plugins;
 };
 
-/// Every *.yaml / *.yml under the given directories, plus the files named directly, sorted.
-std::vector<std::string> flow_files(const std::vector<std::string>& roots, bool& ok) {
-  std::vector<std::string> out;
-  for (const auto& root : roots) {
-    std::error_code ec;
-    if (fs::is_directory(root, ec)) {
-      for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-           it.increment(ec)) {
-        const auto ext = it->path().extension();
-        if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) out.push_back(it->path().string());
-      }
-    } else if (fs::is_regular_file(root, ec)) {
-      out.push_back(root);
-    } else {
-      std::fprintf(stderr, "am2z worker: --flows: '%s' is neither a flow file nor a directory\n", root.c_str());
-      ok = false;
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 int run(const WorkerArgs& a) {
   constexpr const char* kExpected = "a positive duration such as 500ms or 30s";
   auto lock =
@@ -73,7 +51,8 @@ int run(const WorkerArgs& a) {
   if (!endpoint) return kExitUsage;
 
   bool ok = true;
-  const auto files = flow_files(a.flows, ok);
+  auto files = flow_files(a.flows, "worker: --flows", ok, false);
+  std::sort(files.begin(), files.end());
   if (!ok) return kExitUsage;
   if (files.empty()) {
     std::fprintf(stderr, "am2z worker: no flow files (*.yaml, *.yml) found in %s\n", a.flows.front().c_str());

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/cli_support.hpp"
+#include "core/redis/key_space.hpp"
 #include "core/redis/sha256.hpp"
 #include "flows/loader.hpp"
 
@@ -25,6 +26,7 @@ std::optional<redis::Endpoint> resolve_endpoint(const RedisArgs& args, const cha
     std::fprintf(stderr, "am2z %s: %s\n", command, ep.error().message.c_str());
     return std::nullopt;
   }
+  ep->slot_key = redis::KeySpace(args.prefix).slot_key();  // routes a Redis Cluster to the deployment's node
   return *ep;
 }
 

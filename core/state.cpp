@@ -1,37 +1,65 @@
 #include "core/state.hpp"
 
-#include <cstdio>
-#include <ctime>
+#include <chrono>
 
 namespace am2z {
 
-std::string format_timestamp(SystemClock::time_point t) {
-  const auto ms_total = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms_total / 1000);
-  int ms = static_cast<int>(ms_total % 1000);
-  if (ms < 0) {
-    ms += 1000;
-    --secs;
+namespace {
+
+/// The `n` decimal digits of `text` at `pos` (digits only: no sign, no blank).
+bool read_digits(std::string_view text, std::size_t pos, std::size_t n, int& out) {
+  if (pos + n > text.size()) return false;
+  int value = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    const char c = text[i];
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
   }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-  return buf;
+  out = value;
+  return true;
+}
+
+/// Writes `value` as `n` digits, zero-padded, at `out`.
+void write_digits(char* out, int value, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
+}  // namespace
+
+// Both are written by hand over std::chrono's calendar rather than gmtime/snprintf and
+// sscanf/timegm: every event and every state's metadata goes through them, and the C library's
+// versions were a visible share of a worker's time (locale and format-string handling).
+std::string format_timestamp(SystemClock::time_point t) {
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(t);
+  const auto day = floor<days>(ms);
+  const year_month_day date{day};
+  const hh_mm_ss<milliseconds> time{ms - day};
+  std::string out = "0000-00-00T00:00:00.000Z";  // the clock's range (1678..2262) fits 4 digits
+  write_digits(out.data(), static_cast<int>(date.year()), 4);
+  write_digits(out.data() + 5, static_cast<int>(static_cast<unsigned>(date.month())), 2);
+  write_digits(out.data() + 8, static_cast<int>(static_cast<unsigned>(date.day())), 2);
+  write_digits(out.data() + 11, static_cast<int>(time.hours().count()), 2);
+  write_digits(out.data() + 14, static_cast<int>(time.minutes().count()), 2);
+  write_digits(out.data() + 17, static_cast<int>(time.seconds().count()), 2);
+  write_digits(out.data() + 20, static_cast<int>(time.subseconds().count()), 3);
+  return out;
 }
 
 bool parse_timestamp(std::string_view text, SystemClock::time_point& out) {
-  std::tm tm{};
-  int ms = 0;
-  int consumed = 0;
-  std::string s(text);
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                  &tm.tm_sec, &consumed) != 6 ||
-      consumed != 19) {  // exactly YYYY-MM-DDTHH:MM:SS: no blanks, signs or short fields
+  using namespace std::chrono;
+  // exactly YYYY-MM-DDTHH:MM:SS: no blanks, signs or short fields
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || !read_digits(text, 0, 4, y) || !read_digits(text, 5, 2, mo) || !read_digits(text, 8, 2, d) ||
+      !read_digits(text, 11, 2, h) || !read_digits(text, 14, 2, mi) || !read_digits(text, 17, 2, sec)) {
     return false;
   }
-  std::string_view rest = text.substr(static_cast<std::size_t>(consumed));
+  int ms = 0;
+  std::string_view rest = text.substr(19);
   if (!rest.empty() && rest.front() == '.') {
     rest.remove_prefix(1);
     int digits = 0;
@@ -44,19 +72,15 @@ bool parse_timestamp(std::string_view text, SystemClock::time_point& out) {
     for (; digits < 3; ++digits) ms *= 10;
   }
   if (rest != "Z") return false;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  const std::tm fields = tm;
-  const std::time_t secs = timegm(&tm);
-  // timegm normalises out-of-range fields (month 13, 30 February, 25:00); such text is malformed.
-  if (tm.tm_year != fields.tm_year || tm.tm_mon != fields.tm_mon || tm.tm_mday != fields.tm_mday ||
-      tm.tm_hour != fields.tm_hour || tm.tm_min != fields.tm_min || tm.tm_sec != fields.tm_sec) {
-    return false;
-  }
+  // out-of-range fields (month 13, 30 February, 25:00, a leap second) make the text malformed
+  const year_month_day date{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
+  if (!date.ok() || h > 23 || mi > 59 || sec > 59) return false;
+  const long long secs =
+      static_cast<long long>(sys_days(date).time_since_epoch().count()) * 86400 + h * 3600LL + mi * 60LL + sec;
   // The clock counts nanoseconds in 64 bits (years 1678 to 2261): a time beyond would overflow.
-  constexpr auto kMaxSeconds = std::chrono::duration_cast<std::chrono::seconds>(SystemClock::duration::max()).count();
+  constexpr auto kMaxSeconds = duration_cast<seconds>(SystemClock::duration::max()).count();
   if (secs >= kMaxSeconds || secs <= -kMaxSeconds) return false;
-  out = SystemClock::time_point(std::chrono::seconds(secs)) + std::chrono::milliseconds(ms);
+  out = SystemClock::time_point(seconds(secs)) + milliseconds(ms);
   return true;
 }
 

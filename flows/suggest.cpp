@@ -9,6 +9,13 @@ namespace am2z {
 namespace {
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
+/// Length of the common start of a and b, ignoring case.
+std::size_t common_prefix_ci(std::string_view a, std::string_view b) {
+  std::size_t n = 0;
+  while (n < a.size() && n < b.size() && lower(a[n]) == lower(b[n])) ++n;
+  return n;
+}
+
 bool is_prefix_ci(std::string_view shorter, std::string_view longer) {
   if (shorter.size() > longer.size()) return false;
   for (std::size_t i = 0; i < shorter.size(); ++i) {
@@ -43,7 +50,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 std::string suggest(std::string_view word, const std::vector<std::string>& candidates) {
   constexpr std::size_t kMaxDistance = 2;
   constexpr std::size_t kMinPrefix = 2;
-  // Close spellings beat prefixes: rank = distance, or kMaxDistance + 1 for a prefix-only match.
+  constexpr std::size_t kMinStem = 4;
+  // Close spellings beat prefixes, which beat shared stems: rank = distance, kMaxDistance + 1 for
+  // a prefix-only match, kMaxDistance + 2 for a word and a candidate that share at least their
+  // first kMinStem letters and three fifths of the shorter one, differing in length by at most 3.
   std::size_t best_rank = std::numeric_limits<std::size_t>::max();
   const std::string* best = nullptr;
   for (const auto& candidate : candidates) {
@@ -56,7 +66,13 @@ std::string suggest(std::string_view word, const std::vector<std::string>& candi
       const bool word_shorter = word.size() <= candidate.size();
       const std::string_view shorter = word_shorter ? word : std::string_view(candidate);
       const std::string_view longer = word_shorter ? std::string_view(candidate) : word;
-      if (shorter.size() >= kMinPrefix && is_prefix_ci(shorter, longer)) rank = kMaxDistance + 1;
+      if (shorter.size() >= kMinPrefix && is_prefix_ci(shorter, longer)) {
+        rank = kMaxDistance + 1;
+      } else if (const std::size_t common = common_prefix_ci(word, candidate);
+                 common >= kMinStem && common * 5 >= shorter.size() * 3 && longer.size() <= shorter.size() + 3) {
+        // Another ending on the same stem: "retries" for "retry", "timeouts" for "timeout".
+        rank = kMaxDistance + 2;
+      }
     }
     if (rank < best_rank) {
       best_rank = rank;

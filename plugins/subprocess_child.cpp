@@ -17,6 +17,8 @@
 #include <mutex>
 #include <utility>
 
+#include "core/sigpipe_block.hpp"
+
 namespace am2z::detail {
 
 namespace {
@@ -25,34 +27,6 @@ void set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
-
-/// Blocks SIGPIPE in this thread while we feed stdin, so a child that closes stdin early costs
-/// an EPIPE instead of the whole process; the signal raised meanwhile is consumed, not delivered.
-class SigpipeBlock {
- public:
-  SigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    ::pthread_sigmask(SIG_BLOCK, &pipe_, &previous_);
-  }
-  ~SigpipeBlock() {
-    if (raised_) {
-      timespec zero{};
-      while (::sigtimedwait(&pipe_, nullptr, &zero) > 0) {
-      }
-    }
-    ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  SigpipeBlock(const SigpipeBlock&) = delete;
-  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
-  void note_epipe() { raised_ = true; }
-
- private:
-  sigset_t pipe_;
-  sigset_t previous_;
-  bool raised_ = false;
-};
 
 /// Keeps the last `keep` bytes; trims lazily so appending stays amortised O(n).
 void append_tail(std::string& tail, const char* data, std::size_t n, std::size_t keep) {

@@ -1,10 +1,9 @@
 #include "core/kinds/batch.hpp"
 
+#include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 
-#include "core/task_pool.hpp"
+#include "core/fan_out.hpp"
 
 namespace am2z {
 
@@ -16,11 +15,7 @@ struct BatchRun {
   std::vector<State> states;
   std::vector<Status> results;
   std::vector<char> started;  // not vector<bool>: workers write neighbouring items concurrently
-  std::atomic<std::size_t> next{0};
   std::atomic<bool> stopped{false};  ///< fail-fast tripped: start no more items
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  std::size_t workers_left = 0;
   std::size_t first_failure = 0;  ///< the item whose failure tripped fail-fast
 };
 
@@ -90,29 +85,17 @@ Status BatchNode::run(State& state, const Scope& scope) const {
   inner.token = &stop_token;
   const bool fail_fast = spec_.mode == BatchMode::fail_fast;
 
-  auto work = [&] {
-    for (;;) {
-      const std::size_t i = b.next.fetch_add(1);
-      if (i >= n || b.stopped.load()) break;
-      b.started[i] = 1;
-      b.states[i] = item_state((*items)[i], state.meta);
-      b.results[i] = target_->execute(b.states[i], inner);
-      if (!b.results[i] && fail_fast && !b.stopped.exchange(true)) {
-        b.first_failure = i;
-        stop_source.cancel("batch '" + label() + "' stopped after item " + std::to_string(i) + " failed");
-      }
+  auto work = [&](std::size_t i) {
+    if (b.stopped.load()) return;
+    b.started[i] = 1;
+    b.states[i] = item_state((*items)[i], state.meta);
+    b.results[i] = target_->execute(b.states[i], inner);
+    if (!b.results[i] && fail_fast && !b.stopped.exchange(true)) {
+      b.first_failure = i;
+      stop_source.cancel("batch '" + label() + "' stopped after item " + std::to_string(i) + " failed");
     }
-    std::lock_guard lock(b.mutex);
-    if (--b.workers_left == 0) b.done_cv.notify_one();
   };
-  const std::size_t workers = std::min<std::size_t>(n, static_cast<std::size_t>(std::max(1, spec_.concurrency)));
-  b.workers_left = workers;
-  for (std::size_t w = 1; w < workers; ++w) scope.run->tasks().submit(work);
-  if (workers > 0) work();
-  {
-    std::unique_lock lock(b.mutex);
-    b.done_cv.wait(lock, [&] { return b.workers_left == 0; });
-  }
+  fan_out(scope.run->tasks(), n, static_cast<std::size_t>(std::max(1, spec_.concurrency)), work);
 
   if (scope.token->cancelled()) return fail(errors::cancelled(scope.token->reason()));
   if (fail_fast && b.stopped.load()) {

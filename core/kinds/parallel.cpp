@@ -1,44 +1,66 @@
 #include "core/kinds/parallel.hpp"
 
-#include <condition_variable>
-#include <mutex>
+#include <chrono>
+#include <cstdint>
 
-#include "core/task_pool.hpp"
+#include "core/fan_out.hpp"
 
 namespace am2z {
+
+namespace {
+/// A branch that may block runs on the parallel's own thread once its last kTrustAfter runs here
+/// each ended within kShortRun; a run longer than that hands it off again until it has earned
+/// that trust anew. A thread hand-off costs a few microseconds, more than such a branch, and a
+/// branch that keeps ending that fast is not one that sleeps or waits for a program (an exec
+/// step alone takes longer to start one).
+constexpr auto kShortRun = std::chrono::microseconds(100);
+constexpr std::uint32_t kTrustAfter = 32;
+}  // namespace
+
+bool ParallelNode::trusted_short(std::size_t i) const {
+  return short_runs_[i].load(std::memory_order_relaxed) >= kTrustAfter;
+}
+
+Status ParallelNode::run_timed(std::size_t i, State& state, const Scope& scope) const {
+  const auto started = SteadyClock::now();
+  Status st = branches_[i]->execute(state, scope);
+  std::atomic<std::uint32_t>& runs = short_runs_[i];
+  if (SteadyClock::now() - started > kShortRun) {
+    runs.store(0, std::memory_order_relaxed);
+  } else {
+    // compare-and-swap: a concurrent run that found the branch slow must not be overwritten
+    std::uint32_t n = runs.load(std::memory_order_relaxed);
+    if (n < kTrustAfter) runs.compare_exchange_strong(n, n + 1, std::memory_order_relaxed);
+  }
+  return st;
+}
 
 Status ParallelNode::run(State& state, const Scope& scope) const {
   const std::size_t n = branches_.size();
   if (n == 0) return {};
   std::vector<Result<State>> outputs(n, state);
   auto run_branch = [&](std::size_t i) {
-    Status st = branches_[i]->execute(*outputs[i], scope);
+    Status st = branches_[i]->instant() ? branches_[i]->execute(*outputs[i], scope) : run_timed(i, *outputs[i], scope);
     if (!st) outputs[i] = std::unexpected(std::move(st.error()));
   };
-  // Branches that may block go to the pool, but one of them, which runs here; instant branches
-  // (Node::instant) run here too: a thread hand-off costs microseconds, more than they do.
-  std::vector<std::size_t> handed_off;
-  std::vector<std::size_t> here;
-  for (std::size_t i = 0; i < n; ++i) (branches_[i]->instant() ? here : handed_off).push_back(i);
-  if (!handed_off.empty()) {
-    here.push_back(handed_off.back());
-    handed_off.pop_back();
-  }
-  std::mutex mutex;
-  std::condition_variable all_done;
-  std::size_t remaining = handed_off.size();
-  for (std::size_t i : handed_off) {
-    scope.run->tasks().submit([&, i] {
+  // Instant branches (Node::instant) run here first: nothing to share. The others fan out: this
+  // thread and pool threads claim them in turn, so each may block without holding the rest up;
+  // unless every one of them has kept ending fast (trusted_short), then they all run here too.
+  std::vector<std::size_t> may_block;
+  bool all_short = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (branches_[i]->instant()) {
       run_branch(i);
-      std::lock_guard lock(mutex);
-      if (--remaining == 0) all_done.notify_one();
-    });
+    } else {
+      may_block.push_back(i);
+      all_short = all_short && trusted_short(i);
+    }
   }
-  for (std::size_t i : here) run_branch(i);
-  {
-    std::unique_lock lock(mutex);
-    all_done.wait(lock, [&] { return remaining == 0; });
+  if (all_short) {
+    for (std::size_t i : may_block) run_branch(i);
+    return combine(state, std::move(outputs));
   }
+  fan_out(scope.run->tasks(), may_block.size(), may_block.size(), [&](std::size_t k) { run_branch(may_block[k]); });
   return combine(state, std::move(outputs));
 }
 

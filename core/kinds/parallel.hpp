@@ -1,5 +1,8 @@
 #pragma once
 // parallel: branches on copies of the same input, all-or-nothing, then merged.
+#include <atomic>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,7 +15,10 @@ namespace am2z {
 class ParallelNode final : public Node {
  public:
   ParallelNode(std::string label, std::vector<NodePtr> branches, MergeStrategy merge)
-      : Node(std::move(label)), branches_(std::move(branches)), merge_(merge) {}
+      : Node(std::move(label)),
+        branches_(std::move(branches)),
+        merge_(merge),
+        short_runs_(std::make_unique<std::atomic<std::uint32_t>[]>(branches_.size())) {}
   NodeKind kind() const override { return NodeKind::parallel; }
   std::vector<const Node*> children() const override { return detail::raw_nodes(branches_); }
   MergeStrategy merge() const { return merge_; }
@@ -24,6 +30,9 @@ class ParallelNode final : public Node {
   /// Distributed: the branches' outputs merged, or the first failure in declaration order.
   Result<State> settle_join(State base, std::vector<JoinChild> children, const std::string& where) const override;
   bool settles_in_join() const override { return true; }
+  /// Whether branch i (one that may block) has kept ending fast enough to run on the parallel's
+  /// own thread rather than be handed off (see parallel.cpp).
+  bool trusted_short(std::size_t i) const;
 
  protected:
   Status run(State& state, const Scope& scope) const override;
@@ -35,8 +44,14 @@ class ParallelNode final : public Node {
   /// The error the parallel reports for a failed branch.
   Error branch_failure(Error e, std::size_t branch) const;
 
+  /// Runs branch i (one that may block) and learns from how long it took.
+  Status run_timed(std::size_t i, State& state, const Scope& scope) const;
+
   std::vector<NodePtr> branches_;
   MergeStrategy merge_;
+  /// Per branch: how many of its last runs in a row ended within kShortRun (saturating). A
+  /// hand-off to another thread costs more than a branch that short (parallel.cpp).
+  std::unique_ptr<std::atomic<std::uint32_t>[]> short_runs_;
 };
 
 }  // namespace am2z

@@ -39,6 +39,8 @@ struct ConnectOptions {
 /// loading its data after a restart, busy with a script, out of memory, or a replica that cannot
 /// take writes yet.
 bool is_transient_reply(std::string_view error_text);
+/// Whether a Redis error reply is a Redis Cluster redirection ("MOVED slot host:port" or "ASK ...").
+bool is_redirect_reply(std::string_view error_text);
 /// An error is transient when the connection failed or Redis answered with a transient reply.
 bool is_transient(const Error& e);
 
@@ -50,7 +52,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   /// Connects (again) now. NetworkError naming the endpoint when Redis cannot be reached, or
-  /// ConfigurationError when it refuses the credentials.
+  /// ConfigurationError when it refuses the credentials. With an endpoint's slot_key on a Redis
+  /// Cluster, ends up on the node that owns the slot (following MOVED), and refuses a slot key
+  /// without a hash tag: the deployment's keys would be spread over slots no script can span.
   Status connect();
   bool connected() const { return ctx_ != nullptr; }
   /// Drops the connection; the next command reconnects.
@@ -61,6 +65,11 @@ class Connection {
   Result<Reply> command(const std::vector<std::string>& args);
   /// Same, with a different read timeout for this call (blocking commands).
   Result<Reply> command(const std::vector<std::string>& args, std::chrono::milliseconds read_timeout);
+  /// Sends one command without reading its reply: receive() reads the replies in the order the
+  /// commands were sent. Nothing else may run on the connection in between.
+  Status send(const std::vector<std::string>& args);
+  /// The reply to the oldest command sent and not yet received.
+  Result<Reply> receive();
   /// Sends every command, then reads every reply: one round trip.
   Result<std::vector<Reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
 
@@ -68,6 +77,13 @@ class Connection {
 
  private:
   Result<Reply> send_and_read(const std::vector<std::string>& args);
+  /// A MOVED reply points this connection at the node it names (closed: the next call connects
+  /// there); true when `r` was one.
+  bool follow_moved(const Reply& r);
+  Status connect_node();
+  Result<std::vector<Reply>> pipeline_once(const std::vector<std::vector<std::string>>& commands);
+  /// After connecting with a slot key: whether this is a cluster, and if so on the slot's node.
+  Status find_slot_owner();
   Status set_read_timeout(std::chrono::milliseconds t);
   Error io_error(std::string_view what);
 

@@ -34,7 +34,7 @@ long long FetchedJob::number(const std::string& name, long long fallback) const 
 }
 
 Result<StepReply> decode_step_reply(const Reply& r) {
-  if (!r.is_array() || r.elements.size() != 3) return fail(malformed("not a three-part array"));
+  if (!r.is_array() || r.elements.size() != 4) return fail(malformed("not a four-part array"));
   StepReply out;
   for (const auto& g : r.elements[0].elements) {
     if (g.elements.size() != 2) return fail(malformed("refused group"));
@@ -48,7 +48,9 @@ Result<StepReply> decode_step_reply(const Reply& r) {
     job.token = j.elements[2].str;
     const auto& flat = j.elements[3].elements;
     for (std::size_t i = 0; i + 1 < flat.size(); i += 2) job.fields.emplace(flat[i].str, flat[i + 1].str);
-    if (j.elements.size() >= 7) {
+    if (j.elements.size() == 5) {
+      job.children_to_read = j.elements[4].integer;
+    } else if (j.elements.size() >= 7) {
       job.succeeded = pairs_of(j.elements[4]);
       job.failed = pairs_of(j.elements[5]);
       for (auto& [k, v] : pairs_of(j.elements[6])) job.errors.emplace(std::move(k), std::move(v));
@@ -58,6 +60,10 @@ Result<StepReply> decode_step_reply(const Reply& r) {
   for (const auto& d : r.elements[2].elements) {
     if (d.elements.size() != 2) return fail(malformed("due time"));
     out.next_due.emplace_back(d.elements[0].str, d.elements[1].integer);
+  }
+  for (const auto& l : r.elements[3].elements) {
+    if (l.elements.size() != 2) return fail(malformed("limited queue"));
+    out.limited.emplace_back(l.elements[0].str, l.elements[1].integer);
   }
   return out;
 }

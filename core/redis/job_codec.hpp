@@ -19,6 +19,9 @@ struct FetchedJob {
   /// → am2z's error JSON (:errors).
   std::vector<std::pair<std::string, std::string>> succeeded, failed;
   std::unordered_map<std::string, std::string> errors;
+  /// A join with more ended children than its fetch hands over: how many, read with
+  /// read_join_children (join_children.hpp); 0 when they came with the job.
+  long long children_to_read = 0;
 
   std::string key() const { return queue + id; }
   /// A field's value, or `fallback` when the hash lacks it.
@@ -30,6 +33,9 @@ struct StepReply {
   std::vector<std::pair<long long, long long>> refused;  ///< (group number from 1, code)
   std::vector<FetchedJob> jobs;
   std::vector<std::pair<std::string, long long>> next_due;  ///< queue → ms, -1 when none
+  /// Queues a global limit held back: queue → when its rate window opens (ms), -1 for a
+  /// concurrency cap (a finish wakes it).
+  std::vector<std::pair<std::string, long long>> limited;
 };
 
 /// Decodes a step reply; an ExecutionError when its shape is not what the script returns.

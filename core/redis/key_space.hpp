@@ -52,6 +52,9 @@ class KeySpace {
   // am2z's own keys.
   /// Root of am2z's own keys; a job's reply key must stay under it.
   const std::string& own() const { return own_; }
+  /// A key in the hash slot of every key of the deployment when the prefix is a hash tag (for a
+  /// Redis Cluster: Endpoint::slot_key). Nothing is stored under it.
+  const std::string& slot_key() const { return own_; }
   /// Prefix of run outcome keys: no job may write under it except to its own run's key.
   std::string run_results() const { return own_ + "run:"; }
   /// A list whose head is the run's outcome.

@@ -26,13 +26,24 @@ std::vector<std::string> StepHeader::argv() const {
 }
 
 void OpList::flush_group() {
-  if (head_.empty() && tail_.empty()) return;
+  if (head_.empty() && joins_.empty() && tail_.empty() && event_count_ == 0) return;
   if (groups_.empty()) groups_.emplace_back();  // operations before any begin_group()
   OpGroup& g = groups_.back();
   for (auto& s : head_) g.push_back(std::move(s));
+  for (auto join = join_starts_.rbegin(); join != join_starts_.rend(); ++join) {
+    for (std::size_t x = *join; x < *join + kAddArgs; ++x) g.push_back(std::move(joins_[x]));
+  }
   for (auto& s : tail_) g.push_back(std::move(s));
   head_.clear();
+  joins_.clear();
+  join_starts_.clear();
   tail_.clear();
+  if (event_count_ > 0) {
+    // last in its group, so a group skipped for a lost job publishes nothing
+    push(g, {"E", std::to_string(event_count_), std::move(events_)});
+    events_.clear();
+    event_count_ = 0;
+  }
 }
 
 void OpList::begin_group() {
@@ -65,8 +76,13 @@ void OpList::retry(const std::string& q, const std::string& id, const std::strin
 void OpList::add(const std::string& q, const std::string& id, const std::string& name, const std::string& data,
                  const std::string& opts, bool waiting_children, const std::string& parent_key,
                  const std::string& parent_json, const std::string& parent_dependencies, const JobExtras& extras) {
-  push(head_, {"A", q, id, name, data, opts, waiting_children ? "c" : "w", parent_key, parent_json, parent_dependencies,
-               extras.fair_session, extras.event_session, extras.started_event});
+  // A join goes after every job of the group: created last, it sees how many of its children
+  // are still to end (lua/step.lua, op "A" with "c"), however the group is chunked. Joins are
+  // planned outer first: inner ones are written first, so an outer join counts them.
+  auto& to = waiting_children ? joins_ : head_;
+  push(to, {"A", q, id, name, data, opts, waiting_children ? "c" : "w", parent_key, parent_json, parent_dependencies,
+            extras.fair_session, extras.started_event});
+  if (waiting_children) join_starts_.push_back(joins_.size() - kAddArgs);
   ++ops_;
 }
 
@@ -97,15 +113,25 @@ void OpList::note_session(const std::string& session, const std::string& run, lo
   ++ops_;
 }
 
-void OpList::event(const std::string& run, const std::string& session, const std::string& payload) {
-  push(tail_, {"E", run, session, payload});
+void OpList::event(std::string_view json_text) {
+  if (event_count_ > 0) events_.push_back('\n');
+  events_.append(json_text);
+  ++event_count_;
+  ++ops_;
+}
+
+void OpList::wake(const std::string& q) {
+  push(tail_, {"W", q});
   ++ops_;
 }
 
 void OpList::promote(const std::string& q) { push(fetches_, {"P", q}); }
 
 void OpList::fetch(const Fetch& f) {
-  push(fetches_, {"M", f.queue, std::to_string(f.count), f.with_children ? "1" : "0"});
+  const bool rated = f.rate.count > 0;
+  push(fetches_, {"M", f.queue, std::to_string(f.count), f.with_children ? "1" : "0",
+                  f.concurrency > 0 ? std::to_string(f.concurrency) : "", rated ? std::to_string(f.rate.count) : "",
+                  rated ? std::to_string(f.rate.per.count()) : ""});
 }
 
 std::vector<OpGroup> OpList::take_groups() {

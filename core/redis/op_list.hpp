@@ -1,13 +1,16 @@
 #pragma once
 // The argument list of one call of lua/step.lua: finishes, continuations, outcomes and fetches,
 // in the order the script needs them. Within a group the finish comes first, then every job the
-// continuation adds, then the dependency and join updates, so a join can never see all its
-// dependencies gone while one of its new children is still to be added.
+// continuation adds, then the joins it creates (inner before outer), then the dependency and join
+// updates, so a join can never see all its dependencies gone while one of its new children is
+// still to be added.
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/policy.hpp"
 
 namespace am2z::redis {
 
@@ -15,6 +18,10 @@ struct Fetch {
   std::string queue;  ///< key prefix "bull:<name>:"
   int count = 0;
   bool with_children = false;  ///< a join queue: return each job's child results too
+  /// The flow's limits for the queue's processor instance, held across workers by the script:
+  /// at most `concurrency` active jobs (0: none), at most `rate.count` starts per `rate.per`.
+  int concurrency = 0;
+  RateLimit rate{};
 };
 
 /// The fixed arguments of one call of lua/step.lua (its header says what each one does).
@@ -55,9 +62,8 @@ class OpList {
     std::string fair_session;
     /// Non-empty: the run has events on, and the step script publishes processor:started when
     /// the job is taken: this JSON object's text up to its `,"ts":"` (the script appends the
-    /// time and the attempt), published under `event_session`.
+    /// time and the attempt).
     std::string started_event;
-    std::string event_session;
   };
   /// A job: `waiting_children` puts it in waiting-children (a join), else it is ready: in wait
   /// (FIFO) when extras.fair_session is empty, else in the prioritized set, ordered by start-time
@@ -87,14 +93,21 @@ class OpList {
   /// queues it may use; `ttl_ms` how long the session's keys live once it has no running run.
   void note_session(const std::string& session, const std::string& run, long long ttl_ms,
                     const std::vector<std::string>& queue_keys);
-  /// An event of a run that asked for them (Envelope::events), appended to KeySpace::events().
-  void event(const std::string& run, const std::string& session, const std::string& payload);
+  /// An event of a run that asked for them (Envelope::events), appended to KeySpace::events():
+  /// its JSON text, which holds no raw newline. The open group's events travel as one argument.
+  void event(std::string_view json_text);
+  /// A job of `q`, whose concurrency is limited across workers, ended in this group: its slot is
+  /// free, so another worker is woken if jobs wait.
+  void wake(const std::string& q);
   void promote(const std::string& q);
   void fetch(const Fetch& f);
 
   /// Number of finish/add/update operations so far (fetches and promotions excluded).
   std::size_t size() const { return ops_; }
-  bool empty() const { return head_.empty() && tail_.empty() && groups_.empty() && fetches_.empty(); }
+  bool empty() const {
+    return head_.empty() && joins_.empty() && tail_.empty() && event_count_ == 0 && groups_.empty() &&
+           fetches_.empty();
+  }
   /// Closes the open group and hands over every group; fetches and promotions stay.
   std::vector<OpGroup> take_groups();
   /// ARGV for the script after its fixed arguments (StepHeader::argv()).
@@ -102,8 +115,13 @@ class OpList {
 
  private:
   void flush_group();
+  static constexpr std::size_t kAddArgs = 12;  ///< "A" and its arguments
   std::vector<std::string> head_;     ///< finishes and adds of the open group
+  std::vector<std::string> joins_;    ///< the open group's joins, in the order planned
+  std::vector<std::size_t> join_starts_;  ///< where each begins in joins_
   std::vector<std::string> tail_;     ///< dependency, join and outcome updates of the open group
+  std::string events_;                ///< the open group's events, joined by newlines
+  std::size_t event_count_ = 0;
   std::vector<OpGroup> groups_;       ///< closed groups
   std::vector<std::string> fetches_;  ///< promotions and fetches, always last
   std::size_t ops_ = 0;

@@ -108,7 +108,6 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
     // built here once, so the step script only appends the time and the attempt
     extras.started_event =
         started_event_head(env, name, static_cast<const ProcessorNode*>(entry.node)->instance().type, id);
-    extras.event_session = env.session;
   }
   std::string parent_key, parent_json, parent_deps;
   if (env.join) {
@@ -228,8 +227,9 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
                       Json{{"flow", flow_.flow().name}, {"durationMs", ms}, {"error", outcome.error().to_json()}});
       }
     }
+    // only a named session is indexed (a generated one has no keys to count the end in)
     ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms,
-                flow_.keys().run_result(env.run), env.session, end);
+                flow_.keys().run_result(env.run), env.named_session() ? env.session : std::string(), end);
     return;
   }
   const NodeEntry& parent = flow_.entries()[static_cast<std::size_t>(entry.parent)];

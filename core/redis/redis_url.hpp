@@ -14,6 +14,10 @@ struct Endpoint {
   std::string user;       ///< ACL user; empty: AUTH with the password alone
   std::string password;
   int db = 0;
+  /// A key in the hash slot of the deployment's keys (KeySpace::slot_key()); empty: none. On a
+  /// Redis Cluster, connections go to the node that owns that slot and scripts declare the key,
+  /// so Redis routes them there (core/redis/connection.cpp).
+  std::string slot_key;
 
   /// For messages: the address without the password.
   std::string display() const;

@@ -76,11 +76,23 @@ void add_run_event(OpList& ops, const Envelope& run, std::string_view name, Json
     text += dump_text(value);
   }
   text.push_back('}');
-  ops.event(run.run, run.session, text);
+  ops.event(text);
 }
 
 void add_stamped_event(OpList& ops, const Envelope& run, const Json& payload) {
-  ops.event(run.run, run.session, dump_text(payload));
+  // Readers find a run's and a session's events by these members: they must be the run's own.
+  const auto is = [&payload](const char* name, const std::string& want) {
+    const auto it = payload.find(name);
+    return it != payload.end() && it->is_string() && it->get_ref<const std::string&>() == want;
+  };
+  if (is("runId", run.run) && is("sessionId", run.session)) {
+    ops.event(dump_text(payload));
+    return;
+  }
+  Json stamped = payload;
+  stamped["runId"] = run.run;
+  stamped["sessionId"] = run.session;
+  ops.event(dump_text(stamped));
 }
 
 }  // namespace am2z::redis

@@ -1,5 +1,8 @@
 #include "core/redis/scripts.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <array>
 #include <mutex>
 
@@ -44,28 +47,33 @@ Result<std::string> load(Connection& c, ScriptId id) {
   return r->str;
 }
 
+/// The script's SHA1, loading it on `c` first if this process has not yet.
+Result<std::string> sha_of(Connection& c, ScriptId id) {
+  {
+    std::lock_guard lock(sha_mutex);
+    if (const std::string& sha = shas[static_cast<std::size_t>(id)]; !sha.empty()) return sha;
+  }
+  return load(c, id);
+}
+
 }  // namespace
 
 Result<Reply> run_script(Connection& c, ScriptId id, const std::vector<std::string>& args) {
-  std::string sha;
-  {
-    std::lock_guard lock(sha_mutex);
-    sha = shas[static_cast<std::size_t>(id)];
-  }
-  if (sha.empty()) {
-    auto loaded = load(c, id);
-    if (!loaded) return fail(std::move(loaded.error()));
-    sha = *loaded;
-  }
-  std::vector<std::string> argv;
-  argv.reserve(args.size() + 3);
-  argv.emplace_back("EVALSHA");
-  argv.push_back(sha);
-  argv.emplace_back("0");
+  auto sha = sha_of(c, id);
+  if (!sha) return fail(std::move(sha.error()));
+  std::vector<std::string> argv = script_call(c);
+  argv[1] = *sha;
   argv.insert(argv.end(), args.begin(), args.end());
+  int migrating_waits = 0;
   for (int attempt = 0;; ++attempt) {
     auto r = c.command(argv);
     if (!r) return r;
+    if (r->is_error() && (r->str.starts_with("ASK ") || r->str.starts_with("TRYAGAIN")) && migrating_waits < 50) {
+      // A Redis Cluster slot being migrated: the script did not run; it runs once the move ends.
+      ++migrating_waits;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
     if (r->is_error() && r->str.starts_with("NOSCRIPT") && attempt == 0) {
       auto loaded = load(c, id);
       if (!loaded) return fail(std::move(loaded.error()));
@@ -77,6 +85,41 @@ Result<Reply> run_script(Connection& c, ScriptId id, const std::vector<std::stri
     }
     return r;
   }
+}
+
+std::vector<std::string> script_call(const Connection& c) {
+  const std::string& key = c.endpoint().slot_key;
+  if (key.empty()) return {"EVALSHA", "", "0"};
+  return {"EVALSHA", "", "1", key};
+}
+
+Status send_script(Connection& c, ScriptId id, std::vector<std::string>& call) {
+  auto sha = sha_of(c, id);
+  if (!sha) return fail(std::move(sha.error()));
+  call[1] = std::move(*sha);
+  return c.send(call);
+}
+
+Result<Reply> receive_script(Connection& c, ScriptId id) {
+  auto r = c.receive();
+  if (!r) return r;
+  if (r->is_error() && r->str.starts_with("NOSCRIPT")) {
+    {
+      std::lock_guard lock(sha_mutex);
+      shas[static_cast<std::size_t>(id)].clear();
+    }
+    Error e = errors::network(c.endpoint().display(), 0, "the server lost am2z's scripts (NOSCRIPT)");
+    e.retryable = true;
+    return fail(std::move(e));
+  }
+  if (r->is_error() && is_transient_reply(r->str)) {
+    // Loading after a restart, out of memory, a moved cluster slot: the call is sent again later.
+    Error e = errors::network(c.endpoint().display(), 0, r->str);
+    e.retryable = true;
+    return fail(std::move(e));
+  }
+  if (r->is_error()) return fail(errors::execution(std::string("redis script ") + known(id).name, r->str));
+  return r;
 }
 
 }  // namespace am2z::redis

@@ -1,9 +1,12 @@
 #include "core/redis/submitter.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <span>
 #include <thread>
 
 #include "core/json_limits.hpp"
+#include "core/redis/op_chunks.hpp"
 #include "core/redis/scripts.hpp"
 #include "core/runner.hpp"
 
@@ -47,10 +50,23 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
   header.token_prefix = "submit";
   header.all_events = options.all_events;
   header.run_results = flow.keys().run_results();
-  std::vector<std::string> argv = header.argv();
-  ops.append_to(argv);
-  auto r = run_script(c, ScriptId::step, argv);
-  if (!r) return fail(std::move(r.error()));
+  // A run that starts with a big batch is added in calls of bounded size (op_chunks.hpp): its
+  // items first, then its join and the rest. A submitter killed between them leaves the items
+  // added so far to run for a run that never gets an outcome and whose id nobody was told.
+  std::vector<OpGroup> parts;
+  for (auto& g : ops.take_groups()) {
+    for (auto& part : chunk_group(std::move(g))) parts.push_back(std::move(part));
+  }
+  for (std::size_t at = 0; at < parts.size();) {
+    const std::size_t n = groups_per_call(std::span<const OpGroup>(parts).subspan(at));
+    std::vector<std::string> argv = header.argv();
+    for (std::size_t g = at; g < at + n; ++g) {
+      argv.insert(argv.end(), std::make_move_iterator(parts[g].begin()), std::make_move_iterator(parts[g].end()));
+      OpGroup().swap(parts[g]);  // what was sent is not kept meanwhile
+    }
+    at += n;
+    if (auto r = run_script(c, ScriptId::step, argv); !r) return fail(std::move(r.error()));
+  }
   return out;
 }
 

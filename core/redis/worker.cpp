@@ -12,16 +12,6 @@ using namespace detail;
 
 WorkerObserver::~WorkerObserver() = default;
 
-namespace {
-
-/// The job a group of operations finishes: "G", op, queue, id, ...; "" for a submission's group.
-std::string group_job_key(const OpGroup& g) {
-  if (g.size() < 4 || (g[1] != "C" && g[1] != "F" && g[1] != "R")) return {};
-  return g[2] + g[3];
-}
-
-}  // namespace
-
 Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Worker::~Worker() = default;
 
@@ -46,7 +36,8 @@ std::vector<std::string> Worker::Impl::step_header(long long now, int fetch_budg
   return h.argv();
 }
 
-bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<Binding*>& fetched_from, int fetch_budget) {
+bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<std::shared_ptr<Binding>>& fetched_from,
+                                int fetch_budget) {
   auto decoded = decode_step_reply(reply);
   if (!decoded) {
     log->error("{}", decoded.error().message);
@@ -58,16 +49,24 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<Binding*>&
   for (const auto& [q, due] : decoded->next_due) {
     if (auto it = bindings.find(q); it != bindings.end()) it->second->next_due = due;
   }
+  std::map<std::string, long long> rate_limited;
+  for (const auto& [q, until] : decoded->limited) {
+    if (until >= 0) rate_limited[q] = until;  // a concurrency cap (-1): a finish's marker wakes it
+  }
   std::map<std::string, int> per_queue;
   for (const auto& job : decoded->jobs) ++per_queue[job.queue];
   // The script fetched from the queues in this order, step queues drawing on one budget: a step
   // queue it reached with budget left and found empty is empty; one it never reached is not.
   int left = fetch_budget;
-  for (Binding* b : fetched_from) {
+  for (const auto& b : fetched_from) {
     const int got = per_queue[b->keys];
     const bool examined = b->instance == nullptr || left > 0;
     if (b->instance != nullptr) left -= got;
     if (examined) b->maybe_ready = got > 0;
+    if (auto it = rate_limited.find(b->keys); it != rate_limited.end()) {
+      b->limited_until = it->second;  // jobs wait: ask again when the window opens
+      b->maybe_ready = true;
+    }
   }
   OpList join_ops;
   bool joins = false;
@@ -75,21 +74,20 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<Binding*>&
     auto it = bindings.find(job.queue);
     if (it == bindings.end()) continue;
     if (it->second->instance == nullptr) {
-      // Joins only merge results: settled here, their continuations sent with the next call.
-      settle_join(job, it->second, join_ops);
+      take_join(std::move(job), it->second, join_ops);
       joins = true;
     } else {
       dispatch(std::move(job), it->second);
     }
   }
-  for (auto& g : join_ops.take_groups()) unsent.push_back(std::move(g));
+  queue_groups(join_ops.take_groups());
   if (joins) {
     for (auto& [keys, b] : bindings) b->maybe_ready = true;
   }
   return !decoded->jobs.empty();
 }
 
-void Worker::Impl::isolate_failure(Connection& c, const std::vector<Binding*>& fetched_from) {
+void Worker::Impl::isolate_failure(Connection& c, const std::vector<std::shared_ptr<Binding>>& fetched_from) {
   // Each ended job's operations alone: a group Redis refuses is dropped, and its job, still
   // active, runs again after stalled-job recovery.
   std::vector<OpGroup> keep;
@@ -119,7 +117,7 @@ void Worker::Impl::isolate_failure(Connection& c, const std::vector<Binding*>& f
       {"wait", "list"},   {"active", "list"},   {"prioritized", "zset"}, {"delayed", "zset"}, {"marker", "zset"},
       {"meta", "hash"},   {"completed", "zset"}, {"failed", "zset"},     {"events", "stream"}, {"stalled", "set"},
       {"waiting-children", "zset"}};
-  for (Binding* b : fetched_from) {
+  for (const auto& b : fetched_from) {
     std::vector<std::vector<std::string>> probes;
     for (const auto& [suffix, type] : kKeyTypes) probes.push_back({"TYPE", b->keys + suffix});
     auto types = c.pipeline(probes);
@@ -191,20 +189,48 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   std::size_t running = 0;
   std::deque<Finished> done = collect_finished(running);
   const bool stopping_now = stopping.load();
-  if (stopping_now && !wind_down(t, running, done.empty())) return false;
+  if (stopping_now && !wind_down(t, running, done.empty() && in_flight.empty())) return false;
 
   OpList ops;
-  for (auto& f : done) finish_ops(f, ops);
-  for (auto& g : ops.take_groups()) unsent.push_back(std::move(g));
-  // -c bounds the step jobs this worker holds locked: running ones and those whose end is unsent.
-  const int held = static_cast<int>(running + unsent_locks.size());
-  const int free_slots = stopping_now ? 0 : std::max(0, options.concurrency - held);
-  const std::vector<Binding*> fetched_from = plan_fetch(ops, free_slots);
-  // 2. One call: finish, continue, fetch.
-  if (!unsent.empty() || !ops.empty()) {
-    if (call_redis(conn, ops, fetched_from, free_slots, !done.empty(), t)) return true;
+  for (auto& f : done) {
+    // A join merged on the pool: its continuation may be on any queue served here.
+    if (f.binding->instance == nullptr) {
+      for (auto& [keys, b] : bindings) b->maybe_ready = true;
+    }
+    finish_ops(f, ops);
   }
-  // 3. Housekeeping on its own clock, 4. then sleep until a job ends, a marker pops, or a timer is due.
+  queue_groups(ops.take_groups());
+  // Locks, heartbeats and stalled checks keep their own clock however busy the worker is (a
+  // worker kept busy by short jobs must still renew a long step's lock). They share the
+  // connection, so the calls in flight are read first.
+  if (housekeeping_due(t)) {
+    drain_calls(conn, t);
+    housekeeping(conn, t);
+    std::lock_guard lock(mutex);
+    running = active.size();  // the calls read may have started jobs
+  }
+  // 2. Calls: finish, continue, fetch. -c bounds the step jobs this worker holds locked: a call's
+  // finishes are applied before its fetches, so the jobs it ends free their slots for it; what
+  // calls still in flight may fetch stays counted until their replies say what they took. Two
+  // calls in flight share the slots, so that Redis runs one while this thread handles the jobs of
+  // the other.
+  bool sent = false;
+  if (in_flight.size() < kMaxInFlight) {
+    const int held = static_cast<int>(running) + reserved_budget();
+    const int per_call = std::max(1, (options.concurrency + 1) / 2);
+    const int free_slots = stopping_now ? 0 : std::clamp(options.concurrency - held, 0, per_call);
+    auto fetched_from = plan_fetch(ops, free_slots);
+    if (!unsent.empty() || !ops.empty()) {
+      if (!send_call(conn, ops, std::move(fetched_from), free_slots, !done.empty(), t)) return true;
+      sent = true;
+    }
+  }
+  if (!in_flight.empty() && (in_flight.size() >= kMaxInFlight || !sent)) {
+    receive_call(conn, t);
+    return true;
+  }
+  if (sent) return true;
+  // 3. Idle: housekeeping, then sleep until a job ends, a marker pops, or a timer is due.
   if (housekeeping(conn, t)) return true;
   sleep_until_due(t);
   return true;
@@ -264,53 +290,38 @@ bool Worker::Impl::wind_down(LoopTimers& t, std::size_t running, bool nothing_do
   return true;
 }
 
-std::vector<Worker::Impl::Binding*> Worker::Impl::plan_fetch(OpList& ops, int free_slots) {
-  std::vector<Binding*> fetched_from;
+std::vector<std::shared_ptr<Worker::Impl::Binding>> Worker::Impl::plan_fetch(OpList& ops, int free_slots) {
+  std::vector<std::shared_ptr<Binding>> fetched_from;
   if (free_slots <= 0) return fetched_from;
   const long long now = now_ms();
   for (auto& [keys, b] : bindings) {
     if (b->next_due >= 0 && b->next_due <= now) ops.promote(keys);
   }
   // Start at another queue each call, so that when free slots are few every queue gets its turn.
-  std::vector<Binding*> order;
-  for (auto& [keys, b] : bindings) order.push_back(b.get());
+  std::vector<std::shared_ptr<Binding>> order;
+  for (auto& [keys, b] : bindings) order.push_back(b);
   if (!order.empty()) {
     std::rotate(order.begin(), order.begin() + static_cast<long>(++fetch_rotation % order.size()), order.end());
   }
-  for (Binding* b : order) {
+  for (auto& b : order) {
+    if (b->limited_until > now) continue;
+    b->limited_until = -1;
     if (!b->maybe_ready || b->disabled_until > Clock::now()) continue;
     const bool join = b->instance == nullptr;
-    ops.fetch(Fetch{b->keys, join ? options.concurrency : free_slots, join});
+    Fetch f{b->keys, join ? options.concurrency : free_slots, join};
+    if (!join) {
+      f.concurrency = b->instance->policy.concurrency;
+      f.rate = b->instance->policy.rate;
+    }
+    ops.fetch(f);
     fetched_from.push_back(b);
   }
   return fetched_from;
 }
 
-bool Worker::Impl::call_redis(Connection& conn, OpList& ops, const std::vector<Binding*>& fetched_from,
-                              int free_slots, bool ended_some, LoopTimers& t) {
-  std::vector<std::string> argv = step_header(now_ms(), free_slots);
-  for (const auto& g : unsent) argv.insert(argv.end(), g.begin(), g.end());
-  ops.append_to(argv);
-  auto reply = run_script(conn, ScriptId::step, argv);
-  if (!reply) {
-    if (is_transient(reply.error())) {
-      // Redis went away, is loading its data or is out of memory: keep every finished job's
-      // operations exactly as built and send them again; their locks are still renewed.
-      log->warn("redis: {}; {} finished job(s) kept, retrying in {} ms", reply.error().message, unsent.size(),
-                t.redis_backoff.count());
-    } else {
-      // The call itself is wrong: find out which part Redis refuses, keep the rest going.
-      log->error("redis: {}", reply.error().message);
-      isolate_failure(conn, fetched_from);
-    }
-    std::this_thread::sleep_for(t.redis_backoff);
-    t.redis_backoff = std::min(t.redis_backoff * 2, options.redis_backoff_max);
-    return true;
-  }
-  t.redis_backoff = options.redis_backoff_min;
-  unsent.clear();
-  unsent_locks.clear();
-  return accept_reply(*reply, fetched_from, free_slots) || ended_some;  // busy: go round at once
+bool Worker::Impl::housekeeping_due(const LoopTimers& t) const {
+  const auto now = Clock::now();
+  return now >= t.renew || now >= t.stalled || now >= t.cancel_refresh || now >= t.beat;
 }
 
 bool Worker::Impl::housekeeping(Connection& conn, LoopTimers& t) {
@@ -347,8 +358,13 @@ bool Worker::Impl::housekeeping(Connection& conn, LoopTimers& t) {
 void Worker::Impl::sleep_until_due(const LoopTimers& t) {
   auto until = std::min({t.renew, t.stalled, t.cancel_refresh, t.beat, t.poll});
   long long earliest_due = -1;
+  const long long now = now_ms();
   for (auto& [keys, b] : bindings) {
     if (b->next_due >= 0 && (earliest_due < 0 || b->next_due < earliest_due)) earliest_due = b->next_due;
+    // a window already open waits for a free slot, not for the clock
+    if (b->limited_until > now && (earliest_due < 0 || b->limited_until < earliest_due)) {
+      earliest_due = b->limited_until;
+    }
   }
   if (earliest_due >= 0) {
     until = std::min(until, Clock::now() + std::chrono::milliseconds(std::max(0LL, earliest_due - now_ms())));

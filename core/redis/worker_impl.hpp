@@ -57,6 +57,7 @@ struct Binding {
   std::unique_ptr<Planner> planner;
   // The dispatcher's own bookkeeping, touched by no other thread:
   long long next_due = -1;  ///< earliest delayed job, ms; -1 none known
+  long long limited_until = -1;  ///< a rate limit across workers holds its jobs back till then, ms
   bool maybe_ready = true;
   std::chrono::steady_clock::time_point disabled_until{};  ///< a key of the queue is corrupt: skipped till then
 };
@@ -107,6 +108,21 @@ struct StatsObserver final : WorkerObserver {
 };
 
 /// The dispatcher's clocks and its shutdown progress.
+/// The job a group of operations finishes: "G", op, queue, id, ...; "" for a submission's group.
+inline std::string group_job_key(const OpGroup& g) {
+  if (g.size() < 4 || (g[1] != "C" && g[1] != "F" && g[1] != "R")) return {};
+  return g[2] + g[3];
+}
+
+/// A step-script call sent and not yet answered (worker_calls.cpp).
+struct InFlight {
+  std::vector<OpGroup> groups;  ///< the ended jobs' operations it carries: sent again if its reply is lost
+  std::vector<std::shared_ptr<Binding>> fetched_from;
+  int budget = 0;  ///< step jobs it may fetch: counted as held until its reply says what it took
+  bool ended_some = false;
+  std::string token_prefix;  ///< of the locks it takes: what to give back if its reply is lost
+};
+
 struct LoopTimers {
   Clock::time_point beat, cancel_refresh, renew, stalled, poll;
   Clock::time_point stop_deadline{};  ///< set when stopping begins
@@ -148,7 +164,10 @@ struct Worker::Impl {
   std::uint64_t bindings_version = 0;
   long long call_seq = 0;
   std::string token_base;
-  std::vector<OpGroup> unsent;               ///< ended jobs' operations Redis has not applied yet
+  std::vector<OpGroup> unsent;               ///< ended jobs' operations not sent yet (or sent again)
+  std::deque<detail::InFlight> in_flight;    ///< calls sent, oldest first
+  /// Two calls in flight: Redis runs one while the dispatcher handles the other's jobs.
+  static constexpr std::size_t kMaxInFlight = 2;
   std::map<std::string, Active> unsent_locks;  ///< their locks, renewed until it has
   std::size_t fetch_rotation = 0;
   /// One idle connection per served queue (by name), named as BullMQ names its workers'
@@ -160,14 +179,32 @@ struct Worker::Impl {
   bool turn(Connection& conn, detail::LoopTimers& t);
   std::deque<Finished> collect_finished(std::size_t& running);
   bool wind_down(detail::LoopTimers& t, std::size_t running, bool nothing_done);
-  std::vector<Binding*> plan_fetch(OpList& ops, int free_slots);
-  bool call_redis(Connection& conn, OpList& ops, const std::vector<Binding*>& fetched_from, int free_slots,
-                  bool ended_some, detail::LoopTimers& t);
+  std::vector<std::shared_ptr<Binding>> plan_fetch(OpList& ops, int free_slots);
   bool housekeeping(Connection& conn, detail::LoopTimers& t);
   void sleep_until_due(const detail::LoopTimers& t);
   std::vector<std::string> step_header(long long now, int fetch_budget);
-  bool accept_reply(const Reply& reply, const std::vector<Binding*>& fetched_from, int fetch_budget);
-  void isolate_failure(Connection& c, const std::vector<Binding*>& fetched_from);
+  bool accept_reply(const Reply& reply, const std::vector<std::shared_ptr<Binding>>& fetched_from, int fetch_budget);
+  void isolate_failure(Connection& c, const std::vector<std::shared_ptr<Binding>>& fetched_from);
+  bool housekeeping_due(const detail::LoopTimers& t) const;
+
+  // worker_calls.cpp: pipelined step-script calls.
+  int reserved_budget() const;
+  /// A call whose reply never came: its groups go to `again`, followed by one that puts back
+  /// in wait whatever it may have fetched (op "U": jobs locked with its token prefix), so
+  /// those jobs wait for no lock to expire.
+  static void take_back(detail::InFlight& call, std::vector<OpGroup>& again);
+  /// Adds finished jobs' groups to `unsent`, a big one as its chunks (op_chunks.hpp).
+  void queue_groups(std::vector<OpGroup> groups);
+  /// Sends the unsent operations (as many as one call carries), `ops` and its fetches; false
+  /// when the connection failed.
+  bool send_call(Connection& conn, OpList& ops, std::vector<std::shared_ptr<Binding>> fetched_from, int budget,
+                 bool ended_some, detail::LoopTimers& t);
+  /// Reads the oldest call's reply and takes what it fetched; true when it ended or took jobs.
+  bool receive_call(Connection& conn, detail::LoopTimers& t);
+  bool accept_call(detail::InFlight& call, const Reply& reply, detail::LoopTimers& t);
+  void drain_calls(Connection& conn, detail::LoopTimers& t);
+  void lost_calls(const Error& e, detail::LoopTimers& t);
+  void back_off(detail::LoopTimers& t);
 
   // worker_bindings.cpp: which queues are served.
   Status add_bindings(const std::shared_ptr<const PlannedFlow>& flow);
@@ -176,11 +213,21 @@ struct Worker::Impl {
   std::vector<std::string> marker_keys(std::uint64_t& version);
 
   // worker_steps.cpp: one job.
+  /// Holds `job` as active: its lock renewed, its cancellation reachable, until its end is recorded.
+  void track_active(const FetchedJob& job);
   void dispatch(FetchedJob job, const std::shared_ptr<Binding>& b);
   void run_leaf(FetchedJob job, std::shared_ptr<Binding> b);
   void finish_ops(Finished& f, OpList& ops);
   void leaf_failed(Finished& f, Error e, OpList& ops);
-  void settle_join(FetchedJob& job, const std::shared_ptr<Binding>& b, OpList& ops);
+  /// A join fetched by the last call: merged here when small (its continuation goes with the next
+  /// call); a big one (a batch of thousands) is merged on the pool like a step, its lock renewed
+  /// meanwhile, so the dispatcher is never held up longer than a lock lasts.
+  void take_join(FetchedJob job, const std::shared_ptr<Binding>& b, OpList& ops);
+  /// Reads a big join's children (join_children.hpp), trying a transient failure again (Redis
+  /// away) until it succeeds or the worker stops.
+  Status read_children(FetchedJob& job);
+  /// Merges a join's children: what the join ended with.
+  Finished settle_join(FetchedJob job, const std::shared_ptr<Binding>& b);
   Status check_envelope(const FetchedJob& job, const Binding& b, const Envelope& env) const;
   JobLimits limits() const { return JobLimits{options.max_job_bytes, kMaxJsonDepth}; }
   using ObserverCall = void (WorkerObserver::*)(const StepEvent&);

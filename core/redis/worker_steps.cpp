@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <exception>
 #include <random>
+#include <thread>
 
+#include "core/redis/join_children.hpp"
 #include "core/redis/worker_impl.hpp"
 
 namespace am2z::redis {
@@ -62,14 +64,14 @@ void Worker::Impl::notify(ObserverCall call, const FetchedJob& job, const Finish
   }
 }
 
+void Worker::Impl::track_active(const FetchedJob& job) {
+  std::lock_guard lock(mutex);
+  active.emplace(job.key(), Active{lock_key(job.queue, job.id), job.token, queue_key(job.queue, "stalled"), job.id,
+                                   run_of(job.id), Clock::now(), std::make_shared<CancelSource>()});
+}
+
 void Worker::Impl::dispatch(FetchedJob job, const std::shared_ptr<Binding>& b) {
-  const std::string run = run_of(job.id);
-  auto cancel = std::make_shared<CancelSource>();
-  {
-    std::lock_guard lock(mutex);
-    active.emplace(job.key(), Active{lock_key(job.queue, job.id), job.token, queue_key(job.queue, "stalled"), job.id,
-                                     run, Clock::now(), cancel});
-  }
+  track_active(job);
   const ProcessorInstance& inst = *b->instance;
   // Instant steps on small jobs take microseconds: a thread hand-off would cost more. A big job
   // is decoded on the pool, so the dispatcher keeps renewing locks meanwhile.
@@ -188,15 +190,9 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
   const CancelToken token = cancel ? cancel->token() : CancelToken();
   Scope scope{shared.get(), &token, kNoDeadline, 0};
   State state = *input;
-  // The instance's own limits, per worker process (as the local runtime does per run).
-  const ProcessorInstance& inst = *b->instance;
-  Status st;
-  if (inst.rate) st = inst.rate->acquire(token, kNoDeadline, inst.name);
-  if (st && inst.concurrency) st = inst.concurrency->acquire(token, kNoDeadline, inst.name);
-  if (st) {
-    st = run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
-    if (inst.concurrency) inst.concurrency->release();
-  }
+  // The instance's concurrency and rate limits held when the job was fetched, across every
+  // worker (lua/step.lua, op "M"): the step runs at once.
+  Status st = run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
   if (st) {
     state.meta.bump();
     return finish(std::move(state));
@@ -239,7 +235,8 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
     // This worker cannot place the job in its flow: tell the run directly.
     const auto end = OpList::end_for(e.category);
     ops.outcome(f.envelope->reply, dump_text(outcome_payload(f.envelope->run, fail(std::move(e)))),
-                f.envelope->reply_ttl_ms, space.run_result(f.envelope->run), f.envelope->session, end);
+                f.envelope->reply_ttl_ms, space.run_result(f.envelope->run),
+                f.envelope->named_session() ? f.envelope->session : std::string(), end);
     return;
   }
   f.binding->planner->finished(*f.envelope, key, fail(std::move(e)), ops);
@@ -248,6 +245,13 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
 void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   ops.begin_group();
   FetchedJob& job = f.job;
+  // Its queue's active jobs are capped across workers and this one's slot frees up: this call
+  // fetches from the queue too (after the finishes), so the slot is refilled without waiting
+  // for a wake-up, and wakes another worker in case this one has no slot left for it.
+  if (f.binding->instance && f.binding->instance->policy.concurrency > 0) {
+    ops.wake(job.queue);
+    f.binding->maybe_ready = true;
+  }
   if (f.interrupted) {  // shutdown: back to wait for another worker, this attempt not counted
     ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt - 1, "worker shutting down", "[]", 0);
     const Error why = f.outcome ? errors::cancelled("worker shutting down") : f.outcome.error();
@@ -267,7 +271,24 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   }
 }
 
-void Worker::Impl::settle_join(FetchedJob& job, const std::shared_ptr<Binding>& b, OpList& ops) {
+void Worker::Impl::take_join(FetchedJob job, const std::shared_ptr<Binding>& b, OpList& ops) {
+  // Merging costs about a microsecond per child here, many times that in sanitizer builds; a join
+  // whose children are still to be read waits on Redis.
+  if (job.children_to_read == 0 && job.succeeded.size() + job.failed.size() < kJoinInlineChildren) {
+    Finished f = settle_join(std::move(job), b);
+    finish_ops(f, ops);
+    return;
+  }
+  track_active(job);
+  pool->submit([this, b, j = std::move(job)]() mutable {
+    Finished f = settle_join(std::move(j), b);
+    std::lock_guard lock(mutex);
+    finished.push_back(std::move(f));
+    wake.notify_one();
+  });
+}
+
+Finished Worker::Impl::settle_join(FetchedJob job, const std::shared_ptr<Binding>& b) {
   Finished f;
   f.binding = b;
   f.processed_on = now_ms();
@@ -285,6 +306,17 @@ void Worker::Impl::settle_join(FetchedJob& job, const std::shared_ptr<Binding>& 
     in.error = errors::validation(job.key() + " opts.am2z", nullptr, "is missing: a join job must come from am2z");
   }
   notify(&WorkerObserver::step_started, job, f, nullptr);
+  if (!in.error && job.children_to_read > 0) {
+    if (Status st = read_children(job); !st) {
+      if (stopping.load()) {
+        f.interrupted = true;  // stopping before Redis answered: back to wait for another worker
+        f.finished_on = now_ms();
+        f.job = std::move(job);
+        return f;
+      }
+      in.error = std::move(st.error());  // not a hash, say: the join fails naming the key
+    }
+  }
   if (in.error) {
     f.outcome = fail(std::move(*in.error));
   } else if (const std::string defa = job.field("defa"); !defa.empty()) {
@@ -296,11 +328,24 @@ void Worker::Impl::settle_join(FetchedJob& job, const std::shared_ptr<Binding>& 
   }
   f.finished_on = now_ms();
   f.job = std::move(job);
-  {
-    std::lock_guard lock(mutex);
-    active.erase(f.job.key());
+  return f;
+}
+
+Status Worker::Impl::read_children(FetchedJob& job) {
+  // On a connection of its own: the dispatcher's is not for pool threads. Redis may be away for a
+  // while (a restart); the join stays active meanwhile and the dispatcher renews its lock once
+  // Redis is back, so a transient failure is tried again until it succeeds or the worker stops.
+  auto backoff = options.redis_backoff_min;
+  while (true) {
+    Connection c(options.endpoint, ConnectOptions{});
+    Status st = c.connect();
+    if (st) st = read_join_children(c, job);
+    if (st || st.error().category != ErrorCategory::network || stopping.load()) return st;
+    log->warn("reading the children of join {} failed: {}; trying again in {} ms", job.key(), st.error().message,
+              backoff.count());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, options.redis_backoff_max);
   }
-  finish_ops(f, ops);
 }
 
 }  // namespace am2z::redis

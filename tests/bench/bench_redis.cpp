@@ -3,7 +3,9 @@
 //   bench_redis AM2Z_BIN FLOWS_DIR REDIS_URL N LAT_N
 // Scenarios: process_c8 and process_c64 (N one-step runs prefilled, then one worker process at
 // that concurrency drains them; Redis commands counted with INFO commandstats from submit to the
-// outcome reaching the submitter), latency (one run at a time, submit to outcome seen),
+// outcome reaching the submitter), process_4w_c8_remove_on_complete (four worker processes at
+// -c 8), process_exec5ms_c8_remove_on_complete (N/10 runs of one exec step of about 5 ms, from
+// ../exec_flows), latency (one run at a time, submit to outcome seen),
 // chain5_latency (five no-op steps per run, one run at a time), process_c64_events (process_c64
 // with the runs' events published), session_stop (a session of N/2 queued one-step runs stopped),
 // fairness and fairness_2ms (a small session's p50 run latency alone and behind 5N queued steps of
@@ -21,132 +23,35 @@
 #include <sstream>
 #include <thread>
 
-#include "core/redis/sha256.hpp"
 #include "core/redis/sessions.hpp"
 #include "core/redis/submitter.hpp"
-#include "flows/loader.hpp"
-#include "plugins/builtins.hpp"
+#include "tests/bench/bench_support.hpp"
 
 using namespace am2z;
 using namespace am2z::redis;
 using Clock = std::chrono::steady_clock;
+using namespace am2z::bench;
 
 namespace {
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_redis: %s\n", what.c_str());
-  std::exit(1);
-}
+/// What a drain scenario varies: the worker processes, their -c, retention, events.
+struct Drain {
+  int conc = 8;
+  bool remove_on_complete = false;
+  bool events = false;
+  int workers = 1;
+  std::string work{};  ///< what the step does when not a no-op ("exec5ms")
 
-std::shared_ptr<const PlannedFlow> plan(const std::string& file) {
-  ProcessorRegistry registry;
-  register_builtins(registry);
-  LoadResult loaded = load_flow_file(file, registry);
-  if (!loaded.ok()) die("cannot load " + file);
-  std::vector<std::string> files{file};
-  files.insert(files.end(), loaded.flow->included.begin(), loaded.flow->included.end());
-  return std::make_shared<const PlannedFlow>(loaded.flow, sha256_of_files(files), KeySpace{});
-}
-
-Reply must(Connection& c, const std::vector<std::string>& args) {
-  auto r = c.command(args);
-  if (!r || r->is_error()) die("redis " + args.front() + ": " + (r ? r->str : r.error().message));
-  return *r;
-}
-
-/// Sum of calls in INFO commandstats, without the benchmark's own bookkeeping commands.
-long long server_commands(Connection& c) {
-  const std::string info = must(c, {"INFO", "commandstats"}).str;
-  long long total = 0;
-  std::istringstream lines(info);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.starts_with("cmdstat_")) continue;
-    const std::string name = line.substr(8, line.find(':') - 8);
-    if (name == "info" || name == "config|resetstat" || name == "flushall" || name == "ping" ||
-        name.starts_with("client")) {
-      continue;
-    }
-    const auto calls = line.find("calls=");
-    total += std::atoll(line.c_str() + calls + 6);
-  }
-  return total;
-}
-
-/// CPU time the Redis server has used (user + system), in µs: its single core is the ceiling.
-double redis_cpu_us(Connection& c) {
-  const std::string info = must(c, {"INFO", "cpu"}).str;
-  double total = 0;
-  std::istringstream lines(info);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("used_cpu_sys:") || line.starts_with("used_cpu_user:")) {
-      total += std::atof(line.c_str() + line.find(':') + 1);
-    }
-  }
-  return total * 1e6;
-}
-
-struct WorkerProcess {
-  pid_t pid = -1;
-  double cpu_us = 0;  ///< CPU time the worker used (user + system), known once stopped
-  long long peak_rss_kb() const {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.starts_with("VmHWM:")) return std::atoll(line.c_str() + 6);
-    }
-    return -1;
-  }
-  void stop() {
-    if (pid <= 0) return;
-    kill(pid, SIGTERM);
-    int st = 0;
-    struct rusage usage {};
-    wait4(pid, &st, 0, &usage);
-    const auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
-    cpu_us = us(usage.ru_utime) + us(usage.ru_stime);
-    pid = -1;
+  std::string name() const {
+    return std::string("process_") + (work.empty() ? "" : work + "_") + (workers > 1 ? std::to_string(workers) + "w_" : "") + "c" +
+           std::to_string(conc) + (remove_on_complete ? "_remove_on_complete" : "") + (events ? "_events" : "");
   }
 };
 
-WorkerProcess start_worker(const std::string& bin, const std::string& flows, const std::string& url, int conc,
-                           bool remove_on_complete) {
-  WorkerProcess w;
-  w.pid = fork();
-  if (w.pid == 0) {
-    const std::string c = std::to_string(conc);
-    std::vector<const char*> argv{bin.c_str(),   "worker", "--redis", url.c_str(), "--flows",
-                                  flows.c_str(), "-c",     c.c_str(), "-q"};
-    if (remove_on_complete) argv.push_back("--remove-on-complete");
-    argv.push_back(nullptr);
-    execv(bin.c_str(), const_cast<char* const*>(argv.data()));
-    _exit(127);
-  }
-  return w;
-}
-
-/// Collects `n` outcomes from a shared reply list; false on timeout.
-bool collect(Connection& c, const std::string& key, long long n) {
-  long long got = 0;
-  const auto until = Clock::now() + std::chrono::minutes(5);
-  while (got < n && Clock::now() < until) {
-    auto r = c.command({"BLMPOP", "1", "1", key, "LEFT", "COUNT", "1000"}, std::chrono::milliseconds(5000));
-    if (!r || r->is_error()) die("BLMPOP: " + (r ? r->str : r.error().message));
-    if (r->is_array() && r->elements.size() == 2) got += static_cast<long long>(r->elements[1].elements.size());
-  }
-  return got == n;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto idx = static_cast<std::size_t>(std::min<double>(
-      static_cast<double>(v.size()) - 1, std::max(0.0, p / 100.0 * static_cast<double>(v.size()) - 1)));
-  return v[idx];
-}
-
-double round3(double x) { return static_cast<double>(static_cast<long long>(x * 1000 + 0.5)) / 1000; }
-
 void process_scenario(Connection& c, const std::string& bin, const std::string& dir, const std::string& url,
-                      const PlannedFlow& flow, int conc, long long n, bool remove_on_complete, bool events = false) {
+                      const PlannedFlow& flow, long long n, const Drain& d) {
+  const int conc = d.conc;
+  const bool events = d.events;
   must(c, {"FLUSHALL"});
   must(c, {"CONFIG", "RESETSTAT"});
   const std::string reply = "am2z:bench:reply";
@@ -167,17 +72,23 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
   must(c, {"CONFIG", "RESETSTAT"});
   const double cpu0 = redis_cpu_us(c);
   const auto t0 = Clock::now();
-  WorkerProcess w = start_worker(bin, dir, url, conc, remove_on_complete);
+  std::vector<WorkerProcess> workers;
+  for (int i = 0; i < d.workers; ++i) workers.push_back(start_worker(bin, dir, url, conc, d.remove_on_complete));
   if (!collect(c, reply, n)) die("timed out waiting for outcomes");
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double redis_cpu = redis_cpu_us(c) - cpu0;
-  const long long rss = w.peak_rss_kb();
-  w.stop();
+  long long rss = 0;  // the largest worker's
+  double worker_cpu = 0;  // all workers together
+  for (auto& w : workers) {
+    rss = std::max(rss, w.peak_rss_kb());
+    w.stop();
+    worker_cpu += w.cpu_us;
+  }
   const long long process_cmds = server_commands(c);
   Json line{
-      {"scenario", std::string("process_c") + std::to_string(conc) + (remove_on_complete ? "_remove_on_complete" : "") +
-                       (events ? "_events" : "")},
+      {"scenario", d.name()},
       {"system", "am2z"},
+      {"workers", d.workers},
       {"concurrency", conc},
       {"jobs", n},
       {"seconds", round3(seconds)},
@@ -189,7 +100,7 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
       {"redis_cmds_per_job_process", round3(static_cast<double>(process_cmds) / static_cast<double>(n))},
       // while the worker drains the queue (submission not included)
       {"redis_cpu_us_per_job", round3(redis_cpu / static_cast<double>(n))},
-      {"worker_cpu_us_per_job", round3(w.cpu_us / static_cast<double>(n))},
+      {"worker_cpu_us_per_job", round3(worker_cpu / static_cast<double>(n))},
       {"peak_rss_kb", rss}};
   std::printf("%s\n", line.dump().c_str());
   std::fflush(stdout);
@@ -341,12 +252,24 @@ int main(int argc, char** argv) {
     if (only.starts_with("=")) return name == only.substr(1);
     return only.empty() || name.find(only) != std::string::npos;
   };
+  std::vector<Drain> drains;
   for (int conc : {8, 64}) {
-    const std::string name = "process_c" + std::to_string(conc);
-    if (wanted(name)) process_scenario(c, bin, dir, url, *noop, conc, n, false);
-    if (wanted(name + "_remove_on_complete")) process_scenario(c, bin, dir, url, *noop, conc, n, true);
+    drains.push_back({.conc = conc});
+    drains.push_back({.conc = conc, .remove_on_complete = true});
   }
-  if (wanted("process_c64_events")) process_scenario(c, bin, dir, url, *noop, 64, n, false, /*events=*/true);
+  drains.push_back({.conc = 64, .events = true});
+  // four worker processes at -c 8, as BullMQ's multi-process phase (MULTI_PROCS=4, MULTI_CONC=8)
+  drains.push_back({.conc = 8, .remove_on_complete = true, .workers = 4});
+  for (const Drain& d : drains) {
+    if (wanted(d.name())) process_scenario(c, bin, dir, url, *noop, n, d);
+  }
+  // exec steps of about 5 ms, the common real case (tests/bench/peer_exec.mjs: BullMQ's worker
+  // doing the same); a tenth of N, as each job starts a program
+  const Drain exec{.conc = 8, .remove_on_complete = true, .work = "exec5ms"};
+  if (wanted(exec.name())) {
+    const std::string exec_dir = dir + "/../exec_flows";
+    process_scenario(c, bin, exec_dir, url, *plan(exec_dir + "/exec5ms.yaml"), std::max(100LL, n / 10), exec);
+  }
   if (wanted("session_stop")) session_stop_scenario(c, *noop, std::max(1000LL, n / 2));
   // 100,000 queued steps at full size. No-op steps measure how much a loaded Redis slows each
   // script call as much as the queue order; 2 ms steps are work whose time is the step's.

@@ -30,7 +30,9 @@ def split_pairs(lines):
         if line.get("system") == "am2z":
             current["ours"][line["scenario"]] = line
         elif line.get("scenario") == "peer_bullmq":
-            current["peer"] = line["result"]
+            current["peer"] = dict(line["result"], **(current["peer"] or {}))
+        elif line.get("scenario") == "peer_exec5ms":  # tests/bench/peer_exec.mjs
+            current["peer"] = dict(current["peer"] or {}, exec5ms=line)
     return pairs
 
 
@@ -38,9 +40,9 @@ def pair_figures(ours, peer):
     """{figure: (am2z, bullmq, ratio)} for one pair."""
     out = {}
 
-    def process(conc, retention):
+    def process(conc, retention, procs=1):
         for p in peer.get("process", []):
-            if p["conc"] == conc and p["procs"] == 1 and p["retention"] == retention:
+            if p["conc"] == conc and p["procs"] == procs and p["retention"] == retention:
                 return p
         return None
 
@@ -61,6 +63,13 @@ def pair_figures(ours, peer):
                          round(add + theirs["cmds_per_job"], 3), False)
                 rss = theirs.get("peak_rss_kb") or [None]
                 emit(f"worker_peak_rss_kb_c{conc}_{retention}", mine["peak_rss_kb"], rss[0], False)
+    mine, theirs = ours.get("process_exec5ms_c8_remove_on_complete"), peer.get("exec5ms")
+    if mine and theirs:
+        emit("jobs_per_s_exec5ms_c8", mine["jobs_per_s"], theirs["jobs_per_s"], True)
+        emit("worker_peak_rss_kb_exec5ms_c8", mine["peak_rss_kb"], theirs["peak_rss_kb"], False)
+    mine, theirs = ours.get("process_4w_c8_remove_on_complete"), process(8, "removeOnComplete", 4)
+    if mine and theirs:
+        emit("jobs_per_s_4procs_c8_removeOnComplete", mine["jobs_per_s"], theirs["jobs_per_s"], True)
     lat, mine = peer.get("latency"), ours.get("latency")
     if lat and mine:
         emit("latency_p50_ms", mine["p50_ms"], lat["p50_ms"], False)

@@ -45,6 +45,27 @@ class CompareTest(unittest.TestCase):
         events = next(o for o in out if o["scenario"] == "am2z_ratio" and o["figure"] == "events_on_throughput_c64")
         self.assertEqual(events["ratio"]["median"], 0.9)
 
+    def test_four_worker_processes_are_compared_with_bullmq_s_multi_process_phase(self):
+        mine = {"scenario": "process_4w_c8_remove_on_complete", "system": "am2z", "jobs_per_s": 9000}
+        theirs = peer(5000)
+        theirs["result"]["process"].append({"conc": 8, "procs": 4, "retention": "removeOnComplete",
+                                            "jobs_per_s": 6000})
+        out = compare([mine, theirs])
+        four = next(o for o in out if o["scenario"] == "vs_bullmq"
+                    and o["figure"] == "jobs_per_s_4procs_c8_removeOnComplete")
+        self.assertEqual((four["am2z"], four["bullmq"], four["ratio"]["median"]), (9000, 6000, 1.5))
+
+    def test_exec_steps_are_compared_with_bullmq_running_the_same_command(self):
+        mine = {"scenario": "process_exec5ms_c8_remove_on_complete", "system": "am2z", "jobs_per_s": 220,
+                "peak_rss_kb": 8000}
+        theirs = {"scenario": "peer_exec5ms", "system": "bullmq", "jobs_per_s": 110, "peak_rss_kb": 120000}
+        for order in ([mine, peer(5000), theirs], [mine, theirs, peer(5000)]):
+            out = compare(order)
+            row = next(o for o in out if o["scenario"] == "vs_bullmq" and o["figure"] == "jobs_per_s_exec5ms_c8")
+            self.assertEqual(row["ratio"]["median"], 2.0)
+            rss = next(o for o in out if o["scenario"] == "vs_bullmq" and o["figure"] == "worker_peak_rss_kb_exec5ms_c8")
+            self.assertEqual(rss["ratio"]["median"], 15.0)
+
     def test_a_run_without_the_peer_still_reports_am2z_against_itself(self):
         out = compare(ours(10000, 8000))
         self.assertFalse([o for o in out if o["scenario"].startswith("vs_bullmq")])

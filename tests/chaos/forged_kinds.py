@@ -200,6 +200,9 @@ def kinds(tmp):
                              extra={"parentKey": VICTIM + "v1", "parent": '{"id":' + deep + "}"}),
              ("data",), outcome="optional"),
         Kind("join_child_result_nested_100000_deep", lambda f: deep_child_join(f, deep), DEPTH),
+        # Over 256 children: the worker reads them in chunks after the fetch, and still refuses
+        # a result from a job that is no branch of the join.
+        Kind("join_of_400_children_from_elsewhere", lambda f: deep_child_join(f, deep, 400), ("not a branch",)),
         Kind("data_over_16_mib", lambda f: f.job("x", data='{"x":"' + "a" * HUGE + '"}'), SIZE),
         Kind("job_id_with_a_colon", lambda f: f.job("x", job_id=f"r{f.new_run()}.n.0:x"), ("id", ":"),
              outcome="optional"),
@@ -233,14 +236,17 @@ def kinds(tmp):
     return ks
 
 
-def deep_child_join(f, deep):
-    """A join job whose child's result (its :processed entry) nests 100,000 levels."""
+def deep_child_join(f, deep, others=0):
+    """A join job whose child's result (its :processed entry) nests 100,000 levels, beside
+    `others` results under keys of no child of it."""
     job = f.job("x", tpl="join")
     job.fields["data"] = f.templates["join"]["data"]
     child = f.templates["join"]["children"][0].replace("{run}", job.run)
 
     def push():
         f.c("HSET", job.key, *[x for kv in job.fields.items() for x in kv])
+        for i in range(others):
+            f.c("HSET", job.key + ":processed", f"bull:forge.elsewhere:{i}", '{"x":1}')
         f.c("HSET", job.key + ":processed", child, deep)
         f.c("LPUSH", job.queue + "wait", job.id)
         f.c("ZADD", job.queue + "marker", 0, "0")

@@ -8,7 +8,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 
 import harness
@@ -140,8 +142,51 @@ class RedisServer:
         self.dir.cleanup()
 
 
-class DistributedTestCase(harness.E2ETestCase):
-    """One Redis for the class; workers started by a test are stopped when it ends."""
+def drain_stderr(proc):
+    """Reads a background am2z's stderr as it comes, so a chatty process never blocks on a full
+    pipe; worker_stderr(proc) returns it."""
+    proc.am2z_stderr = []
+
+    def read():
+        for line in proc.stderr:
+            proc.am2z_stderr.append(line)
+
+    proc.am2z_drain = threading.Thread(target=read, daemon=True)
+    proc.am2z_drain.start()
+    return proc
+
+
+def worker_stderr(proc, timeout=10):
+    """What a process started with drain_stderr wrote to stderr (all of it once it has exited)."""
+    if proc.poll() is not None:
+        proc.am2z_drain.join(timeout)
+    return "".join(proc.am2z_stderr)
+
+
+class WorkersTestCase(harness.E2ETestCase):
+    """Workers a test starts (appended to self.workers) are killed when it ends; when the test
+    failed, the end of each one's stderr is printed."""
+
+    def setUp(self):
+        super().setUp()
+        self.workers = []
+        self.addCleanup(self._stop_workers)
+
+    def _stop_workers(self):
+        # (the cleanup runs with a fresh outcome: read this test's failures off the result)
+        result = getattr(self._outcome, "result", None)
+        failed = any(getattr(t, "test_case", t) is self for t, _ in getattr(result, "errors", []) + getattr(result, "failures", []))
+        for n, w in enumerate(self.workers):
+            if w.poll() is None:
+                w.kill()
+            w.wait()
+            if failed and hasattr(w, "am2z_drain"):
+                tail = worker_stderr(w)[-4000:]
+                sys.stderr.write(f"\n--- worker {n} (exit {w.returncode}), end of its stderr:\n{tail}\n")
+
+
+class DistributedTestCase(WorkersTestCase):
+    """One Redis for the class, emptied before each test."""
 
     @classmethod
     def setUpClass(cls):
@@ -154,19 +199,11 @@ class DistributedTestCase(harness.E2ETestCase):
     def setUp(self):
         super().setUp()
         self.redis.client("FLUSHALL")
-        self.workers = []
-        self.addCleanup(self._stop_workers)
-
-    def _stop_workers(self):
-        for w in self.workers:
-            if w.poll() is None:
-                w.kill()
-                w.communicate()
 
     def start_worker(self, *flows, args=(), env=None):
         proc = harness.start("worker", "--redis", self.redis.url, *[a for f in flows for a in ("--flows", f)],
                              *args, "--log-level", "warn", env=env)
-        self.workers.append(proc)
+        self.workers.append(drain_stderr(proc))
         return proc
 
     def run_redis(self, *args, timeout=30.0):

@@ -142,7 +142,7 @@ class WorkerKilledMidStep(EventsFaultCase):
         holder = self.redis.client("HGET", f"bull:killed.nap:{job_id}", "pb")
         self.assertIn(holder, workers)
         workers[holder].send_signal(signal.SIGKILL)
-        workers[holder].communicate()  # reaps it and closes its pipes
+        workers[holder].wait()
         self.assertEqual(names(read_jsonl(path), "nap"), ["processor:started"], "nap ended before the kill")
 
         state = self.assertSucceeded(harness.finish(submit, timeout=60))

@@ -7,7 +7,7 @@ import signal
 import time
 
 import harness
-from redis_harness import DistributedTestCase, RedisServer
+from redis_harness import DistributedTestCase, RedisServer, worker_stderr
 
 NAP_CHAIN = """\
 version: 1
@@ -19,6 +19,17 @@ processors:
   third: {use: set, with: {values: {third: true}}}
 flow:
   chain: [first, nap, second, third]
+"""
+
+# A batch of many no-op steps: keeps a worker busy for seconds.
+MANY = """\
+version: 1
+name: many
+processors:
+  tick: {use: set, with: {values: {t: 1}}}
+flow:
+  batch: tick
+  items: .items
 """
 
 FLAKY_ONCE = """\
@@ -84,6 +95,27 @@ class FinishedStepsSurviveRedisTrouble(DistributedTestCase):
         self.assertTrue(state["first"] and state["second"] and state["third"])
         self.assertTrue(state["metadata"]["sessionId"])
 
+    def test_scripts_flushed_under_a_busy_worker_are_loaded_again_and_no_run_is_lost(self):
+        # SCRIPT FLUSH (or a restart without persistence of the script cache) while calls are in
+        # flight: each answers NOSCRIPT, their finishes are sent again once the script is loaded.
+        flow = self.write_tmp("napper.yaml", NAP_CHAIN % "10ms")
+        worker = self.start_worker(flow, args=("-c", "16"))
+        c = self.redis.client
+        runs = []
+        for i in range(30):
+            res = self.run_redis(flow, "--detach", "-i", self.write_tmp(f"in{i}.json", json.dumps({"i": i})))
+            runs.append((i, res.json()["run"]))
+            if i % 10 == 5:
+                c("SCRIPT", "FLUSH")
+        for i, run in runs:
+            state = self.assertSucceeded(harness.run("result", run, "--redis", self.redis.url, "--wait",
+                                                     "--timeout", "30s", timeout=40))
+            self.assertEqual(state["i"], i)
+            self.assertTrue(state["first"] and state["second"] and state["third"], state)
+        # Whether the worker met NOSCRIPT depends on whether a submitter loaded the script again
+        # first; the NOSCRIPT path itself is tested in tests/redis/pipelined_calls_test.cpp.
+        self.assertIsNone(worker.poll())
+
 
 class StalledTooOften(DistributedTestCase):
     def test_a_step_stalled_past_the_limit_fails_its_run_with_the_reason(self):
@@ -106,6 +138,30 @@ class StalledTooOften(DistributedTestCase):
         failed = c("ZRANGE", "bull:napper.nap:failed", 0, -1)
         self.assertEqual(len(failed), 1)
         self.assertIn("stalled more than allowable limit", c("HGET", f"bull:napper.nap:{failed[0]}", "failedReason"))
+
+    def test_a_busy_worker_still_renews_a_long_step_s_lock(self):
+        # Before: a worker kept busy by short jobs never got round to renewing locks, so a long step
+        # on it was declared stalled once its lock ran out, and ran again (or failed its run).
+        # Four batches of 5,000 items keep it busy (a join settles all its items on the
+        # dispatcher thread: smaller batches keep that well under the lock, even under ASan).
+        long_flow = self.write_tmp("napper.yaml", NAP_CHAIN % "4s")
+        many = self.write_tmp("many.yaml", MANY)
+        items = self.write_tmp("items.json", json.dumps({"items": list(range(5000))}))
+        worker = self.start_worker(long_flow, many, args=("-c", "4", "--lock-duration", "2s",
+                                                          "--stalled-interval", "500ms", "--max-stalled", "0"))
+        c = self.redis.client
+        batches = [harness.start("run", many, "--redis", self.redis.url, "-i", items, "-c") for _ in range(4)]
+        self.assertTrue(harness.wait_for(lambda: c("LLEN", "bull:many.tick:wait") > 1000, 30))
+        res = self.run_redis(long_flow, "-c", timeout=120)
+        state = self.assertSucceeded(res)
+        self.assertTrue(state["third"])
+        for batch in batches:
+            self.assertSucceeded(harness.finish(batch, timeout=300))
+        job = c("ZRANGE", "bull:napper.nap:completed", 0, -1)
+        self.assertEqual(c("HGET", f"bull:napper.nap:{job[0]}", "ats"), "1", "the long step ran more than once")
+        worker.terminate()
+        worker.wait(timeout=30)
+        self.assertNotIn("stalled", worker_stderr(worker))
 
     def test_a_new_worker_checks_for_stalled_jobs_at_its_own_interval(self):
         # The first worker checks every 30 s and leaves its stalled-check key for 30 s; the second

@@ -94,6 +94,29 @@ class ValidateTest(E2ETestCase):
         self.assertExit(r, 0)
         self.assertEqual(len(r.stdout.splitlines()), 2)
 
+    def test_a_key_with_another_ending_gets_a_did_you_mean(self):
+        path = self.write_tmp("retries.yaml", "version: 1\nname: x\nprocessors:\n"
+                                              "  a: {use: set, with: {values: {a: 1}}, retries: 3}\nflow: a\n")
+        r = run("validate", path)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stderr, f"{path}:4:41: processors.a.retries: unknown key 'retries'; did you mean 'retry'?\n")
+
+    def test_a_directory_stands_for_its_flow_files_not_its_include_libraries(self):
+        root = example("")
+        r = run("validate", root)
+        self.assertExit(r, 0)
+        listed = [line.split(": ")[0] for line in r.stdout.splitlines()]
+        self.assertIn(os.path.join(root, "order", "order.yaml"), listed)
+        self.assertIn(os.path.join(root, "reuse", "quote.yaml"), listed)
+        self.assertNotIn(os.path.join(root, "reuse", "lib", "pricing.yaml"), listed)  # checked through quote.yaml
+        self.assertEqual(listed, sorted(listed))
+        self.assertTrue(all(line.endswith(": ok") for line in r.stdout.splitlines()), r.stdout)
+        empty = self.tmp_path("empty")
+        os.mkdir(empty)
+        r = run("validate", empty)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stderr, f"am2z validate: no flow file (*.yaml, *.yml) found in {empty}\n")
+
     def test_missing_file(self):
         path = self.tmp_path("does-not-exist.yaml")
         r = run("validate", path)
@@ -102,8 +125,8 @@ class ValidateTest(E2ETestCase):
         self.assertEqual(r.stderr, f"{path}: the flow file does not exist\n")
 
     def test_unreadable_file(self):
-        # A directory cannot be read as a file, even by root.
-        r = run("validate", self.tmp)
+        # A directory cannot be read as a flow file, even by root (validate would search it).
+        r = run("run", self.tmp)
         self.assertExit(r, 3)
         self.assertEqual(r.stderr, f"{self.tmp}: the flow file is a directory\n")
         if os.geteuid() != 0:  # root reads mode-000 files anyway

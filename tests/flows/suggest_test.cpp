@@ -44,4 +44,15 @@ TEST_CASE("suggest does not offer a rewrite of the whole word") {
   CHECK(suggest("a", {"b"}).empty());
 }
 
+TEST_CASE("suggest offers a key that shares the word's stem, after spellings and prefixes") {
+  const std::vector<std::string> keys{"use", "with", "timeout", "retry", "concurrency", "rate", "description"};
+  CHECK(suggest("retries", keys) == "retry");
+  CHECK(suggest("timeouts", keys) == "timeout");  // also a prefix
+  CHECK(suggest("descriptions", keys) == "description");
+  CHECK(suggest("concurrent", keys) == "concurrency");
+  CHECK(suggest("rater", keys) == "rate");
+  CHECK(suggest("retrograde", keys).empty());  // "retr" is too little of it
+  CHECK(suggest("retries", {"retry", "retrie"}) == "retrie");  // a close spelling first
+}
+
 TEST_CASE("suggest with no candidates is empty") { CHECK(suggest("anything", {}).empty()); }

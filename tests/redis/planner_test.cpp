@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "core/events.hpp"
+#include "core/redis/op_chunks.hpp"
+#include "core/redis/run_events.hpp"
 #include "flows/loader.hpp"
 #include "plugins/builtins.hpp"
 
@@ -28,14 +31,12 @@ std::vector<std::string> argv_of(OpList& ops) {
 
 /// The operations of an argv, as opcode followed by its first argument (the queue or key).
 std::vector<std::string> shape(const std::vector<std::string>& argv) {
-  static const std::map<std::string, int> arity{{"C", 7}, {"F", 8}, {"R", 8}, {"A", 12}, {"S", 2},
-                                                {"J", 6}, {"O", 6}, {"N", 4}, {"P", 1}, {"M", 3}, {"G", 0}};
   std::vector<std::string> out;
   for (std::size_t i = 0; i < argv.size();) {
     const std::string& op = argv[i];
-    REQUIRE(arity.contains(op));
+    REQUIRE((op == "G" || op_arity(op) > 0));
     out.push_back(op == "G" ? "G" : op + " " + argv[i + 1]);
-    i += 1 + static_cast<std::size_t>(arity.at(op));
+    i += 1 + op_arity(op);
   }
   return out;
 }
@@ -87,7 +88,7 @@ TEST_CASE("a named session's steps are queued fairly; a generated session's go t
     OpList ops;
     Planner(*flow).start_run(state_of({{"kind", "x"}}), run, ops);
     const auto argv = argv_of(ops);
-    REQUIRE(argv.size() == 14);
+    REQUIRE(argv.size() == 13);
     return argv[1 + 10];
   };
   CHECK(fair_lane_of("tenant-7") == "tenant-7");
@@ -95,7 +96,7 @@ TEST_CASE("a named session's steps are queued fairly; a generated session's go t
   CHECK(fair_lane_of("").empty());
 }
 
-TEST_CASE("finishing a step before a parallel adds the join and every branch, then nothing else") {
+TEST_CASE("finishing a step before a parallel adds every branch, then the join, then nothing else") {
   auto flow = plan(kFlow);
   Envelope self = run_envelope();
   self.node = "n.0";
@@ -103,12 +104,13 @@ TEST_CASE("finishing a step before a parallel adds the join and every branch, th
   ops.begin_group();
   Planner(*flow).finished(self, "bull:f.a:rr1.n.0", state_of({{"kind", "x"}}), ops);
   const auto argv = argv_of(ops);
-  CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:f._join:", "A bull:f.b:", "A bull:f.c:"});
+  // the join comes after its children, so that it sees every one of them when created
+  CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:f.b:", "A bull:f.c:", "A bull:f._join:"});
   // the join waits for its children; each child names it as parent
-  CHECK(argv[1 + 6] == "c");
-  CHECK(argv[14 + 7] == "bull:f._join:rr1.n.1");
-  CHECK(argv[14 + 9] == "bull:f._join:rr1.n.1:dependencies");
-  CHECK(argv[14 + 10] == "");  // the envelope names no session: the branch goes to wait, FIFO
+  CHECK(argv[25 + 6] == "c");
+  CHECK(argv[1 + 7] == "bull:f._join:rr1.n.1");
+  CHECK(argv[1 + 9] == "bull:f._join:rr1.n.1:dependencies");
+  CHECK(argv[1 + 10] == "");  // the envelope names no session: the branch goes to wait, FIFO
 }
 
 TEST_CASE("a branch's end is delivered to its join as BullMQ keeps a child's returnvalue") {
@@ -217,6 +219,59 @@ TEST_CASE("a run's end is counted in its session as completed, failed or cancell
   }
 }
 
+TEST_CASE("a run with events: its steps carry processor:started's head; a group's events travel as one op") {
+  auto flow = plan(kFlow);
+  Envelope run = run_envelope();
+  run.session = "tenant-a";
+  run.events = true;
+  OpList ops;
+  Planner(*flow).start_run(state_of({{"kind", "x"}}), run, ops);
+  auto argv = argv_of(ops);
+  REQUIRE(shape(argv) == std::vector<std::string>{"G", "A bull:f.a:", "E 1"});
+  // the step script appends the time and the attempt to this head
+  const std::string head = argv[1 + 11];
+  CHECK(head.starts_with(R"({"event":"processor:started","runId":"r1","sessionId":"tenant-a","processor":"a")"));
+  CHECK(head.ends_with(R"(,"ts":")"));
+  CHECK(Json::parse(argv[14 + 1])["event"] == "flow:started");
+
+  // the last step: processor:completed is the worker's; the planner adds flow:completed with
+  // the outcome, in the same group, so a group skipped for a lost job publishes neither
+  Envelope self = run;
+  self.node = "n.2.0";
+  OpList end;
+  end.begin_group();
+  add_run_event(end, self, event::kProcessorCompleted, Json{{"processor", "a"}});
+  Planner(*flow).finished(self, "bull:f.a:rr1.n.2.0", state_of({}), end);
+  argv = argv_of(end);
+  REQUIRE(shape(argv) == std::vector<std::string>{"G", "O reply", "E 2"});
+  const std::string joined = argv.back();
+  const auto nl = joined.find('\n');
+  REQUIRE(nl != std::string::npos);
+  CHECK(joined.find('\n', nl + 1) == std::string::npos);
+  CHECK(Json::parse(joined.substr(0, nl))["event"] == "processor:completed");
+  const Json last = Json::parse(joined.substr(nl + 1));
+  CHECK(last["event"] == "flow:completed");
+  CHECK(last["runId"] == "r1");
+  CHECK(last["sessionId"] == "tenant-a");
+}
+
+TEST_CASE("a processor's own event is published under its run's ids, whatever it was stamped with") {
+  Envelope run = run_envelope();
+  run.session = "tenant-a";
+  OpList ops;
+  add_stamped_event(ops, run, Json{{"event", "custom"}, {"runId", "other"}, {"sessionId", "s9"}, {"n", 1}});
+  add_stamped_event(ops, run, Json{{"event", "custom"}, {"runId", "r1"}, {"sessionId", "tenant-a"}, {"n", 2}});
+  const auto argv = argv_of(ops);
+  REQUIRE(argv.size() == 3);  // E 2 <events>: no group was opened
+  const std::string joined = argv[2];
+  const auto nl = joined.find('\n');
+  const Json first = Json::parse(joined.substr(0, nl));
+  CHECK(first["runId"] == "r1");
+  CHECK(first["sessionId"] == "tenant-a");
+  CHECK(first["n"] == 1);
+  CHECK(Json::parse(joined.substr(nl + 1))["n"] == 2);
+}
+
 TEST_CASE("a route with no match at the start ends the run at once") {
   auto flow = plan(R"(
 version: 1
@@ -251,7 +306,7 @@ flow:
   OpList three;
   Planner(*flow).start_run(state_of({{"xs", {1, 2, 3}}}), run_envelope(), three);
   argv = argv_of(three);
-  CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:h._join:", "A bull:h.p:", "A bull:h.p:", "A bull:h.p:"});
+  CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:h.p:", "A bull:h.p:", "A bull:h.p:", "A bull:h._join:"});
   CHECK(std::count(argv.begin(), argv.end(), "rr1.n.0~2") == 1);  // item 2's job id
 }
 

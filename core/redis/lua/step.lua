@@ -1,6 +1,7 @@
 --[[ am2z step script: finishes jobs, schedules what follows them, and fetches new jobs, all in
 one atomic call. Written for am2z from the BullMQ v5/v6 key layout (see README, "Distributed
-runs"); keys are built from ARGV, so every key of a queue must live on one Redis node.
+runs"); keys are built from ARGV, so every key of a queue must live on one Redis node. Its source
+is split for reading: each "--#include FILE" line is replaced by that file (core/redis/CMakeLists.txt).
 
 ARGV[1] now (ms)   ARGV[2] lock duration (ms)   ARGV[3] events stream MAXLEN
 ARGV[4] lock token prefix (unique per call)     ARGV[5] worker name (hash field pb, may be "")
@@ -21,8 +22,10 @@ by a worker that lost its job to stalled-job recovery.
 "N" indexes a new run under its session; "O" counts its end there (KeySpace::session*).
 
 Returns { {groupIndex, code}... for every group whose finish failed }, { fetched jobs... },
-{ next delayed due time (ms) per promoted queue... }. Codes: -1 job missing, -2 lock missing,
--3 job not active, -6 lock held by another worker.
+{ next delayed due time (ms) per promoted queue... }, { {queue, until}... for every queue a limit
+kept from giving all that was asked: until = when a rate window opens (ms, the caller's clock),
+-1 = a concurrency cap (a finish elsewhere wakes the queue) }. Codes: -1 job missing, -2 lock
+missing, -3 job not active, -6 lock held by another worker.
 ]]
 local now = tonumber(ARGV[1])
 local lockMs = tonumber(ARGV[2])
@@ -40,136 +43,15 @@ if runPrefix == "" or oversizeField == nil or oversizeField == "" then
 end
 local rcall = redis.call
 
-local function xadd(q, ...)
-  rcall("XADD", q .. "events", "MAXLEN", "~", maxLen, "*", ...)
-end
+--#include step_helpers.lua
 
-local marked = {}
-local function marker(q)
-  if not marked[q] then -- one wake-up per queue and call is enough
-    marked[q] = true
-    rcall("ZADD", q .. "marker", 0, "0")
-  end
-end
-
--- Ownership check and lock release, as BullMQ's finish does it; "" = job fetched without lock.
-local function release(q, id, token)
-  if token ~= "" then
-    local held = rcall("GETDEL", q .. id .. ":lock")
-    if not held then return -2 end
-    if held ~= token then
-      rcall("SET", q .. id .. ":lock", held, "PX", lockMs)
-      return -6
-    end
-  end
-  if rcall("LREM", q .. "active", -1, id) == 0 then return -3 end
-  return 0
-end
-
-local function dropJob(q, id)
-  local k = q .. id
-  rcall("DEL", k, k .. ":logs", k .. ":dependencies", k .. ":processed", k .. ":failed", k .. ":unsuccessful",
-    k .. ":errors")
-end
-
--- Retention as BullMQ's removeOnComplete / removeOnFail: "1" keep, "0" delete now (handled by
--- the caller), "c<count>a<seconds>" keep, then trim the set to the newest count (-1: no limit)
--- and to jobs younger than the age (0: no limit).
-local function trim(q, set, keep)
-  local count, age = string.match(keep, "^c(-?%d+)a(%d+)$")
-  if not count then return end
-  count, age = tonumber(count), tonumber(age)
-  if age > 0 then
-    local old = rcall("ZRANGEBYSCORE", q .. set, 0, now - age * 1000, "LIMIT", 0, 1000)
-    for _, id in ipairs(old) do
-      dropJob(q, id)
-      rcall("ZREM", q .. set, id)
-    end
-  end
-  if count >= 0 then
-    local extra = rcall("ZRANGE", q .. set, 0, -(count + 1))
-    for _, id in ipairs(extra) do dropJob(q, id) end
-    if #extra > 0 then rcall("ZREMRANGEBYRANK", q .. set, 0, #extra - 1) end
-  end
-end
-
--- Moves a job that waits for its children to wait, once, when `force` or no dependency is left.
-local function release_parent(jq, jid, force)
-  local jk = jq .. jid
-  if (force or rcall("SCARD", jk .. ":dependencies") == 0) and rcall("ZREM", jq .. "waiting-children", jid) == 1 then
-    rcall("RPUSH", jq .. "wait", jid)
-    marker(jq)
-    xadd(jq, "event", "waiting", "jobId", jid, "prev", "waiting-children")
-  end
-end
-
--- Sessions index (KeySpace::session*): am2z's own root is the run results prefix minus "run:".
-local ownRoot = string.sub(runPrefix, 1, #runPrefix - 4)
-local function sessionKey(sid) return ownRoot .. "session:" .. sid end
-
--- A session with no running run is idle: its keys expire after its ttl; a new run revives them.
-local function armSessionExpiry(sk)
-  local ttl = rcall("HGET", sk, "ttl")
-  if ttl and ttl ~= "0" then
-    for _, k in ipairs({ sk, sk .. ":runs", sk .. ":running", sk .. ":queues" }) do rcall("PEXPIRE", k, ttl) end
-  end
-end
-
--- Unix ms as the engine's event timestamps, "2026-11-29T01:02:03.456Z" (days to civil date after
--- H. Hinnant's algorithm).
-local function isoTime(ms)
-  local secs = math.floor(ms / 1000)
-  local days = math.floor(secs / 86400)
-  local rem = secs - days * 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, math.floor(rem / 3600),
-    math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
-end
-
--- Runs' events (KeySpace::events): one stream, about kEventsRetention events. The events of
--- one call share an entry ("run", "sess", "e" repeated per event, in order): one XADD per call
--- rather than per event, which is most of what events cost (flushed every 500 events, to stay
--- far below Lua's limit on unpack).
-local pendingEvents = {}
-local function flushEvents()
-  if #pendingEvents > 0 then
-    -- about kEventsRetention events, not entries: the cap in entries shrinks as entries grow
-    local cap = math.max(100, math.floor(100000 * 6 / #pendingEvents))
-    rcall("XADD", ownRoot .. "events", "MAXLEN", "~", cap, "*", unpack(pendingEvents))
-    pendingEvents = {}
-  end
-end
-local function publish(run, sid, payload)
-  local p = pendingEvents
-  p[#p + 1] = "run"
-  p[#p + 1] = run
-  p[#p + 1] = "sess"
-  p[#p + 1] = sid
-  p[#p + 1] = "e"
-  p[#p + 1] = payload
-  if #p >= 3000 then flushEvents() end
-end
-
-local nowIso
--- processor:started of a job taken by this call: its job's "am2zev" field is the event's JSON
--- up to the time, written when the job was added (OpList::JobExtras::started_event).
-local function startedEvent(run, sid, head, atm)
-  nowIso = nowIso or isoTime(now)
-  publish(run, sid, head .. nowIso .. '","attempt":' .. ((tonumber(atm or "0") or 0) + 1) .. '}')
-end
-
-local arity = { C = 7, F = 8, R = 8, A = 12, S = 2, J = 6, O = 6, N = 4, E = 3, P = 1, M = 3 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 11, a = 11, S = 2, J = 6, O = 6, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
+local limits = {}
+
+--#include step_fetch.lua
 
 local i = 11
 local group = 0
@@ -183,13 +65,20 @@ while i <= n do
     local a = i + 1
     i = a + arity[op]
     do
-      if op == "C" or op == "F" or op == "R" then
+      if op == "C" or op == "F" or op == "R" or op == "L" then
         -- C q id token processedOn atm returnvalue keep
         -- F q id token processedOn atm failedReason stacktrace keep
         -- R q id token processedOn atm failedReason stacktrace delay
-        -- (processedOn is written at fetch, as BullMQ does; here only for jobs fetched without it)
+        -- (processedOn is written at fetch, as BullMQ does; the argument is the worker's own record)
+        -- L q id token: only the ownership check, for a chunk sent ahead of its job's finish
         local q, id, token = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-        local code = release(q, id, token)
+        local code
+        if op == "L" then
+          local held = rcall("GET", q .. id .. ":lock")
+          code = (not held and -2) or (held ~= token and -6) or 0
+        else
+          code = release(q, id, token)
+        end
         if code ~= 0 then
           failedGroups[#failedGroups + 1] = { group, code }
           -- skip the rest of this group: scan forward to the next "G" or the fetch
@@ -198,12 +87,11 @@ while i <= n do
             j = j + 1 + arity[ARGV[j]]
           end
           i = j
-        else
+        elseif op ~= "L" then
           local k = q .. id
           if op == "C" then
             if ARGV[a + 6] ~= "0" then
               rcall("HSET", k, "returnvalue", ARGV[a + 5], "finishedOn", now, "atm", ARGV[a + 4])
-              rcall("HSETNX", k, "processedOn", ARGV[a + 3])
               rcall("ZADD", q .. "completed", now, id)
               trim(q, "completed", ARGV[a + 6])
             else
@@ -214,7 +102,6 @@ while i <= n do
             if ARGV[a + 7] ~= "0" then
               rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "finishedOn", now,
                 "atm", ARGV[a + 4])
-              rcall("HSETNX", k, "processedOn", ARGV[a + 3])
               rcall("HDEL", k, "defa")
               rcall("ZADD", q .. "failed", now, id)
               trim(q, "failed", ARGV[a + 7])
@@ -239,10 +126,13 @@ while i <= n do
             end
           end
         end
-      elseif op == "A" then
-        -- A q id name data opts state parentKey parentJson parentDeps fairSession evSession evStarted
+      elseif (op == "A" or op == "a") and not (op == "a" and rcall("EXISTS", ARGV[a] .. ARGV[a + 1]) == 1) then
+        -- A q id name data opts state parentKey parentJson parentDeps fairSession evStarted
         -- state "w": ready (in wait, or in prioritized when fairSession names a session);
-        -- "c": a join that waits for its children. evStarted: see startedEvent.
+        -- "c": a join that waits for its children, which were added before it (by this call or,
+        -- for a big batch, by the chunks sent ahead): released at once when none is left.
+        -- evStarted: see startedEvent. "a": the same, skipped when the job exists (a chunk sent
+        -- again, or planned again after its worker died).
         local q, id = ARGV[a], ARGV[a + 1]
         local k = q .. id
         local parentKey = ARGV[a + 6]
@@ -254,12 +144,14 @@ while i <= n do
           rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", now,
             "delay", 0, "priority", 0)
         end
-        if ARGV[a + 11] ~= "" then rcall("HSET", k, "am2zes", ARGV[a + 10], "am2zev", ARGV[a + 11]) end
+        if ARGV[a + 10] ~= "" then rcall("HSET", k, "am2zev", ARGV[a + 10]) end
         if allEvents then xadd(q, "event", "added", "jobId", id, "name", ARGV[a + 2]) end
         local fairSession = ARGV[a + 9]
         if ARGV[a + 5] == "c" then
           rcall("ZADD", q .. "waiting-children", now, id)
           if allEvents then xadd(q, "event", "waiting-children", "jobId", id) end
+          -- a child that failed its parent (failParentOnFailure) before the join existed set defa
+          release_parent(q, id, rcall("HEXISTS", k, "defa") == 1)
         elseif fairSession ~= "" then
           -- Start-time fair queuing over named sessions: a session's next job is tagged one after
           -- its last queued one, but never before the queue's virtual time (field "": the tag
@@ -321,8 +213,8 @@ while i <= n do
           end
         end
       elseif op == "E" then
-        -- E run session payload: an event of a run submitted with events on
-        publish(ARGV[a], ARGV[a + 1], ARGV[a + 2])
+        -- E count events: a group's events of runs submitted with events on, joined by newlines
+        publish(tonumber(ARGV[a]) or 1, ARGV[a + 1])
       elseif op == "N" then
         -- N session run ttlMs queues: a run joins its session's index at submission; `queues` are
         -- newline-terminated key prefixes. Its keys live while any run of it is running.
@@ -342,6 +234,24 @@ while i <= n do
         if idle then
           for _, k in ipairs({ sk, sk .. ":runs", sk .. ":queues" }) do rcall("PERSIST", k) end
         end
+      elseif op == "U" then
+        -- U q tokenPrefix: a call whose reply was lost may have fetched jobs the worker never
+        -- saw: those still locked with its tokens go back to the front of wait at once, not when
+        -- their locks expire. Jobs another worker took since carry other tokens.
+        local q, prefix = ARGV[a], ARGV[a + 1] .. ":"
+        for _, id in ipairs(rcall("LRANGE", q .. "active", 0, -1)) do
+          local held = rcall("GET", q .. id .. ":lock")
+          if held and string.sub(held, 1, #prefix) == prefix then
+            rcall("DEL", q .. id .. ":lock")
+            rcall("LREM", q .. "active", -1, id)
+            rcall("RPUSH", q .. "wait", id)
+            marker(q)
+          end
+        end
+      elseif op == "W" then
+        -- W q: a job of a queue with a concurrency limit ended: its slot is free, wake a worker
+        local q = ARGV[a]
+        if rcall("LLEN", q .. "wait") > 0 or rcall("ZCARD", q .. "prioritized") > 0 then marker(q) end
       elseif op == "P" then
         -- P q: move due delayed jobs to wait; report the next due time
         local q = ARGV[a]
@@ -356,114 +266,10 @@ while i <= n do
         local nextDue = rcall("ZRANGE", q .. "delayed", 0, 0, "WITHSCORES")
         dues[#dues + 1] = { q, nextDue[2] and math.floor(tonumber(nextDue[2]) / 4096) or -1 }
       elseif op == "M" then
-        -- M q count withChildren: take up to count jobs from q; "1" also returns a join's results.
-        -- Step jobs (withChildren "0") also draw on the call's budget, so a worker never holds
-        -- more locked step jobs than it has slots, however many queues it serves.
-        local q, count, withChildren = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == "1"
-        if not withChildren then count = math.min(count, budget) end
-        local meta = rcall("HMGET", q .. "meta", "paused", "concurrency")
-        if meta[1] then
-          count = 0 -- paused (Queue.pause): the jobs stay in wait
-        elseif meta[2] then
-          count = math.min(count, tonumber(meta[2]) - rcall("LLEN", q .. "active"))
-        end
-        local taken = 0
-        -- Ready jobs wait in two places: wait (FIFO: runs without a named session, retries,
-        -- BullMQ's plain jobs) and prioritized (named sessions in fair order, BullMQ's priority
-        -- jobs after them). Slots alternate between the two, starting on a coin flip from the
-        -- clock so one-slot fetches favour neither; a source found empty is not asked again.
-        local waitEmpty, fairEmpty = false, false
-        local fairFirst = now % 2 == 1
-        local function fromWait()
-          if waitEmpty then return nil end
-          local id = rcall("RPOPLPUSH", q .. "wait", q .. "active")
-          waitEmpty = not id
-          return id
-        end
-        local function fromFair()
-          if fairEmpty then return nil end
-          local p = rcall("ZPOPMIN", q .. "prioritized", 1)
-          if #p == 0 then
-            -- nothing queued fairly: every tag is behind the virtual time, so all can go
-            fairEmpty = true
-            rcall("DEL", q .. "am2z:fair")
-            return nil
-          end
-          rcall("LPUSH", q .. "active", p[1])
-          local score = tonumber(p[2])
-          if score < 4294967296 then rcall("HSET", q .. "am2z:fair", "", score) end
-          return p[1]
-        end
-        while taken < count do
-          local id
-          if (taken % 2 == 0) == fairFirst then
-            id = fromFair() or fromWait()
-          else
-            id = fromWait() or fromFair()
-          end
-          if not id then break end
-          local k = q .. id
-          local run = string.match(id, "^r([^%.]+)%.")
-          if string.sub(id, 1, 2) == "0:" or rcall("EXISTS", k) == 0 then
-            rcall("LREM", q .. "active", 1, id) -- a BullMQ v4 marker, or an id without a job: dropped
-          elseif run and rcall("EXISTS", runPrefix .. run) == 1 then
-            -- a step of a run that already ended (a retry from Bull Board, say): fail it unrun
-            local reason = "run " .. run .. " already ended; its steps do not run again (submit a new run)"
-            rcall("LREM", q .. "active", 1, id)
-            rcall("HSET", k, "failedReason", reason, "finishedOn", now, "processedOn", now)
-            rcall("ZADD", q .. "failed", now, id)
-            xadd(q, "event", "failed", "jobId", id, "failedReason", reason, "prev", "active")
-          else
-            taken = taken + 1
-            local token = tokenPrefix .. ":" .. #fetched
-            rcall("SET", k .. ":lock", token, "PX", lockMs)
-            if workerName ~= "" then rcall("HSET", k, "processedOn", now, "pb", workerName)
-            else rcall("HSET", k, "processedOn", now) end
-            rcall("HINCRBY", k, "ats", 1)
-            if allEvents then xadd(q, "event", "active", "jobId", id, "prev", "waiting") end
-            local size = rcall("HSTRLEN", k, "data") + rcall("HSTRLEN", k, "opts")
-            local fields
-            if size > maxJobBytes then
-              -- too big to load: only what the worker needs to fail it and tell its run
-              local small = { "name", "atm", "ats", "stc", "defa", "parentKey", "parent", "opts" }
-              if rcall("HSTRLEN", k, "opts") > maxJobBytes then small[#small] = nil end
-              local values = rcall("HMGET", k, unpack(small))
-              fields = { oversizeField, tostring(size) }
-              for f = 1, #small do
-                if values[f] then
-                  fields[#fields + 1] = small[f]
-                  fields[#fields + 1] = values[f]
-                end
-              end
-            else
-              fields = rcall("HGETALL", k)
-            end
-            -- A run that asked for events hears processor:started as its step is taken.
-            -- Read from the fields just fetched: no command for runs without events.
-            if run and not withChildren and size <= maxJobBytes then
-              local head, sid, atm
-              for x = 1, #fields, 2 do
-                local field = fields[x]
-                if field == "am2zev" then head = fields[x + 1]
-                elseif field == "am2zes" then sid = fields[x + 1]
-                elseif field == "atm" then atm = fields[x + 1] end
-              end
-              if head then startedEvent(run, sid or "", head, atm) end
-            end
-            local job = { q, id, token, fields }
-            if withChildren then
-              job[5] = rcall("HGETALL", q .. id .. ":processed")
-              job[6] = rcall("HGETALL", q .. id .. ":failed")
-              job[7] = rcall("HGETALL", q .. id .. ":errors")
-            end
-            fetched[#fetched + 1] = job
-          end
-        end
-        if not withChildren then budget = budget - taken end
-        if taken == count and count > 0 then marker(q) end -- more may be waiting: wake another worker
+        fetch(a)
       end
     end
   end
 end
 flushEvents()
-return { failedGroups, fetched, dues }
+return { failedGroups, fetched, dues, limits }

@@ -1,0 +1,169 @@
+-- Part of the step script (step.lua includes it): op "M", taking jobs from a queue for this call.
+-- M q count withChildren concurrency rateMax ratePeriodMs: take up to count jobs from q;
+-- "1" also returns a join's results. Step jobs (withChildren "0") also draw on the call's
+-- budget, so a worker never holds more locked step jobs than it has slots, however many
+-- queues it serves. The limits hold across every worker of the queue, here, as the jobs
+-- are taken: `concurrency` (the flow's, and BullMQ's meta.concurrency: the lower wins)
+-- caps the queue's active jobs; `rateMax` per `ratePeriodMs` caps the starts in any
+-- sliding window (a log of start times in <q>am2z:rate, by Redis's clock, so workers'
+-- clocks do not matter); BullMQ's global rate limit (meta.max per meta.duration) counts
+-- in its fixed-window `limiter` key as BullMQ's own workers do.
+-- Arguments as op "M" has them: q count withChildren concurrency rateMax ratePeriodMs, from ARGV[a].
+local function fetch(a)
+  local q, count, withChildren = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == "1"
+  if not withChildren then count = math.min(count, budget) end
+  local flowLimit, rateMax = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local meta = rcall("HMGET", q .. "meta", "paused", "concurrency", "max", "duration")
+  local bullMax = tonumber(meta[3])
+  local ratePeriod, rateKey, rateNow
+  if meta[1] then
+    count = 0 -- paused (Queue.pause): the jobs stay in wait
+  else
+    local cap = tonumber(meta[2])
+    if flowLimit and (not cap or flowLimit < cap) then cap = flowLimit end
+    if cap and count > 0 then
+      count = math.min(count, cap - rcall("LLEN", q .. "active"))
+      if count <= 0 then limits[#limits + 1] = { q, -1 } end -- a finish wakes it (op "W")
+    end
+    if bullMax and count > 0 then
+      local used = tonumber(rcall("GET", q .. "limiter") or "0") or 0
+      if used >= bullMax then
+        count = 0
+        limits[#limits + 1] = { q, now + math.max(1, rcall("PTTL", q .. "limiter")) }
+      else
+        count = math.min(count, bullMax - used)
+      end
+    end
+    if rateMax and count > 0 then
+      ratePeriod = tonumber(ARGV[a + 5])
+      rateKey = q .. "am2z:rate"
+      local t = rcall("TIME")
+      rateNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      rcall("ZREMRANGEBYSCORE", rateKey, "-inf", rateNow - ratePeriod)
+      local used = rcall("ZCARD", rateKey)
+      if used >= rateMax then
+        count = 0
+        local oldest = rcall("ZRANGE", rateKey, 0, 0, "WITHSCORES")
+        -- in the worker's clock: when the oldest start leaves the window
+        limits[#limits + 1] = { q, now + math.max(1, tonumber(oldest[2]) + ratePeriod - rateNow + 1) }
+      else
+        count = math.min(count, rateMax - used)
+      end
+    end
+  end
+  local taken = 0
+  -- Ready jobs wait in two places: wait (FIFO: runs without a named session, retries,
+  -- BullMQ's plain jobs) and prioritized (named sessions in fair order, BullMQ's priority
+  -- jobs after them). Slots alternate between the two, starting on a coin flip from the
+  -- clock so one-slot fetches favour neither; a source found empty is not asked again.
+  local waitEmpty, fairEmpty = false, false
+  local fairFirst = now % 2 == 1
+  local function fromWait()
+    if waitEmpty then return nil end
+    local id = rcall("RPOPLPUSH", q .. "wait", q .. "active")
+    waitEmpty = not id
+    return id
+  end
+  local function fromFair()
+    if fairEmpty then return nil end
+    local p = rcall("ZPOPMIN", q .. "prioritized", 1)
+    if #p == 0 then
+      -- nothing queued fairly: every tag is behind the virtual time, so all can go
+      fairEmpty = true
+      rcall("DEL", q .. "am2z:fair")
+      return nil
+    end
+    rcall("LPUSH", q .. "active", p[1])
+    local score = tonumber(p[2])
+    if score < 4294967296 then rcall("HSET", q .. "am2z:fair", "", score) end
+    return p[1]
+  end
+  while taken < count do
+    local id
+    if (taken % 2 == 0) == fairFirst then
+      id = fromFair() or fromWait()
+    else
+      id = fromWait() or fromFair()
+    end
+    if not id then break end
+    local k = q .. id
+    local run = string.match(id, "^r([^%.]+)%.")
+    -- The job's fields first: none means no job. Read before the lock and processedOn are
+    -- written (the worker does not read those back), so no EXISTS and no HSTRLEN per job.
+    local fields = string.sub(id, 1, 2) ~= "0:" and rcall("HGETALL", k) or {}
+    if #fields == 0 then
+      rcall("LREM", q .. "active", 1, id) -- a BullMQ v4 marker, or an id without a job: dropped
+    elseif run and rcall("EXISTS", runPrefix .. run) == 1 then
+      -- a step of a run that already ended (a retry from Bull Board, say): fail it unrun
+      local reason = "run " .. run .. " already ended; its steps do not run again (submit a new run)"
+      rcall("LREM", q .. "active", 1, id)
+      rcall("HSET", k, "failedReason", reason, "finishedOn", now, "processedOn", now)
+      rcall("ZADD", q .. "failed", now, id)
+      xadd(q, "event", "failed", "jobId", id, "failedReason", reason, "prev", "active")
+    else
+      taken = taken + 1
+      local token = tokenPrefix .. ":" .. #fetched
+      rcall("SET", k .. ":lock", token, "PX", lockMs)
+      local head, atm, ats, dataBytes, optsBytes = nil, nil, 0, 0, 0
+      for x = 1, #fields, 2 do
+        local field = fields[x]
+        if field == "data" then dataBytes = #fields[x + 1]
+        elseif field == "opts" then optsBytes = #fields[x + 1]
+        elseif field == "am2zev" then head = fields[x + 1]
+        elseif field == "atm" then atm = fields[x + 1]
+        elseif field == "ats" then ats = tonumber(fields[x + 1]) or 0 end
+      end
+      -- processedOn, pb and the count of starts (BullMQ's HINCRBY ats, from the value read)
+      if workerName ~= "" then rcall("HSET", k, "processedOn", now, "pb", workerName, "ats", ats + 1)
+      else rcall("HSET", k, "processedOn", now, "ats", ats + 1) end
+      if allEvents then xadd(q, "event", "active", "jobId", id, "prev", "waiting") end
+      local size = dataBytes + optsBytes
+      if size > maxJobBytes then
+        -- too big to hand over: only what the worker needs to fail it and tell its run
+        local keep = { name = true, atm = true, ats = true, stc = true, defa = true, parentKey = true,
+          parent = true, opts = optsBytes <= maxJobBytes }
+        local small = { oversizeField, tostring(size) }
+        for x = 1, #fields, 2 do
+          if keep[fields[x]] then
+            small[#small + 1] = fields[x]
+            small[#small + 1] = fields[x + 1]
+          end
+        end
+        fields = small
+      elseif head and run and not withChildren then
+        -- A run that asked for events hears processor:started as its step is taken.
+        startedEvent(head, atm)
+      end
+      local job = { q, id, token, fields }
+      if withChildren then
+        -- A big join's children would make this one long command and one huge reply: the
+        -- worker reads them in chunks instead (core/redis/join_children.hpp, same limit).
+        local ended = rcall("HLEN", q .. id .. ":processed") + rcall("HLEN", q .. id .. ":failed")
+        if ended > 256 then
+          job[5] = ended
+        else
+          job[5] = rcall("HGETALL", q .. id .. ":processed")
+          job[6] = rcall("HGETALL", q .. id .. ":failed")
+          job[7] = rcall("HGETALL", q .. id .. ":errors")
+        end
+      end
+      fetched[#fetched + 1] = job
+    end
+  end
+  if not withChildren then budget = budget - taken end
+  if taken > 0 and bullMax then
+    if rcall("INCRBY", q .. "limiter", taken) == taken then
+      rcall("PEXPIRE", q .. "limiter", tonumber(meta[4]) or 1000)
+    end
+  end
+  if taken > 0 and rateKey then
+    local log = {}
+    for x = 1, taken do
+      log[#log + 1] = rateNow
+      log[#log + 1] = tokenPrefix .. ":" .. (#fetched - taken + x - 1)
+    end
+    rcall("ZADD", rateKey, unpack(log))
+    rcall("PEXPIRE", rateKey, ratePeriod)
+  end
+  if taken == count and count > 0 then marker(q) end -- more may be waiting: wake another worker
+end

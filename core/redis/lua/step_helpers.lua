@@ -1,0 +1,125 @@
+-- Part of the step script (step.lua includes it): helpers of its operations.
+local function xadd(q, ...)
+  rcall("XADD", q .. "events", "MAXLEN", "~", maxLen, "*", ...)
+end
+
+local marked = {}
+local function marker(q)
+  if not marked[q] then -- one wake-up per queue and call is enough
+    marked[q] = true
+    rcall("ZADD", q .. "marker", 0, "0")
+  end
+end
+
+-- Ownership check and lock release, as BullMQ's finish does it; "" = job fetched without lock.
+local function release(q, id, token)
+  if token ~= "" then
+    local held = rcall("GETDEL", q .. id .. ":lock")
+    if not held then return -2 end
+    if held ~= token then
+      rcall("SET", q .. id .. ":lock", held, "PX", lockMs)
+      return -6
+    end
+  end
+  if rcall("LREM", q .. "active", -1, id) == 0 then return -3 end
+  return 0
+end
+
+local function dropJob(q, id)
+  local k = q .. id
+  rcall("DEL", k, k .. ":logs", k .. ":dependencies", k .. ":processed", k .. ":failed", k .. ":unsuccessful",
+    k .. ":errors")
+end
+
+-- Retention as BullMQ's removeOnComplete / removeOnFail: "1" keep, "0" delete now (handled by
+-- the caller), "c<count>a<seconds>" keep, then trim the set to the newest count (-1: no limit)
+-- and to jobs younger than the age (0: no limit).
+local function trim(q, set, keep)
+  local count, age = string.match(keep, "^c(-?%d+)a(%d+)$")
+  if not count then return end
+  count, age = tonumber(count), tonumber(age)
+  if age > 0 then
+    local old = rcall("ZRANGEBYSCORE", q .. set, 0, now - age * 1000, "LIMIT", 0, 1000)
+    for _, id in ipairs(old) do
+      dropJob(q, id)
+      rcall("ZREM", q .. set, id)
+    end
+  end
+  if count >= 0 then
+    local extra = rcall("ZRANGE", q .. set, 0, -(count + 1))
+    for _, id in ipairs(extra) do dropJob(q, id) end
+    if #extra > 0 then rcall("ZREMRANGEBYRANK", q .. set, 0, #extra - 1) end
+  end
+end
+
+-- Moves a job that waits for its children to wait, once, when `force` or no dependency is left.
+local function release_parent(jq, jid, force)
+  local jk = jq .. jid
+  if (force or rcall("SCARD", jk .. ":dependencies") == 0) and rcall("ZREM", jq .. "waiting-children", jid) == 1 then
+    rcall("RPUSH", jq .. "wait", jid)
+    marker(jq)
+    xadd(jq, "event", "waiting", "jobId", jid, "prev", "waiting-children")
+  end
+end
+
+-- Sessions index (KeySpace::session*): am2z's own root is the run results prefix minus "run:".
+local ownRoot = string.sub(runPrefix, 1, #runPrefix - 4)
+local function sessionKey(sid) return ownRoot .. "session:" .. sid end
+
+-- A session with no running run is idle: its keys expire after its ttl; a new run revives them.
+local function armSessionExpiry(sk)
+  local ttl = rcall("HGET", sk, "ttl")
+  if ttl and ttl ~= "0" then
+    for _, k in ipairs({ sk, sk .. ":runs", sk .. ":running", sk .. ":queues" }) do rcall("PEXPIRE", k, ttl) end
+  end
+end
+
+-- Unix ms as the engine's event timestamps, "2026-11-29T01:02:03.456Z" (days to civil date after
+-- H. Hinnant's algorithm).
+local function isoTime(ms)
+  local secs = math.floor(ms / 1000)
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, math.floor(rem / 3600),
+    math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
+end
+
+-- Runs' events (KeySpace::events): one stream, about kEventsRetention events. The events of
+-- one call share an entry: one field "ev", the events' JSON texts joined by newlines (JSON text
+-- never holds a raw newline), in order. One XADD of one field per call, rather than per event
+-- or per field, is most of what events cost: each argument and field is an object Redis and Lua
+-- allocate, convert and free. Flushed every 500 events, so an entry stays readable in one piece.
+local pendingEvents = {}
+local pendingCount = 0
+local function flushEvents()
+  if pendingCount > 0 then
+    -- about kEventsRetention events, not entries: the cap in entries shrinks as entries grow
+    local cap = math.max(100, math.floor(100000 / pendingCount))
+    rcall("XADD", ownRoot .. "events", "MAXLEN", "~", cap, "*", "ev", table.concat(pendingEvents, "\n"))
+    pendingEvents = {}
+    pendingCount = 0
+  end
+end
+-- `count` events, already joined by newlines
+local function publish(count, text)
+  pendingEvents[#pendingEvents + 1] = text
+  pendingCount = pendingCount + count
+  if pendingCount >= 500 then flushEvents() end
+end
+
+local nowIso
+-- processor:started of a job taken by this call: its job's "am2zev" field is the event's JSON
+-- up to the time, written when the job was added (OpList::JobExtras::started_event).
+local function startedEvent(head, atm)
+  nowIso = nowIso or isoTime(now)
+  publish(1, head .. nowIso .. '","attempt":' .. ((tonumber(atm or "0") or 0) + 1) .. '}')
+end

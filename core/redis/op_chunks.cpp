@@ -1,0 +1,94 @@
+#include "core/redis/op_chunks.hpp"
+
+#include <map>
+#include <string>
+#include <utility>
+
+namespace am2z::redis {
+
+std::size_t op_arity(const std::string& op) {
+  static const std::map<std::string, std::size_t> kArity{{"G", 0}, {"C", 7},  {"F", 8},  {"R", 8}, {"L", 3},
+                                                         {"A", 11}, {"a", 11}, {"S", 2}, {"J", 6}, {"O", 6},
+                                                         {"N", 4},  {"E", 2},  {"W", 1}, {"P", 1}, {"M", 6},
+                                                         {"U", 2}};
+  const auto it = kArity.find(op);
+  return it == kArity.end() ? 0 : it->second;
+}
+
+namespace {
+
+/// The [begin, end) spans of the group's operations.
+std::vector<std::pair<std::size_t, std::size_t>> spans_of(const OpGroup& g) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t i = 0; i < g.size();) {
+    const std::size_t end = std::min(g.size(), i + 1 + op_arity(g[i]));
+    out.emplace_back(i, end);
+    i = end;
+  }
+  return out;
+}
+
+bool is_add(const std::string& op) { return op == "A" || op == "a"; }
+
+/// A ready job under a join: what may go ahead of its group.
+bool is_child_add(const OpGroup& g, std::size_t begin) {
+  return is_add(g[begin]) && g[begin + 6] == "w" && !g[begin + 7].empty();
+}
+
+}  // namespace
+
+std::size_t adds_in(const OpGroup& g) {
+  std::size_t n = 0;
+  for (const auto& [begin, end] : spans_of(g)) n += is_add(g[begin]) ? 1 : 0;
+  return n;
+}
+
+std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds) {
+  const auto spans = spans_of(g);
+  std::size_t children = 0;
+  for (const auto& [begin, end] : spans) children += is_child_add(g, begin) ? 1 : 0;
+  if (children <= max_adds) return {std::move(g)};
+  // The finish's ownership check: chunks of a worker that lost its job add nothing.
+  OpGroup check;
+  for (const auto& [begin, end] : spans) {
+    const std::string& op = g[begin];
+    if (op == "C" || op == "F" || op == "R") {
+      check = {"L", g[begin + 1], g[begin + 2], g[begin + 3]};
+      break;
+    }
+  }
+  std::vector<OpGroup> out;
+  OpGroup rest;
+  std::size_t in_chunk = 0;
+  for (const auto& [begin, end] : spans) {
+    if (!is_child_add(g, begin)) {
+      for (std::size_t x = begin; x < end; ++x) rest.push_back(std::move(g[x]));
+      continue;
+    }
+    if (out.empty() || in_chunk == max_adds) {
+      out.push_back(OpGroup{"G"});
+      out.back().insert(out.back().end(), check.begin(), check.end());
+      in_chunk = 0;
+    }
+    ++in_chunk;
+    OpGroup& chunk = out.back();
+    chunk.push_back("a");
+    for (std::size_t x = begin + 1; x < end; ++x) chunk.push_back(std::move(g[x]));
+  }
+  if (rest.empty() || rest.front() != "G") rest.insert(rest.begin(), "G");
+  out.push_back(std::move(rest));
+  return out;
+}
+
+std::size_t groups_per_call(std::span<const OpGroup> groups, std::size_t max_adds) {
+  std::size_t n = 0, adds = 0;
+  for (const auto& g : groups) {
+    const std::size_t more = adds_in(g);
+    if (n > 0 && adds + more > max_adds) break;
+    adds += more;
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace am2z::redis

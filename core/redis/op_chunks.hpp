@@ -1,0 +1,37 @@
+#pragma once
+// Big groups sent in chunks. A finish that starts a batch of 100,000 items would add them all in
+// one call of lua/step.lua: one command that blocks Redis for seconds and one request as big as
+// every item together. Such a group is split: the children of its joins go ahead in chunks of a
+// bounded number of jobs, each chunk checking that the finishing job is still this worker's (op
+// "L") and adding only jobs that do not exist yet (op "a", so a chunk sent again, or planned
+// again after its worker died, adds nothing twice); the group itself follows with the finish, the
+// joins (created after their children, released at once when every child already ended) and
+// the rest. Until that last part lands, the children already added run and deliver to a join
+// that does not exist yet; it finds their results when it is created.
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/redis/op_list.hpp"
+
+namespace am2z::redis {
+
+/// The most jobs one step-script call adds (a documented limit: README, "Big batches").
+inline constexpr std::size_t kMaxAddsPerCall = 250;
+
+/// Arguments after an opcode, as lua/step.lua's `arity` table ("G" has none; 0 for unknown ones).
+std::size_t op_arity(const std::string& op);
+
+/// How many jobs the group adds (ops "A" and "a").
+std::size_t adds_in(const OpGroup& g);
+
+/// `g` as it should be sent: itself when it adds at most `max_adds` children of joins, else the
+/// chunks sent ahead of it, then what remains of it (see above).
+std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds = kMaxAddsPerCall);
+
+/// How many of `groups`, from the front, one call carries: as many as add at most `max_adds`
+/// jobs together, and at least one.
+std::size_t groups_per_call(std::span<const OpGroup> groups, std::size_t max_adds = kMaxAddsPerCall);
+
+}  // namespace am2z::redis

@@ -1,0 +1,125 @@
+// The dispatcher's step-script calls, pipelined: a call is sent, and its reply read while (or
+// after) the next one goes out, so Redis runs one call while this thread handles the jobs of the
+// one before. At most Impl::kMaxInFlight calls are in flight; their ended jobs' operations are
+// kept (and those jobs' locks renewed) until each reply arrives, and are sent again, in order, when
+// a reply is lost.
+#include <algorithm>
+#include <iterator>
+#include <thread>
+
+#include "core/redis/op_chunks.hpp"
+#include "core/redis/scripts.hpp"
+#include "core/redis/worker_impl.hpp"
+
+namespace am2z::redis {
+
+using namespace detail;
+
+
+int Worker::Impl::reserved_budget() const {
+  int sum = 0;
+  for (const auto& call : in_flight) sum += call.budget;
+  return sum;
+}
+
+void Worker::Impl::queue_groups(std::vector<OpGroup> groups) {
+  for (auto& g : groups) {
+    for (auto& part : chunk_group(std::move(g))) unsent.push_back(std::move(part));
+  }
+}
+
+void Worker::Impl::take_back(InFlight& call, std::vector<OpGroup>& again) {
+  again.insert(again.end(), std::make_move_iterator(call.groups.begin()), std::make_move_iterator(call.groups.end()));
+  call.groups.clear();
+  if (call.token_prefix.empty()) return;
+  for (const auto& b : call.fetched_from) again.push_back(OpGroup{"G", "U", b->keys, call.token_prefix});
+}
+
+bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::shared_ptr<Binding>> fetched_from,
+                             int budget, bool ended_some, LoopTimers& t) {
+  std::vector<std::string> call = script_call(conn);
+  std::vector<std::string> header = step_header(now_ms(), budget);
+  std::string token_prefix = header[3];  // StepHeader::argv(): now, lock, max events, token prefix
+  call.insert(call.end(), std::make_move_iterator(header.begin()), std::make_move_iterator(header.end()));
+  // A big batch's chunks go one call each (op_chunks.hpp); the calls after them carry the rest.
+  const auto carried = static_cast<std::ptrdiff_t>(groups_per_call(unsent));
+  for (auto g = unsent.begin(); g != unsent.begin() + carried; ++g) call.insert(call.end(), g->begin(), g->end());
+  ops.append_to(call);
+  std::vector<OpGroup> sent(std::make_move_iterator(unsent.begin()), std::make_move_iterator(unsent.begin() + carried));
+  unsent.erase(unsent.begin(), unsent.begin() + carried);
+  in_flight.push_back(InFlight{std::move(sent), std::move(fetched_from), budget, ended_some, std::move(token_prefix)});
+  if (auto st = send_script(conn, ScriptId::step, call); !st) {
+    // The connection is gone, and with it the replies of the calls still in flight (this one
+    // may have been written whole).
+    lost_calls(st.error(), t);
+    return false;
+  }
+  return true;
+}
+
+bool Worker::Impl::receive_call(Connection& conn, LoopTimers& t) {
+  InFlight call = std::move(in_flight.front());
+  in_flight.pop_front();
+  auto reply = receive_script(conn, ScriptId::step);
+  if (reply) return accept_call(call, *reply, t);
+  const Error e = std::move(reply.error());
+  // Its operations are sent again first, then those of the calls after it that fail too.
+  std::vector<OpGroup> again;
+  take_back(call, again);
+  // The server answered (NOSCRIPT, or an error from inside the script): read the other calls'
+  // replies, which may have gone through, as usual.
+  while (!in_flight.empty() && conn.connected()) {
+    InFlight next = std::move(in_flight.front());
+    in_flight.pop_front();
+    if (auto r = receive_script(conn, ScriptId::step)) {
+      accept_call(next, *r, t);
+    } else {
+      take_back(next, again);
+    }
+  }
+  for (auto& lost : in_flight) {  // the connection is gone, and their replies with it
+    take_back(lost, again);
+  }
+  in_flight.clear();
+  unsent.insert(unsent.begin(), std::make_move_iterator(again.begin()), std::make_move_iterator(again.end()));
+  if (is_transient(e)) {
+    lost_calls(e, t);
+  } else {
+    // The call itself is wrong: find out which part Redis refuses, keep the rest going.
+    log->error("redis: {}", e.message);
+    isolate_failure(conn, call.fetched_from);
+    back_off(t);
+  }
+  return true;
+}
+
+bool Worker::Impl::accept_call(InFlight& call, const Reply& reply, LoopTimers& t) {
+  t.redis_backoff = options.redis_backoff_min;
+  for (const auto& g : call.groups) unsent_locks.erase(group_job_key(g));
+  return accept_reply(reply, call.fetched_from, call.budget) || call.ended_some;
+}
+
+void Worker::Impl::drain_calls(Connection& conn, LoopTimers& t) {
+  while (!in_flight.empty()) receive_call(conn, t);
+}
+
+void Worker::Impl::lost_calls(const Error& e, LoopTimers& t) {
+  // Redis went away, is loading its data or is out of memory: every ended job's operations are
+  // kept exactly as built and sent again, oldest first; their locks are still renewed.
+  std::vector<OpGroup> again;
+  for (auto& call : in_flight) {
+    take_back(call, again);
+  }
+  in_flight.clear();
+  unsent.insert(unsent.begin(), std::make_move_iterator(again.begin()), std::make_move_iterator(again.end()));
+  log->warn("redis: {}; {} finished job(s) kept, retrying in {} ms", e.message, unsent.size(),
+            t.redis_backoff.count());
+  back_off(t);
+}
+
+void Worker::Impl::back_off(LoopTimers& t) {
+  std::this_thread::sleep_for(t.redis_backoff);
+  t.redis_backoff = std::min(t.redis_backoff * 2, options.redis_backoff_max);
+}
+
+}  // namespace am2z::redis

@@ -1,0 +1,41 @@
+#pragma once
+// What the distributed benchmarks share: a Redis connection that dies on error, worker
+// processes started and stopped with their CPU and memory read, outcomes collected.
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/redis/connection.hpp"
+#include "core/redis/planner.hpp"
+
+namespace am2z::bench {
+
+[[noreturn]] void die(const std::string& what);
+/// The flow in `file`, planned as a worker plans it (hash of the file and its includes).
+std::shared_ptr<const redis::PlannedFlow> plan(const std::string& file);
+/// The reply to `args`; dies on a connection error or an error reply.
+redis::Reply must(redis::Connection& c, const std::vector<std::string>& args);
+/// Sum of calls in INFO commandstats, without the benchmark's own bookkeeping commands.
+long long server_commands(redis::Connection& c);
+/// CPU time the Redis server has used (user + system), in µs: its single core is the ceiling.
+double redis_cpu_us(redis::Connection& c);
+
+/// An `am2z worker` process.
+struct WorkerProcess {
+  pid_t pid = -1;
+  double cpu_us = 0;  ///< CPU time the worker used (user + system), known once stopped
+  long long peak_rss_kb() const;
+  void stop();
+};
+
+/// `am2z worker --flows flows -c conc -q` on `url`.
+WorkerProcess start_worker(const std::string& bin, const std::string& flows, const std::string& url, int conc,
+                           bool remove_on_complete);
+/// Collects `n` outcomes from a shared reply list; false on timeout.
+bool collect(redis::Connection& c, const std::string& key, long long n);
+double percentile(std::vector<double> v, double p);
+double round3(double x);
+
+}  // namespace am2z::bench

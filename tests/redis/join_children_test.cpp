@@ -1,0 +1,79 @@
+// Reading a big join's children in chunks (core/redis/join_children): every field of the three
+// hashes once, whatever the chunk, and a clear error when a hash is not one.
+#include "core/redis/join_children.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+
+#include "tests/support/redis_server.hpp"
+
+using namespace am2z;
+using namespace am2z::redis;
+
+namespace {
+
+struct Fixture {
+  testing::RedisServer server;
+  Connection conn{server.endpoint(), ConnectOptions{}};
+
+  void run(const std::vector<std::string>& argv) {
+    auto r = conn.command(argv);
+    REQUIRE(r);
+    REQUIRE_MESSAGE(!r->is_error(), r->str);
+  }
+
+  FetchedJob join() {
+    FetchedJob job;
+    job.queue = "bull:f._join:";
+    job.id = "j1";
+    return job;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a join's children are read in chunks: every succeeded, failed and error field exactly once") {
+  Fixture f;
+  constexpr int kSucceeded = 2500, kFailed = 40;
+  for (int i = 0; i < kSucceeded; i += 500) {
+    std::vector<std::string> argv{"HSET", "bull:f._join:j1:processed"};
+    for (int k = i; k < i + 500; ++k) {
+      argv.push_back("bull:f.s:r-n.0-" + std::to_string(k));
+      argv.push_back("{\"i\":" + std::to_string(k) + "}");
+    }
+    f.run(argv);
+  }
+  for (int k = 0; k < kFailed; ++k) {
+    const std::string child = "bull:f.s:r-n.0-x" + std::to_string(k);
+    f.run({"HSET", "bull:f._join:j1:failed", child, "boom " + std::to_string(k)});
+    f.run({"HSET", "bull:f._join:j1:errors", child, "{\"message\":\"boom\"}"});
+  }
+  for (std::size_t chunk : {std::size_t{7}, std::size_t{1000}, std::size_t{100000}}) {
+    CAPTURE(chunk);
+    FetchedJob job = f.join();
+    job.succeeded = {{"stale", "x"}};  // whatever the job held is replaced
+    REQUIRE(read_join_children(f.conn, job, chunk));
+    std::map<std::string, std::string> seen(job.succeeded.begin(), job.succeeded.end());
+    CHECK(job.succeeded.size() == kSucceeded);
+    CHECK(seen.size() == kSucceeded);
+    CHECK(seen.at("bull:f.s:r-n.0-1234") == "{\"i\":1234}");
+    CHECK(job.failed.size() == kFailed);
+    CHECK(job.errors.size() == kFailed);
+    CHECK(job.errors.at("bull:f.s:r-n.0-x7") == "{\"message\":\"boom\"}");
+  }
+}
+
+TEST_CASE("a join without ended children reads as empty; a hash of the wrong type is an error naming it") {
+  Fixture f;
+  FetchedJob job = f.join();
+  REQUIRE(read_join_children(f.conn, job, 100));
+  CHECK(job.succeeded.empty());
+  CHECK(job.failed.empty());
+  f.run({"SET", "bull:f._join:j1:failed", "not a hash"});
+  auto st = read_join_children(f.conn, job, 100);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message.find("bull:f._join:j1:failed") != std::string::npos);
+  CHECK(st.error().message.find("WRONGTYPE") != std::string::npos);
+}

@@ -1,0 +1,72 @@
+// A step-script call whose reply was lost may have fetched jobs the worker never saw: op "U"
+// (sent again after the reconnect) puts back in wait the jobs still locked with that call's
+// token prefix, and only those (core/redis/lua/step.lua, Worker::Impl::take_back).
+#include <doctest/doctest.h>
+
+#include "core/redis/key_space.hpp"
+#include "core/redis/op_list.hpp"
+#include "core/redis/scripts.hpp"
+#include "tests/support/redis_server.hpp"
+
+using namespace am2z;
+using namespace am2z::redis;
+
+namespace {
+
+Reply call(Connection& c, const std::vector<std::string>& ops) {
+  StepHeader header;
+  header.now_ms = 1000;
+  header.token_prefix = "t";
+  header.run_results = KeySpace{}.run_results();
+  auto argv = header.argv();
+  argv.insert(argv.end(), ops.begin(), ops.end());
+  auto r = run_script(c, ScriptId::step, argv);
+  REQUIRE_MESSAGE(r, r.error().message);
+  return *r;
+}
+
+void run(Connection& c, const std::vector<std::string>& argv) {
+  auto r = c.command(argv);
+  REQUIRE(r);
+  REQUIRE_MESSAGE(!r->is_error(), r->str);
+}
+
+std::vector<std::string> list(Connection& c, const std::string& key) {
+  auto r = c.command({"LRANGE", key, "0", "-1"});
+  REQUIRE(r);
+  std::vector<std::string> out;
+  for (const auto& e : r->elements) out.push_back(e.str);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a lost call's fetched jobs go back to wait; jobs locked by other calls or workers stay") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  const std::string q = "bull:f.s:";
+  const std::vector<std::pair<std::string, std::string>> held{
+      {"mine1", "w:7:0"}, {"mine2", "w:7:1"}, {"later", "w:70:0"}, {"other", "v:7:0"}};
+  for (const auto& [id, token] : held) {
+    run(c, {"HSET", q + id, "name", "s", "data", "{}", "opts", "{}"});
+    run(c, {"LPUSH", q + "active", id});
+    run(c, {"SET", q + id + ":lock", token, "PX", "30000"});
+  }
+  run(c, {"LPUSH", q + "wait", "queued"});
+  auto r = call(c, {"G", "U", q, "w:7"});
+  CHECK(r.elements[0].elements.empty());
+  CHECK(list(c, q + "active") == std::vector<std::string>{"other", "later"});
+  // at the front of the line (the end workers take from), before what already waited
+  CHECK(list(c, q + "wait") == std::vector<std::string>{"queued", "mine2", "mine1"});
+  for (const char* id : {"mine1", "mine2"}) {
+    auto lock = c.command({"EXISTS", q + id + ":lock"});
+    REQUIRE(lock);
+    CHECK(lock->integer == 0);
+  }
+  auto marker = c.command({"ZCARD", q + "marker"});
+  REQUIRE(marker);
+  CHECK(marker->integer == 1);  // a worker is woken for them
+  // Sent again (its reply lost too): nothing more moves.
+  call(c, {"G", "U", q, "w:7"});
+  CHECK(list(c, q + "wait") == std::vector<std::string>{"queued", "mine2", "mine1"});
+}

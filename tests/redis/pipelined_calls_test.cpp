@@ -1,0 +1,70 @@
+// Pipelined calls (Connection::send / receive, send_script / receive_script): replies come back
+// in the order the calls went out; a server that lost its scripts answers NOSCRIPT, which is a
+// retryable error, and the next send loads the script again.
+#include <doctest/doctest.h>
+
+#include "core/redis/connection.hpp"
+#include "core/redis/scripts.hpp"
+#include "tests/support/redis_server.hpp"
+
+using namespace am2z;
+using namespace am2z::redis;
+
+TEST_CASE("replies to commands sent ahead come back in order") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.send({"SET", "k", "1"}));
+  REQUIRE(c.send({"INCR", "k"}));
+  REQUIRE(c.send({"GET", "k"}));
+  auto set = c.receive();
+  auto incr = c.receive();
+  auto get = c.receive();
+  REQUIRE(set);
+  REQUIRE(incr);
+  REQUIRE(get);
+  CHECK(set->str == "OK");
+  CHECK(incr->integer == 2);
+  CHECK(get->str == "2");
+}
+
+TEST_CASE("receiving with nothing connected is a network error, not a crash") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  auto r = c.receive();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().category == ErrorCategory::network);
+  CHECK(r.error().message.find("Redis at") != std::string::npos);
+}
+
+TEST_CASE("a script the server lost is a retryable error, then loaded again by the next send") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  // The SHA1 cache is process-wide and earlier tests used other servers: run_script loads the
+  // script on this one (the step script refuses a call without its fixed arguments).
+  auto first = run_script(c, ScriptId::step, {});
+  REQUIRE_FALSE(first);
+  CHECK(first.error().category == ErrorCategory::execution);
+  // an error from inside the script, through send/receive
+  auto call = script_call(c);
+  REQUIRE(send_script(c, ScriptId::step, call));
+  auto refused = receive_script(c, ScriptId::step);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().category == ErrorCategory::execution);
+  CHECK(refused.error().message.find("run results prefix") != std::string::npos);
+
+  REQUIRE(c.command({"SCRIPT", "FLUSH"}));
+  call = script_call(c);
+  REQUIRE(send_script(c, ScriptId::step, call));
+  auto lost = receive_script(c, ScriptId::step);
+  REQUIRE_FALSE(lost);
+  CHECK(lost.error().category == ErrorCategory::network);
+  CHECK(lost.error().retryable);
+  CHECK(lost.error().message.find("NOSCRIPT") != std::string::npos);
+  CHECK(is_transient(lost.error()));
+
+  call = script_call(c);
+  REQUIRE(send_script(c, ScriptId::step, call));  // loads it again
+  auto again = receive_script(c, ScriptId::step);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().category == ErrorCategory::execution);  // the script ran this time
+}
