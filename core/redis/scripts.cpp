@@ -65,7 +65,8 @@ Result<Reply> run_script(Connection& c, ScriptId id, const std::vector<std::stri
   argv[1] = *sha;
   argv.insert(argv.end(), args.begin(), args.end());
   int migrating_waits = 0;
-  for (int attempt = 0;; ++attempt) {
+  int reloads = 0;
+  for (;;) {
     auto r = c.command(argv);
     if (!r) return r;
     if (r->is_error() && (r->str.starts_with("ASK ") || r->str.starts_with("TRYAGAIN")) && migrating_waits < 50) {
@@ -74,7 +75,10 @@ Result<Reply> run_script(Connection& c, ScriptId id, const std::vector<std::stri
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    if (r->is_error() && r->str.starts_with("NOSCRIPT") && attempt == 0) {
+    if (r->is_error() && r->str.starts_with("NOSCRIPT") && reloads < 3) {
+      // The server lost the script (a restart, SCRIPT FLUSH) or the connection followed MOVED to
+      // a master that never had it (a slot moved while this call waited out the migration).
+      ++reloads;
       auto loaded = load(c, id);
       if (!loaded) return fail(std::move(loaded.error()));
       argv[1] = *loaded;

@@ -123,6 +123,12 @@ class Cluster:
 
     def move_slot(self, tag, to):
         """Moves the slot of `tag` with its keys to master `to`, as redis-cli --cluster reshard does."""
+        self.begin_move(tag, to)
+        self.end_move(tag, to)
+
+    def begin_move(self, tag, to):
+        """Marks the slot of `tag` migrating to master `to` and moves its keys: until end_move, a
+        command on a key the old master no longer has is answered ASK."""
         slot = self.clients[0]("CLUSTER", "KEYSLOT", tag)
         src = self.owner(tag)
         dst, src_c = self.clients[to], self.clients[src]
@@ -133,6 +139,9 @@ class Cluster:
             if not keys:
                 break
             src_c("MIGRATE", "127.0.0.1", self.ports[to], "", 0, 10000, "KEYS", *keys)
+
+    def end_move(self, tag, to):
+        slot = self.clients[0]("CLUSTER", "KEYSLOT", tag)
         for c in self.clients:
             c("CLUSTER", "SETSLOT", slot, "NODE", self.node_id(to))
         assert harness.wait_for(lambda: self.owner(tag) == to, 10)
@@ -265,6 +274,24 @@ class OnACluster(WorkersTestCase):
         for proc in before + after:
             self.check_state(harness.finish(proc, timeout=90), [0])
         self.assertEqual(self.cluster.keys(0, prefix + "*"), [], "keys left on the old master")
+        self.assertTrue(self.cluster.keys(1, prefix + ":am2z:run:*"))
+
+    def test_a_submission_that_waits_out_a_slot_move_loads_the_scripts_on_the_new_master(self):
+        # A run submitted while its slot migrates is answered ASK and waits; once the move ends it
+        # follows MOVED to a master that never loaded am2z's scripts (NOSCRIPT) and loads them there.
+        flow = self.write_tmp("spread.yaml", FLOW % "1ms")
+        (tag, _) = tags_on_different_masters(self.cluster, avoid=1)
+        prefix = "{" + tag + "}"
+        for c in self.cluster.clients:
+            c("SCRIPT", "FLUSH")
+        self.cluster.begin_move(prefix, 1)
+        path = self.write_tmp("moving.json", json.dumps({"items": [7]}))
+        submit = harness.start("run", flow, "--redis", self.cluster.url(0), "--prefix", prefix, "-i", path)
+        time.sleep(1.0)
+        self.assertIsNone(submit.poll(), "the submission did not wait for the slot move to end")
+        self.cluster.end_move(prefix, 1)
+        self.start_worker(flow, self.cluster.url(2), prefix)
+        self.check_state(harness.finish(submit, timeout=60), [7])
         self.assertTrue(self.cluster.keys(1, prefix + ":am2z:run:*"))
 
 
