@@ -1,5 +1,6 @@
 #include "core/redis/op_list.hpp"
 
+#include <cassert>
 #include <initializer_list>
 
 #include "core/redis/key_space.hpp"
@@ -132,6 +133,22 @@ void OpList::fetch(const Fetch& f) {
   push(fetches_, {"M", f.queue, std::to_string(f.count), f.with_children ? "1" : "0",
                   f.concurrency > 0 ? std::to_string(f.concurrency) : "", rated ? std::to_string(f.rate.count) : "",
                   rated ? std::to_string(f.rate.per.count()) : ""});
+}
+
+void OpList::append_open_group(OpList&& planned) {
+  assert(planned.groups_.empty() && planned.fetches_.empty());
+  for (auto& s : planned.head_) head_.push_back(std::move(s));
+  const std::size_t base = joins_.size();
+  for (auto& s : planned.joins_) joins_.push_back(std::move(s));
+  for (std::size_t start : planned.join_starts_) join_starts_.push_back(base + start);
+  for (auto& s : planned.tail_) tail_.push_back(std::move(s));
+  if (planned.event_count_ > 0) {
+    if (event_count_ > 0) events_.push_back('\n');
+    events_.append(planned.events_);
+    event_count_ += planned.event_count_;
+  }
+  ops_ += planned.ops_;
+  planned = OpList();
 }
 
 std::vector<OpGroup> OpList::take_groups() {

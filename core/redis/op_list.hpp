@@ -108,6 +108,10 @@ class OpList {
     return head_.empty() && joins_.empty() && tail_.empty() && event_count_ == 0 && groups_.empty() &&
            fetches_.empty();
   }
+  /// Appends what `planned` holds (operations of an open group only: no begin_group(), no
+  /// fetches) to this list's open group, in order, as if they had been added here: a finish's
+  /// continuation is planned on the thread that ran the step and joins the finish's group later.
+  void append_open_group(OpList&& planned);
   /// Closes the open group and hands over every group; fetches and promotions stay.
   std::vector<OpGroup> take_groups();
   /// ARGV for the script after its fixed arguments (StepHeader::argv()).

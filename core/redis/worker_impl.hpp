@@ -84,6 +84,13 @@ struct Finished {
   bool tell_run_directly = false;
   /// What the step's processor emitted, when its run asked for events.
   std::shared_ptr<BufferedEvents> emitted;
+  /// Set by plan_ahead() once the outcome succeeded: its JSON text and version (the outcome
+  /// itself is moved into the planner) and what follows it in the flow (nothing for a foreign
+  /// job), planned on the thread that produced the outcome.
+  bool planned_ahead = false;
+  std::string value;
+  long long version = 0;
+  OpList continuation;
 };
 
 /// One job running on the pool.
@@ -218,6 +225,9 @@ struct Worker::Impl {
   void dispatch(FetchedJob job, const std::shared_ptr<Binding>& b);
   void run_leaf(FetchedJob job, std::shared_ptr<Binding> b);
   void finish_ops(Finished& f, OpList& ops);
+  /// A successful outcome's text and continuation, built where the step ran: planning a batch of
+  /// 100,000 items takes most of a second, during which the dispatcher must go on renewing locks.
+  void plan_ahead(Finished& f) const;
   void leaf_failed(Finished& f, Error e, OpList& ops);
   /// A join fetched by the last call: merged here when small (its continuation goes with the next
   /// call); a big one (a batch of thousands) is merged on the pool like a step, its lock renewed

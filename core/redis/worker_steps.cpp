@@ -137,6 +137,7 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
     f.outcome = std::move(outcome);
     f.finished_on = now_ms();
     f.job = std::move(job);
+    plan_ahead(f);
     std::lock_guard lock(mutex);
     finished.push_back(std::move(f));
     wake.notify_one();
@@ -259,15 +260,23 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
     return;
   }
   if (!f.outcome) return leaf_failed(f, std::move(f.outcome.error()), ops);
-  const std::string value = dump_text(f.outcome->to_json());
-  ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, value,
+  if (!f.planned_ahead) plan_ahead(f);  // a join merged here, on the dispatcher
+  ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, f.value,
                retention(f.opts, "removeOnComplete", options.keep_completed));
   step_end_events(f, ops, event::kProcessorCompleted,
-                  Json{{"durationMs", duration_of(f)}, {"version", f.outcome->meta.version}});
+                  Json{{"durationMs", duration_of(f)}, {"version", f.version}});
   notify(&WorkerObserver::step_finished, job, f, nullptr);
-  if (!f.envelope) return foreign_completed(f, value, ops);
-  if (f.envelope && !cancelled_runs.contains(f.envelope->run)) {
-    f.binding->planner->finished(*f.envelope, job.key(), std::move(f.outcome), ops);
+  if (!f.envelope) return foreign_completed(f, f.value, ops);
+  if (!cancelled_runs.contains(f.envelope->run)) ops.append_open_group(std::move(f.continuation));
+}
+
+void Worker::Impl::plan_ahead(Finished& f) const {
+  if (!f.outcome || f.interrupted) return;
+  f.planned_ahead = true;
+  f.value = dump_text(f.outcome->to_json());
+  f.version = f.outcome->meta.version;
+  if (f.envelope && !f.tell_run_directly) {
+    f.binding->planner->finished(*f.envelope, f.job.key(), std::move(f.outcome), f.continuation);
   }
 }
 
@@ -282,6 +291,7 @@ void Worker::Impl::take_join(FetchedJob job, const std::shared_ptr<Binding>& b, 
   track_active(job);
   pool->submit([this, b, j = std::move(job)]() mutable {
     Finished f = settle_join(std::move(j), b);
+    plan_ahead(f);
     std::lock_guard lock(mutex);
     finished.push_back(std::move(f));
     wake.notify_one();

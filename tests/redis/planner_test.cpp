@@ -255,6 +255,49 @@ TEST_CASE("a run with events: its steps carry processor:started's head; a group'
   CHECK(last["sessionId"] == "tenant-a");
 }
 
+TEST_CASE("a continuation planned in a list of its own and appended is the group planned in place") {
+  // The worker plans a finished step's continuation on the thread that ran it, then appends it to
+  // the call's open group after the finish and the step's own event.
+  const char* nested = R"(
+version: 1
+name: f
+processors:
+  a: {use: set, with: {values: {a: 1}}}
+  b: {use: set, with: {values: {b: 1}}}
+flow:
+  chain:
+    - a
+    - parallel:
+        - {batch: b, items: .items}
+        - b
+    - a
+)";
+  auto flow = plan(nested);
+  Envelope self = run_envelope();
+  self.events = true;
+  self.node = "n.0";
+  const State state = state_of({{"items", Json::array({1, 2, 3})}});
+  auto finish = [&](OpList& ops) {
+    ops.begin_group();
+    ops.complete("bull:f.a:", "rr1.n.0", "tok", 1, 1, "{}", "1");
+    add_run_event(ops, self, event::kProcessorCompleted, Json{{"processor", "a"}});
+  };
+  OpList in_place;
+  finish(in_place);
+  Planner(*flow).finished(self, "bull:f.a:rr1.n.0", state, in_place);
+  OpList ahead;
+  Planner(*flow).finished(self, "bull:f.a:rr1.n.0", state, ahead);
+  OpList appended;
+  finish(appended);
+  appended.append_open_group(std::move(ahead));
+  const auto expected = argv_of(in_place);
+  CHECK(argv_of(appended) == expected);
+  // the batch's items, then the branch, then the joins inner first, then the events as one op
+  CHECK(shape(expected) == std::vector<std::string>{"G", "C bull:f.a:", "A bull:f.b:", "A bull:f.b:",
+                                                    "A bull:f.b:", "A bull:f.b:", "A bull:f._join:",
+                                                    "A bull:f._join:", "E 1"});
+}
+
 TEST_CASE("a processor's own event is published under its run's ids, whatever it was stamped with") {
   Envelope run = run_envelope();
   run.session = "tenant-a";
