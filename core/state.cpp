@@ -142,4 +142,30 @@ Json State::to_json() const {
   return out;
 }
 
+std::string State::to_text() const {
+  // Keys in the order to_json()'s sorted object would have them, "metadata" in its place.
+  const std::string meta_text = dump_text(metadata_json());
+  std::string out = "{";
+  bool meta_written = false;
+  auto write_meta = [&] {
+    if (out.size() > 1) out.push_back(',');
+    out += R"("metadata":)";
+    out += meta_text;
+    meta_written = true;
+  };
+  if (data.is_object()) {
+    for (const auto& [key, value] : data.items()) {
+      if (key == "metadata") continue;  // to_json() overwrites it
+      if (!meta_written && key > std::string_view("metadata")) write_meta();
+      if (out.size() > 1) out.push_back(',');
+      out += dump_text(Json(key));
+      out.push_back(':');
+      out += dump_text(value);
+    }
+  }
+  if (!meta_written) write_meta();
+  out.push_back('}');
+  return out;
+}
+
 }  // namespace am2z

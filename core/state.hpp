@@ -37,6 +37,9 @@ struct State {
   static Result<State> from_json(Json doc, const std::string& default_session);
   /// {"metadata": {...}, ...data}
   Json to_json() const;
+  /// dump_text(to_json()), byte for byte, without building that copy of the whole state first
+  /// (a batch's merged state can hold 100,000 results).
+  std::string to_text() const;
   /// Only the metadata object.
   Json metadata_json() const;
 };

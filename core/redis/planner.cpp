@@ -34,6 +34,12 @@ Json outcome_payload(const std::string& run, const Result<State>& outcome) {
   return Json{{"run", run}, {"ok", false}, {"error", outcome.error().to_json()}};
 }
 
+std::string outcome_text(const std::string& run, const Result<State>& outcome) {
+  if (!outcome) return dump_text(outcome_payload(run, outcome));
+  // keys as outcome_payload's sorted object writes them: ok, run, state
+  return R"({"ok":true,"run":)" + dump_text(Json(run)) + R"(,"state":)" + outcome->to_text() + "}";
+}
+
 namespace {
 /// A child's result as Redis holds it (anyone may have written it): parsed within the depth
 /// limit, a discarded value when it is not usable JSON.
@@ -79,7 +85,7 @@ void Planner::add_remote(int e, const State& state, const Envelope& env, OpList&
     opts["backoff"] = Json{{"type", "exponential"}, {"delay", inst.policy.retry.initial_backoff.count()}};
   }
   const std::string queue = inst.remote_queue().value_or(inst.name);
-  ops.add(flow_.keys().queue(queue), id, inst.name, dump_text(state.to_json()), dump_text(opts), false, join_key,
+  ops.add(flow_.keys().queue(queue), id, inst.name, state.to_text(), dump_text(opts), false, join_key,
           Json{{"id", id}, {"queueKey", join_queue}, {"idof", true}}.dump(), join_key + ":dependencies");
 }
 
@@ -117,7 +123,7 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
     parent_deps = env.join->dependencies_key();
     opts["parent"] = Json{{"id", env.join->id}, {"queue", parent_queue}};
   }
-  ops.add(queue, id, name, dump_text(state.to_json()), dump_text(opts), join, parent_key, parent_json, parent_deps,
+  ops.add(queue, id, name, state.to_text(), dump_text(opts), join, parent_key, parent_json, parent_deps,
           extras);
 }
 
@@ -176,7 +182,7 @@ class Planner::Step final : public DistributedPlan {
     // child's returnvalue, or its failedReason (with am2z's whole error beside it).
     const JoinRef& join = *env_.join;
     if (outcome) {
-      ops_.deliver(join.queue, join.id, child_key_, dump_text(outcome->to_json()), OpList::ChildEnd::completed);
+      ops_.deliver(join.queue, join.id, child_key_, outcome->to_text(), OpList::ChildEnd::completed);
     } else {
       Error err = outcome.error();
       err.partial_state.reset();  // the join reports its own input as the partial state
@@ -228,7 +234,7 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
       }
     }
     // only a named session is indexed (a generated one has no keys to count the end in)
-    ops.outcome(env.reply, dump_text(outcome_payload(env.run, outcome)), env.reply_ttl_ms,
+    ops.outcome(env.reply, outcome_text(env.run, outcome), env.reply_ttl_ms,
                 flow_.keys().run_result(env.run), env.named_session() ? env.session : std::string(), end);
     return;
   }
@@ -270,8 +276,7 @@ JoinChild child_at(const std::string& child_key, const std::string& join_path, c
 }
 }  // namespace
 
-Result<State> Planner::settle_join(const Envelope& self, State base, const ChildValues& succeeded,
-                                   const ChildValues& failed,
+Result<State> Planner::settle_join(const Envelope& self, State base, ChildValues succeeded, const ChildValues& failed,
                                    const std::unordered_map<std::string, std::string>& errors) const {
   const int e = flow_.find(self.node);
   if (e < 0) return fail(errors::validation("opts.am2z.node", self.node, "names no node of this flow"));
@@ -280,9 +285,10 @@ Result<State> Planner::settle_join(const Envelope& self, State base, const Child
   if (is_remote(node)) return settle_remote(node, std::move(base), succeeded, failed);
   std::vector<JoinChild> children;
   children.reserve(succeeded.size() + failed.size());
-  for (const auto& [key, text] : succeeded) {
+  for (auto& [key, text] : succeeded) {
     JoinChild c = child_at(key, entry.path, self.scope);
     auto parsed = parse_outside_json(text);
+    std::string().swap(text);
     if (!parsed) {
       c.unreadable = errors::validation(key + " returnvalue", nullptr, "cannot be read: " + parsed.error().reason);
     } else if (auto s = State::from_json(std::move(*parsed), base.meta.session_id); !s) {

@@ -58,6 +58,9 @@ std::vector<std::string> queues_of(const PlannedFlow& flow);
 
 /// What a run's waiter receives: {"run", "ok", "state"} or {"run", "ok": false, "error"}.
 Json outcome_payload(const std::string& run, const Result<State>& outcome);
+/// dump_text(outcome_payload(run, outcome)), without copying a successful state into a JSON
+/// object first.
+std::string outcome_text(const std::string& run, const Result<State>& outcome);
 
 class Planner {
  public:
@@ -73,8 +76,9 @@ class Planner {
   using ChildValues = std::vector<std::pair<std::string, std::string>>;
   /// A join's result from what its children left: child key → state JSON (succeeded), child key →
   /// failedReason (failed), child key → error JSON (errors). Which branch or item a child was is
-  /// read from its key (the job id carries the node path and batch scope).
-  Result<State> settle_join(const Envelope& self, State base, const ChildValues& succeeded, const ChildValues& failed,
+  /// read from its key (the job id carries the node path and batch scope). Each succeeded text is
+  /// freed once parsed: a batch's children hold 100,000 of them.
+  Result<State> settle_join(const Envelope& self, State base, ChildValues succeeded, const ChildValues& failed,
                             const std::unordered_map<std::string, std::string>& errors) const;
 
  private:

@@ -190,7 +190,7 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
   if (f.envelope && f.envelope->events) shared->events = f.emitted = std::make_shared<BufferedEvents>();
   const CancelToken token = cancel ? cancel->token() : CancelToken();
   Scope scope{shared.get(), &token, kNoDeadline, 0};
-  State state = *input;
+  State state = std::move(*input);  // no copy: a failure reads the job's input again (below)
   // The instance's concurrency and rate limits held when the job was fetched, across every
   // worker (lua/step.lua, op "M"): the step runs at once.
   Status st = run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
@@ -201,7 +201,11 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
   Error e = std::move(st.error());
   annotate_failure(e, *b->instance);
   if (stopping.load() && token.cancelled()) f.interrupted = true;
-  if (!e.partial_state) e.partial_state = std::make_shared<const Json>(input->to_json());
+  if (!e.partial_state) {
+    // The job's input as it was read before the step ran (the step may have changed `state`).
+    JobRead again = read_job(job, limits(), space);
+    e.partial_state = std::make_shared<const Json>(again.state ? again.state->to_json() : Json::object());
+  }
   finish(fail(std::move(e)));
 }
 
@@ -273,7 +277,7 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
 void Worker::Impl::plan_ahead(Finished& f) const {
   if (!f.outcome || f.interrupted) return;
   f.planned_ahead = true;
-  f.value = dump_text(f.outcome->to_json());
+  f.value = f.outcome->to_text();
   f.version = f.outcome->meta.version;
   if (f.envelope && !f.tell_run_directly) {
     f.binding->planner->finished(*f.envelope, f.job.key(), std::move(f.outcome), f.continuation);
@@ -334,7 +338,8 @@ Finished Worker::Impl::settle_join(FetchedJob job, const std::shared_ptr<Binding
                                            .node->label(),
                                        defa));
   } else {
-    f.outcome = b->planner->settle_join(*f.envelope, std::move(*in.state), job.succeeded, job.failed, job.errors);
+    f.outcome = b->planner->settle_join(*f.envelope, std::move(*in.state), std::move(job.succeeded), job.failed,
+                                         job.errors);
   }
   f.finished_on = now_ms();
   f.job = std::move(job);

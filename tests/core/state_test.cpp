@@ -158,6 +158,27 @@ TEST_CASE("to_json puts the metadata next to the data") {
   CHECK(back->to_json() == j);
 }
 
+TEST_CASE("to_text writes exactly dump_text(to_json()) without the copy") {
+  const std::string bad_utf8 = "caf\xC3";
+  const Json cases[] = {
+      Json::object(),
+      Json{{"a", 1}},
+      Json{{"z", 1}},
+      Json{{"metadat", 1}, {"metadata0", 2}, {"Metadata", 3}, {"n", nullptr}},
+      Json{{"metadata", "the user's own, overwritten"}, {"x", Json::array({1, "two", 3.5})}},
+      Json{{"\xC3\xA9t\xC3\xA9", "\xE2\x82\xAC"}, {"q\"uote", "line\nbreak"}, {"bad", bad_utf8}},
+      Json{{"b", {{"metadata", {{"deep", true}}}, {"c", Json::array()}}}, {"a", Json::object()}},
+      Json::array({1, 2}),  // not an object: to_json() treats it as empty
+  };
+  for (const Json& data : cases) {
+    State s = State::create("sess");
+    s.data = data;
+    s.meta.version = 7;
+    CAPTURE(data.dump(-1, ' ', false, Json::error_handler_t::replace));
+    CHECK(s.to_text() == dump_text(s.to_json()));
+  }
+}
+
 TEST_CASE("format_timestamp writes ISO-8601 UTC with milliseconds") {
   CHECK(format_timestamp(SystemClock::time_point{}) == "1970-01-01T00:00:00.000Z");
   CHECK(format_timestamp(at(std::chrono::year(2025) / 7 / 5, 10h + 123ms)) == "2025-07-05T10:00:00.123Z");
