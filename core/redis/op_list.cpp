@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <initializer_list>
+#include <iterator>
 
 #include "core/redis/key_space.hpp"
 
@@ -30,6 +31,7 @@ void OpList::flush_group() {
   if (head_.empty() && joins_.empty() && tail_.empty() && event_count_ == 0) return;
   if (groups_.empty()) groups_.emplace_back();  // operations before any begin_group()
   OpGroup& g = groups_.back();
+  g.reserve(g.size() + head_.size() + joins_.size() + tail_.size() + 3);
   for (auto& s : head_) g.push_back(std::move(s));
   for (auto join = join_starts_.rbegin(); join != join_starts_.rend(); ++join) {
     for (std::size_t x = *join; x < *join + kAddArgs; ++x) g.push_back(std::move(joins_[x]));
@@ -137,7 +139,11 @@ void OpList::fetch(const Fetch& f) {
 
 void OpList::append_open_group(OpList&& planned) {
   assert(planned.groups_.empty() && planned.fetches_.empty());
-  for (auto& s : planned.head_) head_.push_back(std::move(s));
+  // A continuation can hold a batch's 100,000 adds, this group only the finish before it: the
+  // finish goes in front of the continuation's vector rather than the adds into a new one.
+  planned.head_.insert(planned.head_.begin(), std::make_move_iterator(head_.begin()),
+                       std::make_move_iterator(head_.end()));
+  head_ = std::move(planned.head_);
   const std::size_t base = joins_.size();
   for (auto& s : planned.joins_) joins_.push_back(std::move(s));
   for (std::size_t start : planned.join_starts_) join_starts_.push_back(base + start);

@@ -40,6 +40,18 @@ flow:
   output: .out
 """
 
+WIDE = """\
+version: 1
+name: wide
+processors:
+  first: {use: set, with: {values: {first: true}}}
+  tick: {use: set, with: {values: {t: 1}}}
+flow:
+  chain:
+    - first
+    - parallel: [%s]
+"""
+
 
 class BigBatches(DistributedTestCase):
     def check_results(self, state, n):
@@ -63,6 +75,17 @@ class BigBatches(DistributedTestCase):
                 self.check_results(state, n)
                 self.assertEqual(c("ZCARD", queue + "completed"), n)
 
+    def test_a_parallel_of_1000_branches_on_two_workers(self):
+        # Four chunks of branches, then a join whose 1,000 children are read in chunks (HSCAN).
+        n = 1_000
+        flow = self.write_tmp("wide.yaml", WIDE % ", ".join(["tick"] * n))
+        for _ in range(2):
+            self.start_worker(flow, args=("-c", "4"))
+        state = self.assertSucceeded(self.run_redis(flow, "-i", self.write_tmp("in.json", "{}"), "-c", timeout=120))
+        self.assertEqual((state["first"], state["t"]), (True, 1))
+        self.assertEqual(self.redis.client("ZCARD", "bull:wide.tick:completed"), n)
+        self.assertEqual(self.redis.client("ZCARD", "bull:wide._join:completed"), 1)
+
     def test_a_worker_killed_while_it_adds_a_batch_s_items(self):
         # The worker that finishes `first` adds the items in chunks, then the join; killed in
         # between, its step is recovered by the other worker, which plans it again: the chunks add
@@ -70,8 +93,8 @@ class BigBatches(DistributedTestCase):
         flow = self.write_tmp("big.yaml", AFTER_A_STEP)
         items = self.write_tmp("items.json", json.dumps({"items": list(range(ITEMS))}))
         c = self.redis.client
-        # The worker plans the batch on its dispatcher thread (about 7 us per item in Release, 0.7
-        # ms with ASan), renewing no lock meanwhile: the lock must outlast that.
+        # The worker plans the batch on the pool thread that ran `first` (about 7 us per item in
+        # Release, 0.7 ms with ASan) while its dispatcher renews the step's lock.
         doomed = self.start_worker(flow, args=("-c", "2", "--lock-duration", "10s"))
         run = json.loads(self.run_redis(flow, "-i", items, "--detach", "-c", timeout=60).stdout)["run"]
         join = f"bull:big._join:r{run}.n.1"
