@@ -43,20 +43,37 @@ std::size_t adds_in(const OpGroup& g) {
   return n;
 }
 
+OpGroup check_of(const OpGroup& g) {
+  for (const auto& [begin, end] : spans_of(g)) {
+    const std::string& op = g[begin];
+    if (op == "C" || op == "F" || op == "R") return {"L", g[begin + 1], g[begin + 2], g[begin + 3]};
+  }
+  return {};
+}
+
+OpGroup next_chunk(AddFeed& feed, const OpGroup& check, std::size_t max_adds) {
+  OpList planned;
+  feed.next(max_adds, planned);
+  std::vector<OpGroup> groups = planned.take_groups();
+  OpGroup chunk{"G"};
+  chunk.insert(chunk.end(), check.begin(), check.end());
+  for (OpGroup& g : groups) {
+    for (const auto& [begin, end] : spans_of(g)) {
+      if (!is_add(g[begin])) continue;  // a feed plans adds only
+      chunk.push_back("a");  // a chunk sent again, or planned again, adds nothing twice
+      for (std::size_t x = begin + 1; x < end; ++x) chunk.push_back(std::move(g[x]));
+    }
+  }
+  return chunk;
+}
+
 std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds) {
   const auto spans = spans_of(g);
   std::size_t children = 0;
   for (const auto& [begin, end] : spans) children += is_child_add(g, begin) ? 1 : 0;
   if (children <= max_adds) return {std::move(g)};
   // The finish's ownership check: chunks of a worker that lost its job add nothing.
-  OpGroup check;
-  for (const auto& [begin, end] : spans) {
-    const std::string& op = g[begin];
-    if (op == "C" || op == "F" || op == "R") {
-      check = {"L", g[begin + 1], g[begin + 2], g[begin + 3]};
-      break;
-    }
-  }
+  const OpGroup check = check_of(g);
   std::vector<OpGroup> out;
   OpGroup rest;
   std::size_t in_chunk = 0;

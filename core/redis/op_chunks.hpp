@@ -30,6 +30,13 @@ std::size_t adds_in(const OpGroup& g);
 /// chunks sent ahead of it, then what remains of it (see above).
 std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds = kMaxAddsPerCall);
 
+/// The ownership check of the group's finish ("L q id token"), empty when it finishes no job (a
+/// submission).
+OpGroup check_of(const OpGroup& g);
+
+/// The next chunk of `feed`'s jobs: "G", `check`, then up to `max_adds` adds as op "a".
+OpGroup next_chunk(AddFeed& feed, const OpGroup& check, std::size_t max_adds = kMaxAddsPerCall);
+
 /// How many of `groups`, from the front, one call carries: as many as add at most `max_adds`
 /// jobs together, and at least one.
 std::size_t groups_per_call(std::span<const OpGroup> groups, std::size_t max_adds = kMaxAddsPerCall);

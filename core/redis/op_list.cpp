@@ -28,8 +28,10 @@ std::vector<std::string> StepHeader::argv() const {
 }
 
 void OpList::flush_group() {
-  if (head_.empty() && joins_.empty() && tail_.empty() && event_count_ == 0) return;
+  if (head_.empty() && joins_.empty() && tail_.empty() && event_count_ == 0 && feeds_.empty()) return;
   if (groups_.empty()) groups_.emplace_back();  // operations before any begin_group()
+  for (auto& feed : feeds_) group_feeds_.emplace_back(groups_.size() - 1, std::move(feed));
+  feeds_.clear();
   OpGroup& g = groups_.back();
   g.reserve(g.size() + head_.size() + joins_.size() + tail_.size() + 3);
   for (auto& s : head_) g.push_back(std::move(s));
@@ -148,6 +150,7 @@ void OpList::append_open_group(OpList&& planned) {
   for (auto& s : planned.joins_) joins_.push_back(std::move(s));
   for (std::size_t start : planned.join_starts_) join_starts_.push_back(base + start);
   for (auto& s : planned.tail_) tail_.push_back(std::move(s));
+  for (auto& feed : planned.feeds_) feeds_.push_back(std::move(feed));
   if (planned.event_count_ > 0) {
     if (event_count_ > 0) events_.push_back('\n');
     events_.append(planned.events_);
@@ -157,7 +160,25 @@ void OpList::append_open_group(OpList&& planned) {
   planned = OpList();
 }
 
+void OpList::defer(std::shared_ptr<AddFeed> feed) {
+  ops_ += feed->remaining();
+  feeds_.push_back(std::move(feed));
+}
+
+std::vector<FedGroup> OpList::take_fed_groups() {
+  flush_group();
+  std::vector<FedGroup> out;
+  out.reserve(groups_.size());
+  for (auto& g : groups_) out.push_back(FedGroup{std::move(g), {}});
+  for (auto& [at, feed] : group_feeds_) out[at].feeds.push_back(std::move(feed));
+  groups_.clear();
+  group_feeds_.clear();
+  ops_ = 0;
+  return out;
+}
+
 std::vector<OpGroup> OpList::take_groups() {
+  assert(feeds_.empty() && group_feeds_.empty());  // a list with feeds: take_fed_groups()
   flush_group();
   std::vector<OpGroup> out;
   out.swap(groups_);
@@ -167,6 +188,7 @@ std::vector<OpGroup> OpList::take_groups() {
 
 void OpList::append_to(std::vector<std::string>& argv) {
   flush_group();
+  assert(group_feeds_.empty());  // deferred jobs are sent in chunks: take_fed_groups()
   for (auto& g : groups_) {
     for (auto& s : g) argv.push_back(std::move(s));
   }

@@ -5,6 +5,7 @@
 // updates, so a join can never see all its dependencies gone while one of its new children is
 // still to be added.
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,26 @@ struct StepHeader {
 /// The operations of one finished job (or of one submission): "G" and what follows it. Kept as a
 /// unit so a call that never reached Redis can be sent again unchanged.
 using OpGroup = std::vector<std::string>;
+
+class OpList;
+
+/// Jobs planned only as they are sent: a big batch's items become jobs a chunk at a time, so the
+/// arguments of its 100,000 jobs never all exist at once. Each chunk is sent ahead of the group
+/// that deferred it, as chunks of a big group are (op_chunks.hpp).
+class AddFeed {
+ public:
+  virtual ~AddFeed() = default;
+  /// Jobs still to plan.
+  virtual std::size_t remaining() const = 0;
+  /// Plans up to `max` more into `ops`: adds of ready jobs under a join, nothing else.
+  virtual void next(std::size_t max, OpList& ops) = 0;
+};
+
+/// A group with the feeds whose jobs must all be added before it is sent.
+struct FedGroup {
+  OpGroup ops;
+  std::vector<std::shared_ptr<AddFeed>> feeds;
+};
 
 class OpList {
  public:
@@ -106,14 +127,18 @@ class OpList {
   std::size_t size() const { return ops_; }
   bool empty() const {
     return head_.empty() && joins_.empty() && tail_.empty() && event_count_ == 0 && groups_.empty() &&
-           fetches_.empty();
+           fetches_.empty() && feeds_.empty();
   }
   /// Appends what `planned` holds (operations of an open group only: no begin_group(), no
   /// fetches) to this list's open group, in order, as if they had been added here: a finish's
   /// continuation is planned on the thread that ran the step and joins the finish's group later.
   void append_open_group(OpList&& planned);
-  /// Closes the open group and hands over every group; fetches and promotions stay.
+  /// The open group's jobs under a join that `feed` plans later (see AddFeed).
+  void defer(std::shared_ptr<AddFeed> feed);
+  /// Closes the open group and hands over every group; fetches and promotions stay. A list with
+  /// deferred jobs is read with take_fed_groups().
   std::vector<OpGroup> take_groups();
+  std::vector<FedGroup> take_fed_groups();
   /// ARGV for the script after its fixed arguments (StepHeader::argv()).
   void append_to(std::vector<std::string>& argv);
 
@@ -127,6 +152,9 @@ class OpList {
   std::string events_;                ///< the open group's events, joined by newlines
   std::size_t event_count_ = 0;
   std::vector<OpGroup> groups_;       ///< closed groups
+  std::vector<std::shared_ptr<AddFeed>> feeds_;  ///< the open group's deferred jobs
+  /// Closed groups' feeds: (index in groups_, feed)
+  std::vector<std::pair<std::size_t, std::shared_ptr<AddFeed>>> group_feeds_;
   std::vector<std::string> fetches_;  ///< promotions and fetches, always last
   std::size_t ops_ = 0;
 };

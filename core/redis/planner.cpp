@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/json_limits.hpp"
+#include "core/redis/op_chunks.hpp"
 #include "core/redis/run_events.hpp"
 
 namespace am2z::redis {
@@ -127,6 +128,66 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
           extras);
 }
 
+/// A join's branches, each started under it when asked: all at once for a small fan-out, a
+/// chunk at a time for a big one whose every branch is one job (AddFeed).
+class Planner::BranchFeed final : public AddFeed {
+ public:
+  BranchFeed(const Planner& planner, int e, const Envelope& env, std::vector<Branch> branches)
+      : planner_(planner.flow_),
+        flow_alive_(planner.flow_.weak_from_this().lock()),
+        e_(e),
+        env_(env),
+        branches_(std::move(branches)) {
+    const NodeEntry& join = planner_.flow_.entries()[static_cast<std::size_t>(e_)];
+    join_id_ = job_id(env_.run, join.path, env_.scope);
+  }
+
+  std::size_t remaining() const override { return branches_.size() - next_; }
+
+  /// Whether every branch starts as exactly one job (a processor of this deployment), so that
+  /// planning one adds nothing but that job: no join of its own, no delivery, no outcome.
+  bool all_jobs() const {
+    const auto& entries = planner_.flow_.entries();
+    const NodeEntry& join = entries[static_cast<std::size_t>(e_)];
+    for (const Branch& b : branches_) {
+      const Node* node = entries[static_cast<std::size_t>(join.children[b.child])].node;
+      if (node->kind() != NodeKind::processor || is_remote(node)) return false;
+    }
+    return true;
+  }
+
+  void next(std::size_t max, OpList& ops) override {
+    const PlannedFlow& flow = planner_.flow_;
+    const NodeEntry& join = flow.entries()[static_cast<std::size_t>(e_)];
+    for (const std::size_t end = std::min(branches_.size(), next_ + max); next_ < end; ++next_) {
+      Branch& branch = branches_[next_];
+      Envelope inner = env_;
+      if (branch.item) {
+        const std::string item = std::to_string(*branch.item);
+        inner.scope = env_.scope.empty() ? item : env_.scope + "." + item;
+      }
+      inner.join = JoinRef{flow.join_keys(), join_id_, join.path, static_cast<long long>(next_)};
+      const int child = join.children[branch.child];
+      // A branch that ends at once delivers under the key its first job would have had on the
+      // join queue: the branch index is read back from it like from any child's key.
+      const std::string first_key =
+          flow.join_keys() + job_id(env_.run, flow.entries()[static_cast<std::size_t>(child)].path, inner.scope);
+      bool ignored = false;
+      planner_.start(child, std::move(branch.state), std::move(inner), first_key, ops, ignored);
+      branch.state = State();  // planned: its memory goes now, not with the whole feed
+    }
+  }
+
+ private:
+  const Planner planner_;  // a view of its flow, which a reloading worker may drop meanwhile:
+  std::shared_ptr<const PlannedFlow> flow_alive_;  // kept alive here (when shared)
+  int e_;
+  Envelope env_;
+  std::string join_id_;
+  std::vector<Branch> branches_;
+  std::size_t next_ = 0;
+};
+
 /// One event of a run at node `e_`: what the node's kind chooses, turned into operations.
 class Planner::Step final : public DistributedPlan {
  public:
@@ -154,22 +215,11 @@ class Planner::Step final : public DistributedPlan {
     }
     planner_.add_job(e_, state, env_, true, ops_);
     added_ = true;
-    const PlannedFlow& flow = planner_.flow_;
-    const std::string join_id = job_id(env_.run, join.path, env_.scope);
-    for (std::size_t i = 0; i < branches.size(); ++i) {
-      Envelope inner = env_;
-      if (branches[i].item) {
-        const std::string item = std::to_string(*branches[i].item);
-        inner.scope = env_.scope.empty() ? item : env_.scope + "." + item;
-      }
-      inner.join = JoinRef{flow.join_keys(), join_id, join.path, static_cast<long long>(i)};
-      const int child = join.children[branches[i].child];
-      // A branch that ends at once delivers under the key its first job would have had on the
-      // join queue: the branch index is read back from it like from any child's key.
-      const std::string first_key =
-          flow.join_keys() + job_id(env_.run, flow.entries()[static_cast<std::size_t>(child)].path, inner.scope);
-      bool ignored = false;
-      planner_.start(child, std::move(branches[i].state), std::move(inner), first_key, ops_, ignored);
+    auto feed = std::make_shared<BranchFeed>(planner_, e_, env_, std::move(branches));
+    if (feed->remaining() > kMaxAddsPerCall && feed->all_jobs()) {
+      ops_.defer(std::move(feed));  // planned a chunk at a time, as the chunks are sent
+    } else {
+      feed->next(feed->remaining(), ops_);
     }
   }
 

@@ -27,7 +27,7 @@ struct NodeEntry {
 };
 
 /// A flow as workers and submitters share it: the graph, its positions, its content hash.
-class PlannedFlow {
+class PlannedFlow : public std::enable_shared_from_this<PlannedFlow> {
  public:
   PlannedFlow(std::shared_ptr<const Flow> flow, std::string content_hash, KeySpace keys);
 
@@ -83,6 +83,7 @@ class Planner {
 
  private:
   class Step;
+  class BranchFeed;
   /// Starts node `e` on `state`; `child_key` is the finishing job a join delivery refers to.
   /// Sets `added` when new jobs were added under `env.join`.
   void start(int e, State state, Envelope env, const std::string& child_key, OpList& ops, bool& added) const;

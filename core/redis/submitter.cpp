@@ -54,8 +54,17 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
   // items first, then its join and the rest. A submitter killed between them leaves the items
   // added so far to run for a run that never gets an outcome and whose id nobody was told.
   std::vector<OpGroup> parts;
-  for (auto& g : ops.take_groups()) {
-    for (auto& part : chunk_group(std::move(g))) parts.push_back(std::move(part));
+  for (auto& g : ops.take_fed_groups()) {
+    // A big batch's items are planned a chunk at a time, each chunk sent before the next is planned.
+    for (const auto& feed : g.feeds) {
+      while (feed->remaining() > 0) {
+        std::vector<std::string> argv = header.argv();
+        OpGroup chunk = next_chunk(*feed, check_of(g.ops));
+        argv.insert(argv.end(), std::make_move_iterator(chunk.begin()), std::make_move_iterator(chunk.end()));
+        if (auto r = run_script(c, ScriptId::step, argv); !r) return fail(std::move(r.error()));
+      }
+    }
+    for (auto& part : chunk_group(std::move(g.ops))) parts.push_back(std::move(part));
   }
   for (std::size_t at = 0; at < parts.size();) {
     const std::size_t n = groups_per_call(std::span<const OpGroup>(parts).subspan(at));

@@ -80,7 +80,7 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<std::share
       dispatch(std::move(job), it->second);
     }
   }
-  queue_groups(join_ops.take_groups());
+  queue_groups(join_ops.take_fed_groups());
   if (joins) {
     for (auto& [keys, b] : bindings) b->maybe_ready = true;
   }
@@ -199,7 +199,7 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
     }
     finish_ops(f, ops);
   }
-  queue_groups(ops.take_groups());
+  queue_groups(ops.take_fed_groups());
   // Locks, heartbeats and stalled checks keep their own clock however busy the worker is (a
   // worker kept busy by short jobs must still renew a long step's lock). They share the
   // connection, so the calls in flight are read first.
@@ -280,10 +280,10 @@ bool Worker::Impl::wind_down(LoopTimers& t, std::size_t running, bool nothing_do
     for (auto& [key, a] : active) a.cancel->cancel("worker shutting down");
   }
   if (running == 0 && nothing_done) {
-    if (unsent.empty()) return false;
+    if (unsent.empty() && feeding.empty()) return false;
     if (t.grace_over) {
       log->warn("stopping with {} finished job(s) Redis has not recorded: stalled-job recovery runs them again",
-                unsent.size());
+                unsent.size() + feeding.size());
       return false;
     }
   }

@@ -22,9 +22,28 @@ int Worker::Impl::reserved_budget() const {
   return sum;
 }
 
-void Worker::Impl::queue_groups(std::vector<OpGroup> groups) {
+void Worker::Impl::queue_groups(std::vector<FedGroup> groups) {
   for (auto& g : groups) {
-    for (auto& part : chunk_group(std::move(g))) unsent.push_back(std::move(part));
+    if (g.feeds.empty()) {
+      for (auto& part : chunk_group(std::move(g.ops))) unsent.push_back(std::move(part));
+      continue;
+    }
+    OpGroup check = check_of(g.ops);
+    feeding.push_back(Feeding{std::move(g.feeds), std::move(check), chunk_group(std::move(g.ops))});
+  }
+  feed_unsent();
+}
+
+void Worker::Impl::feed_unsent() {
+  while (unsent.empty() && !feeding.empty()) {
+    Feeding& f = feeding.front();
+    while (!f.feeds.empty() && f.feeds.front()->remaining() == 0) f.feeds.erase(f.feeds.begin());
+    if (f.feeds.empty()) {
+      for (auto& part : f.then) unsent.push_back(std::move(part));
+      feeding.pop_front();
+      continue;
+    }
+    unsent.push_back(next_chunk(*f.feeds.front(), f.check));
   }
 }
 

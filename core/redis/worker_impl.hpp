@@ -172,6 +172,14 @@ struct Worker::Impl {
   long long call_seq = 0;
   std::string token_base;
   std::vector<OpGroup> unsent;               ///< ended jobs' operations not sent yet (or sent again)
+  /// Groups whose big batches' jobs are still being planned a chunk at a time (AddFeed), oldest
+  /// first: each chunk goes out when nothing else waits, the group itself after its last chunk.
+  struct Feeding {
+    std::vector<std::shared_ptr<AddFeed>> feeds;
+    OpGroup check;                ///< the finish's ownership check every chunk starts with
+    std::vector<OpGroup> then;    ///< the group (as chunk_group left it) once every job is added
+  };
+  std::deque<Feeding> feeding;
   std::deque<detail::InFlight> in_flight;    ///< calls sent, oldest first
   /// Two calls in flight: Redis runs one while the dispatcher handles the other's jobs.
   static constexpr std::size_t kMaxInFlight = 2;
@@ -201,7 +209,10 @@ struct Worker::Impl {
   /// those jobs wait for no lock to expire.
   static void take_back(detail::InFlight& call, std::vector<OpGroup>& again);
   /// Adds finished jobs' groups to `unsent`, a big one as its chunks (op_chunks.hpp).
-  void queue_groups(std::vector<OpGroup> groups);
+  void queue_groups(std::vector<FedGroup> groups);
+  /// When nothing else waits to be sent: the next chunk of the oldest feeding group, or that
+  /// group itself once its feeds are done.
+  void feed_unsent();
   /// Sends the unsent operations (as many as one call carries), `ops` and its fetches; false
   /// when the connection failed.
   bool send_call(Connection& conn, OpList& ops, std::vector<std::shared_ptr<Binding>> fetched_from, int budget,

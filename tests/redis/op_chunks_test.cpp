@@ -38,8 +38,9 @@ std::shared_ptr<const PlannedFlow> plan(const std::string& yaml) {
   return std::make_shared<const PlannedFlow>(loaded.flow, "hash", KeySpace{});
 }
 
-/// Step n.0 (job `self_key`, locked with `token`) finished with `items` items in .xs: its group.
-OpGroup finish_with_batch(const PlannedFlow& flow, int items, const std::string& token) {
+/// Step n.0 (job `self_key`, locked with `token`) finished with `items` items in .xs: its group,
+/// with the batch's jobs deferred to a feed when there are more than kMaxAddsPerCall.
+FedGroup finish_with_batch(const PlannedFlow& flow, int items, const std::string& token) {
   Envelope self;
   self.run = "r1";
   self.reply = "reply";
@@ -52,9 +53,19 @@ OpGroup finish_with_batch(const PlannedFlow& flow, int items, const std::string&
   ops.begin_group();
   ops.complete("bull:h.a:", "rr1.n.0", token, 1, 1, "{}", "1");
   Planner(flow).finished(self, "bull:h.a:rr1.n.0", std::move(s), ops);
-  auto groups = ops.take_groups();
+  auto groups = ops.take_fed_groups();
   REQUIRE(groups.size() == 1);
   return std::move(groups.front());
+}
+
+/// What is sent for `g`, in order: its feeds' chunks of at most `max_adds` jobs, then the group.
+std::vector<OpGroup> parts_of(FedGroup g, std::size_t max_adds) {
+  std::vector<OpGroup> out;
+  for (const auto& feed : g.feeds) {
+    while (feed->remaining() > 0) out.push_back(next_chunk(*feed, check_of(g.ops), max_adds));
+  }
+  for (auto& part : chunk_group(std::move(g.ops), max_adds)) out.push_back(std::move(part));
+  return out;
 }
 
 std::size_t count_op(const OpGroup& g, const std::string& op) { return std::count(g.begin(), g.end(), op); }
@@ -93,12 +104,22 @@ struct Fixture {
 
 TEST_CASE("a group of at most the chunk's children is sent as it is; a bigger one in chunks, then the rest") {
   auto flow = plan(kBatchAfterStep);
-  OpGroup small = finish_with_batch(*flow, 1000, "tok");
-  auto same = chunk_group(small, 1000);
+  FedGroup small = finish_with_batch(*flow, static_cast<int>(kMaxAddsPerCall), "tok");
+  CHECK(small.feeds.empty());  // planned at once
+  CHECK(adds_in(small.ops) == kMaxAddsPerCall + 1);
+  auto same = chunk_group(small.ops, 1000);
   REQUIRE(same.size() == 1);
-  CHECK(same.front() == small);
+  CHECK(same.front() == small.ops);
+  // planned at once, but more than a chunk: sent in chunks all the same
+  auto eager = chunk_group(small.ops, 100);
+  REQUIRE(eager.size() == 4);
+  CHECK(adds_in(eager[0]) == 100);
+  CHECK(adds_in(eager[2]) == 50);
 
-  auto parts = chunk_group(finish_with_batch(*flow, 2500, "tok"), 1000);
+  FedGroup big = finish_with_batch(*flow, 2500, "tok");
+  REQUIRE(big.feeds.size() == 1);  // planned a chunk at a time
+  CHECK(adds_in(big.ops) == 1);    // the group itself adds only the join
+  auto parts = parts_of(std::move(big), 1000);
   REQUIRE(parts.size() == 4);  // 1000 + 1000 + 500 items, then the finish and the join
   for (std::size_t i = 0; i < 3; ++i) {
     CAPTURE(i);
@@ -123,7 +144,7 @@ TEST_CASE("a group of at most the chunk's children is sent as it is; a bigger on
 TEST_CASE("chunks sent again add nothing twice; chunks of a worker that lost the job add nothing") {
   Fixture f;
   f.hold("tok");
-  auto parts = chunk_group(finish_with_batch(*f.flow, 2500, "tok"), 1000);
+  auto parts = parts_of(finish_with_batch(*f.flow, 2500, "tok"), 1000);
   REQUIRE(parts.size() == 4);
   // Two chunks land, then the worker dies; its job's lock passes to another worker.
   f.send({parts[0]});
@@ -136,7 +157,7 @@ TEST_CASE("chunks sent again add nothing twice; chunks of a worker that lost the
   CHECK(late.elements[0].elements[0].elements[1].integer == -6);
   CHECK(f.integer({"LLEN", "bull:h.p:wait"}) == 2000);
   // The new owner plans the step again: every chunk, then the rest.
-  for (const auto& part : chunk_group(finish_with_batch(*f.flow, 2500, "tok2"), 1000)) {
+  for (const auto& part : parts_of(finish_with_batch(*f.flow, 2500, "tok2"), 1000)) {
     auto r = f.send({part});
     CHECK(r.elements[0].elements.empty());
   }
@@ -152,7 +173,7 @@ TEST_CASE("chunks sent again add nothing twice; chunks of a worker that lost the
 TEST_CASE("a join created after its children all ended is released at once") {
   Fixture f;
   f.hold("tok");
-  auto parts = chunk_group(finish_with_batch(*f.flow, 1500, "tok"), 1000);
+  auto parts = parts_of(finish_with_batch(*f.flow, 1500, "tok"), 1000);
   REQUIRE(parts.size() == 3);
   f.send({parts[0]});
   f.send({parts[1]});
