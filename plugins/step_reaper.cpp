@@ -235,8 +235,16 @@ std::expected<ReaperHandle, int> start_reaper(const ReaperLaunch& launch) {
   sigset_t previous;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+#if defined(__SANITIZE_THREAD__)
+  // Under TSan, fork(): its interceptor holds the runtime's own locks across the fork. After
+  // _Fork a lock another thread held at that moment stays locked in the reaper, which then hangs
+  // in its first intercepted call and its step with it (one run in twenty starting three exec
+  // branches at once; CI's TSan e2e_run).
+  const pid_t pid = ::fork();
+#else
   // _Fork: no atfork handlers and no allocator locks, which the reaper does not need.
   const pid_t pid = ::_Fork();
+#endif
   if (pid == 0) {
     ::close(ends[0]);
     reaper_main(launch, ends[1]);
