@@ -186,9 +186,18 @@ class RedisRestartedMidRun(EventsFaultCase):
         self.addCleanup(followed.stop, signal.SIGKILL)
         for _ in range(2):
             self.start_worker(flow)
+        # Every process is connected before Redis goes away: one still starting would find no
+        # Redis and exit 4 (a start against a dead Redis is an error, tested elsewhere), and the
+        # restart would test nothing for it. A worker's heartbeat comes after its connections.
+        self.assertTrue(harness.wait_for(lambda: len(self.redis.client("KEYS", "am2z:worker:*")) == 2, 20),
+                        "the two workers never registered")
         submit = harness.start("run", flow, "--redis", self.redis.url, "--events", path, "--session", "R")
         self.assertTrue(harness.wait_for(lambda: self.redis.client("LLEN", "bull:restarted.nap1:active") == 1, 20),
                         f"nap1 never started; events: {names(read_jsonl(path))}")
+        # `first` has completed, so the follower, once connected, has printed its events.
+        if not harness.wait_for(lambda: followed.lines, 20):
+            code = followed.stop()
+            self.fail(f"the follower printed nothing before the restart (exit {code}): {followed.stderr}")
         restarted_at = time.time()
         self.redis.restart(down_for=1.0)  # workers, the submitter and its event reader lose Redis
 
