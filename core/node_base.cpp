@@ -30,7 +30,7 @@ void Node::plan_child_end(std::size_t /*position*/, Result<State> outcome, Distr
   plan.finish(std::move(outcome));
 }
 
-Result<State> Node::settle_join(State base, std::vector<JoinChild> /*children*/, const std::string& where) const {
+Result<State> Node::settle_join(State base, JoinChildren& /*children*/, const std::string& where) const {
   return fail(join_failure(errors::validation(where, to_string(kind()), "a " + std::string(to_string(kind())) +
                                                                             " node has no branches to join"),
                            base));

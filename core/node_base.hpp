@@ -59,7 +59,7 @@ class Node {
   virtual void plan_child_end(std::size_t position, Result<State> outcome, DistributedPlan& plan) const;
   /// Distributed: the result of a node that fanned out, from its children's results; `where`
   /// names the node for messages. Kinds that never fan out refuse.
-  virtual Result<State> settle_join(State base, std::vector<JoinChild> children, const std::string& where) const;
+  virtual Result<State> settle_join(State base, JoinChildren& children, const std::string& where) const;
   /// Distributed: whether the node ends through a join job (it fans out, or it waits for another
   /// worker's queue), so a job of its flow's join queue may name it.
   virtual bool settles_in_join() const { return false; }

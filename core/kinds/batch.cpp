@@ -46,23 +46,20 @@ Error BatchNode::item_failure(Error e, std::size_t index) const {
   return e;
 }
 
-Status BatchNode::store_output(State& state, std::vector<Result<State>> items) const {
-  const std::size_t n = items.size();
+Status BatchNode::store_output(State& state, BatchSettled items) const {
+  const std::size_t n = items.data.size();
   Json results = Json::array();
+  results.get_ref<Json::array_t&>().reserve(n);
+  for (Json& d : items.data) results.push_back(std::move(d));
+  std::vector<Json>().swap(items.data);
   Json errs = Json::array();
-  std::size_t ok = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (items[i]) {
-      ++ok;
-      results.push_back(std::move(items[i]->data));
-    } else {
-      results.push_back(nullptr);
-      errs.push_back(Json{{"index", i}, {"error", items[i].error().to_json()}});
-    }
+  for (const auto& [i, e] : items.failures) {  // their data is null
+    errs.push_back(Json{{"index", i}, {"error", e.to_json()}});
   }
+  const std::size_t failed = items.failures.size();
   Json output{{"results", std::move(results)},
               {"errors", std::move(errs)},
-              {"counts", {{"total", n}, {"succeeded", ok}, {"failed", n - ok}}}};
+              {"counts", {{"total", n}, {"succeeded", n - failed}, {"failed", failed}}}};
   if (auto st = spec_.output.assign(state.data, std::move(output)); !st) return st;
   state.meta.bump();
   return {};
@@ -111,23 +108,22 @@ Status BatchNode::run(State& state, const Scope& scope) const {
     return fail(item_failure(std::move(b.results[report].error()), report));
   }
 
-  std::vector<Result<State>> settled;
-  settled.reserve(n);
+  BatchSettled settled;
+  settled.data.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     if (b.results[i]) {
-      settled.emplace_back(std::move(b.states[i]));
+      settled.data[i] = std::move(b.states[i].data);
     } else {
-      settled.emplace_back(std::unexpected(std::move(b.results[i].error())));
+      settled.failures.emplace(i, std::move(b.results[i].error()));
     }
   }
   return collect(state, std::move(settled));
 }
 
-Status BatchNode::collect(State& state, std::vector<Result<State>> items) const {
-  if (spec_.mode == BatchMode::fail_fast) {
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if (!items[i]) return fail(item_failure(std::move(items[i].error()), i));
-    }
+Status BatchNode::collect(State& state, BatchSettled items) const {
+  if (spec_.mode == BatchMode::fail_fast && !items.failures.empty()) {
+    auto first = items.failures.begin();  // the lowest item index
+    return fail(item_failure(std::move(first->second), first->first));
   }
   return store_output(state, std::move(items));
 }
@@ -147,15 +143,23 @@ void BatchNode::plan_child_end(std::size_t /*position*/, Result<State> outcome, 
   plan.deliver(std::move(outcome));
 }
 
-Result<State> BatchNode::settle_join(State base, std::vector<JoinChild> children, const std::string& where) const {
-  auto expected = [&]() -> Result<std::size_t> {
-    auto items = items_of(base);
-    if (!items) return fail(std::move(items.error()));
-    return (*items)->size();
+Result<State> BatchNode::settle_join(State base, JoinChildren& children, const std::string& where) const {
+  auto items = items_of(base);
+  if (!items) return fail(std::move(items.error()));
+  BatchSettled settled;
+  settled.data.resize((*items)->size());
+  auto place = [&](std::size_t i, Result<State> r) {
+    if (r) {
+      settled.data[i] = std::move(r->data);  // the item's metadata is not part of the output
+      settled.failures.erase(i);
+    } else {
+      settled.data[i] = nullptr;
+      settled.failures.insert_or_assign(i, std::move(r.error()));
+    }
   };
-  auto results = join_results(std::move(children), &JoinChild::item, expected, label(), where, base);
-  if (!results) return fail(std::move(results.error()));
-  if (auto st = collect(base, std::move(*results)); !st) return fail(join_failure(std::move(st.error()), base));
+  if (auto st = place_join_results(children, &JoinChild::item, settled.data.size(), place, label(), where, base); !st)
+    return fail(std::move(st.error()));
+  if (auto st = collect(base, std::move(settled)); !st) return fail(join_failure(std::move(st.error()), base));
   return base;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // batch: one target over many payloads, each its own state; results in item order.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,14 @@ struct BatchSpec {
   int concurrency = 8;
   BatchMode mode = BatchMode::fail_fast;
   JsonPath output = *JsonPath::parse(".batch");  ///< where {results, errors, counts} goes
+};
+
+/// A batch's items once every one has ended: each item's data in item order (null for a failed
+/// item) and the failures by item index. Only the data of an item's state is kept, so a batch of
+/// 100,000 items holds one JSON value per item, not a state.
+struct BatchSettled {
+  std::vector<Json> data;
+  std::map<std::size_t, Error> failures;
 };
 
 /// One target over many payloads, each payload its own state; results in item order.
@@ -40,7 +49,7 @@ class BatchNode final : public Node {
   /// Distributed: an item's end goes to the join.
   void plan_child_end(std::size_t position, Result<State> outcome, DistributedPlan& plan) const override;
   /// Distributed: the items' results in item order; fail-fast stops at the first failure.
-  Result<State> settle_join(State base, std::vector<JoinChild> children, const std::string& where) const override;
+  Result<State> settle_join(State base, JoinChildren& children, const std::string& where) const override;
   bool settles_in_join() const override { return true; }
 
  protected:
@@ -49,11 +58,11 @@ class BatchNode final : public Node {
  private:
   /// Every item settled (item order): fail-fast's first failure, or {results, errors, counts}
   /// written into `state`. Both the local run and the distributed join end here.
-  Status collect(State& state, std::vector<Result<State>> items) const;
+  Status collect(State& state, BatchSettled items) const;
   /// The error a fail-fast batch reports for item `index`.
   Error item_failure(Error e, std::size_t index) const;
   /// Writes {results, errors, counts} for settled items (in item order) into `state`.
-  Status store_output(State& state, std::vector<Result<State>> items) const;
+  Status store_output(State& state, BatchSettled items) const;
 
   NodePtr target_;
   BatchSpec spec_;

@@ -1,34 +1,30 @@
 #include "core/kinds/distributed.hpp"
 
-#include <map>
+#include <algorithm>
 #include <memory>
 
 namespace am2z {
 
-Result<std::vector<Result<State>>> join_results(std::vector<JoinChild> children, long long JoinChild::*index,
-                                                const std::function<Result<std::size_t>()>& expected,
-                                                const std::string& label, const std::string& where,
-                                                const State& base) {
-  std::map<long long, Result<State>> by_index;
-  for (auto& c : children) {
-    const long long i = c.*index;
-    if (i < 0) return fail(errors::validation(where, c.key, "job " + c.key + " is not a branch of this join"));
-    if (c.unreadable) return fail(std::move(*c.unreadable));
-    by_index.insert_or_assign(i, std::move(c.result));
+Status place_join_results(JoinChildren& children, long long JoinChild::*index, std::size_t n,
+                          const std::function<void(std::size_t, Result<State>)>& place, const std::string& label,
+                          const std::string& where, const State& base) {
+  std::vector<char> reported(n, 0);
+  while (auto c = children.next()) {
+    const long long i = (*c).*index;
+    if (i < 0) return fail(errors::validation(where, c->key, "job " + c->key + " is not a branch of this join"));
+    if (c->unreadable) return fail(std::move(*c->unreadable));
+    const auto at = static_cast<std::size_t>(i);
+    if (at >= n) continue;  // beyond the branches the join has: nothing waits for it
+    reported[at] = 1;
+    place(at, std::move(c->result));
   }
-  auto n = expected();
-  if (!n) return fail(std::move(n.error()));
-  std::vector<Result<State>> results;
-  results.reserve(*n);
-  for (std::size_t i = 0; i < *n; ++i) {
-    auto it = by_index.find(static_cast<long long>(i));
-    if (it == by_index.end()) {
-      return fail(join_failure(errors::execution(label, "branch " + std::to_string(i) + " never reported a result"),
-                               base));
-    }
-    results.push_back(std::move(it->second));
+  const auto missing = std::find(reported.begin(), reported.end(), 0);
+  if (missing != reported.end()) {
+    const auto i = static_cast<std::size_t>(missing - reported.begin());
+    return fail(
+        join_failure(errors::execution(label, "branch " + std::to_string(i) + " never reported a result"), base));
   }
-  return results;
+  return {};
 }
 
 Error with_partial(Error e, const State& input) {

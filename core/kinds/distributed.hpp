@@ -47,13 +47,28 @@ struct JoinChild {
   std::optional<Error> unreadable;  ///< its result could not be read: the join fails with this
 };
 
-/// The join's children in branch order, `expected()` of them, each branch found by
+/// A join's ended children, handed over one at a time: a batch of 100,000 items is merged as
+/// its children are parsed, never holding every child as a state at once.
+class JoinChildren {
+ public:
+  virtual ~JoinChildren() = default;
+  /// The next child; nullopt once every child was given. A child may come twice (a backend's
+  /// scan may repeat one); the later one counts.
+  virtual std::optional<JoinChild> next() = 0;
+};
+
+/// No children: a fan-out of no branches settles at once.
+class NoJoinChildren final : public JoinChildren {
+ public:
+  std::optional<JoinChild> next() override { return std::nullopt; }
+};
+
+/// Hands each of the join's `n` branches' results to `place(index, result)`, each branch found by
 /// `child.*index`; or the error that fails the join (a child that is not a branch, an unreadable
 /// result, a branch that never reported). `where` names the join for messages.
-Result<std::vector<Result<State>>> join_results(std::vector<JoinChild> children, long long JoinChild::*index,
-                                                const std::function<Result<std::size_t>()>& expected,
-                                                const std::string& label, const std::string& where,
-                                                const State& base);
+Status place_join_results(JoinChildren& children, long long JoinChild::*index, std::size_t n,
+                          const std::function<void(std::size_t, Result<State>)>& place, const std::string& label,
+                          const std::string& where, const State& base);
 
 /// A failure at the start of a node: its partial state is the node's input unless already set.
 Error with_partial(Error e, const State& input);

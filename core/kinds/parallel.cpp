@@ -105,12 +105,12 @@ void ParallelNode::plan_child_end(std::size_t /*position*/, Result<State> outcom
   plan.deliver(std::move(outcome));
 }
 
-Result<State> ParallelNode::settle_join(State base, std::vector<JoinChild> children, const std::string& where) const {
-  auto outputs = join_results(
-      std::move(children), &JoinChild::child, [&]() -> Result<std::size_t> { return branches_.size(); }, label(),
-      where, base);
-  if (!outputs) return fail(std::move(outputs.error()));
-  if (auto st = combine(base, std::move(*outputs)); !st) return fail(join_failure(std::move(st.error()), base));
+Result<State> ParallelNode::settle_join(State base, JoinChildren& children, const std::string& where) const {
+  std::vector<Result<State>> outputs(branches_.size());
+  auto place = [&](std::size_t i, Result<State> r) { outputs[i] = std::move(r); };
+  if (auto st = place_join_results(children, &JoinChild::child, branches_.size(), place, label(), where, base); !st)
+    return fail(std::move(st.error()));
+  if (auto st = combine(base, std::move(outputs)); !st) return fail(join_failure(std::move(st.error()), base));
   return base;
 }
 

@@ -28,7 +28,7 @@ class ParallelNode final : public Node {
   /// Distributed: a branch's end goes to the join.
   void plan_child_end(std::size_t position, Result<State> outcome, DistributedPlan& plan) const override;
   /// Distributed: the branches' outputs merged, or the first failure in declaration order.
-  Result<State> settle_join(State base, std::vector<JoinChild> children, const std::string& where) const override;
+  Result<State> settle_join(State base, JoinChildren& children, const std::string& where) const override;
   bool settles_in_join() const override { return true; }
   /// Whether branch i (one that may block) has kept ending fast enough to run on the parallel's
   /// own thread rather than be handed off (see parallel.cpp).

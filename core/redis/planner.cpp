@@ -210,7 +210,8 @@ class Planner::Step final : public DistributedPlan {
   void fan_out(const State& state, std::vector<Branch> branches) override {
     const NodeEntry& join = entry();
     if (branches.empty()) {
-      Result<State> settled = join.node->settle_join(state, {}, join.path);
+      NoJoinChildren none;
+      Result<State> settled = join.node->settle_join(state, none, join.path);
       return finish(std::move(settled));
     }
     planner_.add_job(e_, state, env_, true, ops_);
@@ -326,36 +327,96 @@ JoinChild child_at(const std::string& child_key, const std::string& join_path, c
 }
 }  // namespace
 
-Result<State> Planner::settle_join(const Envelope& self, State base, ChildValues succeeded, const ChildValues& failed,
+namespace {
+/// Succeeded children from a list, each moved out as it is taken.
+class ListedSucceeded final : public Planner::SucceededChildren {
+ public:
+  explicit ListedSucceeded(Planner::ChildValues& list) : list_(list) {}
+  std::optional<std::pair<std::string, std::string>> next() override {
+    if (at_ == list_.size()) return std::nullopt;
+    return std::move(list_[at_++]);
+  }
+
+ private:
+  Planner::ChildValues& list_;
+  std::size_t at_ = 0;
+};
+
+/// The children a join's release found, parsed one at a time as the node takes them: a child's
+/// returnvalue text is gone once parsed, so a join never holds a batch's results twice.
+class ParsedChildren final : public JoinChildren {
+ public:
+  ParsedChildren(Planner::SucceededChildren& succeeded, const Planner::ChildValues& failed,
+                 const std::unordered_map<std::string, std::string>& errors, const NodeEntry& entry,
+                 const Envelope& self, const std::string& session)
+      : succeeded_(succeeded), failed_(failed), errors_(errors), entry_(entry), self_(self), session_(session) {}
+
+  std::optional<JoinChild> next() override {
+    if (!succeeded_done_) {
+      if (auto kv = succeeded_.next()) return parse(std::move(kv->first), std::move(kv->second));
+      succeeded_done_ = true;
+    }
+    if (f_ < failed_.size()) return failure(failed_[f_++]);
+    return std::nullopt;
+  }
+
+ private:
+  JoinChild parse(std::string key, std::string text) const {
+    JoinChild c = child_at(key, entry_.path, self_.scope);
+    c.key = std::move(key);
+    auto parsed = parse_outside_json(text);
+    std::string().swap(text);
+    if (!parsed) {
+      c.unreadable = errors::validation(c.key + " returnvalue", nullptr, "cannot be read: " + parsed.error().reason);
+    } else if (auto s = State::from_json(std::move(*parsed), session_); !s) {
+      c.unreadable = std::move(s.error());
+    } else {
+      c.result = std::move(*s);
+    }
+    return c;
+  }
+
+  JoinChild failure(const std::pair<std::string, std::string>& kv) const {
+    const auto& [key, reason] = kv;
+    JoinChild c = child_at(key, entry_.path, self_.scope);
+    auto full = errors_.find(key);
+    Json j = full == errors_.end() ? Json() : child_json(full->second);
+    c.result = std::unexpected(j.is_object() ? Error::from_json(j) : errors::execution(entry_.node->label(), reason));
+    return c;
+  }
+
+  Planner::SucceededChildren& succeeded_;
+  const Planner::ChildValues& failed_;
+  const std::unordered_map<std::string, std::string>& errors_;
+  const NodeEntry& entry_;
+  const Envelope& self_;
+  const std::string& session_;
+  bool succeeded_done_ = false;
+  std::size_t f_ = 0;
+};
+}  // namespace
+
+Result<State> Planner::settle_join(const Envelope& self, State base, SucceededChildren& succeeded,
+                                   const ChildValues& failed,
                                    const std::unordered_map<std::string, std::string>& errors) const {
   const int e = flow_.find(self.node);
   if (e < 0) return fail(errors::validation("opts.am2z.node", self.node, "names no node of this flow"));
   const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
   const Node* node = entry.node;
-  if (is_remote(node)) return settle_remote(node, std::move(base), succeeded, failed);
-  std::vector<JoinChild> children;
-  children.reserve(succeeded.size() + failed.size());
-  for (auto& [key, text] : succeeded) {
-    JoinChild c = child_at(key, entry.path, self.scope);
-    auto parsed = parse_outside_json(text);
-    std::string().swap(text);
-    if (!parsed) {
-      c.unreadable = errors::validation(key + " returnvalue", nullptr, "cannot be read: " + parsed.error().reason);
-    } else if (auto s = State::from_json(std::move(*parsed), base.meta.session_id); !s) {
-      c.unreadable = std::move(s.error());
-    } else {
-      c.result = std::move(*s);
-    }
-    children.push_back(std::move(c));
+  if (is_remote(node)) {
+    ChildValues all;  // a sub-flow call's join has one child
+    while (auto kv = succeeded.next()) all.push_back(std::move(*kv));
+    return settle_remote(node, std::move(base), all, failed);
   }
-  for (const auto& [key, reason] : failed) {
-    JoinChild c = child_at(key, entry.path, self.scope);
-    auto full = errors.find(key);
-    Json j = full == errors.end() ? Json() : child_json(full->second);
-    c.result = std::unexpected(j.is_object() ? Error::from_json(j) : errors::execution(node->label(), reason));
-    children.push_back(std::move(c));
-  }
-  return node->settle_join(std::move(base), std::move(children), self.node);
+  const std::string session = base.meta.session_id;
+  ParsedChildren children(succeeded, failed, errors, entry, self, session);
+  return node->settle_join(std::move(base), children, self.node);
+}
+
+Result<State> Planner::settle_join(const Envelope& self, State base, ChildValues succeeded, const ChildValues& failed,
+                                   const std::unordered_map<std::string, std::string>& errors) const {
+  ListedSucceeded listed(succeeded);
+  return settle_join(self, std::move(base), listed, failed, errors);
 }
 
 Result<State> Planner::settle_remote(const Node* node, State base, const ChildValues& succeeded,

@@ -74,10 +74,22 @@ class Planner {
   void finished(const Envelope& self, const std::string& self_key, Result<State> outcome, OpList& ops) const;
 
   using ChildValues = std::vector<std::pair<std::string, std::string>>;
+  /// A join's succeeded children as (child key, state JSON) pairs, one at a time: a big join's
+  /// are read from Redis as the join merges them.
+  class SucceededChildren {
+   public:
+    virtual ~SucceededChildren() = default;
+    /// The next child; nullopt once every one was given (or reading them failed: the reader
+    /// says so, and the join's result is then not used).
+    virtual std::optional<std::pair<std::string, std::string>> next() = 0;
+  };
   /// A join's result from what its children left: child key → state JSON (succeeded), child key →
   /// failedReason (failed), child key → error JSON (errors). Which branch or item a child was is
-  /// read from its key (the job id carries the node path and batch scope). Each succeeded text is
-  /// freed once parsed: a batch's children hold 100,000 of them.
+  /// read from its key (the job id carries the node path and batch scope). Each succeeded child is
+  /// parsed and merged before the next is taken: a batch's children are 100,000 of them.
+  Result<State> settle_join(const Envelope& self, State base, SucceededChildren& succeeded, const ChildValues& failed,
+                            const std::unordered_map<std::string, std::string>& errors) const;
+  /// The same, the succeeded children given in a list.
   Result<State> settle_join(const Envelope& self, State base, ChildValues succeeded, const ChildValues& failed,
                             const std::unordered_map<std::string, std::string>& errors) const;
 

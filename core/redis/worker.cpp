@@ -1,5 +1,7 @@
 #include "core/redis/worker.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -197,9 +199,11 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
     if (f.binding->instance == nullptr) {
       for (auto& [keys, b] : bindings) b->maybe_ready = true;
     }
+    memory_to_return = memory_to_return || f.big_join;
     finish_ops(f, ops);
   }
   queue_groups(ops.take_fed_groups());
+  if (memory_to_return) return_memory();
   // Locks, heartbeats and stalled checks keep their own clock however busy the worker is (a
   // worker kept busy by short jobs must still renew a long step's lock). They share the
   // connection, so the calls in flight are read first.
@@ -234,6 +238,14 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   if (housekeeping(conn, t)) return true;
   sleep_until_due(t);
   return true;
+}
+
+void Worker::Impl::return_memory() {
+  memory_to_return = false;
+  const auto start = Clock::now();
+  malloc_trim(0);
+  log->debug("returned free memory to the system in {} us",
+             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
 }
 
 std::deque<Worker::Impl::Finished> Worker::Impl::collect_finished(std::size_t& running) {

@@ -41,6 +41,7 @@ void Worker::Impl::feed_unsent() {
     if (f.feeds.empty()) {
       for (auto& part : f.then) unsent.push_back(std::move(part));
       feeding.pop_front();
+      memory_to_return = true;
       continue;
     }
     unsent.push_back(next_chunk(*f.feeds.front(), f.check));

@@ -23,6 +23,7 @@
 #include "core/redis/connection.hpp"
 #include "core/redis/job_codec.hpp"
 #include "core/redis/job_input.hpp"
+#include "core/redis/join_children.hpp"
 #include "core/redis/key_space.hpp"
 #include "core/redis/run_events.hpp"
 #include "core/redis/worker.hpp"
@@ -91,6 +92,9 @@ struct Finished {
   std::string value;
   long long version = 0;
   OpList continuation;
+  /// A join whose children were read in chunks (a big batch): once its end is handed over, the
+  /// memory it took goes back to the system (Worker::Impl::return_memory).
+  bool big_join = false;
 };
 
 /// One job running on the pool.
@@ -180,6 +184,10 @@ struct Worker::Impl {
     std::vector<OpGroup> then;    ///< the group (as chunk_group left it) once every job is added
   };
   std::deque<Feeding> feeding;
+  /// A big batch's feed or join just ended: its freed memory is returned to the system on the
+  /// dispatcher's next turn. Freed memory of one malloc arena is not reused by another thread's,
+  /// so without this the worker's peak adds a batch's planning to its merging.
+  bool memory_to_return = false;
   std::deque<detail::InFlight> in_flight;    ///< calls sent, oldest first
   /// Two calls in flight: Redis runs one while the dispatcher handles the other's jobs.
   static constexpr std::size_t kMaxInFlight = 2;
@@ -201,6 +209,8 @@ struct Worker::Impl {
   bool accept_reply(const Reply& reply, const std::vector<std::shared_ptr<Binding>>& fetched_from, int fetch_budget);
   void isolate_failure(Connection& c, const std::vector<std::shared_ptr<Binding>>& fetched_from);
   bool housekeeping_due(const detail::LoopTimers& t) const;
+  /// Gives free heap pages of every malloc arena back to the system (malloc_trim).
+  void return_memory();
 
   // worker_calls.cpp: pipelined step-script calls.
   int reserved_budget() const;
@@ -244,11 +254,31 @@ struct Worker::Impl {
   /// call); a big one (a batch of thousands) is merged on the pool like a step, its lock renewed
   /// meanwhile, so the dispatcher is never held up longer than a lock lasts.
   void take_join(FetchedJob job, const std::shared_ptr<Binding>& b, OpList& ops);
-  /// Reads a big join's children (join_children.hpp), trying a transient failure again (Redis
-  /// away) until it succeeds or the worker stops.
+  /// Reads a big join's failed children (join_children.hpp), trying a transient failure again
+  /// (Redis away) until it succeeds or the worker stops.
   Status read_children(FetchedJob& job);
+  /// A big join's succeeded children, read a chunk at a time (HashScan) on a connection of its
+  /// own as the join merges them; a transient failure is tried again like read_children's.
+  class ScannedChildren final : public Planner::SucceededChildren {
+   public:
+    ScannedChildren(Impl& worker, std::string key);
+    std::optional<std::pair<std::string, std::string>> next() override;
+    /// Why reading stopped before the last chunk (then the join's merge is not used).
+    std::optional<Error>& failure() { return failure_; }
+
+   private:
+    bool read_chunk();
+    Impl& worker_;
+    HashScan scan_;
+    std::unique_ptr<Connection> conn_;
+    std::vector<std::pair<std::string, std::string>> chunk_;
+    std::size_t at_ = 0;
+    std::optional<Error> failure_;
+  };
   /// Merges a join's children: what the join ended with.
   Finished settle_join(FetchedJob job, const std::shared_ptr<Binding>& b);
+  /// A join the worker stopped merging: back to wait for another worker, its attempt not counted.
+  Finished interrupted(Finished f, FetchedJob job) const;
   Status check_envelope(const FetchedJob& job, const Binding& b, const Envelope& env) const;
   JobLimits limits() const { return JobLimits{options.max_job_bytes, kMaxJsonDepth}; }
   using ObserverCall = void (WorkerObserver::*)(const StepEvent&);

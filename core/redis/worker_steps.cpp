@@ -321,13 +321,9 @@ Finished Worker::Impl::settle_join(FetchedJob job, const std::shared_ptr<Binding
   }
   notify(&WorkerObserver::step_started, job, f, nullptr);
   if (!in.error && job.children_to_read > 0) {
+    f.big_join = true;
     if (Status st = read_children(job); !st) {
-      if (stopping.load()) {
-        f.interrupted = true;  // stopping before Redis answered: back to wait for another worker
-        f.finished_on = now_ms();
-        f.job = std::move(job);
-        return f;
-      }
+      if (stopping.load()) return interrupted(std::move(f), std::move(job));
       in.error = std::move(st.error());  // not a hash, say: the join fails naming the key
     }
   }
@@ -337,6 +333,13 @@ Finished Worker::Impl::settle_join(FetchedJob job, const std::shared_ptr<Binding
     f.outcome = fail(errors::execution(b->flow->entries()[static_cast<std::size_t>(b->flow->find(f.envelope->node))]
                                            .node->label(),
                                        defa));
+  } else if (job.children_to_read > 0) {
+    ScannedChildren scanned(*this, job.key() + ":processed");
+    f.outcome = b->planner->settle_join(*f.envelope, std::move(*in.state), scanned, job.failed, job.errors);
+    if (scanned.failure()) {
+      if (stopping.load()) return interrupted(std::move(f), std::move(job));
+      f.outcome = fail(std::move(*scanned.failure()));
+    }
   } else {
     f.outcome = b->planner->settle_join(*f.envelope, std::move(*in.state), std::move(job.succeeded), job.failed,
                                          job.errors);
@@ -344,6 +347,55 @@ Finished Worker::Impl::settle_join(FetchedJob job, const std::shared_ptr<Binding
   f.finished_on = now_ms();
   f.job = std::move(job);
   return f;
+}
+
+Finished Worker::Impl::interrupted(Finished f, FetchedJob job) const {
+  f.interrupted = true;  // stopping before Redis answered: back to wait for another worker
+  f.outcome = State{};
+  f.finished_on = now_ms();
+  f.job = std::move(job);
+  return f;
+}
+
+Worker::Impl::ScannedChildren::ScannedChildren(Impl& worker, std::string key) : worker_(worker), scan_(std::move(key)) {}
+
+std::optional<std::pair<std::string, std::string>> Worker::Impl::ScannedChildren::next() {
+  while (at_ == chunk_.size()) {
+    if (scan_.done() || failure_) return std::nullopt;
+    chunk_.clear();
+    at_ = 0;
+    if (!read_chunk()) return std::nullopt;
+  }
+  return std::move(chunk_[at_++]);
+}
+
+bool Worker::Impl::ScannedChildren::read_chunk() {
+  // As read_children: Redis may be away for a while; the cursor is kept, so the chunk is read again.
+  auto backoff = worker_.options.redis_backoff_min;
+  while (true) {
+    Status st;
+    if (!conn_) {
+      conn_ = std::make_unique<Connection>(worker_.options.endpoint, ConnectOptions{});
+      st = conn_->connect();
+    }
+    if (st) {
+      auto fields = scan_.next(*conn_);
+      if (fields) {
+        chunk_ = std::move(*fields);
+        return true;
+      }
+      st = fail(std::move(fields.error()));
+    }
+    if (st.error().category != ErrorCategory::network || worker_.stopping.load()) {
+      failure_ = std::move(st.error());
+      return false;
+    }
+    worker_.log->warn("reading the children of {} failed: {}; trying again in {} ms", scan_.key(),
+                      st.error().message, backoff.count());
+    conn_.reset();
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, worker_.options.redis_backoff_max);
+  }
 }
 
 Status Worker::Impl::read_children(FetchedJob& job) {
@@ -354,7 +406,7 @@ Status Worker::Impl::read_children(FetchedJob& job) {
   while (true) {
     Connection c(options.endpoint, ConnectOptions{});
     Status st = c.connect();
-    if (st) st = read_join_children(c, job);
+    if (st) st = read_join_failures(c, job);
     if (st || st.error().category != ErrorCategory::network || stopping.load()) return st;
     log->warn("reading the children of join {} failed: {}; trying again in {} ms", job.key(), st.error().message,
               backoff.count());

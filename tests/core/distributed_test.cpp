@@ -53,6 +53,20 @@ JoinChild child(long long branch, long long item, Result<State> result) {
   return c;
 }
 
+/// Children handed over from a list, in its order.
+class Listed final : public JoinChildren {
+ public:
+  explicit Listed(std::vector<JoinChild> kids) : kids_(std::move(kids)) {}
+  std::optional<JoinChild> next() override {
+    if (at_ == kids_.size()) return std::nullopt;
+    return std::move(kids_[at_++]);
+  }
+
+ private:
+  std::vector<JoinChild> kids_;
+  std::size_t at_ = 0;
+};
+
 }  // namespace
 
 TEST_CASE("a processor runs as one job; its end ends its parent's child") {
@@ -103,13 +117,15 @@ TEST_CASE("a parallel fans out one branch per child, delivers their ends and mer
   std::vector<JoinChild> kids;
   kids.push_back(child(1, -1, state_of({{"x", 1}, {"b", 1}})));
   kids.push_back(child(0, -1, state_of({{"x", 1}, {"a", 1}})));
-  auto merged = par.settle_join(state_of({{"x", 1}}), std::move(kids), "n.1");
+  Listed kids_in(std::move(kids));
+  auto merged = par.settle_join(state_of({{"x", 1}}), kids_in, "n.1");
   REQUIRE(merged);
   CHECK(merged->data == Json{{"x", 1}, {"a", 1}, {"b", 1}});
 
   std::vector<JoinChild> one;
   one.push_back(child(0, -1, state_of({{"a", 1}})));
-  auto missing = par.settle_join(state_of({{"x", 1}}), std::move(one), "n.1");
+  Listed one_in(std::move(one));
+  auto missing = par.settle_join(state_of({{"x", 1}}), one_in, "n.1");
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message.find("branch 1 never reported") != std::string::npos);
   CHECK(missing.error().partial_state);
@@ -130,14 +146,16 @@ TEST_CASE("a batch fans out one item scope per payload and settles by item index
   std::vector<JoinChild> kids;
   kids.push_back(child(0, 1, fail(errors::business("NO", "refused"))));
   kids.push_back(child(0, 0, state_of({{"item", 10}, {"ok", true}})));
-  auto settled = batch.settle_join(state_of({{"xs", {10, 20}}}), std::move(kids), "n");
+  Listed kids_in(std::move(kids));
+  auto settled = batch.settle_join(state_of({{"xs", {10, 20}}}), kids_in, "n");
   REQUIRE(settled);
   CHECK(settled->data["batch"]["counts"] == Json{{"total", 2}, {"succeeded", 1}, {"failed", 1}});
   CHECK(settled->data["batch"]["errors"][0]["index"] == 1);
 
   std::vector<JoinChild> stray;
   stray.push_back(child(0, -1, state_of({})));
-  auto refused = batch.settle_join(state_of({{"xs", {10}}}), std::move(stray), "n");
+  Listed stray_in(std::move(stray));
+  auto refused = batch.settle_join(state_of({{"xs", {10}}}), stray_in, "n");
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message.find("is not a branch of this join") != std::string::npos);
 
@@ -146,4 +164,30 @@ TEST_CASE("a batch fans out one item scope per payload and settles by item index
   CHECK(bad.calls == std::vector<std::string>{"finish"});
   REQUIRE_FALSE(bad.last);
   CHECK(bad.last.error().partial_state);
+}
+
+TEST_CASE("a join places a child that comes twice once, and fail-fast reports the lowest failed item") {
+  BatchSpec spec;
+  spec.items_path = path(".xs");
+  BatchNode batch("b", noop("t"), spec);  // fail-fast
+  std::vector<JoinChild> kids;
+  kids.push_back(child(0, 2, fail(errors::business("LATE", "item 2"))));
+  kids.push_back(child(0, 0, state_of({{"item", 1}})));
+  kids.push_back(child(0, 1, fail(errors::business("FIRST", "item 1"))));
+  kids.push_back(child(0, 0, state_of({{"item", 1}})));  // a scan's repeat
+  Listed in(std::move(kids));
+  auto failed = batch.settle_join(state_of({{"xs", {1, 2, 3}}}), in, "n");
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().code == "FIRST");
+  CHECK(failed.error().context["index"] == 1);
+
+  spec.mode = BatchMode::collect;
+  BatchNode collecting("b", noop("t"), spec);
+  std::vector<JoinChild> again;
+  for (int i : {1, 0, 1, 2}) again.push_back(child(0, i, state_of({{"item", i}, {"done", true}})));
+  Listed again_in(std::move(again));
+  auto settled = collecting.settle_join(state_of({{"xs", {0, 1, 2}}}), again_in, "n");
+  REQUIRE(settled);
+  CHECK(settled->data["batch"]["counts"] == Json{{"total", 3}, {"succeeded", 3}, {"failed", 0}});
+  CHECK(settled->data["batch"]["results"][2] == Json{{"item", 2}, {"done", true}});
 }

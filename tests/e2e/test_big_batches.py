@@ -1,14 +1,14 @@
 """Big distributed batches (issue 11): a batch's items are added in chunks of at most 250 jobs per
 call, by the submitter (a run that starts with the batch) or by the worker that finishes the step
 before it; a worker killed while it sends the chunks leaves a run that still ends, right, with
-every item run once."""
+every item run once; so does a Redis restart while they are sent."""
 
 import json
 import os
 import signal
 
 import harness
-from redis_harness import DistributedTestCase
+from redis_harness import DistributedTestCase, RedisServer
 
 # Sanitizer builds (Debug) plan a batch about 100 times slower (0.7 ms per item with ASan):
 # fewer items there, still a dozen chunks.
@@ -114,3 +114,36 @@ class BigBatches(DistributedTestCase):
         self.assertLessEqual(sum(r - 1 for r in runs), 2, "items ran again")
         first = c("ZRANGE", "bull:big.first:completed", 0, -1)
         self.assertEqual(first, [f"r{run}.n.0"])
+
+
+class BigBatchAcrossARedisRestart(DistributedTestCase):
+    check_results = BigBatches.check_results
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer(persistent=True)  # AOF, fsync always: nothing accepted is lost
+
+    def test_redis_restarted_while_a_worker_adds_a_batch_s_items(self):
+        # The chunks Redis applied before it went down stay; a call whose reply was lost is sent
+        # again and adds only the items not there yet; the join comes after the last chunk and
+        # reads its children (HSCAN) once they have all run.
+        flow = self.write_tmp("big.yaml", AFTER_A_STEP)
+        items = self.write_tmp("items.json", json.dumps({"items": list(range(ITEMS))}))
+        self.start_worker(flow, args=("-c", "4"))
+        c = lambda *a: self.redis.client(*a)  # noqa: E731  the client is new after the restart
+        self.assertTrue(harness.wait_for(lambda: len(c("KEYS", "am2z:worker:*")) == 1, 20), "no worker registered")
+        run = json.loads(self.run_redis(flow, "-i", items, "--detach", "-c", timeout=60).stdout)["run"]
+        join = f"bull:big._join:r{run}.n.1"
+        mid = lambda: c("LLEN", "bull:big.tick:wait") > 0 and not c("EXISTS", join)
+        self.assertTrue(harness.wait_for(mid, 30, interval=0.001), "never saw the items being added")
+        self.redis.restart(down_for=0.5)
+        done = harness.run("result", run, "--redis", self.redis.url, "--wait", "--timeout", "240s", timeout=300)
+        self.check_results(self.assertSucceeded(done), ITEMS)
+        self.assertEqual(c("ZCARD", "bull:big.tick:completed"), ITEMS)
+        self.assertEqual(c("ZRANGE", "bull:big.first:completed", 0, -1), [f"r{run}.n.0"])
+        # Each item's job was added once and ran once, apart from those a lost fetch's reply
+        # handed back (at most -c of them per lost call, started again).
+        runs = [int(c("HGET", f"bull:big.tick:r{run}.n.1.0~{i}", "ats") or 0) for i in range(0, ITEMS, 97)]
+        self.assertTrue(all(r >= 1 for r in runs), "an item never ran")
+        self.assertLessEqual(sum(r - 1 for r in runs), 4, "items ran again")
+        self.assertEqual(c("ZCARD", "bull:big._join:completed"), 1)
