@@ -20,7 +20,7 @@ struct FetchedJob {
   std::vector<std::pair<std::string, std::string>> succeeded, failed;
   std::unordered_map<std::string, std::string> errors;
   /// A join with more ended children than its fetch hands over: how many, read with
-  /// read_join_children (join_children.hpp); 0 when they came with the job.
+  /// read_join_failures and a HashScan of :processed (join_children.hpp); 0 when they came with the job.
   long long children_to_read = 0;
 
   std::string key() const { return queue + id; }

@@ -53,13 +53,4 @@ Status read_join_failures(Connection& c, FetchedJob& job, std::size_t chunk) {
                    [&](std::string k, std::string v) { job.errors.insert_or_assign(std::move(k), std::move(v)); });
 }
 
-Status read_join_children(Connection& c, FetchedJob& job, std::size_t chunk) {
-  job.succeeded.clear();
-  if (auto st = scan_hash(c, job.key() + ":processed", chunk,
-                          [&](std::string k, std::string v) { job.succeeded.emplace_back(std::move(k), std::move(v)); });
-      !st)
-    return st;
-  return read_join_failures(c, job, chunk);
-}
-
 }  // namespace am2z::redis

@@ -43,10 +43,8 @@ class HashScan {
 };
 
 /// Fills job.failed and job.errors from the join's :failed and :errors hashes (a batch's
-/// failures, usually few), `chunk` fields per command. A failure leaves them partly filled.
+/// failures, usually few), `chunk` fields per command. A failure leaves them partly filled. The
+/// succeeded children (:processed) are read with a HashScan as the join merges them.
 Status read_join_failures(Connection& c, FetchedJob& job, std::size_t chunk = kJoinReadChunk);
-
-/// read_join_failures, and job.succeeded from the :processed hash, all of it at once.
-Status read_join_children(Connection& c, FetchedJob& job, std::size_t chunk = kJoinReadChunk);
 
 }  // namespace am2z::redis

@@ -307,11 +307,11 @@ namespace {
 /// Where a child key stands under a join at `join_path` in `join_scope`: its position among the
 /// join's children (read from the node path in its job id) and its batch item index (the first
 /// scope part beyond the join's); -1 for what it does not have.
-JoinChild child_at(const std::string& child_key, const std::string& join_path, const std::string& join_scope) {
+JoinChild child_at(std::string child_key, const std::string& join_path, const std::string& join_scope) {
   JoinChild c;
-  c.key = child_key;
-  const auto colon = child_key.rfind(':');
-  const std::string id = colon == std::string::npos ? child_key : child_key.substr(colon + 1);
+  c.key = std::move(child_key);
+  const auto colon = c.key.rfind(':');
+  const std::string id = colon == std::string::npos ? c.key : c.key.substr(colon + 1);
   const auto dot = id.find('.');
   if (id.empty() || id.front() != 'r' || dot == std::string::npos) return c;
   const std::string rest = id.substr(dot + 1);
@@ -362,8 +362,7 @@ class ParsedChildren final : public JoinChildren {
 
  private:
   JoinChild parse(std::string key, std::string text) const {
-    JoinChild c = child_at(key, entry_.path, self_.scope);
-    c.key = std::move(key);
+    JoinChild c = child_at(std::move(key), entry_.path, self_.scope);
     auto parsed = parse_outside_json(text);
     std::string().swap(text);
     if (!parsed) {

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -257,6 +258,9 @@ struct Worker::Impl {
   /// Reads a big join's failed children (join_children.hpp), trying a transient failure again
   /// (Redis away) until it succeeds or the worker stops.
   Status read_children(FetchedJob& job);
+  /// Runs `attempt` until it succeeds, fails for good (not a network error) or the worker stops,
+  /// backing off between attempts; `what` names what is read in the warnings.
+  Status until_not_transient(const std::string& what, const std::function<Status()>& attempt) const;
   /// A big join's succeeded children, read a chunk at a time (HashScan) on a connection of its
   /// own as the join merges them; a transient failure is tried again like read_children's.
   class ScannedChildren final : public Planner::SucceededChildren {

@@ -370,45 +370,45 @@ std::optional<std::pair<std::string, std::string>> Worker::Impl::ScannedChildren
 }
 
 bool Worker::Impl::ScannedChildren::read_chunk() {
-  // As read_children: Redis may be away for a while; the cursor is kept, so the chunk is read again.
-  auto backoff = worker_.options.redis_backoff_min;
-  while (true) {
-    Status st;
+  Status st = worker_.until_not_transient(scan_.key(), [this]() -> Status {
     if (!conn_) {
       conn_ = std::make_unique<Connection>(worker_.options.endpoint, ConnectOptions{});
-      st = conn_->connect();
-    }
-    if (st) {
-      auto fields = scan_.next(*conn_);
-      if (fields) {
-        chunk_ = std::move(*fields);
-        return true;
+      if (Status c = conn_->connect(); !c) {
+        conn_.reset();
+        return c;
       }
-      st = fail(std::move(fields.error()));
     }
-    if (st.error().category != ErrorCategory::network || worker_.stopping.load()) {
-      failure_ = std::move(st.error());
-      return false;
+    auto fields = scan_.next(*conn_);  // on failure the cursor stays: the same chunk is read again
+    if (!fields) {
+      conn_.reset();
+      return fail(std::move(fields.error()));
     }
-    worker_.log->warn("reading the children of {} failed: {}; trying again in {} ms", scan_.key(),
-                      st.error().message, backoff.count());
-    conn_.reset();
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, worker_.options.redis_backoff_max);
-  }
+    chunk_ = std::move(*fields);
+    return {};
+  });
+  if (!st) failure_ = std::move(st.error());
+  return static_cast<bool>(st);
 }
 
 Status Worker::Impl::read_children(FetchedJob& job) {
-  // On a connection of its own: the dispatcher's is not for pool threads. Redis may be away for a
-  // while (a restart); the join stays active meanwhile and the dispatcher renews its lock once
-  // Redis is back, so a transient failure is tried again until it succeeds or the worker stops.
-  auto backoff = options.redis_backoff_min;
-  while (true) {
+  // On a connection of its own: the dispatcher's is not for pool threads.
+  return until_not_transient("join " + job.key(), [&]() -> Status {
     Connection c(options.endpoint, ConnectOptions{});
     Status st = c.connect();
     if (st) st = read_join_failures(c, job);
+    return st;
+  });
+}
+
+Status Worker::Impl::until_not_transient(const std::string& what, const std::function<Status()>& attempt) const {
+  // Redis may be away for a while (a restart); the join stays active meanwhile and the
+  // dispatcher renews its lock once Redis is back, so a transient failure is tried again until
+  // the attempt succeeds or the worker stops.
+  auto backoff = options.redis_backoff_min;
+  while (true) {
+    Status st = attempt();
     if (st || st.error().category != ErrorCategory::network || stopping.load()) return st;
-    log->warn("reading the children of join {} failed: {}; trying again in {} ms", job.key(), st.error().message,
+    log->warn("reading the children of {} failed: {}; trying again in {} ms", what, st.error().message,
               backoff.count());
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, options.redis_backoff_max);
