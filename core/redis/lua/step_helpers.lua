@@ -94,23 +94,25 @@ local function isoTime(ms)
 end
 
 -- Runs' events (KeySpace::events): one stream, about kEventsRetention events. The events of
--- one call share an entry: one field "ev", the events' JSON texts joined by newlines (JSON text
--- never holds a raw newline), in order. One XADD of one field per call, rather than per event
--- or per field, is most of what events cost: each argument and field is an object Redis and Lua
--- allocate, convert and free. Flushed every 500 events, so an entry stays readable in one piece.
+-- one call share an entry: fields all named "ev", each one or more events' JSON texts joined by
+-- newlines (JSON text never holds a raw newline), in order. One XADD per call, rather than per
+-- event, is most of what events cost; the texts go in as they came (no table.concat: copying
+-- them into one more string cost more than the fields, measured). Flushed every 500 events, so
+-- an entry stays readable in one piece and within unpack's limit.
 local pendingEvents = {}
 local pendingCount = 0
 local function flushEvents()
   if pendingCount > 0 then
     -- about kEventsRetention events, not entries: the cap in entries shrinks as entries grow
     local cap = math.max(100, math.floor(100000 / pendingCount))
-    rcall("XADD", ownRoot .. "events", "MAXLEN", "~", cap, "*", "ev", table.concat(pendingEvents, "\n"))
+    rcall("XADD", ownRoot .. "events", "MAXLEN", "~", cap, "*", unpack(pendingEvents))
     pendingEvents = {}
     pendingCount = 0
   end
 end
 -- `count` events, already joined by newlines
 local function publish(count, text)
+  pendingEvents[#pendingEvents + 1] = "ev"
   pendingEvents[#pendingEvents + 1] = text
   pendingCount = pendingCount + count
   if pendingCount >= 500 then flushEvents() end
