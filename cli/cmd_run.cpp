@@ -15,6 +15,7 @@
 #include "cli/interrupt.hpp"
 #include "cli/run_distributed.hpp"
 #include "core/environment.hpp"
+#include "core/policy.hpp"
 #include "core/runner.hpp"
 #include "flows/execution_plan.hpp"
 #include "flows/input_contract.hpp"
@@ -138,6 +139,10 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
     return run_distributed(d, loaded, std::move(*state));
   }
 
+  if (a.distributed.priority > 0 || !a.distributed.delay.empty()) {
+    return usage_error("--priority and --delay order and defer the run's queued jobs: they need --redis (a step's "
+                       "own delay: applies in-process too)");
+  }
   RunOptions options;
   options.events = std::move(events);
   options.timeout = timeout;
@@ -253,6 +258,11 @@ CommandHandler add_run_command(CLI::App& app) {
                 "With --redis: workers publish the run's events to Redis for am2z events (implied by --events)");
   cmd->add_option("--session-ttl", args->distributed.session_ttl,
                   "With --redis: how long an idle session's index stays (default 24h; 0: forever)");
+  cmd->add_option("--priority", args->distributed.priority,
+                  "With --redis: the run's steps wait behind those of a lower number (1 first, as BullMQ; a step's "
+                  "own priority: wins)")
+      ->check(CLI::Range(1LL, kMaxPriority));
+  cmd->add_option("--delay", args->distributed.delay, "With --redis: the run starts no sooner than this, e.g. 10m");
   cmd->add_option("--max-job-size", args->distributed.max_job_size,
                   "With --redis: refuse an input bigger than the workers take (default 16MiB, as am2z worker)");
   return [args](const GlobalOptions&) { return run(*args); };

@@ -65,6 +65,12 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
       a.session_ttl,
       {.command = "run", .flag = "--session-ttl", .expected = "a duration such as 24h", .allow_zero = true});
   if (!session_ttl) return kExitUsage;
+  std::optional<Millis> delay = Millis(0);
+  if (!a.delay.empty()) {
+    delay = parse_duration_flag(
+        a.delay, {.command = "run", .flag = "--delay", .expected = "a duration such as 30s", .allow_zero = true});
+    if (!delay) return kExitUsage;
+  }
   auto max_job = parse_size_flag(a.max_job_size, "run", "--max-job-size");
   if (!max_job) return kExitUsage;
   // Before connecting: an input no worker would take is refused whether or not Redis is up.
@@ -97,6 +103,8 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
   options.session = a.session;
   options.result_ttl = *ttl;
   options.session_ttl = *session_ttl;
+  options.priority = a.priority;
+  options.delay = *delay;
   options.all_events = a.all_events;  // max_input_bytes stays 0: the size was checked above
   auto run = redis::submit(*conn, *flow, std::move(input), options);
   if (!run) {

@@ -24,6 +24,8 @@ struct DistributedRunArgs {
   std::string max_job_size = "16MiB";
   bool all_events = false;
   bool require_worker = false;
+  long long priority = 0;  ///< --priority: the run's BullMQ priority (1 first); 0 none
+  std::string delay;       ///< --delay: no step starts sooner; empty: none
   bool publish_events = false;          ///< workers publish the run's events (am2z events reads them)
   std::shared_ptr<EventSink> events;  ///< --events: the run's events are followed and written here  ///< exit kExitNoWorker instead of warning when a queue has no live worker
 };

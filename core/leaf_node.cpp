@@ -82,6 +82,16 @@ Status ProcessorNode::run_with_policy(State& state, const Scope& scope) const {
   const RetryPolicy& retry = inst.policy.retry;
   const int attempts = retry.attempts < 1 ? 1 : retry.attempts;
   detail::RunShared& run = *scope.run;
+  if (inst.policy.delay.count() > 0) {
+    // as across workers, where the step's job waits in BullMQ's delayed set before it is taken
+    const Deadline wake = SteadyClock::now() + inst.policy.delay;
+    if (scope.token->wait_until(wake < scope.deadline ? wake : scope.deadline)) {
+      return fail(errors::cancelled(scope.token->reason()));
+    }
+    if (SteadyClock::now() < wake) {
+      return fail(errors::cancelled("deadline passed while '" + inst.name + "' waited for its delay"));
+    }
+  }
   for (int n = 1;; ++n) {
     if (scope.token->cancelled()) return fail(errors::cancelled(scope.token->reason()));
     if (inst.rate) {

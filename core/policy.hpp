@@ -31,12 +31,22 @@ struct RateLimit {
   Millis per{60000};
 };
 
+/// BullMQ's largest job priority (1 runs first); 0 means none.
+inline constexpr long long kMaxPriority = 2097152;
+
 struct StepPolicy {
   std::optional<Millis> timeout;  ///< per attempt
   RetryPolicy retry;
   int concurrency = 0;  ///< simultaneous executions of this processor in one run; 0 = unlimited
   RateLimit rate;
-  bool is_plain() const { return !timeout && retry.attempts <= 1 && concurrency == 0 && rate.count == 0; }
+  /// Across workers: the step's jobs wait behind those of a lower number (1..kMaxPriority; 0
+  /// none). In-process a step is never queued, so it has no effect there.
+  long long priority = 0;
+  /// Each time the step is reached it starts this much later (in-process too).
+  Millis delay{0};
+  bool is_plain() const {
+    return !timeout && retry.attempts <= 1 && concurrency == 0 && rate.count == 0 && delay.count() == 0;
+  }
 };
 
 }  // namespace am2z

@@ -43,6 +43,8 @@ Json processor_json(const Flow& flow, const ProcessorNode& node) {
   if (policy.retry.attempts > 1) out["retry"] = retry_json(policy.retry);
   if (policy.concurrency > 0) out["concurrency"] = policy.concurrency;
   if (policy.rate.count > 0) out["rate"] = std::to_string(policy.rate.count) + "/" + format_duration(policy.rate.per);
+  if (policy.priority > 0) out["priority"] = policy.priority;
+  if (policy.delay.count() > 0) out["delay"] = format_duration(policy.delay);
   return out;
 }
 
@@ -159,6 +161,8 @@ std::string policy_summary(const Json& node) {
   if (node.contains("concurrency") && node["kind"] == "processor")
     add("concurrency " + std::to_string(node["concurrency"].get<int>()));
   if (node.contains("rate")) add("rate " + node["rate"].get<std::string>());
+  if (node.contains("priority")) add("priority " + std::to_string(node["priority"].get<long long>()));
+  if (node.contains("delay")) add("delay " + node["delay"].get<std::string>());
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "flows/flow_format.hpp"
 
+#include "core/policy.hpp"
+
 namespace am2z {
 
 namespace {
@@ -68,6 +70,9 @@ const FieldTable& processor_fields() {
       {"retry", ref("retry"), "retry policy (replaces defaults.retry whole)"},
       {"concurrency", Json{{"type", "integer"}, {"minimum", 1}}, "runs at once, across all uses"},
       {"rate", ref("rate"), "starts per period, e.g. 100/min"},
+      {"priority", Json{{"type", "integer"}, {"minimum", 1}, {"maximum", kMaxPriority}},
+       "with --redis: queued behind steps of a lower number (1 first)"},
+      {"delay", ref("duration"), "start this much later each time the step is reached"},
       {"description", typed("string"), "what this instance is for"},
   };
   return table;

@@ -140,6 +140,18 @@ std::shared_ptr<ProcessorInstance> parse_processor(Reporter& reporter, const Map
   if (const Field* f = spec.get("rate")) {
     if (auto rate = read_rate(reporter, *f)) policy.rate = *rate;
   }
+  if (const Field* f = spec.get("priority")) {
+    if (auto v = read_int(reporter, *f, 1)) {
+      if (*v > kMaxPriority)
+        reporter.error(*f, "priority too large: " + std::to_string(*v) + " (at most " + std::to_string(kMaxPriority) +
+                               ", as BullMQ; 1 runs first)");
+      else
+        policy.priority = *v;
+    }
+  }
+  if (const Field* f = spec.get("delay")) {
+    if (auto v = read_duration(reporter, *f)) policy.delay = *v;
+  }
   if (const Field* f = spec.get("description")) {
     if (auto text = read_string(reporter, *f)) instance->description = *text;
   }

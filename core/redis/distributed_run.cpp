@@ -47,6 +47,8 @@ Result<RunHandle> submit(Connection& c, const PlannedFlow& flow, State input, co
   submit_options.all_events = options.all_events;
   submit_options.session_ttl = options.session_ttl;
   submit_options.events = options.events;
+  submit_options.priority = options.priority;
+  submit_options.delay = options.delay;
   auto submitted = submit_run(c, flow, std::move(input), submit_options);
   if (!submitted) return fail(std::move(submitted.error()));
   run.run_id = std::move(submitted->run_id);

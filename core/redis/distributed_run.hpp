@@ -25,6 +25,8 @@ struct DistributedRunOptions {
   /// How long the session's index lives once none of its runs is running; 0: forever.
   std::chrono::milliseconds session_ttl{std::chrono::hours(24)};
   bool events = false;  ///< workers publish the run's events (read them with read_events)
+  long long priority = 0;              ///< SubmitOptions::priority
+  std::chrono::milliseconds delay{0};  ///< SubmitOptions::delay
 };
 
 /// A submitted run: everything wait, cancel and outcome need. Plain data, so a run submitted by

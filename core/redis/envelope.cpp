@@ -1,5 +1,7 @@
 #include "core/redis/envelope.hpp"
 
+#include "core/policy.hpp"
+
 namespace am2z::redis {
 
 
@@ -9,6 +11,8 @@ Json Envelope::to_json() const {
   if (!scope.empty()) j["scope"] = scope;
   if (reply_ttl_ms > 0) j["rttl"] = reply_ttl_ms;
   if (events) j["ev"] = 1;
+  if (priority > 0) j["pri"] = priority;
+  if (not_before_ms > 0) j["nb"] = not_before_ms;
   if (join) j["join"] = Json{{"q", join->queue}, {"id", join->id}, {"node", join->node}, {"i", join->index}};
   return j;
 }
@@ -75,6 +79,16 @@ Result<Envelope> Envelope::from_json(const Json& j, const KeySpace& keys) {
   auto ev = number(j, "ev");
   if (!ev) return fail(std::move(ev.error()));
   e.events = *ev != 0;
+  auto priority = number(j, "pri");
+  if (!priority) return fail(std::move(priority.error()));
+  if (*priority < 0 || *priority > kMaxPriority) {
+    return fail(bad("pri", "must be a priority from 0 to " + std::to_string(kMaxPriority) + ", found " +
+                               std::to_string(*priority)));
+  }
+  e.priority = *priority;
+  auto not_before = number(j, "nb");
+  if (!not_before) return fail(std::move(not_before.error()));
+  e.not_before_ms = *not_before;
   if (auto it = j.find("join"); it != j.end()) {
     if (!it->is_object()) return fail(bad("join", "must be an object"));
     JoinRef ref;

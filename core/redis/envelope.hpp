@@ -38,6 +38,11 @@ struct Envelope {
   long long reply_ttl_ms = 0;  ///< 0: the reply list is the submitter's and does not expire
   long long started_ms = 0;    ///< when the run was submitted
   bool events = false;         ///< the run's lifecycle events go to KeySpace::events()
+  /// The run's BullMQ priority (run --priority): its steps' jobs wait behind those of a lower
+  /// number; a step's own priority: wins. 0: none.
+  long long priority = 0;
+  /// run --delay: no step of the run starts before this time (ms since the epoch). 0: none.
+  long long not_before_ms = 0;
   std::optional<JoinRef> join;
 
   /// Whether the run's session was named by its submitter (indexed, served fairly) rather

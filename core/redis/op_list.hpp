@@ -64,6 +64,21 @@ struct FedGroup {
   std::vector<std::shared_ptr<AddFeed>> feeds;
 };
 
+/// What a job of am2z's own carries beyond BullMQ's fields.
+struct AddedJobExtras {
+  /// Non-empty: the job is queued fairly among sessions under this name (see OpList::add()).
+  std::string fair_session;
+  /// Non-empty: the run has events on, and the step script publishes processor:started when
+  /// the job is taken: this JSON object's text up to its `,"ts":"` (the script appends the
+  /// time and the attempt).
+  std::string started_event;
+  /// BullMQ's priority: 0 none, 1 first .. kMaxPriority in core/policy.hpp (lua/step.lua, op "A").
+  long long priority = 0;
+  /// Not before this time (ms since the epoch, the caller's clock): a later one puts the job in
+  /// BullMQ's delayed set until then. 0: at once.
+  long long due_ms = 0;
+};
+
 class OpList {
  public:
   /// Opens the group of one finished job (or of a submission, which has no finish).
@@ -77,15 +92,7 @@ class OpList {
                   const std::string& keep);
   void retry(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
              long long attempts_made, const std::string& reason, const std::string& stacktrace, long long delay_ms);
-  /// What a job of am2z's own carries beyond BullMQ's fields.
-  struct JobExtras {
-    /// Non-empty: the job is queued fairly among sessions under this name (see add()).
-    std::string fair_session;
-    /// Non-empty: the run has events on, and the step script publishes processor:started when
-    /// the job is taken: this JSON object's text up to its `,"ts":"` (the script appends the
-    /// time and the attempt).
-    std::string started_event;
-  };
+  using JobExtras = AddedJobExtras;
   /// A job: `waiting_children` puts it in waiting-children (a join), else it is ready: in wait
   /// (FIFO) when extras.fair_session is empty, else in the prioritized set, ordered by start-time
   /// fair queuing over sessions (lua/step.lua, op "A"), so no session waits behind another's backlog.
@@ -144,7 +151,7 @@ class OpList {
 
  private:
   void flush_group();
-  static constexpr std::size_t kAddArgs = 12;  ///< "A" and its arguments
+  static constexpr std::size_t kAddArgs = 14;  ///< "A" and its arguments
   std::vector<std::string> head_;     ///< finishes and adds of the open group
   std::vector<std::string> joins_;    ///< the open group's joins, in the order planned
   std::vector<std::size_t> join_starts_;  ///< where each begins in joins_

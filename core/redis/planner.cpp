@@ -111,6 +111,17 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
   const std::string id = job_id(env.run, entry.path, env.scope);
   OpList::JobExtras extras;
   if (env.named_session()) extras.fair_session = env.session;
+  if (!join) {
+    const StepPolicy& policy = static_cast<const ProcessorNode*>(entry.node)->instance().policy;
+    extras.priority = policy.priority > 0 ? policy.priority : env.priority;
+    const long long now = std::chrono::duration_cast<Millis>(SystemClock::now().time_since_epoch()).count();
+    const long long due = std::max(env.not_before_ms, policy.delay.count() > 0 ? now + policy.delay.count() : 0);
+    if (due > now) {
+      extras.due_ms = due;
+      opts["delay"] = due - now;  // BullMQ's own option, for Bull Board
+    }
+    if (extras.priority > 0) opts["priority"] = extras.priority;
+  }
   if (env.events && !join) {
     // built here once, so the step script only appends the time and the attempt
     extras.started_event =

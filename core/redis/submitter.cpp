@@ -41,6 +41,8 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     run.reply_ttl_ms = options.result_ttl.count();
     run.started_ms = now;
     run.events = options.events;
+    run.priority = options.priority;
+    if (options.delay.count() > 0) run.not_before_ms = now + options.delay.count();
     out.push_back(Submission{run.run, run.reply, run.session});
     if (named) ops.note_session(run.session, run.run, options.session_ttl.count(), queue_keys);
     planner.start_run(std::move(input), std::move(run), ops);

@@ -23,6 +23,8 @@ struct SubmitOptions {
   /// How long the session's index lives once none of its runs is running; 0: forever.
   std::chrono::milliseconds session_ttl{std::chrono::hours(24)};
   bool events = false;  ///< workers publish the runs' events to KeySpace::events()
+  long long priority = 0;   ///< the runs' BullMQ priority (Envelope::priority); 0: none
+  std::chrono::milliseconds delay{0};  ///< no step of the runs starts sooner than this
 };
 
 struct Submission {

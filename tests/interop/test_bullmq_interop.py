@@ -460,6 +460,31 @@ class Am2zJobsReadBackTest(InteropTestCase):
                                                        "status": "done"})
         self.stop_worker(worker)
 
+    def test_prioritized_and_delayed_runs_read_back_as_bullmq_jobs(self):
+        """run --priority and run --delay: BullMQ (and Bull Board) see the first step as a
+        prioritized job with its priority, and as a delayed job with its delay."""
+        flow = self.write_tmp("board.yaml", BOARD_FLOW)
+        urgent = self.run_redis(flow, "--set", "mode=ok", "--detach", "--priority", "3")
+        self.assertEqual(urgent.code, 0, urgent.describe())
+        later = self.run_redis(flow, "--set", "mode=ok", "--detach", "--delay", "1h")
+        self.assertEqual(later.code, 0, later.describe())
+        qs = self.inspect()["queues"]
+        self.assertEqual(qs["board.stamp"]["counts"], counts(prioritized=1, delayed=1))
+        [prioritized] = qs["board.stamp"]["byStatus"]["prioritized"]
+        [delayed] = qs["board.stamp"]["byStatus"]["delayed"]
+        job = qs["board.stamp"]["jobs"][prioritized]
+        self.assertEqual((job["state"], job["priority"], job["opts"]["priority"]), ("prioritized", 3, 3))
+        self.assertIn(urgent.json()["run"], prioritized)
+        job = qs["board.stamp"]["jobs"][delayed]
+        self.assertEqual(job["state"], "delayed")
+        self.assertIn(later.json()["run"], delayed)
+        self.assertGreater(job["delay"], 3_500_000)
+        self.assertGreater(job["opts"]["delay"], 3_500_000)
+        worker, _ = self.serve(BOARD_FLOW)
+        result = harness.run("result", urgent.json()["run"], "--wait", "--redis", self.redis.url, timeout=30)
+        self.assertEqual(result.code, 0, result.describe())
+        self.stop_worker(worker)
+
     def test_join_waiting_for_children_reads_back(self):
         worker, flow = self.serve(BOARD_FLOW)
         submitted = self.run_redis(flow, "--set", "mode=slow", "--detach")

@@ -29,6 +29,13 @@ TEST_CASE("envelopes survive the round trip through opts JSON") {
   auto with_events = Envelope::from_json(Json::parse(e.to_json().dump()), KeySpace{});
   REQUIRE(with_events);
   CHECK(with_events->events);
+  CHECK_FALSE(e.to_json().contains("pri"));
+  e.priority = 3;
+  e.not_before_ms = 1700000000000;
+  auto prioritized = Envelope::from_json(Json::parse(e.to_json().dump()), KeySpace{});
+  REQUIRE(prioritized);
+  CHECK(prioritized->priority == 3);
+  CHECK(prioritized->not_before_ms == 1700000000000);
 }
 
 TEST_CASE("a malformed envelope names the field") {
@@ -42,6 +49,9 @@ TEST_CASE("a malformed envelope names the field") {
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","t0":"x"})", "opts.am2z.t0");
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","ev":"yes"})", "opts.am2z.ev");
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","join":{"q":"x"}})", "opts.am2z.join.id");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","pri":2097153})", "opts.am2z.pri");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","pri":-1})", "opts.am2z.pri");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","nb":"soon"})", "opts.am2z.nb");
   check(R"([1])", "opts.am2z");
 }
 

@@ -7,6 +7,7 @@
 #include "core/events.hpp"
 #include "core/redis/op_chunks.hpp"
 #include "core/redis/run_events.hpp"
+#include "core/redis/submitter.hpp"
 #include "flows/loader.hpp"
 #include "plugins/builtins.hpp"
 
@@ -88,12 +89,53 @@ TEST_CASE("a named session's steps are queued fairly; a generated session's go t
     OpList ops;
     Planner(*flow).start_run(state_of({{"kind", "x"}}), run, ops);
     const auto argv = argv_of(ops);
-    REQUIRE(argv.size() == 13);
+    REQUIRE(argv.size() == 15);
     return argv[1 + 10];
   };
   CHECK(fair_lane_of("tenant-7") == "tenant-7");
   CHECK(fair_lane_of(generated_session("r1")).empty());
   CHECK(fair_lane_of("").empty());
+}
+
+TEST_CASE("a step's priority wins over its run's; delays become a due time and BullMQ's opts") {
+  auto flow = plan(R"(
+version: 1
+name: f
+processors:
+  urgent: {use: set, with: {values: {a: 1}}, priority: 1, delay: 5s}
+  plain: {use: set, with: {values: {b: 1}}}
+flow:
+  parallel: [urgent, plain]
+)");
+  Envelope run = run_envelope();
+  run.priority = 7;
+  const long long before = unix_ms();
+  OpList ops;
+  Planner(*flow).start_run(state_of({}), run, ops);
+  const auto argv = argv_of(ops);
+  REQUIRE(shape(argv) == std::vector<std::string>{"G", "A bull:f.urgent:", "A bull:f.plain:", "A bull:f._join:"});
+  const auto opts = [&](std::size_t at) { return Json::parse(argv[at + 5]); };
+  CHECK(argv[1 + 12] == "1");  // its own priority
+  const long long due = std::stoll(argv[1 + 13]);
+  CHECK(due >= before + 5000);
+  CHECK(due <= unix_ms() + 5000);
+  CHECK(opts(1)["priority"] == 1);
+  CHECK(opts(1)["delay"].get<long long>() > 4000);
+  CHECK(argv[15 + 12] == "7");  // the run's
+  CHECK(argv[15 + 13] == "0");  // at once
+  CHECK(opts(15)["priority"] == 7);
+  CHECK_FALSE(opts(15).contains("delay"));
+  CHECK(argv[29 + 12] == "0");  // a join is never prioritized nor delayed
+  CHECK(argv[29 + 13] == "0");
+
+  // run --delay: nothing of the run starts before its time
+  Envelope later = run_envelope();
+  later.not_before_ms = unix_ms() + 60000;
+  OpList delayed;
+  Planner(*flow).start_run(state_of({}), later, delayed);
+  const auto dargv = argv_of(delayed);
+  CHECK(dargv[1 + 13] == std::to_string(later.not_before_ms));
+  CHECK(dargv[15 + 13] == std::to_string(later.not_before_ms));
 }
 
 TEST_CASE("finishing a step before a parallel adds every branch, then the join, then nothing else") {
@@ -107,7 +149,7 @@ TEST_CASE("finishing a step before a parallel adds every branch, then the join, 
   // the join comes after its children, so that it sees every one of them when created
   CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:f.b:", "A bull:f.c:", "A bull:f._join:"});
   // the join waits for its children; each child names it as parent
-  CHECK(argv[25 + 6] == "c");
+  CHECK(argv[29 + 6] == "c");
   CHECK(argv[1 + 7] == "bull:f._join:rr1.n.1");
   CHECK(argv[1 + 9] == "bull:f._join:rr1.n.1:dependencies");
   CHECK(argv[1 + 10] == "");  // the envelope names no session: the branch goes to wait, FIFO
@@ -241,7 +283,7 @@ TEST_CASE("a run with events: its steps carry processor:started's head; a group'
   const std::string head = argv[1 + 11];
   CHECK(head.starts_with(R"({"event":"processor:started","runId":"r1","sessionId":"tenant-a","processor":"a")"));
   CHECK(head.ends_with(R"(,"ts":")"));
-  CHECK(Json::parse(argv[14 + 1])["event"] == "flow:started");
+  CHECK(Json::parse(argv[16 + 1])["event"] == "flow:started");
 
   // the last step: processor:completed is the worker's; the planner adds flow:completed with
   // the outcome, in the same group, so a group skipped for a lost job publishes neither

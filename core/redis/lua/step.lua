@@ -45,7 +45,7 @@ local rcall = redis.call
 
 --#include step_helpers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 11, a = 11, S = 2, J = 6, O = 6, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 13, a = 13, S = 2, J = 6, O = 6, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -120,15 +120,17 @@ while i <= n do
               rcall("ZADD", q .. "marker", due, "1")
               xadd(q, "event", "delayed", "jobId", id, "delay", due)
             else
-              rcall("LPUSH", q .. "wait", id)
+              requeue(q, id)
               marker(q)
               xadd(q, "event", "waiting", "jobId", id, "prev", "failed")
             end
           end
         end
       elseif (op == "A" or op == "a") and not (op == "a" and rcall("EXISTS", ARGV[a] .. ARGV[a + 1]) == 1) then
-        -- A q id name data opts state parentKey parentJson parentDeps fairSession evStarted
-        -- state "w": ready (in wait, or in prioritized when fairSession names a session);
+        -- A q id name data opts state parentKey parentJson parentDeps fairSession evStarted priority due
+        -- state "w": ready (in wait, or in prioritized when fairSession names a session or it
+        -- has a priority), or delayed until `due` (ms, the caller's clock; 0: now) when that is
+        -- later than now;
         -- "c": a join that waits for its children, which were added before it (by this call or,
         -- for a big batch, by the chunks sent ahead): released at once when none is left.
         -- evStarted: see startedEvent. "a": the same, skipped when the job exists (a chunk sent
@@ -136,13 +138,16 @@ while i <= n do
         local q, id = ARGV[a], ARGV[a + 1]
         local k = q .. id
         local parentKey = ARGV[a + 6]
+        local priority = tonumber(ARGV[a + 11]) or 0
+        local due = tonumber(ARGV[a + 12]) or 0
+        local delay = (ARGV[a + 5] == "w" and due > now) and due - now or 0
         if parentKey ~= "" then
           rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", now,
-            "delay", 0, "priority", 0, "parentKey", parentKey, "parent", ARGV[a + 7])
+            "delay", delay, "priority", priority, "parentKey", parentKey, "parent", ARGV[a + 7])
           rcall("SADD", ARGV[a + 8], k)
         else
           rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", now,
-            "delay", 0, "priority", 0)
+            "delay", delay, "priority", priority)
         end
         if ARGV[a + 10] ~= "" then rcall("HSET", k, "am2zev", ARGV[a + 10]) end
         if allEvents then xadd(q, "event", "added", "jobId", id, "name", ARGV[a + 2]) end
@@ -152,16 +157,28 @@ while i <= n do
           if allEvents then xadd(q, "event", "waiting-children", "jobId", id) end
           -- a child that failed its parent (failParentOnFailure) before the join existed set defa
           release_parent(q, id, rcall("HEXISTS", k, "defa") == 1)
-        elseif fairSession ~= "" then
-          -- Start-time fair queuing over named sessions: a session's next job is tagged one after
-          -- its last queued one, but never before the queue's virtual time (field "": the tag
-          -- last taken), so a session arriving behind another's backlog is served next and each
-          -- session stays FIFO. Tags stay below 2^32, under every BullMQ priority score.
-          local fair = q .. "am2z:fair"
-          local f = rcall("HMGET", fair, "", fairSession)
-          local tag = math.max((tonumber(f[2]) or 0) + 1, tonumber(f[1]) or 0)
-          rcall("HSET", fair, fairSession, tag)
-          rcall("ZADD", q .. "prioritized", tag, id)
+        elseif delay > 0 then
+          -- BullMQ's delayed set; op "P" moves it on when due (to prioritized if it has a priority)
+          rcall("ZADD", q .. "delayed", due * 4096, id)
+          rcall("ZADD", q .. "marker", due, "1")
+          xadd(q, "event", "delayed", "jobId", id, "delay", due)
+        elseif fairSession ~= "" or priority > 0 then
+          local score
+          if fairSession ~= "" then
+            -- Start-time fair queuing over named sessions: a session's next job is tagged one
+            -- after its last queued one, but never before the queue's virtual time (field "": the
+            -- tag last taken), so a session arriving behind another's backlog is served next and
+            -- each session stays FIFO. Tags stay below 2^32: a priority p puts the job after
+            -- every job of a lower p, as BullMQ's scores do, and fairly among those of its own.
+            local fair = q .. "am2z:fair"
+            local f = rcall("HMGET", fair, "", fairSession)
+            local tag = math.max((tonumber(f[2]) or 0) + 1, tonumber(f[1]) or 0)
+            rcall("HSET", fair, fairSession, tag)
+            score = priority * 4294967296 + tag
+          else
+            score = priorityScore(q, priority)
+          end
+          rcall("ZADD", q .. "prioritized", score, id)
           marker(q)
           if allEvents then xadd(q, "event", "waiting", "jobId", id) end
         else
@@ -258,7 +275,7 @@ while i <= n do
         local due = rcall("ZRANGEBYSCORE", q .. "delayed", 0, (now + 1) * 4096 - 1, "LIMIT", 0, 1000)
         for _, id in ipairs(due) do
           rcall("ZREM", q .. "delayed", id)
-          rcall("LPUSH", q .. "wait", id)
+          requeue(q, id)
           rcall("HSET", q .. id, "delay", 0)
           xadd(q, "event", "waiting", "jobId", id, "prev", "delayed")
         end

@@ -11,6 +11,23 @@ local function marker(q)
   end
 end
 
+-- BullMQ's prioritized score: priority p (1 runs first, up to 2^21) times 2^32, plus a counter
+-- (BullMQ's "pc" key) so jobs of one priority stay FIFO.
+local function priorityScore(q, p)
+  return p * 4294967296 + rcall("INCR", q .. "pc") % 4294967296
+end
+
+-- A job ready again (a retry, a delayed job come due): back in prioritized when it has a priority,
+-- as BullMQ does, else at the back of wait.
+local function requeue(q, id)
+  local p = tonumber(rcall("HGET", q .. id, "priority")) or 0
+  if p > 0 then
+    rcall("ZADD", q .. "prioritized", priorityScore(q, p), id)
+  else
+    rcall("LPUSH", q .. "wait", id)
+  end
+end
+
 -- Ownership check and lock release, as BullMQ's finish does it; "" = job fetched without lock.
 local function release(q, id, token)
   if token ~= "" then
