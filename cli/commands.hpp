@@ -20,5 +20,6 @@ CommandHandler add_graph_command(CLI::App& app);
 CommandHandler add_processors_command(CLI::App& app);
 CommandHandler add_session_command(CLI::App& app);
 CommandHandler add_events_command(CLI::App& app);
+CommandHandler add_schedule_command(CLI::App& app);
 
 }  // namespace am2z::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       {"processors", add_processors_command(app)},
       {"session", add_session_command(app)},
       {"events", add_events_command(app)},
+      {"schedule", add_schedule_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -82,6 +82,13 @@ class KeySpace {
   /// Key prefixes ("bull:<queue>:") of the queues its runs put jobs on.
   std::string session_queues(std::string_view id) const { return session(id) + ":queues"; }
 
+  // Schedules (core/redis/schedules.hpp; op "K" of lua/step.lua claims their occurrences).
+  /// Sorted set of schedule ids by their next occurrence (ms).
+  std::string schedules() const { return own_ + "schedules"; }
+  /// A schedule's hash: flow, every (ms) or cron, input, session, created, next, last, fired,
+  /// pending (the next occurrence's run) and pendingJobs (its first jobs).
+  std::string schedule(std::string_view id) const { return own_ + "schedule:" + std::string(id); }
+
  private:
   std::string prefix_;
   std::string own_;

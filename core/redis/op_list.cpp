@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "core/redis/key_space.hpp"
+#include "core/redis/op_chunks.hpp"
 
 namespace am2z::redis {
 
@@ -89,6 +90,23 @@ void OpList::add(const std::string& q, const std::string& id, const std::string&
             extras.fair_session, extras.started_event, std::to_string(extras.priority), std::to_string(extras.due_ms)});
   if (waiting_children) join_starts_.push_back(joins_.size() - kAddArgs);
   ++ops_;
+}
+
+void OpList::claim_schedule(const std::string& schedule_key, const std::string& schedules_key, const std::string& id,
+                            long long expected_next, long long new_next, const std::string& pending_run,
+                            const std::string& pending_jobs) {
+  const std::string args[] = {"K", schedule_key, schedules_key, id, std::to_string(expected_next),
+                              std::to_string(new_next), pending_run, pending_jobs};
+  head_.insert(head_.begin(), std::begin(args), std::end(args));
+  ++ops_;
+}
+
+std::string OpList::added_jobs() const {
+  std::string out;
+  for (std::size_t i = 0; i < head_.size(); i += 1 + op_arity(head_[i])) {
+    if ((head_[i] == "A" || head_[i] == "a") && i + 2 < head_.size()) out += head_[i + 1] + "|" + head_[i + 2] + "\n";
+  }
+  return out;
 }
 
 void OpList::drop_dependency(const std::string& dependencies_key, const std::string& child_key) {

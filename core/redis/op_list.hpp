@@ -100,6 +100,15 @@ class OpList {
            const std::string& opts, bool waiting_children, const std::string& parent_key,
            const std::string& parent_json, const std::string& parent_dependencies, const JobExtras& extras = {});
   void drop_dependency(const std::string& dependencies_key, const std::string& child_key);
+  /// Claims a schedule's occurrence `expected_next` (ms; "0" for a new schedule) and moves it on
+  /// to `new_next`, whose run, `pending_run` with first jobs `pending_jobs` ("queueKeys|id"
+  /// lines), is what the group adds: goes first in the current group, which is skipped whole when
+  /// the schedule is gone or its occurrence was claimed already (core/redis/schedules.hpp).
+  void claim_schedule(const std::string& schedule_key, const std::string& schedules_key, const std::string& id,
+                      long long expected_next, long long new_next, const std::string& pending_run,
+                      const std::string& pending_jobs);
+  /// The jobs the current group adds ready or delayed (not joins), as "queueKeys|id" lines.
+  std::string added_jobs() const;
   /// How a child's end counts for its parent (BullMQ's parent options on failure).
   enum class ChildEnd { completed, failed, removed, fail_parent, continue_parent };
   /// A child of a join ended: completed (value = returnvalue JSON) or failed (value =

@@ -17,40 +17,50 @@ long long unix_ms() {
       .count();
 }
 
+Submission plan_run(const PlannedFlow& flow, State input, const SubmitOptions& options, long long now,
+                    std::string run_id, OpList& ops) {
+  Envelope run;
+  run.run = std::move(run_id);
+  if (!options.session.empty()) input.meta.session_id = options.session;
+  // A run without a named session is a session of its own: not indexed, which would cost every
+  // run a dozen writes (sessions.hpp, stop_session handles "session-<run>" by the run).
+  const bool named = !input.meta.session_id.empty();
+  if (!named) input.meta.session_id = generated_session(run.run);
+  run.flow = flow.flow().name;
+  run.flow_hash = flow.hash();
+  run.session = input.meta.session_id;
+  run.reply = options.reply_key.empty() ? flow.keys().run_result(run.run) : options.reply_key;
+  run.reply_ttl_ms = options.result_ttl.count();
+  run.started_ms = now;
+  run.events = options.events;
+  run.priority = options.priority;
+  if (options.delay.count() > 0) run.not_before_ms = now + options.delay.count();
+  Submission out{run.run, run.reply, run.session};
+  if (named) {
+    std::vector<std::string> queue_keys;
+    for (const auto& name : queues_of(flow)) queue_keys.push_back(flow.keys().queue(name));
+    ops.note_session(run.session, run.run, options.session_ttl.count(), queue_keys);
+  }
+  Planner(flow).start_run(std::move(input), std::move(run), ops);
+  return out;
+}
+
 Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& flow, std::vector<State> inputs,
                                             const SubmitOptions& options) {
   OpList ops;
   std::vector<Submission> out;
   out.reserve(inputs.size());
   const long long now = unix_ms();
-  const Planner planner(flow);
-  std::vector<std::string> queue_keys;
-  for (const auto& name : queues_of(flow)) queue_keys.push_back(flow.keys().queue(name));
-  for (State& input : inputs) {
-    Envelope run;
-    run.run = new_run_id();
-    if (!options.session.empty()) input.meta.session_id = options.session;
-    // A run without a named session is a session of its own: not indexed, which would cost every
-    // run a dozen writes (sessions.hpp, stop_session handles "session-<run>" by the run).
-    const bool named = !input.meta.session_id.empty();
-    if (!named) input.meta.session_id = generated_session(run.run);
-    run.flow = flow.flow().name;
-    run.flow_hash = flow.hash();
-    run.session = input.meta.session_id;
-    run.reply = options.reply_key.empty() ? flow.keys().run_result(run.run) : options.reply_key;
-    run.reply_ttl_ms = options.result_ttl.count();
-    run.started_ms = now;
-    run.events = options.events;
-    run.priority = options.priority;
-    if (options.delay.count() > 0) run.not_before_ms = now + options.delay.count();
-    out.push_back(Submission{run.run, run.reply, run.session});
-    if (named) ops.note_session(run.session, run.run, options.session_ttl.count(), queue_keys);
-    planner.start_run(std::move(input), std::move(run), ops);
-  }
+  for (State& input : inputs) out.push_back(plan_run(flow, std::move(input), options, now, new_run_id(), ops));
+  if (auto st = send_planned(c, flow, ops, now, options.all_events); !st) return fail(std::move(st.error()));
+  return out;
+}
+
+Status send_planned(Connection& c, const PlannedFlow& flow, OpList& ops, long long now, bool all_events) {
   StepHeader header;
   header.now_ms = now;
   header.token_prefix = "submit";
-  header.all_events = options.all_events;
+  header.all_events = all_events;
   header.run_results = flow.keys().run_results();
   // A run that starts with a big batch is added in calls of bounded size (op_chunks.hpp): its
   // items first, then its join and the rest. A submitter killed between them leaves the items
@@ -78,7 +88,7 @@ Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& fl
     at += n;
     if (auto r = run_script(c, ScriptId::step, argv); !r) return fail(std::move(r.error()));
   }
-  return out;
+  return {};
 }
 
 Result<Submission> submit_run(Connection& c, const PlannedFlow& flow, State input, const SubmitOptions& options) {

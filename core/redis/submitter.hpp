@@ -42,6 +42,14 @@ Result<Submission> submit_run(Connection& c, const PlannedFlow& flow, State inpu
 Result<std::vector<Submission>> submit_runs(Connection& c, const PlannedFlow& flow, std::vector<State> inputs,
                                             const SubmitOptions& options);
 
+/// Sends what plan_run (or other planning) put in `ops`, in calls of bounded size (op_chunks.hpp).
+Status send_planned(Connection& c, const PlannedFlow& flow, OpList& ops, long long now, bool all_events = false);
+
+/// Plans the start of one run `run_id` of `flow` into `ops` (a group of its own): what
+/// submit_runs sends for each input, `now` being the caller's clock (ms).
+Submission plan_run(const PlannedFlow& flow, State input, const SubmitOptions& options, long long now,
+                    std::string run_id, OpList& ops);
+
 /// Waits for the outcome payload ({"run", "ok", "state"|"error"}) on `reply_key` until `deadline`
 /// or cancellation; leaves it in place, so `am2z result` can read it again. Rides out a Redis
 /// restart (reconnecting for up to a minute). A TimeoutError or CancelledError when it gives up.

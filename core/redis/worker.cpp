@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/redis/schedules.hpp"
 #include "core/redis/scripts.hpp"
 #include "core/redis/worker_impl.hpp"
 
@@ -46,7 +47,11 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<std::share
     return false;
   }
   for (const auto& [group, code] : decoded->refused) {
-    log->warn("a finished job was not recorded (code {}): this worker no longer owned it", code);
+    if (code == kScheduleClaimedCode) {
+      log->debug("a schedule's occurrence was claimed by another worker (or the schedule removed)");
+    } else {
+      log->warn("a finished job was not recorded (code {}): this worker no longer owned it", code);
+    }
   }
   for (const auto& [q, due] : decoded->next_due) {
     if (auto it = bindings.find(q); it != bindings.end()) it->second->next_due = due;
@@ -348,6 +353,7 @@ bool Worker::Impl::housekeeping(Connection& conn, LoopTimers& t) {
   }
   if (now >= t.cancel_refresh) {
     refresh_cancelled(conn);
+    claim_schedules(conn);
     t.cancel_refresh = now + options.cancel_refresh;
   }
   if (now >= t.beat) {

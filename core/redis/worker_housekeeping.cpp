@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/redis/schedules.hpp"
 #include "core/redis/scripts.hpp"
 #include "core/redis/worker_impl.hpp"
 
@@ -78,6 +79,34 @@ void Worker::Impl::refresh_cancelled(Connection& c) {
     cancelled_runs = std::move(runs);
   }
   for (auto& c2 : to_cancel) c2->cancel("the run was cancelled by its submitter");
+}
+
+void Worker::Impl::claim_schedules(Connection& c) {
+  // A due schedule is claimed by whichever worker's call gets there first (op "K"): the others'
+  // plans are refused whole. Schedules of flows not served here wait for a worker that serves them.
+  auto due = due_schedules(c, space, now_ms(), 16);
+  if (!due) return;  // Redis away: the next tick asks again
+  OpList ops;
+  for (const std::string& id : *due) {
+    auto s = read_schedule(c, space, id);
+    if (!s || !*s) continue;
+    const Schedule& schedule = **s;
+    std::shared_ptr<const PlannedFlow> flow;
+    for (const auto& [keys, b] : bindings) {
+      if (b->flow->flow().name == schedule.flow) flow = b->flow;
+    }
+    if (!flow) continue;
+    const long long now = now_ms();
+    auto next = occurrence_after(schedule, now);
+    if (!next || *next < 0) {
+      log->warn("schedule {} has no next occurrence: {}", id, next ? "its cron never matches" : next.error().message);
+      continue;
+    }
+    if (auto st = plan_occurrence(*flow, schedule, schedule.next_ms, *next, now, ops); !st) {
+      log->error("schedule {} skipped: {}", id, st.error().message);
+    }
+  }
+  queue_groups(ops.take_fed_groups());
 }
 
 void Worker::Impl::renew_locks(Connection& c) {

@@ -297,6 +297,8 @@ struct Worker::Impl {
   // worker_housekeeping.cpp.
   void waker_loop(Connection& blocker);
   void refresh_cancelled(Connection& c);
+  /// Claims the due occurrences of schedules of flows served here (core/redis/schedules.hpp).
+  void claim_schedules(Connection& c);
   void renew_locks(Connection& c);
   void stalled_check(Connection& c);
   void heartbeat(Connection& c, bool alive);

@@ -7,6 +7,7 @@
 #include "core/events.hpp"
 #include "core/redis/op_chunks.hpp"
 #include "core/redis/run_events.hpp"
+#include "core/redis/schedules.hpp"
 #include "core/redis/submitter.hpp"
 #include "flows/loader.hpp"
 #include "plugins/builtins.hpp"
@@ -136,6 +137,46 @@ flow:
   const auto dargv = argv_of(delayed);
   CHECK(dargv[1 + 13] == std::to_string(later.not_before_ms));
   CHECK(dargv[15 + 13] == std::to_string(later.not_before_ms));
+}
+
+TEST_CASE("a schedule's occurrence is one group led by its claim, its run delayed until its time") {
+  auto flow = plan(kFlow);
+  Schedule s;
+  s.id = "nightly";
+  s.every_ms = 1000;
+  s.input = R"({"kind":"x"})";
+  const long long now = unix_ms(), at = now + 60000;
+  const std::string t = std::to_string(at);
+  OpList ops;
+  REQUIRE(plan_occurrence(*flow, s, 5000, at, now, ops));
+  const auto argv = argv_of(ops);
+  REQUIRE(shape(argv) == std::vector<std::string>{"G", "K am2z:schedule:nightly", "A bull:f.a:"});
+  CHECK(argv[2] == "am2z:schedule:nightly");
+  CHECK(argv[3] == "am2z:schedules");
+  CHECK(argv[4] == "nightly");
+  CHECK(argv[5] == "5000");  // the occurrence it claims
+  CHECK(argv[6] == t);       // the next one
+  CHECK(argv[7] == "nightly-" + t);
+  CHECK(argv[8] == "bull:f.a:|rnightly-" + t + ".n.0\n");
+  CHECK(argv[9 + 13] == t);  // its run is delayed until then
+  CHECK(Json::parse(argv[9 + 4])["kind"] == "x");
+  // a period keeps its phase; missed times are skipped
+  s.next_ms = 6000;
+  CHECK(*occurrence_after(s, 5000) == 7000);
+  CHECK(*occurrence_after(s, 6000) == 7000);
+  CHECK(*occurrence_after(s, 9500) == 10000);
+  s.every_ms = 0;
+  s.cron = "*/2 * * * * *";
+  CHECK(*occurrence_after(s, 9500) == 10000);
+  s.cron = "nonsense";
+  CHECK_FALSE(occurrence_after(s, 9500));
+  // a corrupt input in the schedule's hash plans nothing and names the key
+  s.input = "[1, 2]";
+  OpList none;
+  auto refused = plan_occurrence(*flow, s, 5000, at, now, none);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("am2z:schedule:nightly input") != std::string::npos);
+  CHECK(argv_of(none).empty());
 }
 
 TEST_CASE("finishing a step before a parallel adds every branch, then the join, then nothing else") {

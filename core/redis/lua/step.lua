@@ -25,7 +25,8 @@ Returns { {groupIndex, code}... for every group whose finish failed }, { fetched
 { next delayed due time (ms) per promoted queue... }, { {queue, until}... for every queue a limit
 kept from giving all that was asked: until = when a rate window opens (ms, the caller's clock),
 -1 = a concurrency cap (a finish elsewhere wakes the queue) }. Codes: -1 job missing, -2 lock
-missing, -3 job not active, -6 lock held by another worker.
+missing, -3 job not active, -6 lock held by another worker, -7 schedule occurrence already
+claimed (op "K").
 ]]
 local now = tonumber(ARGV[1])
 local lockMs = tonumber(ARGV[2])
@@ -45,7 +46,7 @@ local rcall = redis.call
 
 --#include step_helpers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 13, a = 13, S = 2, J = 6, O = 6, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 13, a = 13, S = 2, J = 6, O = 6, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2, K = 7 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -65,7 +66,27 @@ while i <= n do
     local a = i + 1
     i = a + arity[op]
     do
-      if op == "C" or op == "F" or op == "R" or op == "L" then
+      if op == "K" then
+        -- K scheduleKey schedulesKey id expectedNext newNext pendingRun pendingJobs: claims a
+        -- schedule's occurrence (core/redis/schedules.hpp). Leads its group, the next occurrence's
+        -- run: when the schedule is gone or another worker claimed it first, the run is skipped.
+        local k = ARGV[a]
+        if rcall("HGET", k, "next") ~= ARGV[a + 3] then
+          failedGroups[#failedGroups + 1] = { group, -7 }
+          local j = i
+          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "M" and ARGV[j] ~= "P" do
+            j = j + 1 + arity[ARGV[j]]
+          end
+          i = j
+        else
+          rcall("HSET", k, "next", ARGV[a + 4], "pending", ARGV[a + 5], "pendingJobs", ARGV[a + 6])
+          if ARGV[a + 3] ~= "0" then
+            rcall("HINCRBY", k, "fired", 1)
+            rcall("HSET", k, "last", ARGV[a + 3])
+          end
+          rcall("ZADD", ARGV[a + 1], ARGV[a + 4], ARGV[a + 2])
+        end
+      elseif op == "C" or op == "F" or op == "R" or op == "L" then
         -- C q id token processedOn atm returnvalue keep
         -- F q id token processedOn atm failedReason stacktrace keep
         -- R q id token processedOn atm failedReason stacktrace delay
