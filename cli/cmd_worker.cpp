@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/redis_support.hpp"
+#include "cli/worker_watch.hpp"
 #include "core/environment.hpp"
 #include "core/redis/worker.hpp"
 #include "flows/loader.hpp"
@@ -35,6 +37,8 @@ struct WorkerArgs {
   int max_call_depth = 10;
   bool max_call_depth_given = false;
   std::vector<std::string> plugins;
+  bool watch = false;
+  std::string version_wait = "60s";
 };
 
 int run(const WorkerArgs& a) {
@@ -44,7 +48,9 @@ int run(const WorkerArgs& a) {
   auto stalled = parse_duration_flag(a.stalled_interval,
                                      {.command = "worker", .flag = "--stalled-interval", .expected = kExpected});
   auto grace = parse_duration_flag(a.grace, {.command = "worker", .flag = "--grace", .expected = kExpected});
-  if (!lock || !stalled || !grace) return kExitUsage;
+  auto version_wait = parse_duration_flag(a.version_wait, {.command = "worker", .flag = "--version-wait",
+                                                          .expected = "a duration such as 60s", .allow_zero = true});
+  if (!lock || !stalled || !grace || !version_wait) return kExitUsage;
   auto max_job = parse_size_flag(a.max_job_size, "worker", "--max-job-size", 1024, "1KiB");
   if (!max_job) return kExitUsage;
   auto endpoint = resolve_endpoint(a.redis, "worker");
@@ -61,6 +67,7 @@ int run(const WorkerArgs& a) {
   auto catalog = load_plugins(a.plugins);
   if (!catalog) return kExitInvalid;
   std::vector<std::shared_ptr<const redis::PlannedFlow>> flows;
+  ServedFlows served;
   for (const auto& file : files) {
     if (is_flow_library(file)) {
       spdlog::debug("{}: no flow: key, a library for include: (skipped)", file);
@@ -68,6 +75,7 @@ int run(const WorkerArgs& a) {
     }
     auto planned = plan_flow_file(file, *catalog, a.redis.prefix);
     if (!planned) return kExitInvalid;
+    served[planned->flow().name] = planned;
     flows.push_back(std::move(planned));
   }
 
@@ -79,6 +87,7 @@ int run(const WorkerArgs& a) {
   options.stalled_interval = *stalled;
   options.max_stalled = a.max_stalled;
   options.grace = *grace;
+  options.version_wait = *version_wait;
   options.name = a.name;
   options.keep_completed = !a.remove_on_complete;
   options.keep_failed = !a.remove_on_fail;
@@ -94,7 +103,18 @@ int run(const WorkerArgs& a) {
     return kExitInvalid;
   }
   const CancelToken stop = install_interrupt_handler();
-  if (auto st = (*worker)->run(stop); !st) {
+  // The watcher stops with the worker, whichever way it stops.
+  const CancelSource watching(stop);
+  std::thread watcher;
+  if (a.watch) {
+    watcher = std::thread([&] {
+      follow_flow_files(**worker, a.flows, *catalog, a.redis.prefix, std::move(served), watching.token());
+    });
+  }
+  Status served_ok = (*worker)->run(stop);
+  watching.cancel("the worker stopped");
+  if (watcher.joinable()) watcher.join();
+  if (auto st = served_ok; !st) {
     std::fprintf(stderr, "am2z worker: cannot use Redis at %s: %s\n", endpoint->display().c_str(),
                  st.error().message.c_str());
     return kExitUnreachable;
@@ -125,6 +145,11 @@ CommandHandler add_worker_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000))
       ->each([args](const std::string&) { args->max_call_depth_given = true; });
   add_plugin_option(cmd, args->plugins);
+  cmd->add_option("--version-wait", args->version_wait,
+                  "A step built by another version of a served flow waits this long for a worker with that "
+                  "version, then fails (default 60s; 0: fails at once)");
+  cmd->add_flag("--watch", args->watch,
+                "Follow the --flows files and directories: serve new and changed flows, stop fetching removed ones");
   cmd->add_flag("--remove-on-complete", args->remove_on_complete, "Delete jobs when they complete");
   cmd->add_flag("--remove-on-fail", args->remove_on_fail, "Delete jobs when they fail");
   cmd->add_option("--queue-events", args->events,

@@ -30,6 +30,9 @@ struct WorkerOptions {
   std::chrono::milliseconds stalled_interval{30000};
   int max_stalled = 1;
   std::chrono::milliseconds grace{30000};     ///< SIGTERM: how long active jobs may finish
+  /// A step job of another version of a served flow (a rolling deployment) goes back to the
+  /// queue for a worker that has that version, until it is this old; then it fails. 0: fails at once.
+  std::chrono::milliseconds version_wait{60000};
   std::chrono::milliseconds idle_poll{1000};  ///< longest block on the markers
   bool keep_completed = true;                 ///< false: delete a job when it completes
   bool keep_failed = true;

@@ -11,6 +11,11 @@ namespace am2z::redis {
 
 using namespace detail;
 
+namespace {
+/// Retired flow versions kept per worker (each holds its plan and processors).
+constexpr std::size_t kRetiredFlows = 16;
+}  // namespace
+
 Status Worker::Impl::add_bindings(const std::shared_ptr<const PlannedFlow>& flow) {
   const KeySpace& layout = flow->keys();
   if (layout.prefix() != options.prefix) {
@@ -56,6 +61,15 @@ Status Worker::Impl::add_bindings(const std::shared_ptr<const PlannedFlow>& flow
 
 Status Worker::Impl::remove_bindings(const std::string& flow_name) {
   std::lock_guard lock(mutex);
+  for (const auto& f : served_flows) {
+    if (f->flow().name != flow_name) continue;
+    retired_flows.push_back(f);
+    if (retired_flows.size() > kRetiredFlows) {
+      const std::string gone = retired_flows.front()->hash();
+      retired_flows.pop_front();
+      std::erase_if(retired_bindings, [&](const auto& kv) { return kv.first.first == gone; });
+    }
+  }
   const auto erased = std::erase_if(served_flows, [&](const auto& f) { return f->flow().name == flow_name; });
   if (erased == 0) {
     return fail(errors::configuration("flows", "this worker serves no flow named '" + flow_name + "'"));
@@ -66,6 +80,31 @@ Status Worker::Impl::remove_bindings(const std::string& flow_name) {
   wake.notify_all();
   waker_wake.notify_all();
   return {};
+}
+
+std::shared_ptr<Binding> Worker::Impl::retired_binding(const Binding& b, const std::string& hash) {
+  std::lock_guard lock(mutex);
+  const auto key = std::make_pair(hash, b.keys);
+  if (auto it = retired_bindings.find(key); it != retired_bindings.end()) return it->second;
+  for (const auto& flow : retired_flows) {
+    if (flow->hash() != hash || flow->flow().name != b.flow->flow().name) continue;
+    auto old = std::make_shared<Binding>();
+    old->name = b.name;
+    old->keys = b.keys;
+    old->flow = flow;
+    if (b.instance) {  // the step's instance in that version, by name
+      for (const auto& entry : flow->entries()) {
+        if (entry.node->kind() != NodeKind::processor) continue;
+        const auto& inst = static_cast<const ProcessorNode*>(entry.node)->instance_ptr();
+        if (inst->name == b.instance->name) old->instance = inst;
+      }
+      if (!old->instance) return nullptr;  // that version had no such step
+    }
+    old->planner = std::make_unique<Planner>(*flow);
+    retired_bindings.emplace(key, old);
+    return old;
+  }
+  return nullptr;
 }
 
 bool Worker::Impl::follow_bindings() {

@@ -81,6 +81,9 @@ struct Finished {
   Json opts;                            ///< the job\'s options (retention)
   const RetryPolicy* policy = nullptr;  ///< am2z jobs: the instance's retry policy
   bool interrupted = false;             ///< stopped by shutdown: goes back to wait, attempt not counted
+  /// Built by another version of its flow, and young enough to wait for a worker that has it:
+  /// goes back to the queue, delayed, attempt not counted (WorkerOptions::version_wait).
+  bool other_version = false;
   /// The envelope cannot place the job in this flow: its run gets the failure as its outcome
   /// directly, and nothing of its flow is scheduled.
   bool tell_run_directly = false;
@@ -170,6 +173,11 @@ struct Worker::Impl {
   detail::BindingMap served_bindings;
   std::vector<std::shared_ptr<const PlannedFlow>> served_flows;
   std::uint64_t served_version = 0;
+  /// Versions of flows no longer served (replaced by remove_flow + add_flow, as --watch does):
+  /// the steps their runs still have queued are run with them. The newest kRetiredFlows kept.
+  std::deque<std::shared_ptr<const PlannedFlow>> retired_flows;
+  /// Bindings made for retired versions, by flow hash and queue key prefix.
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<detail::Binding>> retired_bindings;
 
   // The dispatcher's own:
   detail::BindingMap bindings;  ///< what it fetches from: `served_bindings` as of its last look
@@ -238,6 +246,9 @@ struct Worker::Impl {
   // worker_bindings.cpp: which queues are served.
   Status add_bindings(const std::shared_ptr<const PlannedFlow>& flow);
   Status remove_bindings(const std::string& flow_name);
+  /// The binding of a retired version `hash` of `b`'s flow for `b`'s queue; null when this
+  /// worker never served that version. Thread-safe.
+  std::shared_ptr<detail::Binding> retired_binding(const detail::Binding& b, const std::string& hash);
   bool follow_bindings();
   std::vector<std::string> marker_keys(std::uint64_t& version);
 
@@ -280,7 +291,7 @@ struct Worker::Impl {
     std::optional<Error> failure_;
   };
   /// Merges a join's children: what the join ended with.
-  Finished settle_join(FetchedJob job, const std::shared_ptr<Binding>& b);
+  Finished settle_join(FetchedJob job, std::shared_ptr<Binding> b);
   /// A join the worker stopped merging: back to wait for another worker, its attempt not counted.
   Finished interrupted(Finished f, FetchedJob job) const;
   Status check_envelope(const FetchedJob& job, const Binding& b, const Envelope& env) const;

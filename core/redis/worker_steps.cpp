@@ -14,6 +14,9 @@ using namespace detail;
 
 namespace {
 
+/// How long a job of another flow version waits before a worker takes it again (ms).
+constexpr long long kOtherVersionRetryMs = 1000;
+
 double unit_random() {
   thread_local std::mt19937_64 gen{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
@@ -147,11 +150,26 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
   f.opts = std::move(in.opts);
   f.envelope = std::move(in.envelope);
   f.tell_run_directly = in.envelope_partial;
+  if (f.envelope && !f.tell_run_directly && f.envelope->flow_hash != b->flow->hash()) {
+    // a run started before this worker reloaded its flow goes on with its own version
+    if (auto older = retired_binding(*b, f.envelope->flow_hash)) {
+      b = std::move(older);
+      f.binding = b;
+      f.policy = &b->instance->policy.retry;
+      f.max_attempts = std::max(1, b->instance->policy.retry.attempts);
+    }
+  }
   if (in.foreign) foreign_options(f);
   notify(&WorkerObserver::step_started, job, f, nullptr);
   if (f.envelope && !f.tell_run_directly) {
     // Before anything else: a job that does not belong here must not steer this flow's runs.
     if (auto st = check_envelope(job, *b, *f.envelope); !st) {
+      const bool other_version =
+          f.envelope->flow == b->flow->flow().name && f.envelope->flow_hash != b->flow->hash();
+      if (other_version && now_ms() - job.number("timestamp") < options.version_wait.count()) {
+        f.other_version = true;  // a rolling deployment: another worker may have that version
+        return finish(fail(std::move(st.error())));
+      }
       f.max_attempts = 1;
       f.tell_run_directly = true;
       return finish(fail(std::move(st.error())));
@@ -257,6 +275,14 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
     ops.wake(job.queue);
     f.binding->maybe_ready = true;
   }
+  if (f.other_version) {
+    // back in a second, attempt not counted, so a worker with the job's version may take it
+    const std::string why = "waiting for a worker with its flow's version (sha256 " +
+                            f.envelope->flow_hash.substr(0, 12) + "): " + f.outcome.error().message;
+    log->debug("{}: {}", job.key(), why);
+    ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt - 1, why, "[]", kOtherVersionRetryMs);
+    return;
+  }
   if (f.interrupted) {  // shutdown: back to wait for another worker, this attempt not counted
     ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt - 1, "worker shutting down", "[]", 0);
     const Error why = f.outcome ? errors::cancelled("worker shutting down") : f.outcome.error();
@@ -302,7 +328,7 @@ void Worker::Impl::take_join(FetchedJob job, const std::shared_ptr<Binding>& b, 
   });
 }
 
-Finished Worker::Impl::settle_join(FetchedJob job, const std::shared_ptr<Binding>& b) {
+Finished Worker::Impl::settle_join(FetchedJob job, std::shared_ptr<Binding> b) {
   Finished f;
   f.binding = b;
   f.processed_on = now_ms();
@@ -311,6 +337,12 @@ Finished Worker::Impl::settle_join(FetchedJob job, const std::shared_ptr<Binding
   f.opts = std::move(in.opts);
   f.envelope = std::move(in.envelope);
   f.tell_run_directly = in.envelope_partial;
+  if (f.envelope && !f.tell_run_directly && f.envelope->flow_hash != b->flow->hash()) {
+    if (auto older = retired_binding(*b, f.envelope->flow_hash)) {  // as run_leaf
+      b = std::move(older);
+      f.binding = b;
+    }
+  }
   if (f.envelope && !f.tell_run_directly) {
     if (auto st = check_envelope(job, *b, *f.envelope); !st) {
       in.error = std::move(st.error());

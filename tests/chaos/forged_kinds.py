@@ -159,7 +159,9 @@ def kinds(tmp):
     deep = "[" * DEEP + "]" * DEEP
     ks = [
         Kind("unknown_flow", lambda f: f.job("unknown_flow", env={"flow": "nosuch"}), ("nosuch",)),
-        Kind("wrong_flow_hash", lambda f: f.job("wrong_flow_hash", env={"fh": "0" * 64}), ("another version",)),
+        # older than any --version-wait: no worker with its version is coming, it fails at once
+        Kind("wrong_flow_hash", lambda f: f.job("wrong_flow_hash", env={"fh": "0" * 64}, extra={"timestamp": "1"}),
+             ("another version",)),
         Kind("flow_hash_not_a_string", lambda f: f.job("x", env={"fh": 12}), ("opts.am2z.fh",)),
         Kind("run_not_a_string", lambda f: f.job("x", env={"run": 7}, job_id="forged-run-not-string"),
              ("opts.am2z.run",), outcome="optional"),

@@ -216,12 +216,45 @@ class Trust(DistributedTestCase):
         with open(original, "w", encoding="utf-8") as f:
             f.write(FAILING.replace("broken, ok", "ok"))
         changed = self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok").replace("a: 1", "a: 2"))
-        self.start_worker(original)
+        self.start_worker(original, args=("--version-wait", "0"))
         res = self.run_redis(changed)
         self.assertExit(res, 1)
         err = res.error()
         self.assertIn("another version of flow 'failing'", err["message"])
         self.assertIn("refuses to run it", err["message"])
+
+    def test_in_a_rolling_deployment_a_step_waits_for_a_worker_with_its_version(self):
+        os.makedirs(self.tmp_path("old"))
+        old = os.path.join(self.tmp, "old", "f.yaml")
+        with open(old, "w", encoding="utf-8") as f:
+            f.write(FAILING.replace("broken, ok", "ok"))
+        new = self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok").replace("a: 1", "a: 2"))
+        self.start_worker(old, args=("--version-wait", "30s"))
+        submitted = self.run_redis(new, "--detach")
+        self.assertSucceeded(submitted)
+        run = submitted.json()["run"]
+        time.sleep(1.5)  # the old worker took the new version's step and handed it back
+        self.assertExit(harness.run("result", run, "--redis", self.redis.url), 5)
+        job = f"bull:failing.ok:r{run}.n.0"
+        self.assertIn("waiting for a worker with its flow's version", self.redis.client("HGET", job, "failedReason"))
+        self.assertEqual(self.redis.client("HGET", job, "atm"), "0", "a hand-back is not an attempt")
+        self.start_worker(new)  # the new version arrives
+        res = harness.run("result", run, "--wait", "--redis", self.redis.url, timeout=30)
+        self.assertSucceeded(res)
+        self.assertEqual(res.json()["a"], 2)
+
+    def test_a_step_of_another_version_fails_once_its_wait_is_over(self):
+        os.makedirs(self.tmp_path("old"))
+        old = os.path.join(self.tmp, "old", "f.yaml")
+        with open(old, "w", encoding="utf-8") as f:
+            f.write(FAILING.replace("broken, ok", "ok"))
+        new = self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok").replace("a: 1", "a: 2"))
+        self.start_worker(old, args=("--version-wait", "2s"))
+        started = time.monotonic()
+        res = self.run_redis(new)
+        self.assertExit(res, 1)
+        self.assertGreaterEqual(time.monotonic() - started, 1.9)
+        self.assertIn("another version of flow 'failing'", res.error()["message"])
 
     def test_a_change_in_an_included_file_is_a_different_flow(self):
         import shutil
@@ -230,7 +263,7 @@ class Trust(DistributedTestCase):
         lib = os.path.join(submit_copy, "lib", "pricing.yaml")
         with open(lib, "a", encoding="utf-8") as f:
             f.write("\n# a comment is enough: the content changed\n")
-        self.start_worker(worker_copy)
+        self.start_worker(worker_copy, args=("--version-wait", "0"))
         res = self.run_redis(os.path.join(submit_copy, "quote.yaml"), "-i", harness.example("reuse", "quote-input.json"))
         self.assertExit(res, 1)
         self.assertIn("another version of flow", res.error()["message"])
