@@ -210,12 +210,16 @@ class SubmitAndWait(DistributedTestCase):
 
 
 class Trust(DistributedTestCase):
-    def test_a_job_from_another_version_of_the_flow_is_refused(self):
-        os.makedirs(self.tmp_path("w"))
-        original = os.path.join(self.tmp, "w", "f.yaml")
-        with open(original, "w", encoding="utf-8") as f:
+    def two_versions(self):
+        """Two files of flow 'failing' that differ (a: 1 and a: 2): the old one and the new one."""
+        os.makedirs(self.tmp_path("old"))
+        old = os.path.join(self.tmp, "old", "f.yaml")
+        with open(old, "w", encoding="utf-8") as f:
             f.write(FAILING.replace("broken, ok", "ok"))
-        changed = self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok").replace("a: 1", "a: 2"))
+        return old, self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok").replace("a: 1", "a: 2"))
+
+    def test_a_job_from_another_version_of_the_flow_is_refused(self):
+        original, changed = self.two_versions()
         self.start_worker(original, args=("--version-wait", "0"))
         res = self.run_redis(changed)
         self.assertExit(res, 1)
@@ -224,11 +228,7 @@ class Trust(DistributedTestCase):
         self.assertIn("refuses to run it", err["message"])
 
     def test_in_a_rolling_deployment_a_step_waits_for_a_worker_with_its_version(self):
-        os.makedirs(self.tmp_path("old"))
-        old = os.path.join(self.tmp, "old", "f.yaml")
-        with open(old, "w", encoding="utf-8") as f:
-            f.write(FAILING.replace("broken, ok", "ok"))
-        new = self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok").replace("a: 1", "a: 2"))
+        old, new = self.two_versions()
         self.start_worker(old, args=("--version-wait", "30s"))
         submitted = self.run_redis(new, "--detach")
         self.assertSucceeded(submitted)
@@ -244,11 +244,7 @@ class Trust(DistributedTestCase):
         self.assertEqual(res.json()["a"], 2)
 
     def test_a_step_of_another_version_fails_once_its_wait_is_over(self):
-        os.makedirs(self.tmp_path("old"))
-        old = os.path.join(self.tmp, "old", "f.yaml")
-        with open(old, "w", encoding="utf-8") as f:
-            f.write(FAILING.replace("broken, ok", "ok"))
-        new = self.write_tmp("f.yaml", FAILING.replace("broken, ok", "ok").replace("a: 1", "a: 2"))
+        old, new = self.two_versions()
         self.start_worker(old, args=("--version-wait", "2s"))
         started = time.monotonic()
         res = self.run_redis(new)
