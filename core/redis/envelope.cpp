@@ -13,6 +13,11 @@ Json Envelope::to_json() const {
   if (events) j["ev"] = 1;
   if (priority > 0) j["pri"] = priority;
   if (not_before_ms > 0) j["nb"] = not_before_ms;
+  if (!deadlines.empty()) {
+    Json list = Json::array();
+    for (const auto& d : deadlines) list.push_back(Json{{"path", d.path}, {"node", d.label}, {"at", d.at_ms}, {"ms", d.timeout_ms}});
+    j["dl"] = std::move(list);
+  }
   if (join) j["join"] = Json{{"q", join->queue}, {"id", join->id}, {"node", join->node}, {"i", join->index}};
   return j;
 }
@@ -89,6 +94,20 @@ Result<Envelope> Envelope::from_json(const Json& j, const KeySpace& keys) {
   auto not_before = number(j, "nb");
   if (!not_before) return fail(std::move(not_before.error()));
   e.not_before_ms = *not_before;
+  if (auto it = j.find("dl"); it != j.end()) {
+    if (!it->is_array()) return fail(bad("dl", std::string("must be an array, found ") + it->type_name()));
+    for (const Json& d : *it) {
+      if (!d.is_object()) return fail(bad("dl", "must hold objects"));
+      auto at = number(d, "at");
+      auto ms = number(d, "ms");
+      auto path = text(d, "path", true);
+      auto node = text(d, "node", true);
+      if (!at || *at <= 0) return fail(bad("dl.at", "must be a time in ms"));
+      if (!ms || *ms <= 0) return fail(bad("dl.ms", "must be a timeout in ms"));
+      if (!path || !node) return fail(bad("dl.path", "and dl.node must be strings"));
+      e.deadlines.push_back(NodeDeadline{std::move(*path), std::move(*node), *at, *ms});
+    }
+  }
   if (auto it = j.find("join"); it != j.end()) {
     if (!it->is_object()) return fail(bad("join", "must be an object"));
     JoinRef ref;
@@ -103,6 +122,21 @@ Result<Envelope> Envelope::from_json(const Json& j, const KeySpace& keys) {
     e.join = std::move(ref);
   }
   return e;
+}
+
+void Envelope::keep_deadlines_over(const std::string& path) {
+  std::erase_if(deadlines, [&](const NodeDeadline& d) {
+    return !(path == d.path || (path.starts_with(d.path) && path.size() > d.path.size() && path[d.path.size()] == '.'));
+  });
+}
+
+const NodeDeadline* Envelope::deadline() const {
+  const NodeDeadline* first = nullptr;
+  for (const auto& d : deadlines) {
+    const bool over = node == d.path || (node.starts_with(d.path) && node.size() > d.path.size() && node[d.path.size()] == '.');
+    if (over && (!first || d.at_ms < first->at_ms)) first = &d;
+  }
+  return first;
 }
 
 bool is_run_id(std::string_view id) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/json.hpp"
 #include "core/redis/key_space.hpp"
@@ -27,6 +28,14 @@ struct JoinRef {
 /// The session of a run submitted without one: "session-<run id>", not indexed.
 inline std::string generated_session(const std::string& run_id) { return "session-" + run_id; }
 
+/// A composite node's deadline, carried by the jobs under it.
+struct NodeDeadline {
+  std::string path;   ///< the node's path ("n.1")
+  std::string label;  ///< its label, for the error
+  long long at_ms = 0;       ///< ms since the epoch
+  long long timeout_ms = 0;  ///< its timeout:
+};
+
 struct Envelope {
   std::string run;        ///< run id
   std::string flow;       ///< flow name
@@ -43,6 +52,14 @@ struct Envelope {
   long long priority = 0;
   /// run --delay: no step of the run starts before this time (ms since the epoch). 0: none.
   long long not_before_ms = 0;
+  /// The deadlines of the composite nodes with a `timeout:` the job is inside: a step not done
+  /// by the earliest fails, or is cancelled, with that node's "timed out after <ms>ms".
+  std::vector<NodeDeadline> deadlines;
+
+  /// Keeps only the deadlines of nodes that contain node path `path` (itself included).
+  void keep_deadlines_over(const std::string& path);
+  /// The earliest deadline that holds at this job's node; null when none.
+  const NodeDeadline* deadline() const;
   std::optional<JoinRef> join;
 
   /// Whether the run's session was named by its submitter (indexed, served fairly) rather

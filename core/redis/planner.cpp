@@ -275,6 +275,14 @@ void Planner::start_run(State input, Envelope run, OpList& ops) const {
 void Planner::start(int e, State state, Envelope env, const std::string& child_key, OpList& ops, bool& added) const {
   const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
   env.node = entry.path;
+  // The deadlines of the nodes it is inside travel with every job under them; leaving a node
+  // leaves its deadline behind.
+  env.keep_deadlines_over(entry.path);
+  if (entry.node->timeout && entry.node->kind() != NodeKind::processor) {
+    const long long now = std::chrono::duration_cast<Millis>(SystemClock::now().time_since_epoch()).count();
+    env.deadlines.push_back(
+        NodeDeadline{entry.path, entry.node->label(), now + entry.node->timeout->count(), entry.node->timeout->count()});
+  }
   Step step(*this, e, env, child_key, ops, added);
   entry.node->plan_start(std::move(state), step);
 }

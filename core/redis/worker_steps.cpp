@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "core/guarded.hpp"
 #include "core/redis/join_children.hpp"
 #include "core/redis/worker_impl.hpp"
 
@@ -197,6 +198,14 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
     f.max_attempts = 1;
     return finish(fail(errors::cancelled("run " + f.envelope->run + " was cancelled by its submitter")));
   }
+  // A composite node around the step has a timeout: past it the step never runs, and a step
+  // still running at it is cancelled, both with the node's error, as in-process.
+  const NodeDeadline* node_deadline = f.envelope ? f.envelope->deadline() : nullptr;
+  const long long left_ms = node_deadline ? node_deadline->at_ms - now_ms() : 0;
+  if (node_deadline && left_ms <= 0) {
+    f.max_attempts = 1;
+    return finish(fail(errors::timeout(node_deadline->label, node_deadline->timeout_ms)));
+  }
 
   auto shared = std::make_shared<am2z::detail::RunShared>();
   shared->run_id = f.envelope ? f.envelope->run : job.id;
@@ -211,12 +220,23 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
   State state = std::move(*input);  // no copy: a failure reads the job's input again (below)
   // The instance's concurrency and rate limits held when the job was fetched, across every
   // worker (lua/step.lua, op "M"): the step runs at once.
-  Status st = run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
+  Status st = node_deadline
+                  ? run_guarded(
+                        [&](State& s, const Scope& sc) {
+                          return run_attempt(b->instance, s, sc, 1, static_cast<int>(f.attempt));
+                        },
+                        state, scope, SteadyClock::now() + Millis(left_ms), node_deadline->label,
+                        Millis(node_deadline->timeout_ms))
+                  : run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
   if (st) {
     state.meta.bump();
     return finish(std::move(state));
   }
   Error e = std::move(st.error());
+  if (node_deadline && now_ms() >= node_deadline->at_ms) {
+    f.max_attempts = 1;  // the node is over: no retry of the step
+    if (e.category != ErrorCategory::timeout) e = errors::timeout(node_deadline->label, node_deadline->timeout_ms);
+  }
   annotate_failure(e, *b->instance);
   if (stopping.load() && token.cancelled()) f.interrupted = true;
   if (!e.partial_state) {

@@ -36,6 +36,22 @@ TEST_CASE("envelopes survive the round trip through opts JSON") {
   REQUIRE(prioritized);
   CHECK(prioritized->priority == 3);
   CHECK(prioritized->not_before_ms == 1700000000000);
+  // node deadlines: the earliest of those over the job's node holds
+  e.node = "n.1.0";
+  e.deadlines = {{"n.1", "fan", 2000, 500}, {"n", "flow", 1000, 9000}, {"n.2", "other", 10, 1}};
+  auto timed = Envelope::from_json(Json::parse(e.to_json().dump()), KeySpace{});
+  REQUIRE(timed);
+  REQUIRE(timed->deadlines.size() == 3);
+  REQUIRE(timed->deadline() != nullptr);
+  CHECK(timed->deadline()->label == "flow");
+  timed->keep_deadlines_over("n.1.0");  // leaving n.2 (a sibling) behind
+  CHECK(timed->deadlines.size() == 2);
+  timed->keep_deadlines_over("n.3");
+  CHECK(timed->deadlines.size() == 1);
+  CHECK(timed->deadlines[0].path == "n");
+  timed->node = "n.10";  // "n.1" is not a prefix of "n.10" as a node path
+  timed->deadlines = {{"n.1", "fan", 5, 500}};
+  CHECK(timed->deadline() == nullptr);
 }
 
 TEST_CASE("a malformed envelope names the field") {
@@ -52,6 +68,9 @@ TEST_CASE("a malformed envelope names the field") {
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","pri":2097153})", "opts.am2z.pri");
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","pri":-1})", "opts.am2z.pri");
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","nb":"soon"})", "opts.am2z.nb");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","dl":{}})", "opts.am2z.dl");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","dl":[{"path":"n","node":"x","at":0,"ms":5}]})",
+        "opts.am2z.dl.at");
   check(R"([1])", "opts.am2z");
 }
 
