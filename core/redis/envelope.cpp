@@ -124,17 +124,21 @@ Result<Envelope> Envelope::from_json(const Json& j, const KeySpace& keys) {
   return e;
 }
 
+namespace {
+/// Whether node path `inner` is `outer` or under it ("n.1.0" is under "n.1", "n.10" is not).
+bool within(const std::string& inner, const std::string& outer) {
+  return inner == outer || (inner.starts_with(outer) && inner.size() > outer.size() && inner[outer.size()] == '.');
+}
+}  // namespace
+
 void Envelope::keep_deadlines_over(const std::string& path) {
-  std::erase_if(deadlines, [&](const NodeDeadline& d) {
-    return !(path == d.path || (path.starts_with(d.path) && path.size() > d.path.size() && path[d.path.size()] == '.'));
-  });
+  std::erase_if(deadlines, [&](const NodeDeadline& d) { return !within(path, d.path); });
 }
 
 const NodeDeadline* Envelope::deadline() const {
   const NodeDeadline* first = nullptr;
   for (const auto& d : deadlines) {
-    const bool over = node == d.path || (node.starts_with(d.path) && node.size() > d.path.size() && node[d.path.size()] == '.');
-    if (over && (!first || d.at_ms < first->at_ms)) first = &d;
+    if (within(node, d.path) && (!first || d.at_ms < first->at_ms)) first = &d;
   }
   return first;
 }
