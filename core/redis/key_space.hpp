@@ -65,8 +65,8 @@ class KeySpace {
   std::string worker(std::string_view name) const;
 
   /// Stream of the lifecycle and custom events of runs submitted with events on (bounded: see
-  /// kEventsRetention); each entry holds one or more events as fields run, sess and e (the
-  /// event's JSON), repeated in order.
+  /// kEventsRetention); each entry holds one step-script call's events in fields named "ev",
+  /// each one or more events' JSON texts joined by newlines, in order.
   std::string events() const { return own_ + "events"; }
 
   // Sessions: an index over the queues (lua/step.lua keeps it; core/redis/sessions.hpp reads it).
