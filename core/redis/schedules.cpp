@@ -43,10 +43,10 @@ Schedule from_fields(std::string id, const Reply& r) {
   return s;
 }
 
-/// Deletes the pending occurrence's queued jobs ("queueKeys|id" lines) and cancels its run, so
-/// nothing of it runs, whether or not a worker promoted or took a job meanwhile.
+/// Deletes the pending occurrence's jobs that are still queued ("queueKeys|id" lines; one that
+/// already ran, or runs, is left as it is) and cancels its run, so nothing more of it runs,
+/// whether or not a worker promoted or took a job meanwhile.
 Status drop_pending(Connection& c, const KeySpace& keys, const std::string& run, const std::string& jobs) {
-  std::vector<std::vector<std::string>> commands;
   std::size_t start = 0;
   while (start < jobs.size()) {
     const auto nl = jobs.find('\n', start);
@@ -55,14 +55,13 @@ Status drop_pending(Connection& c, const KeySpace& keys, const std::string& run,
     const auto bar = line.find('|');
     if (bar == std::string::npos) continue;
     const std::string q = line.substr(0, bar), id = line.substr(bar + 1);
-    commands.push_back({"ZREM", q + "delayed", id});
-    commands.push_back({"ZREM", q + "prioritized", id});
-    commands.push_back({"LREM", q + "wait", "0", id});
-    commands.push_back({"DEL", q + id});
-  }
-  if (!commands.empty()) {
-    auto replies = c.pipeline(commands);
-    if (!replies) return fail(std::move(replies.error()));
+    auto removed = c.pipeline({{"ZREM", q + "delayed", id}, {"ZREM", q + "prioritized", id}, {"LREM", q + "wait", "0", id}});
+    if (!removed) return fail(std::move(removed.error()));
+    bool queued = false;
+    for (const Reply& r : *removed) queued = queued || (r.type == Reply::Type::integer && r.integer > 0);
+    if (queued) {
+      if (auto del = c.command({"DEL", q + id}); !del) return fail(std::move(del.error()));
+    }
   }
   if (run.empty()) return {};
   return cancel_run(c, keys, run, generated_session(run), errors::cancelled("its schedule was removed"));
