@@ -85,18 +85,7 @@ int print_plan(const Flow& flow, bool json) {
 }
 
 /// The input document: -i and --set applied; read once, also for every --watch re-run.
-Result<Json> read_input(const RunArgs& a) {
-  Json doc = Json::object();
-  if (!a.input.empty()) {
-    auto read = read_json_input(a.input);
-    if (!read) return read;
-    doc = std::move(*read);
-  }
-  for (const auto& s : a.sets) {
-    if (auto st = apply_assignment(doc, s); !st) return fail(st.error());
-  }
-  return doc;
-}
+Result<Json> read_input(const RunArgs& a) { return read_input_document(a.input, a.sets); }
 
 /// Loads the flow (with its plugins) and runs it once; `flow_plugins` gets its plugins: paths.
 int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input, std::optional<Millis> timeout,

@@ -84,21 +84,12 @@ int add(const ScheduleArgs& a) {
     return usage("add", "flow name '" + s.id + "' cannot name a schedule (letters, digits, '_' and '-'): give --id");
   }
   // The input is checked now, as `run` checks it: a schedule must not fail at every occurrence.
-  Json doc = Json::object();
-  if (!a.input.empty()) {
-    auto read = read_json_input(a.input);
-    if (!read) {
-      print_error(read.error());
-      return kExitInvalid;
-    }
-    doc = std::move(*read);
+  auto read = read_input_document(a.input, a.sets);
+  if (!read) {
+    print_error(read.error());
+    return kExitInvalid;
   }
-  for (const auto& assignment : a.sets) {
-    if (auto st = apply_assignment(doc, assignment); !st) {
-      print_error(st.error());
-      return kExitInvalid;
-    }
-  }
+  const Json doc = std::move(*read);
   auto state = State::from_json(doc, "");
   if (!state) {
     print_error(state.error());

@@ -89,4 +89,17 @@ Status apply_assignment(Json& doc, const std::string& assignment) {
   return {};
 }
 
+Result<Json> read_input_document(const std::string& source, const std::vector<std::string>& assignments) {
+  Json doc = Json::object();
+  if (!source.empty()) {
+    auto read = read_json_input(source);
+    if (!read) return read;
+    doc = std::move(*read);
+  }
+  for (const auto& a : assignments) {
+    if (auto st = apply_assignment(doc, a); !st) return fail(st.error());
+  }
+  return doc;
+}
+
 }  // namespace am2z::cli

@@ -13,5 +13,7 @@ namespace am2z::cli {
 Result<Json> read_json_input(const std::string& source);
 /// Applies "path=value": the value is JSON when it parses as JSON, otherwise a string.
 Status apply_assignment(Json& doc, const std::string& assignment);
+/// The input document: `source` (empty: {}) read, then each assignment applied in order.
+Result<Json> read_input_document(const std::string& source, const std::vector<std::string>& assignments);
 
 }  // namespace am2z::cli

@@ -40,6 +40,7 @@ Schedule from_fields(std::string id, const Reply& r) {
   s.last_ms = to_number(f, "last");
   s.fired = to_number(f, "fired");
   s.pending = text_of(f, "pending");
+  s.pending_jobs = text_of(f, "pendingJobs");
   return s;
 }
 
@@ -131,9 +132,7 @@ Result<Schedule> add_schedule(Connection& c, const PlannedFlow& flow, Schedule s
   auto old = read_schedule(c, keys, s.id);
   if (!old) return fail(std::move(old.error()));
   if (*old) {
-    auto jobs = c.command({"HGET", keys.schedule(s.id), "pendingJobs"});
-    if (!jobs) return fail(std::move(jobs.error()));
-    if (auto st = drop_pending(c, keys, (*old)->pending, jobs->str); !st) return fail(std::move(st.error()));
+    if (auto st = drop_pending(c, keys, (*old)->pending, (*old)->pending_jobs); !st) return fail(std::move(st.error()));
   }
   s.flow = flow.flow().name;
   s.created_ms = now;
@@ -189,12 +188,10 @@ Result<bool> remove_schedule(Connection& c, const KeySpace& keys, const std::str
   auto s = read_schedule(c, keys, id);
   if (!s) return fail(std::move(s.error()));
   // The hash goes first: a worker's claim of the pending occurrence fails from then on.
-  auto jobs = c.command({"HGET", keys.schedule(id), "pendingJobs"});
-  if (!jobs) return fail(std::move(jobs.error()));
   auto removed = c.pipeline({{"DEL", keys.schedule(id)}, {"ZREM", keys.schedules(), id}});
   if (!removed) return fail(std::move(removed.error()));
   if (!*s) return false;
-  if (auto st = drop_pending(c, keys, (*s)->pending, jobs->str); !st) return fail(std::move(st.error()));
+  if (auto st = drop_pending(c, keys, (*s)->pending, (*s)->pending_jobs); !st) return fail(std::move(st.error()));
   return true;
 }
 

@@ -34,6 +34,7 @@ struct Schedule {
   long long last_ms = 0;  ///< the last occurrence claimed (0: none yet)
   long long fired = 0;    ///< occurrences claimed
   std::string pending;    ///< the pending occurrence's run id
+  std::string pending_jobs;  ///< its first jobs, "queueKeys|id" lines (what remove deletes)
 
   Json to_json() const;
 };
