@@ -45,6 +45,7 @@ struct RunArgs {
   DistributedRunArgs distributed;
   bool use_redis = false;
   std::string queue_events = "final";
+  std::string resume;  ///< --resume RUN_ID
 };
 
 /// How long files must stay quiet before --watch reloads: builds and editors write in steps.
@@ -125,9 +126,14 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
     d.compact = a.compact;
     d.all_events = a.queue_events == "all";
     d.events = std::move(events);
+    d.resume = a.resume;
+    d.input_given = !a.input.empty() || !a.sets.empty();
     return run_distributed(d, loaded, std::move(*state));
   }
 
+  if (!a.resume.empty()) {
+    return usage_error("--resume needs --redis: local runs keep no record to resume from");
+  }
   if (a.distributed.priority > 0 || !a.distributed.delay.empty()) {
     return usage_error("--priority and --delay order and defer the run's queued jobs: they need --redis (a step's "
                        "own delay: applies in-process too)");
@@ -252,6 +258,9 @@ CommandHandler add_run_command(CLI::App& app) {
                   "own priority: wins)")
       ->check(CLI::Range(1LL, kMaxPriority));
   cmd->add_option("--delay", args->distributed.delay, "With --redis: the run starts no sooner than this, e.g. 10m");
+  cmd->add_option("--resume", args->resume,
+                  "Run again from where run RUN_ID failed or was cancelled, reusing its completed steps' results "
+                  "(its input and session unless given)");
   cmd->add_option("--max-job-size", args->distributed.max_job_size,
                   "With --redis: refuse an input bigger than the workers take (default 16MiB, as am2z worker)");
   return [args](const GlobalOptions&) { return run(*args); };

@@ -36,18 +36,6 @@ int usage(const char* command, const std::string& message) {
   return kExitUsage;
 }
 
-int redis_failed(const char* command, const Error& e) {
-  std::fprintf(stderr, "am2z schedule %s: %s\n", command, e.message.c_str());
-  return kExitUnreachable;
-}
-
-std::unique_ptr<redis::Connection> connect(const ScheduleArgs& a, const char* command) {
-  const std::string name = std::string("schedule ") + command;
-  auto endpoint = resolve_endpoint(a.redis, name.c_str());
-  if (!endpoint) return nullptr;
-  return connect_or_report(*endpoint, name.c_str());
-}
-
 std::string format_timestamp_ms(long long ms) {
   return format_timestamp(SystemClock::time_point(std::chrono::milliseconds(ms)));
 }
@@ -100,12 +88,12 @@ int add(const ScheduleArgs& a) {
     return kExitInvalid;
   }
   s.input = doc.dump();
-  auto conn = connect(a, "add");
+  auto conn = connect_for(a.redis, "schedule add");
   if (!conn) return kExitUnreachable;
   auto stored = redis::add_schedule(*conn, *flow, s);
   if (!stored) {
     if (stored.error().category == ErrorCategory::validation) return usage("add", stored.error().message);
-    return redis_failed("add", stored.error());
+    return redis_failed("schedule add", stored.error());
   }
   if (a.json) {
     print_json(stored->to_json(), true);
@@ -117,10 +105,10 @@ int add(const ScheduleArgs& a) {
 }
 
 int list(const ScheduleArgs& a) {
-  auto conn = connect(a, "list");
+  auto conn = connect_for(a.redis, "schedule list");
   if (!conn) return kExitUnreachable;
   auto all = redis::list_schedules(*conn, redis::KeySpace(a.redis.prefix));
-  if (!all) return redis_failed("list", all.error());
+  if (!all) return redis_failed("schedule list", all.error());
   if (a.json) {
     Json out = Json::array();
     for (const auto& s : *all) out.push_back(s.to_json());
@@ -136,10 +124,10 @@ int list(const ScheduleArgs& a) {
 }
 
 int remove(const ScheduleArgs& a) {
-  auto conn = connect(a, "remove");
+  auto conn = connect_for(a.redis, "schedule remove");
   if (!conn) return kExitUnreachable;
   auto removed = redis::remove_schedule(*conn, redis::KeySpace(a.redis.prefix), a.id);
-  if (!removed) return redis_failed("remove", removed.error());
+  if (!removed) return redis_failed("schedule remove", removed.error());
   if (!*removed) {
     std::fprintf(stderr, "am2z schedule remove: no schedule '%s'\n", a.id.c_str());
     return kExitFailure;

@@ -33,24 +33,12 @@ std::string ago(long long then_ms) {
 
 std::string ms_text(long long v) { return v < 0 ? "-" : std::to_string(v) + "ms"; }
 
-int redis_failed(const char* command, const Error& e) {
-  std::fprintf(stderr, "am2z session %s: %s\n", command, e.message.c_str());
-  return kExitUnreachable;
-}
-
-std::unique_ptr<redis::Connection> connect(const SessionArgs& a, const char* command) {
-  const std::string name = std::string("session ") + command;
-  auto endpoint = resolve_endpoint(a.redis, name.c_str());
-  if (!endpoint) return nullptr;
-  return connect_or_report(*endpoint, name.c_str());
-}
-
 int list(const SessionArgs& a) {
-  auto conn = connect(a, "list");
+  auto conn = connect_for(a.redis, "session list");
   if (!conn) return kExitUnreachable;
   long long total = 0;
   auto sessions = redis::list_sessions(*conn, redis::KeySpace(a.redis.prefix), a.limit, &total);
-  if (!sessions) return redis_failed("list", sessions.error());
+  if (!sessions) return redis_failed("session list", sessions.error());
   if (a.json) {
     Json out = Json::array();
     for (const auto& s : *sessions) out.push_back(s.to_json());
@@ -76,14 +64,14 @@ int unknown_session(const SessionArgs& a, const char* command) {
 }
 
 int stats(const SessionArgs& a) {
-  auto conn = connect(a, "stats");
+  auto conn = connect_for(a.redis, "session stats");
   if (!conn) return kExitUnreachable;
   const redis::KeySpace keys(a.redis.prefix);
   auto found = redis::find_session(*conn, keys, a.id);
-  if (!found) return redis_failed("stats", found.error());
+  if (!found) return redis_failed("session stats", found.error());
   if (!*found) return unknown_session(a, "stats");
   auto queues = redis::session_queues(*conn, keys, a.id);
-  if (!queues) return redis_failed("stats", queues.error());
+  if (!queues) return redis_failed("session stats", queues.error());
   if (a.json) {
     Json out = (*found)->to_json();
     out["queues"] = Json::array();
@@ -107,10 +95,10 @@ int stats(const SessionArgs& a) {
 int stop(const SessionArgs& a) {
   auto grace = parse_duration_flag(a.grace, {.command = "session stop", .flag = "--grace", .allow_zero = true});
   if (!grace) return kExitUsage;
-  auto conn = connect(a, "stop");
+  auto conn = connect_for(a.redis, "session stop");
   if (!conn) return kExitUnreachable;
   auto report = redis::stop_session(*conn, redis::KeySpace(a.redis.prefix), a.id, *grace, install_interrupt_handler());
-  if (!report) return redis_failed("stop", report.error());
+  if (!report) return redis_failed("session stop", report.error());
   if (a.json) {
     print_json(report->to_json(), false);
     return kExitSuccess;

@@ -21,5 +21,6 @@ CommandHandler add_processors_command(CLI::App& app);
 CommandHandler add_session_command(CLI::App& app);
 CommandHandler add_events_command(CLI::App& app);
 CommandHandler add_schedule_command(CLI::App& app);
+CommandHandler add_dlq_command(CLI::App& app);
 
 }  // namespace am2z::cli

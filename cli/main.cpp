@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
       {"session", add_session_command(app)},
       {"events", add_events_command(app)},
       {"schedule", add_schedule_command(app)},
+      {"dlq", add_dlq_command(app)},
   };
   try {
     app.parse(argc, argv);

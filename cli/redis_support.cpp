@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/cli_support.hpp"
+#include "cli/exit_codes.hpp"
 #include "core/redis/key_space.hpp"
 #include "core/redis/sha256.hpp"
 #include "flows/loader.hpp"
@@ -39,6 +40,17 @@ std::unique_ptr<redis::Connection> connect_or_report(const redis::Endpoint& endp
     return nullptr;
   }
   return conn;
+}
+
+std::unique_ptr<redis::Connection> connect_for(const RedisArgs& args, const std::string& command) {
+  auto endpoint = resolve_endpoint(args, command.c_str());
+  if (!endpoint) return nullptr;
+  return connect_or_report(*endpoint, command.c_str());
+}
+
+int redis_failed(const std::string& command, const Error& e) {
+  std::fprintf(stderr, "am2z %s: %s\n", command.c_str(), e.message.c_str());
+  return kExitUnreachable;
 }
 
 std::shared_ptr<const redis::PlannedFlow> plan_loaded_flow(const std::string& path, const LoadResult& loaded,

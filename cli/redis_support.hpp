@@ -26,6 +26,13 @@ std::optional<redis::Endpoint> resolve_endpoint(const RedisArgs& args, const cha
 /// Connects; on failure prints a clear message and the error JSON and returns nullptr (exit 4).
 std::unique_ptr<redis::Connection> connect_or_report(const redis::Endpoint& endpoint, const char* command);
 
+/// resolve_endpoint, then connect_or_report, for subcommand `command` ("session stop"):
+/// nullptr after saying why.
+std::unique_ptr<redis::Connection> connect_for(const RedisArgs& args, const std::string& command);
+
+/// Says on stderr that Redis failed `command` ("session stop") and returns kExitUnreachable.
+int redis_failed(const std::string& command, const Error& e);
+
 /// A loaded flow made ready for distributed use: its content hash covers `path` and every file it
 /// includes, so workers can refuse jobs built from another version.
 std::shared_ptr<const redis::PlannedFlow> plan_loaded_flow(const std::string& path, const LoadResult& loaded,

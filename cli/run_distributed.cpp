@@ -11,6 +11,7 @@
 #include "core/redis/event_follower.hpp"
 #include "core/redis/event_stream.hpp"
 #include "core/redis/live_workers.hpp"
+#include "core/redis/run_record.hpp"
 
 namespace am2z::cli {
 
@@ -54,6 +55,83 @@ bool served_enough(redis::Connection& c, const redis::PlannedFlow& flow, const r
   return true;
 }
 
+/// --resume: the run to resume must have ended, and be a run of this flow. Its input and session
+/// become the new run's unless the command line gave them. False (after saying why) to refuse;
+/// `code` is then the exit code.
+bool prepare_resume(redis::Connection& c, const redis::PlannedFlow& flow, const DistributedRunArgs& a, State& input,
+                    redis::DistributedRunOptions& options, int& code) {
+  code = kExitUsage;
+  auto record = redis::read_run_record(c, flow.keys(), a.resume);
+  if (!record) {
+    std::fprintf(stderr, "am2z run: --resume %s: %s\n", a.resume.c_str(), record.error().message.c_str());
+    code = record.error().category == ErrorCategory::network ? kExitUnreachable : kExitInvalid;
+    return false;
+  }
+  if (!*record) {
+    std::fprintf(stderr,
+                 "am2z run: --resume %s: no such run on this Redis (prefix '%s'): its record expires with its "
+                 "outcome (--result-ttl), and only runs submitted by am2z run --redis have one\n",
+                 a.resume.c_str(), flow.keys().prefix().c_str());
+    return false;
+  }
+  const redis::RunRecord& rec = **record;
+  if (rec.flow != flow.flow().name) {
+    std::fprintf(stderr, "am2z run: --resume %s: that run is of flow '%s', not '%s' (%s)\n", a.resume.c_str(),
+                 rec.flow.c_str(), flow.flow().name.c_str(), flow.flow().source.c_str());
+    return false;
+  }
+  auto ended = redis::outcome(c, redis::attach(flow.keys(), a.resume));
+  if (!ended) {
+    std::fprintf(stderr, "am2z run: --resume %s: %s\n", a.resume.c_str(), ended.error().message.c_str());
+    code = kExitUnreachable;
+    return false;
+  }
+  if (!*ended) {
+    std::fprintf(stderr,
+                 "am2z run: --resume %s: that run has not ended; wait for it (am2z result %s --wait) or stop it "
+                 "(am2z session stop)\n",
+                 a.resume.c_str(), a.resume.c_str());
+    code = kExitPending;
+    return false;
+  }
+  if (rec.hash != flow.hash()) {
+    spdlog::warn("{} changed since run {}: its steps' results are matched to this version by position and processor "
+                 "instance",
+                 flow.flow().source, a.resume);
+  }
+  if (!a.input_given) {
+    auto state = redis::resume_input(rec, flow.keys());
+    if (!state) {
+      std::fprintf(stderr, "am2z run: --resume %s: the run's recorded input cannot be read: %s\n", a.resume.c_str(),
+                   state.error().message.c_str());
+      code = kExitInvalid;
+      return false;
+    }
+    input = std::move(*state);
+  }
+  // the run's named session, unless the command line or the given input named one
+  if (a.session.empty() && input.meta.session_id.empty()) options.session = redis::named_session(rec);
+  options.resume_of = a.resume;
+  return true;
+}
+
+/// After a resumed run: which steps' results it took from the run it resumed.
+void report_reused(redis::Connection& c, const redis::PlannedFlow& flow, const std::string& run_id,
+                   const std::string& resumed) {
+  auto record = redis::read_run_record(c, flow.keys(), run_id);
+  if (!record || !*record) return;
+  std::string list;
+  long long total = 0;
+  for (const auto& [path, count] : (*record)->reused) {
+    const int e = flow.find(path);
+    const std::string label = e >= 0 ? flow.entries()[static_cast<std::size_t>(e)].node->label() : path;
+    list += (list.empty() ? "" : ", ") + label + (count > 1 ? " x" + std::to_string(count) : "");
+    total += count;
+  }
+  spdlog::info("run {} resumed run {}: {} step result(s) reused{}{}", run_id, resumed, total,
+               list.empty() ? "" : ": ", list);
+}
+
 }  // namespace
 
 int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State input) {
@@ -84,6 +162,11 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
   auto conn = connect_or_report(*endpoint, "run");
   if (!conn) return kExitUnreachable;
 
+  redis::DistributedRunOptions options;
+  if (!a.resume.empty()) {
+    int code = kExitUsage;
+    if (!prepare_resume(*conn, *flow, a, input, options, code)) return code;
+  }
   if (!served_enough(*conn, *flow, *endpoint, a.require_worker)) return kExitNoWorker;
 
   // Before submitting: the follower must not miss the run's first events.
@@ -98,9 +181,8 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
     events_after = *newest;
   }
   const CancelToken cancel = install_interrupt_handler();
-  redis::DistributedRunOptions options;
   options.events = a.publish_events || a.events != nullptr;
-  options.session = a.session;
+  if (options.session.empty()) options.session = a.session;
   options.result_ttl = *ttl;
   options.session_ttl = *session_ttl;
   options.priority = a.priority;
@@ -113,8 +195,9 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
     return kExitUnreachable;
   }
   if (a.detach) {
-    print_json(Json{{"run", run->run_id}, {"flow", run->flow}, {"session", run->session}, {"result", run->reply_key}},
-               a.compact);
+    Json out{{"run", run->run_id}, {"flow", run->flow}, {"session", run->session}, {"result", run->reply_key}};
+    if (!a.resume.empty()) out["resumes"] = a.resume;
+    print_json(out, a.compact);
     return kExitSuccess;
   }
   std::unique_ptr<redis::RunEventFollower> follower;
@@ -128,6 +211,7 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
   if (follower) {
     follower->finish(outcome ? outcome->error : std::nullopt, flow->flow().name, run->session);
   }
+  if (outcome && !a.resume.empty()) report_reused(*conn, *flow, run->run_id, a.resume);
   if (outcome) return print_outcome(*outcome, a.compact);
   std::fprintf(stderr, "am2z run: lost Redis at %s while waiting for run %s: %s\n", endpoint->display().c_str(),
                run->run_id.c_str(), outcome.error().message.c_str());

@@ -27,7 +27,11 @@ struct DistributedRunArgs {
   long long priority = 0;  ///< --priority: the run's BullMQ priority (1 first); 0 none
   std::string delay;       ///< --delay: no step starts sooner; empty: none
   bool publish_events = false;          ///< workers publish the run's events (am2z events reads them)
-  std::shared_ptr<EventSink> events;  ///< --events: the run's events are followed and written here  ///< exit kExitNoWorker instead of warning when a queue has no live worker
+  std::shared_ptr<EventSink> events;  ///< --events: the run's events are followed and written here
+  /// --resume RUN: a new run taking the results of RUN's completed steps; its input and session
+  /// are RUN's unless given (input_given: -i or --set was).
+  std::string resume;
+  bool input_given = false;
 };
 
 /// Submits `input` to a run of the flow `loaded` (from args.flow_file) and prints its outcome.

@@ -49,6 +49,8 @@ Result<RunHandle> submit(Connection& c, const PlannedFlow& flow, State input, co
   submit_options.events = options.events;
   submit_options.priority = options.priority;
   submit_options.delay = options.delay;
+  submit_options.keep_record = options.keep_record;
+  submit_options.resume_of = options.resume_of;
   auto submitted = submit_run(c, flow, std::move(input), submit_options);
   if (!submitted) return fail(std::move(submitted.error()));
   run.run_id = std::move(submitted->run_id);

@@ -27,6 +27,8 @@ struct DistributedRunOptions {
   bool events = false;  ///< workers publish the run's events (read them with read_events)
   long long priority = 0;              ///< SubmitOptions::priority
   std::chrono::milliseconds delay{0};  ///< SubmitOptions::delay
+  bool keep_record = true;             ///< SubmitOptions::keep_record
+  std::string resume_of;               ///< SubmitOptions::resume_of
 };
 
 /// A submitted run: everything wait, cancel and outcome need. Plain data, so a run submitted by

@@ -13,6 +13,8 @@ Json Envelope::to_json() const {
   if (events) j["ev"] = 1;
   if (priority > 0) j["pri"] = priority;
   if (not_before_ms > 0) j["nb"] = not_before_ms;
+  if (!resume_of.empty()) j["rs"] = resume_of;
+  if (recorded) j["rec"] = 1;
   if (!deadlines.empty()) {
     Json list = Json::array();
     for (const auto& d : deadlines) list.push_back(Json{{"path", d.path}, {"node", d.label}, {"at", d.at_ms}, {"ms", d.timeout_ms}});
@@ -57,7 +59,8 @@ Result<Envelope> Envelope::from_json(const Json& j, const KeySpace& keys) {
   };
   for (const Field& f : {Field{"run", &e.run, true}, Field{"flow", &e.flow, true}, Field{"fh", &e.flow_hash, true},
                          Field{"node", &e.node, true}, Field{"scope", &e.scope, false},
-                         Field{"sess", &e.session, false}, Field{"reply", &e.reply, false}}) {
+                         Field{"sess", &e.session, false}, Field{"reply", &e.reply, false},
+                         Field{"rs", &e.resume_of, false}}) {
     auto v = text(j, f.key, f.required);
     if (!v) return fail(std::move(v.error()));
     *f.out = std::move(*v);
@@ -65,6 +68,7 @@ Result<Envelope> Envelope::from_json(const Json& j, const KeySpace& keys) {
   if (!is_run_id(e.run)) {
     return fail(bad("run", "must be a run id (at most 128 characters, no '.', ':', '~' or spaces)"));
   }
+  if (!e.resume_of.empty() && !is_run_id(e.resume_of)) return fail(bad("rs", "must be a run id"));
   const std::string own_result = keys.run_result(e.run);
   if (e.reply.empty()) e.reply = own_result;
   // Under the run results only the run's own key: a job cannot hand another run a second outcome.
@@ -84,6 +88,9 @@ Result<Envelope> Envelope::from_json(const Json& j, const KeySpace& keys) {
   auto ev = number(j, "ev");
   if (!ev) return fail(std::move(ev.error()));
   e.events = *ev != 0;
+  auto recorded = number(j, "rec");
+  if (!recorded) return fail(std::move(recorded.error()));
+  e.recorded = *recorded != 0;
   auto priority = number(j, "pri");
   if (!priority) return fail(std::move(priority.error()));
   if (*priority < 0 || *priority > kMaxPriority) {

@@ -55,6 +55,12 @@ struct Envelope {
   /// The deadlines of the composite nodes with a `timeout:` the job is inside: a step not done
   /// by the earliest fails, or is cancelled, with that node's "timed out after <ms>ms".
   std::vector<NodeDeadline> deadlines;
+  /// run --resume: the run this one resumes. A step whose job in that run completed (same queue,
+  /// same node path and batch scope) is not run again: lua/step.lua gives the new job the old
+  /// job's result, which the worker takes as the step's outcome. Empty: a fresh run.
+  std::string resume_of;
+  /// The run has a KeySpace::run_record (run --redis keeps one), to expire with its outcome.
+  bool recorded = false;
 
   /// Keeps only the deadlines of nodes that contain node path `path` (itself included).
   void keep_deadlines_over(const std::string& path);

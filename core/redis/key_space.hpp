@@ -59,6 +59,10 @@ class KeySpace {
   std::string run_results() const { return own_ + "run:"; }
   /// A list whose head is the run's outcome.
   std::string run_result(std::string_view run_id) const;
+  /// A hash of what resuming the run needs: input (JSON), flow, hash, session, submitted (ms),
+  /// resumeOf; and "reused:<node path>" counts of the steps it took from the run it resumes.
+  /// Written at submission; expires with the outcome (lua/step.lua, ops "I" and "O").
+  std::string run_record(std::string_view run_id) const { return run_result(run_id) + ":record"; }
   /// Sorted set of cancelled runs, scored by when (ms); kept for kCancelledMemory.
   std::string cancelled_runs() const { return own_ + "cancelled"; }
   /// A worker's heartbeat hash, expiring when the worker stops beating.

@@ -87,7 +87,8 @@ void OpList::add(const std::string& q, const std::string& id, const std::string&
   // planned outer first: inner ones are written first, so an outer join counts them.
   auto& to = waiting_children ? joins_ : head_;
   push(to, {"A", q, id, name, data, opts, waiting_children ? "c" : "w", parent_key, parent_json, parent_dependencies,
-            extras.fair_session, extras.started_event, std::to_string(extras.priority), std::to_string(extras.due_ms)});
+            extras.fair_session, extras.started_event, std::to_string(extras.priority), std::to_string(extras.due_ms),
+            extras.reuse_from, extras.reuse_tally});
   if (waiting_children) join_starts_.push_back(joins_.size() - kAddArgs);
   ++ops_;
 }
@@ -122,9 +123,17 @@ void OpList::deliver(const std::string& join_q, const std::string& join_id, cons
 }
 
 void OpList::outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms,
-                     const std::string& run_key, const std::string& session, RunEnd end) {
+                     const std::string& run_key, const std::string& session, RunEnd end,
+                     const std::string& record_key) {
   static constexpr const char* kEnds[] = {"completed", "failed", "cancelled"};
-  push(tail_, {"O", reply_key, payload, std::to_string(ttl_ms), run_key, session, kEnds[static_cast<int>(end)]});
+  push(tail_, {"O", reply_key, payload, std::to_string(ttl_ms), run_key, session, kEnds[static_cast<int>(end)],
+               record_key});
+  ++ops_;
+}
+
+void OpList::record_run(const std::string& record_key, const std::string& input_json, const std::string& flow,
+                        const std::string& hash, const std::string& session, const std::string& resume_of) {
+  push(head_, {"I", record_key, input_json, flow, hash, session, resume_of});
   ++ops_;
 }
 

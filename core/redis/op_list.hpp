@@ -77,6 +77,11 @@ struct AddedJobExtras {
   /// Not before this time (ms since the epoch, the caller's clock): a later one puts the job in
   /// BullMQ's delayed set until then. 0: at once.
   long long due_ms = 0;
+  /// Non-empty (a resumed run's step): the id of the job in the same queue whose result the new
+  /// job takes when that job completed (lua/step.lua, op "A"), and where that is counted:
+  /// "<record key>\n<field>".
+  std::string reuse_from;
+  std::string reuse_tally;
 };
 
 class OpList {
@@ -124,8 +129,13 @@ class OpList {
   /// A run ended. Written only if the run has no outcome yet: `run_key` (its result key) marks it.
   /// `session` (may be empty: not indexed) gets the end counted and, when it was its last running
   /// run, its idle expiry armed.
+  /// `record_key` (may be empty: none): the run's KeySpace::run_record, set to expire with the outcome.
   void outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms, const std::string& run_key,
-               const std::string& session, RunEnd end);
+               const std::string& session, RunEnd end, const std::string& record_key);
+  /// What resuming a run needs, kept in `record_key` (KeySpace::run_record) until its outcome
+  /// expires: its input as JSON, its flow's name and hash, its session and the run it resumes.
+  void record_run(const std::string& record_key, const std::string& input_json, const std::string& flow,
+                  const std::string& hash, const std::string& session, const std::string& resume_of);
   /// A run joins its session's index (at submission): `queue_keys` are the key prefixes of the
   /// queues it may use; `ttl_ms` how long the session's keys live once it has no running run.
   void note_session(const std::string& session, const std::string& run, long long ttl_ms,
@@ -160,7 +170,7 @@ class OpList {
 
  private:
   void flush_group();
-  static constexpr std::size_t kAddArgs = 14;  ///< "A" and its arguments
+  static constexpr std::size_t kAddArgs = 16;  ///< "A" and its arguments
   std::vector<std::string> head_;     ///< finishes and adds of the open group
   std::vector<std::string> joins_;    ///< the open group's joins, in the order planned
   std::vector<std::size_t> join_starts_;  ///< where each begins in joins_

@@ -121,6 +121,11 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
       opts["delay"] = due - now;  // BullMQ's own option, for Bull Board
     }
     if (extras.priority > 0) opts["priority"] = extras.priority;
+    if (!env.resume_of.empty()) {
+      // the step's job in the resumed run, if it completed, gives this one its result
+      extras.reuse_from = job_id(env.resume_of, entry.path, env.scope);
+      extras.reuse_tally = flow_.keys().run_record(env.run) + "\nreused:" + entry.path;
+    }
   }
   if (env.events && !join) {
     // built here once, so the step script only appends the time and the attempt
@@ -305,7 +310,8 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
     }
     // only a named session is indexed (a generated one has no keys to count the end in)
     ops.outcome(env.reply, outcome_text(env.run, outcome), env.reply_ttl_ms,
-                flow_.keys().run_result(env.run), env.named_session() ? env.session : std::string(), end);
+                flow_.keys().run_result(env.run), env.named_session() ? env.session : std::string(), end,
+                env.recorded ? flow_.keys().run_record(env.run) : std::string());
     return;
   }
   const NodeEntry& parent = flow_.entries()[static_cast<std::size_t>(entry.parent)];

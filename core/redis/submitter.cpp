@@ -35,6 +35,12 @@ Submission plan_run(const PlannedFlow& flow, State input, const SubmitOptions& o
   run.events = options.events;
   run.priority = options.priority;
   if (options.delay.count() > 0) run.not_before_ms = now + options.delay.count();
+  run.resume_of = options.resume_of;
+  run.recorded = options.keep_record;
+  if (options.keep_record) {
+    ops.record_run(flow.keys().run_record(run.run), dump_text(input.to_json()), flow.flow().name, flow.hash(),
+                   run.session, options.resume_of);
+  }
   Submission out{run.run, run.reply, run.session};
   if (named) {
     std::vector<std::string> queue_keys;
@@ -167,7 +173,7 @@ Status cancel_runs(Connection& c, const KeySpace& keys, const std::vector<std::s
   for (const auto& run_id : run_ids) {
     const std::string key = keys.run_result(run_id);
     ops.outcome(key, dump_text(outcome_payload(run_id, fail(why))), result_ttl.count(), key, session,
-                OpList::end_for(why.category));
+                OpList::end_for(why.category), keys.run_record(run_id));
   }
   StepHeader header;
   header.now_ms = now;

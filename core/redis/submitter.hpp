@@ -25,6 +25,11 @@ struct SubmitOptions {
   bool events = false;  ///< workers publish the runs' events to KeySpace::events()
   long long priority = 0;   ///< the runs' BullMQ priority (Envelope::priority); 0: none
   std::chrono::milliseconds delay{0};  ///< no step of the runs starts sooner than this
+  /// Keep what resuming a run needs (KeySpace::run_record): its input, flow and session, one
+  /// hash per run, expiring with its outcome. `am2z run --redis` keeps it.
+  bool keep_record = false;
+  /// Envelope::resume_of: a resumed run takes the results of that run's completed steps.
+  std::string resume_of;
 };
 
 struct Submission {

@@ -99,6 +99,8 @@ struct Finished {
   /// A join whose children were read in chunks (a big batch): once its end is handed over, the
   /// memory it took goes back to the system (Worker::Impl::return_memory).
   bool big_join = false;
+  /// A resumed run's step that took the result of the resumed run's job (lua/step.lua, op "A").
+  bool reused = false;
 };
 
 /// One job running on the pool.

@@ -206,6 +206,12 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
     f.max_attempts = 1;
     return finish(fail(errors::timeout(node_deadline->label, node_deadline->timeout_ms)));
   }
+  if (f.envelope && !job.field("am2zReused").empty()) {
+    // A resumed run's step that completed in the run it resumes: its data is that result, which
+    // already counts the step in its version. Nothing runs.
+    f.reused = true;
+    return finish(std::move(*input));
+  }
 
   auto shared = std::make_shared<am2z::detail::RunShared>();
   shared->run_id = f.envelope ? f.envelope->run : job.id;
@@ -279,7 +285,8 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
     const auto end = OpList::end_for(e.category);
     ops.outcome(f.envelope->reply, dump_text(outcome_payload(f.envelope->run, fail(std::move(e)))),
                 f.envelope->reply_ttl_ms, space.run_result(f.envelope->run),
-                f.envelope->named_session() ? f.envelope->session : std::string(), end);
+                f.envelope->named_session() ? f.envelope->session : std::string(), end,
+                f.envelope->recorded ? space.run_record(f.envelope->run) : std::string());
     return;
   }
   f.binding->planner->finished(*f.envelope, key, fail(std::move(e)), ops);
@@ -313,8 +320,9 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   if (!f.planned_ahead) plan_ahead(f);  // a join merged here, on the dispatcher
   ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, f.value,
                retention(f.opts, "removeOnComplete", options.keep_completed));
-  step_end_events(f, ops, event::kProcessorCompleted,
-                  Json{{"durationMs", duration_of(f)}, {"version", f.version}});
+  Json fields{{"durationMs", duration_of(f)}, {"version", f.version}};
+  if (f.reused) fields["reused"] = job.field("am2zReused");
+  step_end_events(f, ops, event::kProcessorCompleted, std::move(fields));
   notify(&WorkerObserver::step_finished, job, f, nullptr);
   if (!f.envelope) return foreign_completed(f, f.value, ops);
   if (!cancelled_runs.contains(f.envelope->run)) ops.append_open_group(std::move(f.continuation));

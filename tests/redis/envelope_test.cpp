@@ -36,6 +36,14 @@ TEST_CASE("envelopes survive the round trip through opts JSON") {
   REQUIRE(prioritized);
   CHECK(prioritized->priority == 3);
   CHECK(prioritized->not_before_ms == 1700000000000);
+  CHECK_FALSE(e.to_json().contains("rs"));
+  CHECK_FALSE(e.to_json().contains("rec"));
+  e.resume_of = "fedcba9876543210";
+  e.recorded = true;
+  auto resumed = Envelope::from_json(Json::parse(e.to_json().dump()), KeySpace{});
+  REQUIRE(resumed);
+  CHECK(resumed->resume_of == "fedcba9876543210");
+  CHECK(resumed->recorded);
   // node deadlines: the earliest of those over the job's node holds
   e.node = "n.1.0";
   e.deadlines = {{"n.1", "fan", 2000, 500}, {"n", "flow", 1000, 9000}, {"n.2", "other", 10, 1}};
@@ -71,6 +79,9 @@ TEST_CASE("a malformed envelope names the field") {
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","dl":{}})", "opts.am2z.dl");
   check(R"({"run":"r","flow":"f","fh":"h","node":"n","dl":[{"path":"n","node":"x","at":0,"ms":5}]})",
         "opts.am2z.dl.at");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","rs":"a:b"})", "opts.am2z.rs");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","rs":5})", "opts.am2z.rs");
+  check(R"({"run":"r","flow":"f","fh":"h","node":"n","rec":"yes"})", "opts.am2z.rec");
   check(R"([1])", "opts.am2z");
 }
 

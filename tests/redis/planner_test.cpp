@@ -90,7 +90,7 @@ TEST_CASE("a named session's steps are queued fairly; a generated session's go t
     OpList ops;
     Planner(*flow).start_run(state_of({{"kind", "x"}}), run, ops);
     const auto argv = argv_of(ops);
-    REQUIRE(argv.size() == 15);
+    REQUIRE(argv.size() == 17);
     return argv[1 + 10];
   };
   CHECK(fair_lane_of("tenant-7") == "tenant-7");
@@ -122,12 +122,12 @@ flow:
   CHECK(due <= unix_ms() + 5000);
   CHECK(opts(1)["priority"] == 1);
   CHECK(opts(1)["delay"].get<long long>() > 4000);
-  CHECK(argv[15 + 12] == "7");  // the run's
-  CHECK(argv[15 + 13] == "0");  // at once
-  CHECK(opts(15)["priority"] == 7);
-  CHECK_FALSE(opts(15).contains("delay"));
-  CHECK(argv[29 + 12] == "0");  // a join is never prioritized nor delayed
-  CHECK(argv[29 + 13] == "0");
+  CHECK(argv[17 + 12] == "7");  // the run's
+  CHECK(argv[17 + 13] == "0");  // at once
+  CHECK(opts(17)["priority"] == 7);
+  CHECK_FALSE(opts(17).contains("delay"));
+  CHECK(argv[33 + 12] == "0");  // a join is never prioritized nor delayed
+  CHECK(argv[33 + 13] == "0");
 
   // run --delay: nothing of the run starts before its time
   Envelope later = run_envelope();
@@ -136,7 +136,37 @@ flow:
   Planner(*flow).start_run(state_of({}), later, delayed);
   const auto dargv = argv_of(delayed);
   CHECK(dargv[1 + 13] == std::to_string(later.not_before_ms));
-  CHECK(dargv[15 + 13] == std::to_string(later.not_before_ms));
+  CHECK(dargv[17 + 13] == std::to_string(later.not_before_ms));
+}
+
+TEST_CASE("a resumed run's steps name the job whose result they take; its joins do not") {
+  auto flow = plan(R"(
+version: 1
+name: f
+processors:
+  a: {use: set, with: {values: {a: 1}}}
+  b: {use: set, with: {values: {b: 1}}}
+flow:
+  parallel: [a, b]
+)");
+  Envelope run = run_envelope();
+  run.resume_of = "old1";
+  OpList ops;
+  Planner(*flow).start_run(state_of({}), run, ops);
+  const auto argv = argv_of(ops);
+  REQUIRE(shape(argv) == std::vector<std::string>{"G", "A bull:f.a:", "A bull:f.b:", "A bull:f._join:"});
+  CHECK(argv[1 + 14] == job_id("old1", "n.0", ""));
+  CHECK(argv[1 + 15] == flow->keys().run_record(run.run) + "\nreused:n.0");
+  CHECK(argv[17 + 14] == job_id("old1", "n.1", ""));
+  CHECK(argv[33 + 14].empty());  // a join is planned again from its children
+  CHECK(argv[33 + 15].empty());
+  CHECK(Json::parse(argv[1 + 5])["am2z"]["rs"] == "old1");
+
+  OpList fresh;
+  Planner(*flow).start_run(state_of({}), run_envelope(), fresh);
+  const auto fargv = argv_of(fresh);
+  CHECK(fargv[1 + 14].empty());
+  CHECK(fargv[1 + 15].empty());
 }
 
 TEST_CASE("a schedule's occurrence is one group led by its claim, its run delayed until its time") {
@@ -190,7 +220,7 @@ TEST_CASE("finishing a step before a parallel adds every branch, then the join, 
   // the join comes after its children, so that it sees every one of them when created
   CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:f.b:", "A bull:f.c:", "A bull:f._join:"});
   // the join waits for its children; each child names it as parent
-  CHECK(argv[29 + 6] == "c");
+  CHECK(argv[33 + 6] == "c");
   CHECK(argv[1 + 7] == "bull:f._join:rr1.n.1");
   CHECK(argv[1 + 9] == "bull:f._join:rr1.n.1:dependencies");
   CHECK(argv[1 + 10] == "");  // the envelope names no session: the branch goes to wait, FIFO
@@ -324,7 +354,7 @@ TEST_CASE("a run with events: its steps carry processor:started's head; a group'
   const std::string head = argv[1 + 11];
   CHECK(head.starts_with(R"({"event":"processor:started","runId":"r1","sessionId":"tenant-a","processor":"a")"));
   CHECK(head.ends_with(R"(,"ts":")"));
-  CHECK(Json::parse(argv[16 + 1])["event"] == "flow:started");
+  CHECK(Json::parse(argv[18 + 1])["event"] == "flow:started");
 
   // the last step: processor:completed is the worker's; the planner adds flow:completed with
   // the outcome, in the same group, so a group skipped for a lost job publishes neither

@@ -46,7 +46,7 @@ local rcall = redis.call
 
 --#include step_helpers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 13, a = 13, S = 2, J = 6, O = 6, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2, K = 7 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 15, a = 15, S = 2, J = 6, O = 7, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2, K = 7, I = 6 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -149,6 +149,7 @@ while i <= n do
         end
       elseif (op == "A" or op == "a") and not (op == "a" and rcall("EXISTS", ARGV[a] .. ARGV[a + 1]) == 1) then
         -- A q id name data opts state parentKey parentJson parentDeps fairSession evStarted priority due
+        --   reuseFrom reuseTally
         -- state "w": ready (in wait, or in prioritized when fairSession names a session or it
         -- has a priority), or delayed until `due` (ms, the caller's clock; 0: now) when that is
         -- later than now;
@@ -171,6 +172,19 @@ while i <= n do
             "delay", delay, "priority", priority)
         end
         if ARGV[a + 10] ~= "" then rcall("HSET", k, "am2zev", ARGV[a + 10]) end
+        -- reuseFrom: a resumed run's step whose job in the resumed run (this queue, that id)
+        -- completed takes its result as its data, marked, and the worker takes that as the
+        -- step's outcome without running it; reuseTally "<key>\n<field>" counts it.
+        local from = ARGV[a + 13]
+        if from ~= "" then
+          local rv = rcall("HGET", q .. from, "returnvalue")
+          if rv then
+            rcall("HSET", k, "data", rv, "am2zReused", from)
+            local tally = ARGV[a + 14]
+            local nl = string.find(tally, "\n", 1, true)
+            if nl then rcall("HINCRBY", string.sub(tally, 1, nl - 1), string.sub(tally, nl + 1), 1) end
+          end
+        end
         if allEvents then xadd(q, "event", "added", "jobId", id, "name", ARGV[a + 2]) end
         local fairSession = ARGV[a + 9]
         if ARGV[a + 5] == "c" then
@@ -229,7 +243,7 @@ while i <= n do
         rcall("SREM", jk .. ":dependencies", child)
         release_parent(jq, jid, mode == "3" or mode == "4")
       elseif op == "O" then
-        -- O replyKey payload ttlMs runKey session end: a run ended; its outcome goes to whoever
+        -- O replyKey payload ttlMs runKey session end recordKey: a run ended; its outcome goes to whoever
         -- waits for it, unless the run already has one (runKey exists). A run with a reply list of
         -- its own also gets its outcome under runKey, which is what marks it ended. Its session
         -- ("" = none known) counts the end (completed / failed / cancelled).
@@ -241,6 +255,11 @@ while i <= n do
             rcall("LPUSH", runKey, ARGV[a + 1])
             rcall("PEXPIRE", runKey, ttl ~= "0" and ttl or 86400000)
           end
+          -- what a resume of the run needs (recordKey, "" when none) lives as long as its outcome
+          local rk = ARGV[a + 6]
+          if rk ~= "" then
+            if ttl ~= "0" then rcall("PEXPIRE", rk, ttl) else rcall("PERSIST", rk) end
+          end
           local sk = sid ~= "" and sessionKey(sid)
           -- only a run the session still counts as running: an expired session is not revived
           if sk and rcall("ZREM", sk .. ":running", string.sub(runKey, #runPrefix + 1)) == 1 then
@@ -250,6 +269,14 @@ while i <= n do
             if rcall("ZCARD", sk .. ":running") == 0 then armSessionExpiry(sk) end
           end
         end
+      elseif op == "I" then
+        -- I recordKey input flow hash session resumeOf: what resuming the run needs; kept for
+        -- 30 days at most, and once the run ends as long as its outcome (op "O")
+        local rk = ARGV[a]
+        rcall("HSET", rk, "input", ARGV[a + 1], "flow", ARGV[a + 2], "hash", ARGV[a + 3], "session", ARGV[a + 4],
+          "submitted", now)
+        if ARGV[a + 5] ~= "" then rcall("HSET", rk, "resumeOf", ARGV[a + 5]) end
+        rcall("PEXPIRE", rk, 2592000000)
       elseif op == "E" then
         -- E count events: a group's events of runs submitted with events on, joined by newlines
         publish(tonumber(ARGV[a]) or 1, ARGV[a + 1])

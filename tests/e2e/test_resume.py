@@ -1,0 +1,144 @@
+"""`am2z run --resume RUN_ID --redis`: a run that failed (or was cancelled) is run again as a new
+run that takes the results of the old run's completed steps instead of running them, in a chain,
+a parallel and a batch; only what did not complete runs again. Each step appends its name to a
+log file, so the test counts what really ran. Two workers serve every run."""
+import json
+import os
+
+import harness
+from redis_harness import DistributedTestCase
+
+
+def step(name, log, mark=None, only_item=None):
+    """An exec step that logs `name` and the state's "n" and passes the state on; with `mark`, it
+    fails while that file exists (for the item whose n is `only_item`, when given)."""
+    code = (f"import json,os,sys; s=json.load(sys.stdin); n=s.get('n'); "
+            f"open({log!r},'a').write('{name} %s\\n' % n); "
+            + (f"sys.exit('{name} is broken') if os.path.exists({mark!r}) and {only_item!r} in (None, n) else None; "
+               if mark else "")
+            + "json.dump(s, sys.stdout)")
+    return f"{{use: exec, with: {{argv: [python3, -c, {json.dumps(code)}]}}}}"
+
+
+class Resume(DistributedTestCase):
+    def setUp(self):
+        super().setUp()
+        self.log = self.tmp_path("ran.log")
+        self.mark = self.tmp_path("broken")
+        open(self.mark, "w").close()
+
+    def ran(self):
+        with open(self.log, encoding="utf-8") as f:
+            return [line.split()[0] for line in f if line.strip()]
+
+    def flow(self, name, body, steps):
+        procs = "\n".join(f"  {n}: {s}" for n, s in steps.items())
+        return self.write_tmp(f"{name}.yaml", f"version: 1\nname: {name}\nprocessors:\n{procs}\n"
+                                              f"  done: {{use: set, with: {{values: {{done: true}}}}}}\nflow:\n{body}")
+
+    def submit(self, flow, *args):
+        r = self.run_redis(flow, "--detach", "-c", *args)
+        self.assertExit(r, 0)
+        return r.json()
+
+    def wait(self, run_id):
+        return harness.run("result", run_id, "--redis", self.redis.url, "--wait", "--timeout", "30s", "-c")
+
+    def test_a_chain_resumes_at_the_failed_step(self):
+        flow = self.flow("chain", "  chain: [first, second, flaky, done]\n",
+                         {"first": step("first", self.log), "second": step("second", self.log),
+                          "flaky": step("flaky", self.log, self.mark)})
+        for _ in range(2):
+            self.start_worker(flow)
+        old = self.submit(flow, "--session", "tenant-a", "--set", "order=42")
+        failed = self.wait(old["run"])
+        self.assertEqual(self.assertFailedWith(failed, 1)["context"]["failedProcessor"], "flaky")
+        self.assertEqual(self.ran(), ["first", "second", "flaky"])
+
+        os.remove(self.mark)
+        r = self.run_redis(flow, "-c", "--resume", old["run"], "--log-level", "info")
+        state = self.assertSucceeded(r)
+        # the input came from the old run's record; only the failed step and what follows ran
+        self.assertEqual(state["order"], 42)
+        self.assertTrue(state["done"])
+        self.assertEqual(state["metadata"]["sessionId"], "tenant-a")
+        self.assertEqual(self.ran(), ["first", "second", "flaky", "flaky"])
+        self.assertIn(f"resumed run {old['run']}: 2 step result(s) reused: first, second", r.stderr)
+        # as many steps counted in the version as a run that never failed
+        fresh = self.assertSucceeded(self.run_redis(flow, "-c", "--set", "order=42"))
+        self.assertEqual(state["metadata"]["version"], fresh["metadata"]["version"])
+
+    def test_a_parallel_reruns_only_the_branch_that_failed(self):
+        flow = self.flow("fan", "  chain:\n    - parallel: [left, right, flaky]\n      merge: deep\n    - done\n",
+                         {"left": step("left", self.log), "right": step("right", self.log),
+                          "flaky": step("flaky", self.log, self.mark)})
+        for _ in range(2):
+            self.start_worker(flow)
+        old = self.submit(flow, "--set", "n=7")
+        self.assertFailedWith(self.wait(old["run"]), 1)
+        self.assertEqual(sorted(self.ran()), ["flaky", "left", "right"])
+        os.remove(self.mark)
+        resumed = self.submit(flow, "--resume", old["run"])
+        self.assertEqual(resumed["resumes"], old["run"])
+        state = self.assertSucceeded(self.wait(resumed["run"]))
+        self.assertEqual(state["n"], 7)
+        self.assertTrue(state["done"])
+        self.assertEqual(sorted(self.ran()), ["flaky", "flaky", "left", "right"])
+
+    def test_a_batch_reruns_only_its_failed_items_and_keeps_their_order(self):
+        flow = self.flow("items", "  batch: per-item\n  items: .items\n  concurrency: 4\n",
+                         {"per-item": step("item", self.log, self.mark, only_item=3)})
+        for _ in range(2):
+            self.start_worker(flow)
+        items = json.dumps([{"n": i} for i in range(8)])
+        old = self.submit(flow, "--set", f"items={items}")
+        self.assertFailedWith(self.wait(old["run"]), 1)
+        first = len(self.ran())  # fail-fast may have stopped some items before they started
+        os.remove(self.mark)
+        r = self.run_redis(flow, "-c", "--resume", old["run"], "--log-level", "info")
+        state = self.assertSucceeded(r)
+        self.assertEqual([x["n"] for x in state["batch"]["results"]], list(range(8)))
+        with open(self.log, encoding="utf-8") as f:
+            lines = [line.split() for line in f if line.strip()]
+        done_before = {n for _, n in lines[:first] if n != "3"}
+        again = [n for _, n in lines[first:]]
+        # what completed in the old run did not run again; item 3 and the ones never started did
+        self.assertIn("3", again)
+        self.assertFalse(done_before & set(again), (done_before, again))
+        self.assertEqual(sorted(done_before | set(again)), [str(i) for i in range(8)])
+
+    def test_resume_refuses_a_run_that_has_not_ended_an_unknown_run_and_another_flows_run(self):
+        slow = self.write_tmp("slow.yaml", "version: 1\nname: slow\nflow: {use: sleep, with: {duration: 5s}}\n")
+        other = self.write_tmp("other.yaml", "version: 1\nname: other\nflow: {use: set, with: {values: {a: 1}}}\n")
+        self.start_worker(slow, other)
+        running = self.submit(slow)
+        r = self.run_redis(slow, "--resume", running["run"])
+        self.assertExit(r, 5)
+        self.assertIn(f"--resume {running['run']}: that run has not ended", r.stderr)
+        r = self.run_redis(other, "--resume", running["run"])
+        self.assertExit(r, 2)
+        self.assertIn("that run is of flow 'slow', not 'other'", r.stderr)
+        r = self.run_redis(slow, "--resume", "nosuchrun")
+        self.assertExit(r, 2)
+        self.assertIn("--resume nosuchrun: no such run on this Redis (prefix 'bull')", r.stderr)
+        r = harness.run("run", slow, "--resume", running["run"])
+        self.assertExit(r, 2)
+        self.assertIn("--resume needs --redis", r.stderr)
+
+    def test_a_resumed_run_can_be_resumed_again(self):
+        flow = self.flow("twice", "  chain: [first, flaky, done]\n",
+                         {"first": step("first", self.log), "flaky": step("flaky", self.log, self.mark)})
+        self.start_worker(flow)
+        old = self.submit(flow)
+        self.assertFailedWith(self.wait(old["run"]), 1)
+        second = self.submit(flow, "--resume", old["run"])
+        self.assertFailedWith(self.wait(second["run"]), 1)
+        os.remove(self.mark)
+        state = self.assertSucceeded(self.run_redis(flow, "-c", "--resume", second["run"]))
+        self.assertTrue(state["done"])
+        self.assertEqual(self.ran(), ["first", "flaky", "flaky", "flaky"])
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
