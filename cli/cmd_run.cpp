@@ -13,6 +13,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/input.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/run_dir.hpp"
 #include "cli/run_distributed.hpp"
 #include "core/environment.hpp"
 #include "core/policy.hpp"
@@ -46,6 +47,8 @@ struct RunArgs {
   bool use_redis = false;
   std::string queue_events = "final";
   std::string resume;  ///< --resume RUN_ID
+  std::string run_dir;  ///< --run-dir DIR: local runs keep what resuming them needs there
+  std::string run_dir_keep = "7d";
 };
 
 /// How long files must stay quiet before --watch reloads: builds and editors write in steps.
@@ -87,6 +90,60 @@ int print_plan(const Flow& flow, bool json) {
 
 /// The input document: -i and --set applied; read once, also for every --watch re-run.
 Result<Json> read_input(const RunArgs& a) { return read_input_document(a.input, a.sets); }
+
+/// --run-dir: the run's directory, its input taken from the run it resumes (--resume) unless
+/// given. The exit code when it cannot be had.
+std::expected<RunDir, int> open_local_run(const RunArgs& a, const Flow& flow, State& state) {
+  auto keep = parse_duration_flag(a.run_dir_keep, {.command = "run", .flag = "--run-dir-keep",
+                                                   .expected = "a duration such as 7d", .allow_zero = false});
+  if (!keep) return std::unexpected(kExitUsage);
+  std::optional<ResumeSource> resumed;
+  if (!a.resume.empty()) {
+    auto source = read_resumable(a.run_dir, a.resume, flow.name);
+    if (!source) {
+      std::fprintf(stderr, "am2z run: --resume %s: %s\n", a.resume.c_str(), source.error().message.c_str());
+      return std::unexpected(source.error().code == kRunNotEnded ? kExitPending : kExitUsage);
+    }
+    if (a.input.empty() && a.sets.empty()) {
+      auto recorded = State::from_json(source->input, a.session);
+      if (!recorded) {
+        print_error(recorded.error());
+        return std::unexpected(kExitInvalid);
+      }
+      if (a.session.empty()) recorded->meta.session_id = source->session;
+      state = std::move(*recorded);
+    } else if (a.session.empty() && state.meta.session_id.empty()) {
+      state.meta.session_id = source->session;
+    }
+    resumed = std::move(*source);
+  }
+  auto dir = open_run_dir(a.run_dir, flow, state, *keep, std::move(resumed));
+  if (!dir) {
+    std::fprintf(stderr, "am2z run: %s\n", dir.error().message.c_str());
+    return std::unexpected(kExitUsage);
+  }
+  return std::move(*dir);
+}
+
+/// --run-dir: records the outcome; says what a resume reused, and how to resume a failed run.
+void close_local_run(const RunArgs& a, const RunDir& dir, RunOutcome& outcome) {
+  write_outcome(dir, outcome);
+  if (!a.resume.empty()) {
+    std::string list;
+    long long total = 0;
+    for (const auto& [path, count] : dir.journal->reused()) {
+      list += (list.empty() ? "" : ", ") + path + (count > 1 ? " x" + std::to_string(count) : "");
+      total += count;
+    }
+    spdlog::info("run {} resumed run {}: {} step result(s) reused{}{}", dir.run_id, a.resume, total,
+                 list.empty() ? "" : ": ", list);
+  }
+  if (outcome.error) {
+    outcome.error->context["runId"] = dir.run_id;
+    spdlog::info("run {} is kept in {}; resume it with: am2z run {} --run-dir {} --resume {}", dir.run_id, dir.path,
+                 a.flow, a.run_dir, dir.run_id);
+  }
+}
 
 /// Loads the flow (with its plugins) and runs it once; `flow_plugins` gets its plugins: paths.
 int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input, std::optional<Millis> timeout,
@@ -131,14 +188,25 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
     return run_distributed(d, loaded, std::move(*state));
   }
 
-  if (!a.resume.empty()) {
-    return usage_error("--resume needs --redis: local runs keep no record to resume from");
-  }
   if (a.distributed.priority > 0 || !a.distributed.delay.empty()) {
     return usage_error("--priority and --delay order and defer the run's queued jobs: they need --redis (a step's "
                        "own delay: applies in-process too)");
   }
+  if (!a.resume.empty() && a.run_dir.empty()) {
+    return usage_error("--resume of a local run needs --run-dir DIR, where the run was kept (or --redis, for a "
+                       "distributed run)");
+  }
+  std::optional<RunDir> dir;
+  if (!a.run_dir.empty()) {
+    auto opened = open_local_run(a, *loaded.flow, *state);
+    if (!opened) return opened.error();
+    dir = std::move(*opened);
+  }
   RunOptions options;
+  if (dir) {
+    options.run_id = dir->run_id;
+    options.journal = dir->journal;
+  }
   options.events = std::move(events);
   options.timeout = timeout;
   options.cancel = interrupt;
@@ -152,6 +220,7 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
   // to finish, then make sure nothing outlives us.
   wait_for_subprocesses(kMaxExitGrace);
   if (!a.watch || interrupt.cancelled()) kill_all_subprocesses();
+  if (dir) close_local_run(a, *dir, outcome);
 
   if (outcome.ok()) {
     print_json(outcome.state.to_json(), a.compact);
@@ -260,7 +329,12 @@ CommandHandler add_run_command(CLI::App& app) {
   cmd->add_option("--delay", args->distributed.delay, "With --redis: the run starts no sooner than this, e.g. 10m");
   cmd->add_option("--resume", args->resume,
                   "Run again from where run RUN_ID failed or was cancelled, reusing its completed steps' results "
-                  "(its input and session unless given)");
+                  "(its input and session unless given); local runs need --run-dir");
+  cmd->add_option("--run-dir", args->run_dir,
+                  "Local runs: keep each run's input, finished steps and outcome under DIR/<run id>, for --resume")
+      ->envname("AM2Z_RUN_DIR");
+  cmd->add_option("--run-dir-keep", args->run_dir_keep,
+                  "With --run-dir: remove kept runs not written to for this long (default 7d)");
   cmd->add_option("--max-job-size", args->distributed.max_job_size,
                   "With --redis: refuse an input bigger than the workers take (default 16MiB, as am2z worker)");
   return [args](const GlobalOptions&) { return run(*args); };

@@ -17,6 +17,7 @@
 namespace am2z {
 
 class Flow;
+class StepJournal;
 class TaskPool;
 
 namespace detail {
@@ -30,6 +31,8 @@ struct RunShared : std::enable_shared_from_this<RunShared> {
   int max_call_depth = 10;
   TaskPool* pool = nullptr;  ///< where parallel branches, batch items and guarded steps run; null: shared
   std::atomic<std::uint64_t> next_step{1};
+  /// run --run-dir: where succeeded steps are recorded, and results of a resumed run reused; null: none.
+  std::shared_ptr<StepJournal> journal;
 
   /// The run's task pool: `pool`, or TaskPool::shared().
   TaskPool& tasks() const;
@@ -56,6 +59,8 @@ struct Scope {
   const CancelToken* token = nullptr;
   Deadline deadline = kNoDeadline;
   int depth = 0;
+  /// Inside a batch, when the run keeps a journal: the item indexes on the way here ("3", "3.1").
+  const std::string* item = nullptr;
 };
 
 /// Handed to Processor::process for one attempt of one step. It refers to `scope`, which must

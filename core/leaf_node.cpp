@@ -2,6 +2,7 @@
 
 #include "core/guarded.hpp"
 #include "core/node_base.hpp"
+#include "core/step_journal.hpp"
 
 namespace am2z {
 
@@ -57,6 +58,39 @@ ProcessorNode::ProcessorNode(std::shared_ptr<const ProcessorInstance> instance)
     : Node(instance->name), instance_(std::move(instance)), plain_(instance_->policy.is_plain()) {}
 
 Status ProcessorNode::run(State& state, const Scope& scope) const {
+  if (scope.run->journal != nullptr) [[unlikely]] return run_journaled(state, scope);
+  return run_step(state, scope);
+}
+
+Status ProcessorNode::run_journaled(State& state, const Scope& scope) const {
+  StepJournal& journal = *scope.run->journal;
+  const std::string* path = scope.depth == 0 ? journal.path_of(this) : nullptr;  // not a ctx.call's steps
+  if (path == nullptr) return run_step(state, scope);
+  const std::string key = StepJournal::key(*path, scope.item);
+  if (auto reused = journal.reuse(key)) {
+    auto restored = State::from_json(std::move(*reused), scope.run->session_id);
+    if (restored) {
+      restored->meta.session_id = scope.run->session_id;
+      state = std::move(*restored);
+      if (scope.run->events) {
+        scope.run->publish(event::kProcessorCompleted, Json{{"processor", instance_->name},
+                                                            {"type", instance_->type},
+                                                            {"attempt", 0},
+                                                            {"durationMs", 0},
+                                                            {"version", state.meta.version},
+                                                            {"reused", true}});
+      }
+      return {};
+    }
+    scope.run->logger->warn("the journal's result of step {} cannot be read ({}): it runs again", key,
+                            restored.error().message);
+  }
+  Status st = run_step(state, scope);
+  if (st) journal.record(key, state);
+  return st;
+}
+
+Status ProcessorNode::run_step(State& state, const Scope& scope) const {
   if (plain_ && scope.run->events == nullptr) [[likely]] {
     // The hot path: one virtual call, an integer bump and a clock read; nothing allocated.
     const std::uint64_t step = scope.run->next_step.fetch_add(1, std::memory_order_relaxed);

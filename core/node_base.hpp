@@ -113,6 +113,9 @@ class ProcessorNode final : public Node {
   Status run(State& state, const Scope& scope) const override;
 
  private:
+  Status run_step(State& state, const Scope& scope) const;
+  /// A run with a journal: a step the resumed run completed takes its result; one that succeeds is recorded.
+  Status run_journaled(State& state, const Scope& scope) const;
   Status run_with_policy(State& state, const Scope& scope) const;
   Status attempt(State& state, const Scope& scope, int attempt_no) const;
   std::shared_ptr<const ProcessorInstance> instance_;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/flow.hpp"
+#include "core/step_journal.hpp"
 
 namespace am2z {
 
@@ -24,6 +25,10 @@ struct RunOptions {
   /// Runs parallel branches, batch items and guarded steps; null: TaskPool::shared(). It must
   /// outlive every step of the run, including one abandoned after a timeout.
   TaskPool* pool = nullptr;
+  /// The run's id; empty: a new one.
+  std::string run_id;
+  /// Records the run's succeeded steps and reuses a resumed run's results (StepJournal); null: none.
+  std::shared_ptr<StepJournal> journal;
 };
 
 struct RunOutcome {

@@ -17,6 +17,7 @@ double unit_ms(std::string_view unit) {
   if (unit == "s" || unit == "sec") return 1000;
   if (unit == "m" || unit == "min") return 60'000;
   if (unit == "h") return 3'600'000;
+  if (unit == "d") return 86'400'000;
   return 0;
 }
 }  // namespace
@@ -37,7 +38,7 @@ Result<Millis> parse_duration(std::string_view text) {
   if (per == 0) {
     return fail(bad("duration", original,
                     "invalid duration '" + std::string(original) + "': unknown unit '" + std::string(unit) +
-                        "' (use ms, s, m or h)"));
+                        "' (use ms, s, m, h or d)"));
   }
   const double ms = value * per;
   if (!std::isfinite(ms) || ms > 1e12) {

@@ -11,7 +11,7 @@
 
 namespace am2z {
 
-/// "250ms", "1.5s", "5m", "2h", or a plain integer meaning milliseconds.
+/// "250ms", "1.5s", "5m", "2h", "7d", or a plain integer meaning milliseconds.
 Result<Millis> parse_duration(std::string_view text);
 /// "100/min", "10/s", "5/sec", "1000/h", "3/500ms".
 Result<RateLimit> parse_rate(std::string_view text);

@@ -86,7 +86,15 @@ Status BatchNode::run(State& state, const Scope& scope) const {
     if (b.stopped.load()) return;
     b.started[i] = 1;
     b.states[i] = item_state((*items)[i], state.meta);
-    b.results[i] = target_->execute(b.states[i], inner);
+    if (scope.run->journal == nullptr) {
+      b.results[i] = target_->execute(b.states[i], inner);
+    } else {
+      // a journal knows the item's steps by its index, under those of the batches around it
+      const std::string item = scope.item ? *scope.item + "." + std::to_string(i) : std::to_string(i);
+      Scope item_scope = inner;
+      item_scope.item = &item;
+      b.results[i] = target_->execute(b.states[i], item_scope);
+    }
     if (!b.results[i] && fail_fast && !b.stopped.exchange(true)) {
       b.first_failure = i;
       stop_source.cancel("batch '" + label() + "' stopped after item " + std::to_string(i) + " failed");

@@ -50,6 +50,7 @@ TEST_CASE("durations with every unit") {
   CHECK(ms_of("30s") == 30'000);
   CHECK(ms_of("5m") == 300'000);
   CHECK(ms_of("1h") == 3'600'000);
+  CHECK(ms_of("7d") == 604'800'000);
   CHECK(ms_of("1.5s") == 1500);
   CHECK(ms_of("2sec") == 2000);
   CHECK(ms_of("2min") == 120'000);
@@ -65,9 +66,9 @@ TEST_CASE("bad durations say why") {
   CHECK(contains(duration_error("s"), "expected a number and a unit"));
   CHECK(contains(duration_error("-5s"), "expected a number and a unit"));
   CHECK(contains(duration_error("+5s"), "expected a number and a unit"));
-  CHECK(duration_error("5x") == "invalid duration '5x': unknown unit 'x' (use ms, s, m or h)");
+  CHECK(duration_error("5x") == "invalid duration '5x': unknown unit 'x' (use ms, s, m, h or d)");
   CHECK(contains(duration_error("5 s"), "unknown unit ' s'"));
-  CHECK(contains(duration_error("3d"), "unknown unit 'd'"));
+  CHECK(contains(duration_error("3w"), "unknown unit 'w'"));
   CHECK(contains(duration_error("10MS"), "unknown unit 'MS'"));
   CHECK(contains(duration_error("1.5ms"), "must be a whole number of milliseconds"));
   CHECK(contains(duration_error("0.0001s"), "must be a whole number of milliseconds"));

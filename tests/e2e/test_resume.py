@@ -4,9 +4,11 @@ a parallel and a batch; only what did not complete runs again. Each step appends
 log file, so the test counts what really ran. Two workers serve every run."""
 import json
 import os
+import signal
+import time
 
 import harness
-from redis_harness import DistributedTestCase
+from redis_harness import DistributedTestCase, comparable
 
 
 def step(name, log, mark=None, only_item=None):
@@ -123,7 +125,7 @@ class Resume(DistributedTestCase):
         self.assertIn("--resume nosuchrun: no such run on this Redis (prefix 'bull')", r.stderr)
         r = harness.run("run", slow, "--resume", running["run"])
         self.assertExit(r, 2)
-        self.assertIn("--resume needs --redis", r.stderr)
+        self.assertIn("--resume of a local run needs --run-dir DIR", r.stderr)
 
     def test_a_resumed_run_can_be_resumed_again(self):
         flow = self.flow("twice", "  chain: [first, flaky, done]\n",
@@ -137,6 +139,120 @@ class Resume(DistributedTestCase):
         state = self.assertSucceeded(self.run_redis(flow, "-c", "--resume", second["run"]))
         self.assertTrue(state["done"])
         self.assertEqual(self.ran(), ["first", "flaky", "flaky", "flaky"])
+
+
+class LocalResume(harness.E2ETestCase):
+    """run --run-dir DIR keeps each local run's input, finished steps and outcome under DIR/<run id>;
+    run --resume ID --run-dir DIR reuses them."""
+
+    def setUp(self):
+        super().setUp()
+        self.log = self.tmp_path("ran.log")
+        self.mark = self.tmp_path("broken")
+        self.runs = self.tmp_path("runs")
+        open(self.mark, "w").close()
+        self.flow = self.write_tmp("local.yaml", f"""\
+version: 1
+name: local
+processors:
+  first: {step("first", self.log)}
+  item: {step("item", self.log, self.mark, only_item=2)}
+  flaky: {step("flaky", self.log, self.mark)}
+  done: {{use: set, with: {{values: {{done: true}}}}}}
+flow:
+  chain:
+    - first
+    - batch: item
+      items: .items
+      mode: collect
+    - flaky
+    - done
+""")
+
+    def ran(self):
+        with open(self.log, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+
+    def run_local(self, *args):
+        return harness.run("run", self.flow, "-c", "--run-dir", self.runs, *args)
+
+    def test_a_failed_run_resumes_with_its_finished_steps_and_items(self):
+        items = json.dumps([{"n": i} for i in range(4)])
+        failed = self.run_local("--set", f"items={items}")
+        err = self.assertFailedWith(failed, 1)
+        run_id = err["context"]["runId"]
+        self.assertIn(f"resume it with: am2z run {self.flow} --run-dir {self.runs} --resume {run_id}", failed.stderr)
+        self.assertEqual(sorted(os.listdir(os.path.join(self.runs, run_id))),
+                         ["journal.jsonl", "outcome.json", "run.json"])
+        # collect mode: item 2 failed, the others succeeded; then flaky failed
+        self.assertEqual(sorted(self.ran()), ["first None", "flaky None", "item 0", "item 1", "item 2", "item 3"])
+        os.remove(self.mark)
+        resumed = self.run_local("--resume", run_id, "--log-level", "info")
+        state = self.assertSucceeded(resumed)
+        self.assertIn(f"resumed run {run_id}: 4 step result(s) reused: n.0, n.1.0 x3", resumed.stderr)
+        # only the item that failed, and the steps after the batch, ran again
+        self.assertEqual(sorted(self.ran()[6:]), ["flaky None", "item 2"])
+        self.assertTrue(state["done"])
+        fresh = self.assertSucceeded(harness.run("run", self.flow, "-c", "--set", f"items={items}"))
+        self.assertEqual(comparable(state), comparable(fresh))
+
+    def test_a_killed_run_resumes_after_its_last_finished_step(self):
+        slow = self.write_tmp("slow.yaml", f"""\
+version: 1
+name: slow
+processors:
+  first: {step("first", self.log)}
+  wait: {{use: sleep, with: {{duration: 30s}}}}
+  done: {{use: set, with: {{values: {{done: true}}}}}}
+flow:
+  chain: [first, wait, done]
+""")
+        proc = harness.start("run", slow, "-c", "--run-dir", self.runs)
+        deadline = time.monotonic() + 10
+        while not (os.path.exists(self.log) and self.ran()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        run_id = os.listdir(self.runs)[0]
+        journal = os.path.join(self.runs, run_id, "journal.jsonl")
+        while os.path.getsize(journal) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = harness.run("run", slow, "--run-dir", self.runs, "--resume", run_id)
+        self.assertExit(r, 5)
+        self.assertIn(f"run {run_id} has not ended: its process {proc.pid} is still running", r.stderr)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with open(journal, "a", encoding="utf-8") as f:
+            f.write('{"step":"n.1","sta')  # torn by the kill
+        with open(slow, encoding="utf-8") as f:
+            fast = self.write_tmp("slow.yaml", f.read().replace("30s", "10ms"))  # steps match by position
+        state = self.assertSucceeded(harness.run("run", fast, "-c", "--run-dir", self.runs, "--resume", run_id))
+        self.assertTrue(state["done"])
+        self.assertEqual(self.ran(), ["first None"])
+
+    def test_refusals_and_cleaning_by_age(self):
+        r = harness.run("run", self.flow, "--resume", "abc")
+        self.assertExit(r, 2)
+        self.assertIn("--resume of a local run needs --run-dir DIR", r.stderr)
+        r = self.run_local("--resume", "nosuchrun")
+        self.assertExit(r, 2)
+        self.assertIn("no run nosuchrun is kept there", r.stderr)
+        r = self.run_local("--resume", "../x")
+        self.assertExit(r, 2)
+        other = self.write_tmp("other.yaml", "version: 1\nname: other\nflow: {use: set, with: {values: {a: 1}}}\n")
+        self.assertExit(harness.run("run", other, "--run-dir", self.runs), 0)
+        kept = os.listdir(self.runs)[0]
+        r = self.run_local("--resume", kept)
+        self.assertExit(r, 2)
+        self.assertIn(f"run {kept} is of flow 'other', not 'local'", r.stderr)
+        # runs not written to for longer than --run-dir-keep go; anything else stays
+        old = time.time() - 3 * 86400
+        for name in os.listdir(os.path.join(self.runs, kept)):
+            os.utime(os.path.join(self.runs, kept, name), (old, old))
+        os.makedirs(os.path.join(self.runs, "not-a-run"))
+        self.assertExit(harness.run("run", other, "--run-dir", self.runs, "--run-dir-keep", "2d"), 0)
+        left = os.listdir(self.runs)
+        self.assertNotIn(kept, left)
+        self.assertIn("not-a-run", left)
+        self.assertEqual(len(left), 2)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ class UsageErrorTest(E2ETestCase):
         cases = {
             "abc": "invalid duration 'abc': expected a number and a unit, e.g. 500ms, 30s, 5m, 1h",
             "-5s": "invalid duration '-5s': expected a number and a unit, e.g. 500ms, 30s, 5m, 1h",
-            "5x": "invalid duration '5x': unknown unit 'x' (use ms, s, m or h)",
+            "5x": "invalid duration '5x': unknown unit 'x' (use ms, s, m, h or d)",
             "1e13s": "invalid duration '1e13s': too large",
             "0": "must be greater than 0",
             "0ms": "must be greater than 0",
