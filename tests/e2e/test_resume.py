@@ -8,7 +8,7 @@ import signal
 import time
 
 import harness
-from redis_harness import DistributedTestCase, comparable
+from redis_harness import DistributedTestCase, RedisServer, comparable
 
 
 def step(name, log, mark=None, only_item=None):
@@ -139,6 +139,76 @@ class Resume(DistributedTestCase):
         state = self.assertSucceeded(self.run_redis(flow, "-c", "--resume", second["run"]))
         self.assertTrue(state["done"])
         self.assertEqual(self.ran(), ["first", "flaky", "flaky", "flaky"])
+
+
+class ResumeUnderFaults(DistributedTestCase):
+    """A resumed run is a run like any other: a worker killed mid-step or a Redis restart (AOF on)
+    leaves it with exactly one outcome, the old run's results still reused and nothing of what
+    they stand for run again."""
+
+    FAST_STALLS = ("--lock-duration", "1s", "--stalled-interval", "300ms")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer(persistent=True)
+
+    def setUp(self):
+        super().setUp()
+        self.log = self.tmp_path("ran.log")
+        self.mark = self.tmp_path("broken")
+        open(self.mark, "w").close()
+        self.flow = self.write_tmp("faulty.yaml", f"""\
+version: 1
+name: faulty
+processors:
+  first: {step("first", self.log)}
+  flaky: {step("flaky", self.log, self.mark)}
+  slow: {{use: sleep, with: {{duration: 1500ms}}}}
+  done: {{use: set, with: {{values: {{done: true}}}}}}
+flow:
+  chain: [first, flaky, slow, done]
+""")
+
+    def ran(self):
+        with open(self.log, encoding="utf-8") as f:
+            return [line.split()[0] for line in f if line.strip()]
+
+    def failed_then_resumed(self, worker):
+        r = self.run_redis(self.flow, "--detach", "-c", "--set", "n=1")
+        old = r.json()["run"]
+        self.assertExit(harness.run("result", old, "--redis", self.redis.url, "--wait", "--timeout", "30s"), 1)
+        os.remove(self.mark)
+        r = self.run_redis(self.flow, "--detach", "-c", "--resume", old)
+        self.assertExit(r, 0)
+        new = r.json()["run"]
+        c = self.redis.client
+        self.assertTrue(harness.wait_for(lambda: c("LLEN", "bull:faulty.slow:active") == 1, 15),
+                        "the resumed run never reached its slow step")
+        return old, new
+
+    def finish(self, run_id):
+        done = harness.run("result", run_id, "--redis", self.redis.url, "--wait", "--timeout", "40s", "-c",
+                           timeout=60)
+        state = self.assertSucceeded(done)
+        self.assertTrue(state["done"])
+        self.assertEqual(state["n"], 1)
+        self.assertEqual(self.ran(), ["first", "flaky", "flaky"])
+        self.assertEqual(self.redis.client("LLEN", f"am2z:run:{run_id}"), 1)  # exactly one outcome
+
+    def test_a_worker_killed_mid_step_of_a_resumed_run(self):
+        doomed = self.start_worker(self.flow, args=self.FAST_STALLS)
+        _, new = self.failed_then_resumed(doomed)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        self.start_worker(self.flow, args=self.FAST_STALLS)
+        self.finish(new)
+
+    def test_redis_restarted_during_a_resumed_run(self):
+        worker = self.start_worker(self.flow, args=self.FAST_STALLS)
+        _, new = self.failed_then_resumed(worker)
+        self.redis.restart(down_for=0.5)
+        self.finish(new)
+        self.assertIsNone(worker.poll(), "the worker did not ride out the restart")
 
 
 class LocalResume(harness.E2ETestCase):
