@@ -64,7 +64,8 @@ int run(const WorkerArgs& a) {
     std::fprintf(stderr, "am2z worker: no flow files (*.yaml, *.yml) found in %s\n", a.flows.front().c_str());
     return kExitInvalid;
   }
-  auto catalog = load_plugins(a.plugins);
+  // a private copy of each plugin, so a reload (--watch, SIGHUP) really loads the new file
+  auto catalog = load_plugins(a.plugins, PluginLoadOptions{.private_copy = true});
   if (!catalog) return kExitInvalid;
   std::vector<std::shared_ptr<const redis::PlannedFlow>> flows;
   ServedFlows served;
@@ -105,12 +106,10 @@ int run(const WorkerArgs& a) {
   const CancelToken stop = install_interrupt_handler();
   // The watcher stops with the worker, whichever way it stops.
   const CancelSource watching(stop);
-  std::thread watcher;
-  if (a.watch) {
-    watcher = std::thread([&] {
-      follow_flow_files(**worker, a.flows, *catalog, a.redis.prefix, std::move(served), watching.token());
-    });
-  }
+  // --watch follows the files as they change; SIGHUP reloads them at once, watched or not.
+  std::thread watcher([&] {
+    follow_flow_files(**worker, a.flows, *catalog, a.redis.prefix, std::move(served), watching.token(), a.watch);
+  });
   Status served_ok = (*worker)->run(stop);
   watching.cancel("the worker stopped");
   if (watcher.joinable()) watcher.join();

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <cerrno>
+#include <mutex>
 #include <thread>
 
 #include "cli/exit_codes.hpp"
@@ -22,7 +24,42 @@ extern "C" void on_signal(int signo) {
   const ssize_t ignored = write(g_pipe[1], &byte, 1);
   (void)ignored;
 }
+int g_hangup_pipe[2] = {-1, -1};
+std::mutex g_hangup_mutex;
+std::function<void()> g_on_hangup;
+
+extern "C" void on_hangup_signal(int) {
+  const unsigned char byte = 1;
+  const ssize_t ignored = write(g_hangup_pipe[1], &byte, 1);
+  (void)ignored;
+}
 }  // namespace
+
+void set_hangup_handler(std::function<void()> on_hangup) {
+  static std::once_flag installed;
+  {
+    std::lock_guard lock(g_hangup_mutex);
+    g_on_hangup = std::move(on_hangup);
+  }
+  std::call_once(installed, [] {
+    if (pipe2(g_hangup_pipe, O_CLOEXEC) != 0) return;
+    struct sigaction sa {};
+    sa.sa_handler = on_hangup_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, nullptr);
+    std::thread([] {
+      for (;;) {
+        unsigned char byte = 0;
+        const ssize_t n = read(g_hangup_pipe[0], &byte, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        std::lock_guard lock(g_hangup_mutex);
+        if (g_on_hangup) g_on_hangup();
+      }
+    }).detach();
+  });
+}
 
 CancelToken install_interrupt_handler() {
   static CancelSource source;

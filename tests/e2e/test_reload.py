@@ -4,10 +4,14 @@ finish on their own version, a removed one is no longer served, and a file that 
 keeps its last good version served."""
 import os
 import shutil
+import signal
 import time
+import unittest
 
 import harness
 from redis_harness import DistributedTestCase, drain_stderr, worker_stderr
+
+PLUGIN_DIR = os.environ.get("AM2Z_TEST_PLUGIN_DIR", "")
 
 ALPHA = """\
 version: 1
@@ -103,3 +107,49 @@ class Reload(DistributedTestCase):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+@unittest.skipUnless(PLUGIN_DIR, "AM2Z_TEST_PLUGIN_DIR not set (run through ctest)")
+class ReloadOnSighup(DistributedTestCase):
+    """SIGHUP makes a worker read its --flows and its plugins again, with or without --watch: a
+    plugin added to AM2Z_PLUGIN_PATH brings its types, and a flow file added to the directory is
+    then served on them; steps already running are not dropped."""
+
+    def test_sighup_loads_new_plugins_and_flows_without_watch(self):
+        flows = self.tmp_path("flows")
+        plugins = self.tmp_path("plugins")
+        os.makedirs(flows)
+        os.makedirs(plugins)
+        with open(os.path.join(flows, "alpha.yaml"), "w", encoding="utf-8") as f:
+            f.write(ALPHA % ("1500ms", 1))
+        proc = harness.start("worker", "--redis", self.redis.url, "--flows", flows, "--log-level", "info",
+                             env={"AM2Z_PLUGIN_PATH": plugins})
+        self.workers.append(drain_stderr(proc))
+
+        def wait_log(text):
+            until = time.monotonic() + 10
+            while time.monotonic() < until:
+                if text in worker_stderr(proc, timeout=0):
+                    return
+                time.sleep(0.05)
+            self.fail(f"the worker never logged {text!r}:\n{worker_stderr(proc, timeout=0)}")
+
+        wait_log("serving")
+        slow = harness.start("run", os.path.join(flows, "alpha.yaml"), "-c", "--redis", self.redis.url)
+        self.assertTrue(harness.wait_for(lambda: self.redis.client("LLEN", "bull:alpha.nap:active") == 1, 10))
+        shutil.copy(os.path.join(PLUGIN_DIR, "good_plugin.so"), os.path.join(plugins, "good.so"))
+        greet = os.path.join(flows, "greet.yaml")
+        shutil.copy(harness.fixture("plugins", "greet.yaml"), greet)
+        env = {"AM2Z_PLUGIN_PATH": plugins}  # the submitter loads the flow too
+        r = harness.run("run", greet, "--require-worker", "--redis", self.redis.url, env=env)
+        self.assertExit(r, 6)  # not yet: no SIGHUP
+        proc.send_signal(signal.SIGHUP)
+        wait_log("SIGHUP: reading the flow files and plugins again")
+        wait_log(f"added plugin {plugins}/good.so")
+        wait_log("flow greet added")
+        state = self.assertSucceeded(harness.run("run", greet, "-c", "--set", "name=Ada", "--require-worker",
+                                                 "--redis", self.redis.url, env=env))
+        self.assertEqual(state["message"], "hello Ada")
+        # the step that was running when the signal came finished
+        self.assertEqual(self.assertSucceeded(harness.finish(slow))["version"], 1)
+        self.assertIsNone(proc.poll(), "SIGHUP stopped the worker")
