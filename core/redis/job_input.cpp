@@ -117,7 +117,10 @@ JobRead read_job(const FetchedJob& job, const JobLimits& limits, const KeySpace&
                                        "-byte limit of this worker (--max-job-size): it is not run");
     return out;
   }
-  if (job.id.find_first_of(":\r\n") != std::string::npos) {
+  // BullMQ refuses ':' in the ids clients give; its job schedulers' own ids have it
+  // ("repeat:<scheduler>:<ms>", with the scheduler in field rjk).
+  const bool scheduled = job.fields.contains("rjk") && job.id.starts_with("repeat:");
+  if (job.id.find_first_of(scheduled ? "\r\n" : ":\r\n") != std::string::npos) {
     out.error = errors::validation(job.key(), nullptr, "has an id with ':' or a line break, which BullMQ ids cannot have");
     return out;
   }

@@ -10,7 +10,7 @@ std::size_t op_arity(const std::string& op) {
   static const std::map<std::string, std::size_t> kArity{{"G", 0}, {"C", 7},  {"F", 8},  {"R", 8}, {"L", 3},
                                                          {"A", 15}, {"a", 15}, {"S", 2}, {"J", 6}, {"O", 7},
                                                          {"N", 4},  {"E", 2},  {"W", 1}, {"P", 1}, {"M", 6},
-                                                         {"U", 2},  {"K", 7}, {"I", 6}};
+                                                         {"U", 2},  {"K", 7}, {"I", 6}, {"Q", 5}};
   const auto it = kArity.find(op);
   return it == kArity.end() ? 0 : it->second;
 }

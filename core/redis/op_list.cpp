@@ -131,6 +131,13 @@ void OpList::outcome(const std::string& reply_key, const std::string& payload, l
   ++ops_;
 }
 
+void OpList::next_from_scheduler(const std::string& q, const std::string& scheduler_id,
+                                 const std::string& producer_id, const std::string& next_ms,
+                                 const std::string& opts_json) {
+  push(tail_, {"Q", q, scheduler_id, producer_id, next_ms, opts_json});
+  ++ops_;
+}
+
 void OpList::record_run(const std::string& record_key, const std::string& input_json, const std::string& flow,
                         const std::string& hash, const std::string& session, const std::string& resume_of) {
   push(head_, {"I", record_key, input_json, flow, hash, session, resume_of});

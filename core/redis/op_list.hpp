@@ -132,6 +132,11 @@ class OpList {
   /// `record_key` (may be empty: none): the run's KeySpace::run_record, set to expire with the outcome.
   void outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms, const std::string& run_key,
                const std::string& session, RunEnd end, const std::string& record_key);
+  /// A BullMQ job scheduler's job `producer_id` ended on queue `q` (key prefix): the scheduler's
+  /// next job, with `opts_json`, is added (lua/step_schedulers.lua). `next_ms`: its time for a
+  /// cron pattern; "" for an `every` scheduler, whose next time the script computes.
+  void next_from_scheduler(const std::string& q, const std::string& scheduler_id, const std::string& producer_id,
+                           const std::string& next_ms, const std::string& opts_json);
   /// What resuming a run needs, kept in `record_key` (KeySpace::run_record) until its outcome
   /// expires: its input as JSON, its flow's name and hash, its session and the run it resumes.
   void record_run(const std::string& record_key, const std::string& input_json, const std::string& flow,

@@ -268,8 +268,8 @@ class Planner::Step final : public DistributedPlan {
   bool& added_;
 };
 
-void Planner::start_run(State input, Envelope run, OpList& ops) const {
-  ops.begin_group();
+void Planner::start_run(State input, Envelope run, OpList& ops, bool new_group) const {
+  if (new_group) ops.begin_group();
   run.join.reset();
   run.scope.clear();
   if (run.events) add_run_event(ops, run, event::kFlowStarted, Json{{"flow", flow_.flow().name}});

@@ -67,7 +67,9 @@ class Planner {
   explicit Planner(const PlannedFlow& flow) : flow_(flow) {}
 
   /// Schedules the root of a new run. `run` carries run, session, reply, ttl and start time.
-  void start_run(State input, Envelope run, OpList& ops) const;
+  /// `new_group`: in a group of its own; false: in the group the caller opened (and filled with
+  /// what must stand or fall with the run's first jobs).
+  void start_run(State input, Envelope run, OpList& ops, bool new_group = true) const;
 
   /// The job at `self.node` (key `self_key`) ended with `outcome`: schedules what follows.
   /// A failure's partial state must already be set to the job's input.

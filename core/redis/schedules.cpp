@@ -112,6 +112,7 @@ Status plan_occurrence(const PlannedFlow& flow, const Schedule& s, long long exp
   }
   SubmitOptions options;
   options.session = s.session;
+  options.keep_record = true;  // an occurrence that fails can be resumed (run --resume, dlq retry)
   options.delay = Millis(std::max(0LL, at_ms - now));
   const std::string run = occurrence_run(s, at_ms);
   plan_run(flow, std::move(*input), options, now, run, ops);

@@ -37,17 +37,19 @@ Submission plan_run(const PlannedFlow& flow, State input, const SubmitOptions& o
   if (options.delay.count() > 0) run.not_before_ms = now + options.delay.count();
   run.resume_of = options.resume_of;
   run.recorded = options.keep_record;
-  if (options.keep_record) {
-    ops.record_run(flow.keys().run_record(run.run), dump_text(input.to_json()), flow.flow().name, flow.hash(),
-                   run.session, options.resume_of);
-  }
   Submission out{run.run, run.reply, run.session};
+  // One group: a schedule's claim (put first in it) skips the run's index and record with its jobs.
+  ops.begin_group();
   if (named) {
     std::vector<std::string> queue_keys;
     for (const auto& name : queues_of(flow)) queue_keys.push_back(flow.keys().queue(name));
     ops.note_session(run.session, run.run, options.session_ttl.count(), queue_keys);
   }
-  Planner(flow).start_run(std::move(input), std::move(run), ops);
+  if (options.keep_record) {
+    ops.record_run(flow.keys().run_record(run.run), dump_text(input.to_json()), flow.flow().name, flow.hash(),
+                   run.session, options.resume_of);
+  }
+  Planner(flow).start_run(std::move(input), std::move(run), ops, false);
   return out;
 }
 

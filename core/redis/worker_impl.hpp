@@ -306,6 +306,8 @@ struct Worker::Impl {
   long long foreign_backoff_ms(const Finished& f) const;
   void foreign_completed(const Finished& f, const std::string& value, OpList& ops) const;
   void foreign_failed(const Finished& f, const Error& e, OpList& ops) const;
+  /// A job of a BullMQ job scheduler (field rjk) ended for good: its scheduler's next job.
+  void next_scheduled(const Finished& f, OpList& ops) const;
 
   // worker_housekeeping.cpp.
   void waker_loop(Connection& blocker);

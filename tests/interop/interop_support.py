@@ -22,7 +22,7 @@ import harness  # noqa: E402  (tests/e2e/harness.py: the am2z binary and its pro
 import redis_harness  # noqa: E402,F401  (tests/e2e/redis_harness.py: a private redis-server)
 
 NODE_SCRIPTS = ("lib.mjs", "foreign_jobs.mjs", "flow_producer.mjs", "inspect_queues.mjs",
-                "watch_events.mjs", "remote_worker.mjs")
+                "watch_events.mjs", "remote_worker.mjs", "job_scheduler.mjs")
 PINNED = {"bullmq": "6.7.0", "@bull-board/api": "9.10.2"}
 MIN_NODE_MAJOR = 18
 NPM_TIMEOUT = 300.0

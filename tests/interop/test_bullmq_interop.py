@@ -185,6 +185,43 @@ class ForeignJobsTest(InteropTestCase):
             self.assertEqual(completed[outcome["id"]]["prev"], "active")
         self.stop_worker(worker)
 
+    def test_job_schedulers_of_a_bullmq_queue_run_on_am2z_workers(self):
+        # Queue.upsertJobScheduler on an am2z-served queue: each job of the scheduler that ends on
+        # an am2z worker adds the next one, as a BullMQ worker does, by `every` or a cron pattern
+        worker, _ = self.serve(FOREIGN_FLOW)
+        out = self.node.run("job_scheduler.mjs", {
+            "queue": "foreign.stamp", "id": "tick", "repeat": {"every": 300},
+            "template": {"name": "tick", "data": {"mode": "stamp", "n": 7}}, "iterations": 3, "timeoutMs": 15000})
+        done = sorted((j for j in out["jobs"] if j["state"] == "completed"), key=lambda j: j["id"])
+        self.assertGreaterEqual(len(done), 3, out)
+        millis = [int(j["id"].rsplit(":", 1)[1]) for j in done]
+        for a, b in zip(millis, millis[1:]):
+            self.assertEqual((b - a) % 300, 0, millis)  # on the scheduler's grid, none twice
+            self.assertGreater(b, a)
+        for job in done:
+            self.assertEqual(job["name"], "tick")
+            self.assertEqual(job["data"], {"mode": "stamp", "n": 7})
+            self.assertEqual(self.data_of(job["returnvalue"]), {"mode": "stamp", "n": 7, "stamped": True})
+        # what BullMQ reads back of the scheduler: its iterations counted, its next job pending
+        self.assertEqual(out["scheduler"]["key"], "tick")
+        self.assertEqual(out["scheduler"]["every"], 300)
+        self.assertGreaterEqual(out["scheduler"]["iterationCount"], len(done))
+        self.assertTrue(out["removed"])
+        pending = [j for j in out["jobs"] if j["state"] in ("delayed", "waiting")]
+        self.assertLessEqual(len(pending), 1, out["jobs"])
+
+        # a cron pattern with seconds, and a limit of iterations that stops it
+        out = self.node.run("job_scheduler.mjs", {
+            "queue": "foreign.stamp", "id": "cron", "repeat": {"pattern": "* * * * * *", "limit": 2},
+            "template": {"name": "cron", "data": {"mode": "stamp"}}, "iterations": 2, "timeoutMs": 15000,
+            "settleMs": 2500})
+        done = [j for j in out["jobs"] if j["state"] == "completed"]
+        self.assertEqual(len(done), 2, out["jobs"])
+        for job in done:
+            self.assertEqual(int(job["id"].rsplit(":", 1)[1]) % 1000, 0, job["id"])  # whole seconds
+        self.assertEqual([j for j in out["jobs"] if j["state"] != "completed"], [])
+        self.stop_worker(worker)
+
     def test_attempts_and_backoff_of_queue_add_jobs(self):
         worker, _ = self.serve(FOREIGN_FLOW)
         # `flaky` fails the first two attempts: with 3 attempts and a fixed 150 ms backoff it

@@ -93,3 +93,21 @@ TEST_CASE("options of foreign jobs are read defensively") {
   CHECK(p->queue == "bull:p:");
   CHECK(p->on_failure == OpList::ChildEnd::fail_parent);
 }
+
+TEST_CASE("ids with ':' are refused, except a BullMQ job scheduler's own") {
+  auto job = job_with({{"opts", "{}"}, {"data", "{}"}});
+  job.id = "a:b";
+  JobRead r = read_job(job, JobLimits{}, KeySpace{});
+  REQUIRE(r.error);
+  CHECK(r.error->message.find("has an id with ':'") != std::string::npos);
+  job.id = "repeat:tick:1700000000000";
+  job.fields["rjk"] = "tick";
+  JobRead s = read_job(job, JobLimits{}, KeySpace{});
+  CHECK_FALSE(s.error);
+  CHECK(s.foreign);
+  job.fields.erase("rjk");  // the shape alone is not enough
+  CHECK(read_job(job, JobLimits{}, KeySpace{}).error);
+  job.fields["rjk"] = "tick";
+  job.id = "repeat:tick\n1";
+  CHECK(read_job(job, JobLimits{}, KeySpace{}).error);
+}

@@ -180,7 +180,9 @@ TEST_CASE("a schedule's occurrence is one group led by its claim, its run delaye
   OpList ops;
   REQUIRE(plan_occurrence(*flow, s, 5000, at, now, ops));
   const auto argv = argv_of(ops);
-  REQUIRE(shape(argv) == std::vector<std::string>{"G", "K am2z:schedule:nightly", "A bull:f.a:"});
+  // the run's record stands or falls with the claim: one group
+  REQUIRE(shape(argv) ==
+          std::vector<std::string>{"G", "K am2z:schedule:nightly", "I am2z:run:nightly-" + t + ":record", "A bull:f.a:"});
   CHECK(argv[2] == "am2z:schedule:nightly");
   CHECK(argv[3] == "am2z:schedules");
   CHECK(argv[4] == "nightly");
@@ -188,8 +190,15 @@ TEST_CASE("a schedule's occurrence is one group led by its claim, its run delaye
   CHECK(argv[6] == t);       // the next one
   CHECK(argv[7] == "nightly-" + t);
   CHECK(argv[8] == "bull:f.a:|rnightly-" + t + ".n.0\n");
-  CHECK(argv[9 + 13] == t);  // its run is delayed until then
-  CHECK(Json::parse(argv[9 + 4])["kind"] == "x");
+  CHECK(argv[16 + 13] == t);  // its run is delayed until then
+  CHECK(Json::parse(argv[16 + 4])["kind"] == "x");
+  // a named session's index too: an occurrence claimed elsewhere leaves no ghost run in it
+  s.session = "nightly-jobs";
+  OpList named;
+  REQUIRE(plan_occurrence(*flow, s, 5000, at, now, named));
+  CHECK(shape(argv_of(named)) == std::vector<std::string>{"G", "K am2z:schedule:nightly", "N nightly-jobs",
+                                                          "I am2z:run:nightly-" + t + ":record", "A bull:f.a:"});
+  s.session.clear();
   // a period keeps its phase; missed times are skipped
   s.next_ms = 6000;
   CHECK(*occurrence_after(s, 5000) == 7000);

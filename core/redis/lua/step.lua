@@ -45,8 +45,9 @@ end
 local rcall = redis.call
 
 --#include step_helpers.lua
+--#include step_schedulers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 15, a = 15, S = 2, J = 6, O = 7, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2, K = 7, I = 6 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 15, a = 15, S = 2, J = 6, O = 7, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2, K = 7, I = 6, Q = 5 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -135,16 +136,7 @@ while i <= n do
             local delay = tonumber(ARGV[a + 7])
             rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "atm", ARGV[a + 4],
               "delay", delay)
-            if delay > 0 then
-              local due = now + delay
-              rcall("ZADD", q .. "delayed", due * 4096, id)
-              rcall("ZADD", q .. "marker", due, "1")
-              xadd(q, "event", "delayed", "jobId", id, "delay", due)
-            else
-              requeue(q, id)
-              marker(q)
-              xadd(q, "event", "waiting", "jobId", id, "prev", "failed")
-            end
+            enqueueAt(q, id, now + delay, "prev", "failed")
           end
         end
       elseif (op == "A" or op == "a") and not (op == "a" and rcall("EXISTS", ARGV[a] .. ARGV[a + 1]) == 1) then
@@ -269,6 +261,9 @@ while i <= n do
             if rcall("ZCARD", sk .. ":running") == 0 then armSessionExpiry(sk) end
           end
         end
+      elseif op == "Q" then
+        -- Q q schedulerId producerJobId nextMillis opts: a BullMQ job scheduler's job ended here
+        nextFromScheduler(ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
       elseif op == "I" then
         -- I recordKey input flow hash session resumeOf: what resuming the run needs; kept for
         -- 30 days at most, and once the run ends as long as its outcome (op "O")

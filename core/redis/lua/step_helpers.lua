@@ -28,6 +28,20 @@ local function requeue(q, id)
   end
 end
 
+-- A job due at `due` (ms): in BullMQ's delayed set until then when that is later than now (op "P"
+-- moves it on), else ready at once; `...` goes into its "waiting" event.
+local function enqueueAt(q, id, due, ...)
+  if due > now then
+    rcall("ZADD", q .. "delayed", due * 4096, id)
+    rcall("ZADD", q .. "marker", due, "1")
+    xadd(q, "event", "delayed", "jobId", id, "delay", due)
+  else
+    requeue(q, id)
+    marker(q)
+    xadd(q, "event", "waiting", "jobId", id, ...)
+  end
+end
+
 -- Ownership check and lock release, as BullMQ's finish does it; "" = job fetched without lock.
 local function release(q, id, token)
   if token ~= "" then
