@@ -2,6 +2,7 @@
 it; a step still running at it is cancelled, a step taken after it never runs, both failing with
 the node's own "timed out after <ms>ms", and the run ends as it ends in-process. Leaving the node
 leaves its deadline behind."""
+import signal
 import time
 
 import harness
@@ -95,6 +96,30 @@ class NodeDeadlines(DistributedTestCase):
         ran = c("ZCARD", "bull:items.nap:completed")
         self.assertGreater(ran, 0)
         self.assertLess(ran, 20, "items went on running after the batch's deadline")
+
+
+class NodeDeadlinesUnderFaults(DistributedTestCase):
+    def test_a_step_taken_back_from_a_killed_worker_after_its_nodes_deadline_never_runs(self):
+        # The only worker dies with -9 mid-branch; the branch comes back (stalled-job recovery)
+        # after the parallel's deadline: it fails unrun with the node's error, and the run ends
+        # with that one outcome.
+        flow = self.write_tmp("fan.yaml", FAN.replace("[slow, slow, slow, slow]", "[slow]"))
+        fast = ("--lock-duration", "1s", "--stalled-interval", "300ms")
+        doomed = self.start_worker(flow, args=fast)
+        run = self.run_redis(flow, "--detach", "-c").json()["run"]
+        c = self.redis.client
+        self.assertTrue(harness.wait_for(lambda: c("LLEN", "bull:fan.slow:active") == 1, 10))
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        time.sleep(0.8)  # past the 600ms deadline before anyone takes the branch back
+        self.start_worker(flow, args=fast)
+        r = harness.run("result", run, "--wait", "--redis", self.redis.url, "-c", timeout=30)
+        self.assertExit(r, 124)
+        self.assertEqual(r.error()["message"], "'fan-out' timed out after 600ms")
+        [job] = c("ZRANGE", "bull:fan.slow:failed", 0, -1)
+        self.assertEqual(c("HGET", f"bull:fan.slow:{job}", "failedReason"), "'fan-out' timed out after 600ms")
+        self.assertEqual(c("ZCARD", "bull:fan.after:completed"), 0)
+        self.assertEqual(c("LLEN", f"am2z:run:{run}"), 1)
 
 
 if __name__ == "__main__":

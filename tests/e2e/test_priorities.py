@@ -3,10 +3,11 @@
 same in opts, the prioritized and delayed sets), so Bull Board shows them; the order of execution
 is checked from the jobs' own processedOn, as Redis recorded it, with two workers."""
 import json
+import signal
 import time
 
 import harness
-from redis_harness import DistributedTestCase
+from redis_harness import DistributedTestCase, RedisServer
 
 ONE_NAP = """\
 version: 1
@@ -170,6 +171,58 @@ class Priorities(DistributedTestCase):
         self.assertSucceeded(r)
         self.assertGreaterEqual(time.monotonic() - started, 0.69)
 
+
+class PrioritiesUnderFaults(DistributedTestCase):
+    """A delayed run outlives a worker killed with -9 and a Redis restart (AOF on) before its time;
+    a prioritized step taken back from a worker killed mid-step runs again, once, keeping its
+    priority."""
+
+    FAST_STALLS = ("--lock-duration", "1s", "--stalled-interval", "300ms")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer(persistent=True)
+
+    def test_a_delayed_run_outlives_a_killed_worker_and_a_redis_restart(self):
+        flow = self.write_tmp("ordered.yaml", ONE_NAP)
+        doomed = self.start_worker(flow)
+        r = self.run_redis(flow, "--detach", "-c", "--delay", "2s")
+        run = r.json()["run"]
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        self.redis.restart(down_for=0.3)
+        c = self.redis.client
+        self.assertIsNotNone(c("ZSCORE", "bull:ordered.nap:delayed", f"r{run}.n"), "the delayed job was lost")
+        self.start_worker(flow)
+        done = harness.run("result", run, "--wait", "--redis", self.redis.url, "-c", timeout=30)
+        self.assertSucceeded(done)
+        key = job_key("ordered.nap", run)
+        self.assertGreaterEqual(int(c("HGET", key, "processedOn")) - int(c("HGET", key, "timestamp")), 1950,
+                                "it started before its delay")
+        self.assertEqual(c("LLEN", f"am2z:run:{run}"), 1)
+
+    def test_a_prioritized_step_comes_back_prioritized_after_its_worker_is_killed(self):
+        slow = self.write_tmp("slow.yaml", ONE_NAP.replace("150ms", "1500ms").replace("ordered", "slow"))
+        doomed = self.start_worker(slow, args=self.FAST_STALLS)
+        recovered = self.run_redis(slow, "--detach", "-c", "--priority", "4").json()["run"]
+        c = self.redis.client
+        self.assertTrue(harness.wait_for(lambda: c("LLEN", "bull:slow.nap:active") == 1, 10))
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        first = self.run_redis(slow, "--detach", "-c", "--priority", "1").json()["run"]
+        last = self.run_redis(slow, "--detach", "-c", "--priority", "9").json()["run"]
+        plain = self.run_redis(slow, "--detach", "-c").json()["run"]
+        # One slot. As BullMQ's stalled-job recovery does, the step taken back from the dead worker
+        # goes back to wait (it was started in its turn already), keeping its priority; the
+        # prioritized runs still queued go lowest number first.
+        self.start_worker(slow, args=(*self.FAST_STALLS, "-c", "1"))
+        for run in (recovered, first, last, plain):
+            self.assertSucceeded(harness.run("result", run, "--wait", "--redis", self.redis.url, "-c", timeout=40))
+            self.assertEqual(c("LLEN", f"am2z:run:{run}"), 1)  # exactly one outcome each
+        started = {r: int(c("HGET", job_key("slow.nap", r), "processedOn")) for r in (first, last)}
+        self.assertLess(started[first], started[last])
+        self.assertEqual(c("HGET", job_key("slow.nap", recovered), "priority"), "4")
+        self.assertEqual(c("HGET", job_key("slow.nap", recovered), "stc"), "1")  # recovered once
 
 if __name__ == "__main__":
     import unittest

@@ -7,7 +7,7 @@ import signal
 import time
 
 import harness
-from redis_harness import DistributedTestCase
+from redis_harness import DistributedTestCase, RedisServer
 
 TICK = """\
 version: 1
@@ -164,10 +164,40 @@ class Schedules(DistributedTestCase):
         self.assertEqual(self.redis.client("KEYS", "*"), [])
         r = harness.run("schedule", "list", "--redis", f"redis://127.0.0.1:{self.dead_port()}")
         self.assertExit(r, 4)
+        r = harness.run("schedule", "add", flow, "--every", "1s", "--redis", f"redis://127.0.0.1:{self.dead_port()}")
+        self.assertExit(r, 4)
+        self.assertIn("am2z schedule add: cannot use Redis at redis://127.0.0.1:", r.stderr)
 
     def dead_port(self):
         from redis_harness import free_dead_port
         return free_dead_port()
+
+
+class SchedulesAcrossRedisRestarts(Schedules):
+    """A schedule lives in Redis: with AOF on, a restart loses neither it nor its pending run,
+    and occurrences go on once Redis is back, each run once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer(persistent=True)
+
+    def test_occurrences_go_on_after_a_redis_restart(self):
+        flow = self.write_tmp("tick.yaml", TICK)
+        self.assertExit(self.schedule("add", flow, "--every", "1s"), 0)
+        worker = self.start_worker(flow)
+        self.wait_for_runs(2)
+        self.redis.restart(down_for=0.5)
+        before = len(self.fired_runs())
+        done = self.wait_for_runs(before + 3, timeout=30)
+        times = list(done)
+        self.assertEqual(len(set(times)), len(times))
+        self.assertTrue(all((b - a) % 1000 == 0 for a, b in zip(times, times[1:])), times)
+        self.assertIsNone(worker.poll(), "the worker did not ride out the restart")
+
+
+# the restart class runs its own test only, not every inherited one again
+for _name in [n for n in dir(Schedules) if n.startswith("test_")]:
+    setattr(SchedulesAcrossRedisRestarts, _name, None)
 
 
 if __name__ == "__main__":
