@@ -275,6 +275,7 @@ int run(const RunArgs& a) {
   auto catalog = load_plugins(a.plugins, PluginLoadOptions{.private_copy = a.watch});
   if (!catalog) return kExitInvalid;
   const Result<Json> input = read_input(a);  // its errors are reported after the flow's
+  warn_if_stdin_ignored(a.input);
   const CancelToken interrupt = install_interrupt_handler();
   if (a.watch) return watch_loop(a, *catalog, input, timeout, interrupt);
   std::vector<std::string> flow_plugins;

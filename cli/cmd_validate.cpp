@@ -1,6 +1,6 @@
 // am2z validate FILE|DIR... [--json] [--plugin PATH]...: checks flow files without running anything.
-#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "cli/commands.hpp"
@@ -17,20 +17,35 @@ struct ValidateArgs {
   bool json = false;
 };
 
+/// The files `paths` stand for: a directory gives its *.yaml / *.yml files but not its include
+/// libraries (no flow: key; checked through the flows including them), and a directory without
+/// any is reported and clears `ok`. Anything else is kept for the loader to say what it is.
+std::vector<std::string> files_to_check(const std::vector<std::string>& paths, bool& ok) {
+  std::vector<std::string> out;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+      out.push_back(path);
+      continue;
+    }
+    std::vector<std::string> found = flow_files({path}, "validate", ok, true);
+    std::erase_if(found, is_flow_library);
+    if (found.empty()) {
+      std::fprintf(stderr, "am2z validate: no flow file (*.yaml, *.yml) found in %s\n", path.c_str());
+      ok = false;
+    }
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
+}
+
 int validate(const ValidateArgs& a) {
   auto catalog = load_plugins(a.plugins);
   if (!catalog) return kExitInvalid;
   const ProcessorRegistry registry = catalog->registry();
   bool all_ok = true;
-  std::vector<std::string> files = flow_files(a.files, "validate", all_ok, true);
-  // A directory's include libraries (no flow: key) are checked through the flows including them.
-  std::erase_if(files, [&](const std::string& f) {
-    return std::find(a.files.begin(), a.files.end(), f) == a.files.end() && is_flow_library(f);
-  });
-  if (files.empty()) {
-    if (all_ok) std::fprintf(stderr, "am2z validate: no flow file (*.yaml, *.yml) found in %s\n", a.files.front().c_str());
-    return kExitInvalid;
-  }
+  const std::vector<std::string> files = files_to_check(a.files, all_ok);
+  if (files.empty()) return kExitInvalid;
   Json report = Json::array();
   for (const auto& file : files) {
     const LoadResult loaded = load_flow_file(file, registry, flow_plugin_hook(*catalog));

@@ -1,5 +1,8 @@
 #include "cli/input.hpp"
 
+#include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/json_limits.hpp"
@@ -100,6 +103,21 @@ Result<Json> read_input_document(const std::string& source, const std::vector<st
     if (auto st = apply_assignment(doc, a); !st) return fail(st.error());
   }
   return doc;
+}
+
+void warn_if_stdin_ignored(const std::string& input_source) {
+  if (!input_source.empty()) return;
+  struct stat st {};
+  if (::fstat(STDIN_FILENO, &st) != 0) return;
+  bool has_data = false;
+  if (S_ISREG(st.st_mode)) {
+    has_data = st.st_size > 0;
+  } else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+    // Only what is already waiting: a writer that has not written yet is not waited for.
+    int waiting = 0;
+    has_data = ::ioctl(STDIN_FILENO, FIONREAD, &waiting) == 0 && waiting > 0;
+  }
+  if (has_data) spdlog::warn("stdin is not read: pass -i - to use it as the input");
 }
 
 }  // namespace am2z::cli

@@ -15,5 +15,8 @@ Result<Json> read_json_input(const std::string& source);
 Status apply_assignment(Json& doc, const std::string& assignment);
 /// The input document: `source` (empty: {}) read, then each assignment applied in order.
 Result<Json> read_input_document(const std::string& source, const std::vector<std::string>& assignments);
+/// Without -i (`input_source` empty), warns when stdin holds data (a non-empty file, a pipe with
+/// bytes waiting): `run < in.json` would otherwise run on {} without a word. Never reads stdin.
+void warn_if_stdin_ignored(const std::string& input_source);
 
 }  // namespace am2z::cli

@@ -15,7 +15,9 @@ Status check_input(const Flow& flow, const Json& data) {
   for (const auto& v : violations) list.push_back(Json{{"pointer", v.pointer()}, {"message", v.message}});
   const SchemaViolation& first = violations.front();
   const std::string where = first.pointer().empty() ? "/" : first.pointer();
-  Error error = errors::validation(where, nullptr, first.message);
+  // The offending value itself, so a caller sees what was refused; null where it is missing.
+  const Json::json_pointer at(first.pointer());
+  Error error = errors::validation(where, data.contains(at) ? data.at(at) : Json(nullptr), first.message);
   error.message =
       "input does not match the input schema of flow '" + flow.name + "' at " + where + ": " + first.message;
   if (violations.size() > 1) error.message += " (and " + std::to_string(violations.size() - 1) + " more)";

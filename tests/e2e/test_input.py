@@ -1,9 +1,12 @@
 """am2z run with bad input: exit 3, empty stdout, one ValidationError JSON line on stderr."""
 
 import json
+import os
+import subprocess
+import time
 import unittest
 
-from harness import E2ETestCase, fixture, run
+from harness import DEFAULT_TIMEOUT, E2ETestCase, Result, binary, fixture, run
 
 FLOW = fixture("chain.yaml")
 
@@ -146,6 +149,62 @@ class InputErrorTest(E2ETestCase):
         self.assertExit(r, 3)
         self.assertNotIn("missing.json", r.stderr)
         self.assertIn("unsupported version 2", r.stderr)
+
+
+STDIN_IGNORED = "stdin is not read: pass -i - to use it as the input"
+
+
+class StdinTest(E2ETestCase):
+    """Stdin is the input only with -i -; without it, data waiting there earns a warning."""
+
+    def run_with_stdin(self, stdin, *args):
+        started = time.monotonic()
+        cmd = [binary(), "run", FLOW, "-c", *args]
+        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=DEFAULT_TIMEOUT)
+        return Result(cmd, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+
+    def piped(self, text, *args):
+        # The whole input is in the pipe before am2z starts: what it sees does not hang on timing.
+        read_end, write_end = os.pipe()
+        os.write(write_end, text.encode())
+        os.close(write_end)
+        try:
+            return self.run_with_stdin(read_end, *args)
+        finally:
+            os.close(read_end)
+
+    def assertWarned(self, r, warned):
+        warnings = [line for line in r.stderr_lines() if line.endswith(" warning " + STDIN_IGNORED)]
+        self.assertEqual(len(warnings), 1 if warned else 0, r.describe())
+
+    def test_piped_input_without_i_is_not_read_and_a_warning_says_so(self):
+        r = self.piped('{"x": 1}')
+        state = self.assertSucceeded(r)
+        self.assertNotIn("x", state)  # the run used {}
+        self.assertWarned(r, True)
+
+    def test_a_file_on_stdin_without_i_gets_the_warning(self):
+        with open(self.write_tmp("in.json", '{"x": 1}')) as f:
+            r = self.run_with_stdin(f)
+        self.assertNotIn("x", self.assertSucceeded(r))
+        self.assertWarned(r, True)
+
+    def test_with_i_dash_stdin_is_the_input_and_nothing_is_said(self):
+        r = self.piped('{"x": 1}', "-i", "-")
+        self.assertEqual(self.assertSucceeded(r)["x"], 1)
+        self.assertWarned(r, False)
+
+    def test_empty_stdin_gets_no_warning(self):
+        with open(self.write_tmp("empty.json", "")) as f:
+            self.assertWarned(self.run_with_stdin(f), False)
+        self.assertWarned(self.piped(""), False)
+        self.assertWarned(self.run_with_stdin(subprocess.DEVNULL), False)
+
+    def test_an_input_error_still_comes_with_the_warning(self):
+        r = self.piped('{"x": 1}', "--set", "novalue")
+        err = self.assertFailedWith(r, 3)
+        self.assertEqual(err["message"], "--set novalue: expected path=value, e.g. --set .order.total=42")
+        self.assertWarned(r, True)
 
 
 if __name__ == "__main__":

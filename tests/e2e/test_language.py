@@ -88,6 +88,8 @@ class InputContractTest(E2ETestCase):
         self.assertEqual(err["name"], "ValidationError")
         self.assertEqual(err["message"], "input does not match the input schema of flow 'contract' at /order/id: "
                                          "expected a string, got 7 (and 1 more)")
+        self.assertEqual(err["context"]["field"], "/order/id")
+        self.assertEqual(err["context"]["value"], 7)  # the offending value itself
         self.assertEqual(err["context"]["violations"], [
             {"pointer": "/order/id", "message": "expected a string, got 7"},
             {"pointer": "/order/total", "message": "must be at least 0, got -1"},
@@ -99,6 +101,7 @@ class InputContractTest(E2ETestCase):
         err = self.assertFailedWith(r, 3)
         self.assertEqual(err["message"], "input does not match the input schema of flow 'contract' at /order: "
                                          "missing required key 'order'")
+        self.assertIsNone(err["context"]["value"])  # nothing there
 
     def test_dry_run_checks_the_input_too(self):
         r = run("run", "--dry-run", fixture("language", "contract.yaml"), env=self.env)

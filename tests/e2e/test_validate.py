@@ -117,6 +117,36 @@ class ValidateTest(E2ETestCase):
         self.assertExit(r, 3)
         self.assertEqual(r.stderr, f"am2z validate: no flow file (*.yaml, *.yml) found in {empty}\n")
 
+    def test_a_directory_without_flow_files_is_an_error_among_other_paths(self):
+        good = fixture("chain.yaml")
+        empty = self.tmp_path("empty")
+        os.mkdir(empty)
+        libraries = self.tmp_path("libraries")  # include libraries only: no flow to check them through
+        os.mkdir(libraries)
+        self.write_tmp(os.path.join("libraries", "lib.yaml"),
+                       "version: 1\nprocessors:\n  a: {use: log, with: {message: hi}}\n")
+        r = run("validate", empty, good, libraries)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stdout, f"{good}: ok\n")
+        self.assertEqual(r.stderr, f"am2z validate: no flow file (*.yaml, *.yml) found in {empty}\n"
+                                   f"am2z validate: no flow file (*.yaml, *.yml) found in {libraries}\n")
+        r = run("validate", "--json", good, empty)
+        self.assertExit(r, 3)
+        self.assertEqual(r.json(), {"valid": False, "files": [{"file": good, "valid": True, "diagnostics": []}]})
+        self.assertEqual(r.stderr, f"am2z validate: no flow file (*.yaml, *.yml) found in {empty}\n")
+
+    def test_a_close_key_at_any_level_or_in_another_case_gets_a_did_you_mean(self):
+        path = self.write_tmp("keys.yaml", "version: 1\nname: x\nprocesors: {}\nflow: {use: log, with: {message: m}, "
+                                           "Retry: {attempts: 2}, zzz: 1}\n")
+        r = run("validate", path)
+        self.assertExit(r, 3)
+        self.assertEqual(r.stderr_lines(), [
+            f"{path}:3:1: procesors: unknown key 'procesors'; did you mean 'processors'?",
+            f"{path}:4:38: flow.Retry: unknown key 'Retry'; did you mean 'retry'?",
+            f"{path}:4:60: flow.zzz: unknown key 'zzz'; expected one of: use, with, timeout, retry, concurrency, "
+            "rate, priority, delay, description, name",
+        ])
+
     def test_missing_file(self):
         path = self.tmp_path("does-not-exist.yaml")
         r = run("validate", path)

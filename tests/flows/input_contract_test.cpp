@@ -36,6 +36,7 @@ TEST_CASE("input that matches the contract passes; other input names the offendi
         "input does not match the input schema of flow 'contract' at /order/total: expected a number, got the string "
         "\"3\"");
   CHECK(bad.error().context["field"] == "/order/total");
+  CHECK(bad.error().context["value"] == "3");
 
   auto two = check_input(*r.flow, Json::parse(R"({"order": {"total": -1}, "x": 1, "y": {}})"));
   REQUIRE_FALSE(two);
@@ -45,6 +46,7 @@ TEST_CASE("input that matches the contract passes; other input names the offendi
   REQUIRE_FALSE(missing);
   CHECK(missing.error().context["violations"] ==
         Json::parse(R"([{"pointer": "/order", "message": "missing required key 'order'"}])"));
+  CHECK(missing.error().context["value"].is_null());  // nothing there to show
 }
 
 TEST_CASE("a flow without input: accepts anything") {
