@@ -82,7 +82,9 @@ def run(*args, stdin=None, timeout=DEFAULT_TIMEOUT, env=None, cwd=None):
     if env:
         full_env.update(env)
     started = time.monotonic()
-    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout,
+    # no input: an empty stdin, whatever the test runner was given (run warns about unread stdin)
+    stdin_kw = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+    proc = subprocess.run(cmd, **stdin_kw, capture_output=True, text=True, timeout=timeout,
                           env=full_env, cwd=cwd, errors="replace")
     return Result(cmd, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
