@@ -1,5 +1,6 @@
 #include "cli/cli_support.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +21,12 @@ void add_global_options(CLI::App& app, GlobalOptions& opts) {
       ->envname("AM2Z_LOG_LEVEL");
   app.add_flag("-q,--quiet", opts.quiet, "Only log errors");
   app.add_flag("-v,--verbose", opts.verbose, "Log debug details");
+  app.add_option("--color", opts.color, "Colour the log: auto (a terminal, unless NO_COLOR is set), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->envname("AM2Z_COLOR");
+  app.add_option("--log-format", opts.log_format, "Log lines as text (default) or json, one object per line")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->envname("AM2Z_LOG_FORMAT");
 }
 
 bool environment_is_valid() {
@@ -33,9 +40,40 @@ bool environment_is_valid() {
   return true;
 }
 
+namespace {
+
+/// %j: the log message as a JSON string's contents (quotes, backslashes and control characters
+/// escaped), so --log-format json writes one valid object per line whatever a message holds.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const std::string text = dump_text(Json(std::string(msg.payload.data(), msg.payload.size())));
+    dest.append(text.data() + 1, text.data() + text.size() - 1);  // without its quotes
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
+};
+
+spdlog::color_mode color_mode_of(const std::string& color) {
+  if (color == "always") return spdlog::color_mode::always;
+  if (color == "never") return spdlog::color_mode::never;
+  // https://no-color.org: a NO_COLOR set to anything but "" turns colour off
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color != nullptr && *no_color != '\0') return spdlog::color_mode::never;
+  return spdlog::color_mode::automatic;  // a terminal that is not TERM=dumb
+}
+
+}  // namespace
+
 void setup_logging(const GlobalOptions& opts) {
-  auto logger = spdlog::stderr_color_mt("am2z");
-  logger->set_pattern("%^%Y-%m-%dT%H:%M:%S.%eZ %l%$ %v", spdlog::pattern_time_type::utc);
+  const bool json = opts.log_format == "json";
+  auto logger = spdlog::stderr_color_mt("am2z", json ? spdlog::color_mode::never : color_mode_of(opts.color));
+  if (json) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonMessageFlag>('j').set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%j"})");
+    logger->set_formatter(std::move(formatter));
+  } else {
+    logger->set_pattern("%^%Y-%m-%dT%H:%M:%S.%eZ %l%$ %v", spdlog::pattern_time_type::utc);
+  }
   auto level = spdlog::level::from_str(opts.log_level);
   if (opts.verbose) level = spdlog::level::debug;
   if (opts.quiet) level = spdlog::level::err;

@@ -20,9 +20,11 @@ struct GlobalOptions {
   std::string log_level = "info";
   bool quiet = false;
   bool verbose = false;
+  std::string color = "auto";        ///< --color auto|always|never (auto: a TTY, and NO_COLOR unset)
+  std::string log_format = "text";   ///< --log-format text|json
 };
 
-/// Adds --log-level, -q and -v to `app`.
+/// Adds --log-level, -q, -v, --color and --log-format to `app`.
 void add_global_options(CLI::App& app, GlobalOptions& opts);
 /// Checks the configuration variables the engine reads (core/environment.hpp); on a malformed
 /// one prints "am2z: <VARIABLE>: <why>" and returns false (exit kExitUsage).

@@ -9,7 +9,8 @@ using namespace am2z::cli;
 
 int main(int argc, char** argv) {
   CLI::App app{"am2z: run workflows of processors written in YAML", "am2z"};
-  app.set_version_flag("-V,--version", std::string("am2z ") + AM2Z_VERSION);
+  app.set_version_flag("-V,--version",
+                       std::string("am2z ") + AM2Z_VERSION + " (commit " + AM2Z_COMMIT + ", " + AM2Z_BUILD_TYPE + ")");
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand: am2z run f.yaml -q
   GlobalOptions globals;

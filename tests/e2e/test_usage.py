@@ -1,9 +1,13 @@
 """Command-line usage: exit 2 with a message on stderr for mistakes; --version and --help."""
 
+import json
+import os
+import pty
 import re
+import subprocess
 import unittest
 
-from harness import E2ETestCase, REPO, fixture, run
+from harness import E2ETestCase, REPO, binary, fixture, run
 
 FLOW = fixture("chain.yaml")
 HINT = "Run with --help for more information."
@@ -82,7 +86,15 @@ class InfoTest(E2ETestCase):
             with self.subTest(flag=flag):
                 r = run(flag)
                 self.assertExit(r, 0)
-                self.assertEqual(r.stdout, f"am2z {project_version()}\n")
+                # the commit and build type it was built from (the commit is read when CMake configures)
+                m = re.fullmatch(rf"am2z {re.escape(project_version())} \(commit ([0-9a-f]{{12}}|unknown), "
+                                 r"(Release|Debug|RelWithDebInfo|MinSizeRel|unspecified)(, \w+ sanitizer)?\)\n",
+                                 r.stdout)
+                self.assertIsNotNone(m, r.stdout)
+                if m.group(1) != "unknown" and os.path.isdir(os.path.join(REPO, ".git")):
+                    head = subprocess.run(["git", "-C", REPO, "cat-file", "-t", m.group(1)], capture_output=True,
+                                          text=True)
+                    self.assertEqual(head.stdout.strip(), "commit", f"{m.group(1)} is not a commit of this repo")
                 self.assertEqual(r.stderr, "")
 
     def test_help(self):
@@ -105,6 +117,68 @@ class InfoTest(E2ETestCase):
         self.assertExit(r, 0)
         self.assertIn("--json", r.stdout)
         self.assertIn("files", r.stdout)
+
+
+LOG_FLOW = 'version: 1\nname: q\nflow: {use: log, with: {message: "say \\"hi\\" \\\\ there"}}\n'
+ANSI = "\x1b["
+
+
+class LogOutputTest(E2ETestCase):
+    """--log-format json for log shippers; --color and NO_COLOR, on a pipe and on a terminal."""
+
+    def flow(self):
+        return self.write_tmp("q.yaml", LOG_FLOW)
+
+    def on_a_terminal(self, *args, env=None):
+        """stderr of am2z run on a pseudo-terminal (stdout stays a pipe)."""
+        main, sub = pty.openpty()
+        full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "AM2Z_COLOR")}
+        full_env.update({"TERM": "xterm", **(env or {})})
+        proc = subprocess.Popen([binary(), "run", self.flow(), "-c", *args], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=sub, env=full_env)
+        os.close(sub)
+        chunks = []
+        while True:
+            try:
+                data = os.read(main, 4096)
+            except OSError:  # EIO once the other side is closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=10)
+        os.close(main)
+        self.assertEqual(proc.returncode, 0)
+        return b"".join(chunks).decode()
+
+    def test_log_format_json_writes_one_object_per_line(self):
+        r = run("run", self.flow(), "-c", "--log-format", "json")
+        self.assertExit(r, 0)
+        [line] = r.stderr_lines()
+        doc = json.loads(line)
+        self.assertEqual(set(doc), {"ts", "level", "msg"})
+        self.assertEqual(doc["level"], "info")
+        self.assertEqual(doc["msg"], 'say "hi" \\ there')
+        self.assertRegex(doc["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        r = run("run", self.flow(), "-c", env={"AM2Z_LOG_FORMAT": "json"})
+        self.assertEqual(json.loads(r.stderr_lines()[0])["msg"], 'say "hi" \\ there')
+        r = run("run", self.flow(), "--log-format", "xml")
+        self.assertExit(r, 2)
+        self.assertIn("--log-format", r.stderr)
+
+    def test_colour_follows_the_terminal_no_color_and_the_flag(self):
+        self.assertIn(ANSI, self.on_a_terminal())
+        self.assertNotIn(ANSI, self.on_a_terminal(env={"NO_COLOR": "1"}))
+        self.assertIn(ANSI, self.on_a_terminal(env={"NO_COLOR": ""}))  # empty: not set, says no-color.org
+        self.assertNotIn(ANSI, self.on_a_terminal("--color", "never"))
+        self.assertIn(ANSI, self.on_a_terminal("--color", "always", env={"NO_COLOR": "1"}))
+        self.assertNotIn(ANSI, self.on_a_terminal("--log-format", "json"))
+        # on a pipe: none unless asked for
+        self.assertNotIn(ANSI, run("run", self.flow(), "-c").stderr)
+        self.assertIn(ANSI, run("run", self.flow(), "-c", "--color", "always").stderr)
+        r = run("run", self.flow(), "--color", "sometimes")
+        self.assertExit(r, 2)
+        self.assertIn("--color", r.stderr)
 
 
 if __name__ == "__main__":
