@@ -93,7 +93,7 @@ class ExecProcessor final : public Processor {
     options.input = state_document(state);
     options.deadline = ctx.deadline();
     options.cancel = &ctx.cancel_token();
-    options.on_stderr_line = [this, &ctx](std::string_view line) { return take_event(line, ctx); };
+    options.on_stderr_line = [this, &ctx](std::string_view line) { return take_stderr_line(line, ctx); };
 
     auto run = run_subprocess(options);
     if (!run) return fail(spawn_failure(ctx, run.error()));
@@ -115,16 +115,18 @@ class ExecProcessor final : public Processor {
       }
     }
     if (!r.succeeded()) return fail(exit_failure(ctx, r));
-    if (!r.err_tail.empty() && ctx.log().should_log(spdlog::level::debug)) {
-      ctx.log().debug("{}: stderr of '{}': {}", ctx.processor_name(), program_, trim(r.err_tail));
-    }
     return apply_output(state, std::move(r.out), ctx);
   }
 
  private:
-  /// An event line becomes a custom event; a malformed one is logged, never passed as stderr.
-  bool take_event(std::string_view line, const Context& ctx) const {
-    if (!line.starts_with(kEventPrefix)) return false;
+  /// A stderr line as it comes: an event line becomes a custom event (a malformed one is logged,
+  /// never passed as stderr); any other goes to the log at info, prefixed by the step, and stays
+  /// in the tail a failure quotes (false).
+  bool take_stderr_line(std::string_view line, const Context& ctx) const {
+    if (!line.starts_with(kEventPrefix)) {
+      if (ctx.log().should_log(spdlog::level::info)) ctx.log().info("{}: {}", ctx.processor_name(), line);
+      return false;
+    }
     if (auto event = parse_event(line.substr(kEventPrefix.size()))) {
       ctx.emit(event->name, std::move(event->data));
     } else {

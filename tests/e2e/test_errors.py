@@ -1,5 +1,7 @@
-"""am2z run on flows that fail: exit 1, empty stdout, one error JSON line on stderr."""
+"""am2z run on flows that fail: exit 1, empty stdout, one error JSON line on stderr (after the
+log, which -q silences)."""
 
+import re
 import unittest
 
 from harness import E2ETestCase, events_of, fixture, run
@@ -87,7 +89,11 @@ class ExecErrorTest(E2ETestCase):
     def exec_failure(self, case):
         r = run("run", fixture("exec_errors.yaml"), "--set", f"case={case}")
         err = self.assertFailedWith(r, 1)
-        self.assertOnlyErrorLine(r)
+        # the program's stderr lines went to the log at info, each prefixed by the step; the
+        # error line comes last
+        for line in r.stderr_lines()[:-1]:
+            self.assertRegex(line, rf"^\S+ info {re.escape(case)}: ", line)
+        self.assertOnlyErrorLine(run("run", fixture("exec_errors.yaml"), "--set", f"case={case}", "-q"))
         self.assertEqual(err["name"], "ProcessorExecutionError")
         self.assertEqual(err["code"], "PROCESSOR_EXECUTION_FAILED")
         self.assertEqual(err["category"], "execution")
@@ -99,6 +105,10 @@ class ExecErrorTest(E2ETestCase):
         return err
 
     def test_non_zero_exit_with_stderr(self):
+        r = run("run", fixture("exec_errors.yaml"), "--set", "case=exit-7")
+        lines = r.stderr_lines()
+        self.assertRegex(lines[0], r" info exit-7: first problem$")
+        self.assertRegex(lines[1], r" info exit-7: card issuer unreachable$")
         err = self.exec_failure("exit-7")
         self.assertEqual(err["message"], "Processor 'exit-7' execution failed: 'sh' exited with code 7: "
                                          "first problem\ncard issuer unreachable")

@@ -1,6 +1,7 @@
 """exec's protocol end to end: typed errors from any language, custom events, state values as argv
 and env, and the torture cases (garbage stdout, fork-and-exit, not found)."""
 
+import json
 import os
 import signal
 import time
@@ -74,6 +75,23 @@ class ExecProtocolTest(E2ETestCase):
         err = self.assertFailedWith(finish(proc, timeout=10), 130)
         self.assertEqual(err["code"], "CANCELLED")
         self.assertDaemonGoneAtExit(pid, mark)
+
+    def test_stderr_lines_go_to_the_log_at_info_prefixed_by_the_step(self):
+        script = ("import sys; print('warming up', file=sys.stderr); "
+                  "print('::am2z-event {\\\"event\\\": \\\"tick\\\"}', file=sys.stderr); "
+                  "sys.stderr.write('no newline at the end'); sys.stdout.write(sys.stdin.read())")
+        flow = self.write_tmp("noisy.yaml", "version: 1\nname: noisy\nprocessors:\n"
+                              f"  talk: {{use: exec, with: {{argv: [python3, -c, {json.dumps(script)}]}}}}\n"
+                              "flow: talk\n")
+        r = run("run", flow, "-c")
+        self.assertSucceeded(r)
+        lines = r.stderr_lines()
+        self.assertEqual(len(lines), 2, r.stderr)  # the event line is an event, not a log line
+        self.assertRegex(lines[0], r"^\S+ info talk: warming up$")
+        self.assertRegex(lines[1], r"^\S+ info talk: no newline at the end$")
+        self.assertEqual(run("run", flow, "-c", "-q").stderr, "")
+        self.assertEqual(json.loads(run("run", flow, "-c", "--log-format", "json").stderr_lines()[0])["msg"],
+                         "talk: warming up")
 
     def test_stdout_beyond_max_output_fails_naming_the_limit(self):
         flow = self.write_tmp("big.yaml", "version: 1\nname: f\nflow: {use: exec, with: {argv: [sh, -c, "
