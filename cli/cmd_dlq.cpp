@@ -165,7 +165,13 @@ int retry(const DlqArgs& a) {
       continue;
     }
     auto record = redis::read_run_record(*conn, keys, run);
-    if (!record) return redis_failed("dlq retry", record.error());
+    if (!record && record.error().category != ErrorCategory::validation) {
+      return redis_failed("dlq retry", record.error());
+    }
+    if (!record) {  // a hash that is not a record: this run cannot be resumed, the others can
+      skip(dead, record.error().message);
+      continue;
+    }
     if (!*record) {
       skip(dead, "the run has no record to resume from (not submitted by am2z run --redis, or expired)");
       continue;

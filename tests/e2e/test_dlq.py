@@ -137,6 +137,18 @@ flow:
                           "--timeout", "30s")
         self.assertExit(new, 0)
 
+    def test_a_run_whose_record_is_corrupt_is_skipped_and_the_others_retried(self):
+        broken, fine = self.failed_run("s", 1), self.failed_run("s", 2)
+        self.redis.client("HDEL", f"am2z:run:{broken}:record", "input")
+        os.remove(self.mark)
+        out = self.dlq("retry", "--all", "--flows", self.flow, "--json").json()
+        self.assertEqual([x["run"] for x in out["retried"]], [fine])
+        self.assertTrue(out["skipped"])
+        for s in out["skipped"]:
+            self.assertEqual(s["run"], broken)
+            self.assertIn(f"am2z:run:{broken}:record", s["reason"])
+            self.assertIn("is not a complete run record", s["reason"])
+
     def test_jobs_that_are_not_am2z_steps_are_not_listed(self):
         c = self.redis.client
         # a BullMQ client's failed job on an am2z queue, and a corrupt one
