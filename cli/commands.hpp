@@ -22,5 +22,7 @@ CommandHandler add_session_command(CLI::App& app);
 CommandHandler add_events_command(CLI::App& app);
 CommandHandler add_schedule_command(CLI::App& app);
 CommandHandler add_dlq_command(CLI::App& app);
+/// Last: it describes every command added before it.
+CommandHandler add_completion_command(CLI::App& app);
 
 }  // namespace am2z::cli

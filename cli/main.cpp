@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   GlobalOptions globals;
   add_global_options(app, globals);
 
-  const std::map<std::string, CommandHandler> commands{
+  std::map<std::string, CommandHandler> commands{
       {"run", add_run_command(app)},
       {"validate", add_validate_command(app)},
       {"worker", add_worker_command(app)},
@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       {"schedule", add_schedule_command(app)},
       {"dlq", add_dlq_command(app)},
   };
+  commands.emplace("completion", add_completion_command(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -4,6 +4,7 @@ import json
 import os
 import pty
 import re
+import shlex
 import subprocess
 import unittest
 
@@ -179,6 +180,50 @@ class LogOutputTest(E2ETestCase):
         r = run("run", self.flow(), "--color", "sometimes")
         self.assertExit(r, 2)
         self.assertIn("--color", r.stderr)
+
+
+class CompletionTest(E2ETestCase):
+    """am2z completion bash|zsh|fish, generated from the command table itself."""
+
+    def complete(self, script, *words):
+        """COMPREPLY of bash for the words typed so far (the last one being completed)."""
+        path = self.write_tmp("am2z.bash", script)
+        line = " ".join(shlex.quote(w) for w in ("am2z", *words))
+        probe = (f"source {shlex.quote(path)}; COMP_WORDS=({line}); COMP_CWORD={len(words)}; _am2z; "
+                 'printf "%s\\n" "${COMPREPLY[@]}"')
+        r = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, cwd=self.tmp, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return sorted(filter(None, r.stdout.split("\n")))
+
+    def test_bash_completes_commands_subcommands_options_and_files(self):
+        r = run("completion", "bash")
+        self.assertExit(r, 0)
+        check = subprocess.run(["bash", "-n"], input=r.stdout, capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.assertEqual(self.complete(r.stdout, "dl"), ["dlq"])
+        self.assertEqual(self.complete(r.stdout, "dlq", "re"), ["retry"])
+        self.assertEqual(self.complete(r.stdout, "dlq", "retry", "--fl"), ["--flow", "--flows"])
+        self.assertEqual(self.complete(r.stdout, "run", "--resum"), ["--resume"])
+        self.assertIn("--log-format", self.complete(r.stdout, "--log"))
+        os.makedirs(os.path.join(self.tmp, "runs"))
+        self.assertEqual(self.complete(r.stdout, "run", "f.yaml", "--run-dir", "ru"), ["runs"])
+        # every subcommand --help lists is offered
+        listed = re.findall(r"^  (\w+)\s", run("--help").stdout, re.M)
+        self.assertTrue(listed)
+        self.assertTrue(set(listed) <= set(self.complete(r.stdout, "")), listed)
+
+    def test_zsh_and_fish(self):
+        zsh = run("completion", "zsh")
+        self.assertExit(zsh, 0)
+        self.assertTrue(zsh.stdout.startswith("autoload -U +X bashcompinit && bashcompinit\n"))
+        fish = run("completion", "fish")
+        self.assertExit(fish, 0)
+        self.assertIn("complete -c am2z -n '__fish_use_subcommand' -a 'dlq'", fish.stdout)
+        self.assertIn("complete -c am2z -n '__fish_seen_subcommand_from dlq; and __fish_seen_subcommand_from retry' "
+                      "-l 'flows' -r -F", fish.stdout)
+        r = run("completion", "tcsh")
+        self.assertExit(r, 2)
+        self.assertIn("tcsh", r.stderr)
 
 
 if __name__ == "__main__":
