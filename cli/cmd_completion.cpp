@@ -1,5 +1,6 @@
-// am2z completion bash|zsh|fish: a shell completion script, generated from the command table
-// itself (subcommands, their subcommands and options), so it cannot fall behind the CLI.
+// am2z completion bash|zsh|fish: a shell completion script, and am2z manpage (hidden; the build
+// runs it): the man page, both generated from the command table itself (subcommands, their
+// subcommands and options), so they cannot fall behind the CLI.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -31,12 +32,12 @@ void collect(const CLI::App& app, const std::string& path, std::vector<CommandIn
     for (const auto& l : opt->get_lnames()) {
       info.options.push_back("--" + l);
       info.descriptions.push_back(opt->get_description());
-      info.takes_value.push_back(opt->get_type_size() != 0);
+      info.takes_value.push_back(opt->get_expected_min() > 0);
     }
     for (const auto& s : opt->get_snames()) {
       info.options.push_back("-" + s);
       info.descriptions.push_back(opt->get_description());
-      info.takes_value.push_back(opt->get_type_size() != 0);
+      info.takes_value.push_back(opt->get_expected_min() > 0);
     }
   }
   out.push_back(info);
@@ -129,7 +130,75 @@ std::string fish_script(const std::vector<CommandInfo>& tree) {
   return s;
 }
 
+/// Text for roff: a backslash doubled, '-' as "\-" (a minus, not a hyphen), and a line that would
+/// start with '.' or '\'' kept from being read as a request.
+std::string roff(const std::string& text) {
+  std::string out;
+  bool line_start = true;
+  for (char c : text) {
+    if (line_start && (c == '.' || c == '\'')) out += "\\&";
+    if (c == '\\') {
+      out += "\\e";
+    } else if (c == '-') {
+      out += "\\-";
+    } else {
+      out += c;
+    }
+    line_start = c == '\n';
+  }
+  return out;
+}
+
+std::string man_page(const std::vector<CommandInfo>& tree) {
+  std::string s = ".TH AM2Z 1 \"\" \"am2z " AM2Z_VERSION "\" \"User Commands\"\n";
+  std::string summary = tree.front().description;  // "am2z: run workflows ...": the name once
+  if (summary.starts_with("am2z: ")) summary.erase(0, 6);
+  s += ".SH NAME\nam2z \\- " + roff(summary) + "\n";
+  s += ".SH SYNOPSIS\n.B am2z\n[\\fIOPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]\n";
+  s += ".SH DESCRIPTION\nRuns workflows written in YAML in this process, or across any number of "
+       "\\fBam2z worker\\fR processes over Redis, with BullMQ's Redis layout. The README says what each "
+       "command does in full.\n";
+  for (const auto& c : tree) {
+    if (c.path == "manpage") continue;
+    s += c.path.empty() ? std::string(".SH GLOBAL OPTIONS\n") : ".SH " + roff("am2z " + c.path) + "\n" + roff(c.description) + "\n";
+    if (!c.subcommands.empty() && !c.path.empty()) s += ".PP\nSubcommands: " + roff(joined(c.subcommands)) + "\n";
+    for (std::size_t i = 0; i < c.options.size(); ++i) {
+      // an option's short and long names come one after the other, with the same description
+      if (i > 0 && c.descriptions[i] == c.descriptions[i - 1]) continue;
+      std::string names = c.options[i];
+      for (std::size_t j = i + 1; j < c.options.size() && c.descriptions[j] == c.descriptions[i]; ++j) {
+        names += ", " + c.options[j];
+      }
+      s += ".TP\n.B " + roff(names) + (c.takes_value[i] ? " \\fIVALUE\\fR" : "") + "\n" + roff(c.descriptions[i]) + "\n";
+    }
+  }
+  s += ".SH EXIT STATUS\n"
+       ".TP\n0\nsuccess\n.TP\n1\nthe flow failed; the error JSON is on stderr\n.TP\n2\nusage error\n"
+       ".TP\n3\ninvalid flow file or input, or a plugin that cannot be loaded\n"
+       ".TP\n4\nRedis cannot be reached, or refused the credentials\n"
+       ".TP\n5\nthe run has no outcome (yet), or has not ended\n"
+       ".TP\n6\nno live worker serves one of the flow's queues (\\-\\-require\\-worker)\n"
+       ".TP\n124\ntimed out\n.TP\n130\ninterrupted (Ctrl\\-C, SIGTERM)\n";
+  s += ".SH ENVIRONMENT\nAM2Z_LOG_LEVEL, AM2Z_LOG_FORMAT, AM2Z_COLOR, NO_COLOR, AM2Z_SESSION, AM2Z_DEFAULT_TIMEOUT, "
+       "AM2Z_MAX_CALL_DEPTH, AM2Z_PLUGIN_PATH, AM2Z_RUN_DIR, REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, "
+       "REDIS_DB\n";
+  return s;
+}
+
 }  // namespace
+
+CommandHandler add_manpage_command(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand("manpage", "Print the man page (roff)");
+  cmd->group("");  // hidden: the build runs it
+  CLI::App* root = &app;
+  return [root](const GlobalOptions&) {
+    std::vector<CommandInfo> tree;
+    collect(*root, "", tree);
+    const std::string page = man_page(tree);
+    std::fwrite(page.data(), 1, page.size(), stdout);
+    return kExitSuccess;
+  };
+}
 
 CommandHandler add_completion_command(CLI::App& app) {
   auto shell = std::make_shared<std::string>();

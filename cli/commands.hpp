@@ -24,5 +24,6 @@ CommandHandler add_schedule_command(CLI::App& app);
 CommandHandler add_dlq_command(CLI::App& app);
 /// Last: it describes every command added before it.
 CommandHandler add_completion_command(CLI::App& app);
+CommandHandler add_manpage_command(CLI::App& app);
 
 }  // namespace am2z::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
       {"dlq", add_dlq_command(app)},
   };
   commands.emplace("completion", add_completion_command(app));
+  commands.emplace("manpage", add_manpage_command(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

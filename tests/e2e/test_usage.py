@@ -5,6 +5,7 @@ import os
 import pty
 import re
 import shlex
+import shutil
 import subprocess
 import unittest
 
@@ -224,6 +225,26 @@ class CompletionTest(E2ETestCase):
         r = run("completion", "tcsh")
         self.assertExit(r, 2)
         self.assertIn("tcsh", r.stderr)
+
+    def test_the_man_page_covers_every_command_and_renders(self):
+        r = run("manpage")
+        self.assertExit(r, 0)
+        page = r.stdout
+        self.assertTrue(page.startswith(f'.TH AM2Z 1 "" "am2z {project_version()}" "User Commands"\n'))
+        self.assertIn(".SH NAME\nam2z \\- run workflows of processors written in YAML\n", page)
+        for command in ("run", "worker", "dlq retry", "session stop", "schedule add", "completion"):
+            self.assertIn(f".SH am2z {command}\n", page)
+        self.assertIn(".B \\-\\-resume \\fIVALUE\\fR\n", page)
+        self.assertIn(".B \\-\\-quiet, \\-q\n", page)  # a flag takes no value
+        self.assertIn(".SH EXIT STATUS\n", page)
+        self.assertNotIn("manpage", run("--help").stdout)  # the build runs it; users read man am2z
+        if shutil.which("man"):
+            path = self.write_tmp("am2z.1", page)
+            shown = subprocess.run(["man", "-l", path], capture_output=True, text=True,
+                                   env={**os.environ, "MANWIDTH": "100", "MANPAGER": "cat", "PAGER": "cat"})
+            self.assertEqual(shown.returncode, 0, shown.stderr)
+            self.assertIn("am2z dlq retry", shown.stdout)
+            self.assertNotIn("warning", shown.stderr)
 
 
 if __name__ == "__main__":
