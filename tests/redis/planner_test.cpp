@@ -9,71 +9,12 @@
 #include "core/redis/run_events.hpp"
 #include "core/redis/schedules.hpp"
 #include "core/redis/submitter.hpp"
-#include "flows/loader.hpp"
-#include "plugins/builtins.hpp"
+#include "tests/redis/planner_support.hpp"
 
 using namespace am2z;
 using namespace am2z::redis;
+using namespace am2z::redis::testing;
 
-namespace {
-
-std::shared_ptr<const PlannedFlow> plan(const std::string& yaml) {
-  ProcessorRegistry registry;
-  register_builtins(registry);
-  LoadResult loaded = load_flow_text(yaml, "test.yaml", registry, ".");
-  REQUIRE_MESSAGE(loaded.ok(), (loaded.diagnostics.empty() ? "" : loaded.diagnostics.front().to_string()));
-  return std::make_shared<const PlannedFlow>(loaded.flow, "hash", KeySpace{});
-}
-
-std::vector<std::string> argv_of(OpList& ops) {
-  std::vector<std::string> argv;
-  ops.append_to(argv);
-  return argv;
-}
-
-/// The operations of an argv, as opcode followed by its first argument (the queue or key).
-std::vector<std::string> shape(const std::vector<std::string>& argv) {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < argv.size();) {
-    const std::string& op = argv[i];
-    REQUIRE((op == "G" || op_arity(op) > 0));
-    out.push_back(op == "G" ? "G" : op + " " + argv[i + 1]);
-    i += 1 + op_arity(op);
-  }
-  return out;
-}
-
-Envelope run_envelope() {
-  Envelope e;
-  e.run = "r1";
-  e.reply = "reply";
-  return e;
-}
-
-State state_of(Json data) {
-  State s;
-  s.data = std::move(data);
-  s.meta.session_id = "s1";
-  return s;
-}
-
-const char* kFlow = R"(
-version: 1
-name: f
-processors:
-  a: {use: set, with: {values: {a: 1}}}
-  b: {use: set, with: {values: {b: 1}}}
-  c: {use: set, with: {values: {c: 1}}}
-flow:
-  chain:
-    - a
-    - parallel: [b, c]
-    - route: .kind
-      cases: {x: a}
-      default: b
-)";
-
-}  // namespace
 
 TEST_CASE("a run starts with the first step's job") {
   auto flow = plan(kFlow);
@@ -137,85 +78,6 @@ flow:
   const auto dargv = argv_of(delayed);
   CHECK(dargv[1 + 13] == std::to_string(later.not_before_ms));
   CHECK(dargv[17 + 13] == std::to_string(later.not_before_ms));
-}
-
-TEST_CASE("a resumed run's steps name the job whose result they take; its joins do not") {
-  auto flow = plan(R"(
-version: 1
-name: f
-processors:
-  a: {use: set, with: {values: {a: 1}}}
-  b: {use: set, with: {values: {b: 1}}}
-flow:
-  parallel: [a, b]
-)");
-  Envelope run = run_envelope();
-  run.resume_of = "old1";
-  OpList ops;
-  Planner(*flow).start_run(state_of({}), run, ops);
-  const auto argv = argv_of(ops);
-  REQUIRE(shape(argv) == std::vector<std::string>{"G", "A bull:f.a:", "A bull:f.b:", "A bull:f._join:"});
-  CHECK(argv[1 + 14] == job_id("old1", "n.0", ""));
-  CHECK(argv[1 + 15] == flow->keys().run_record(run.run) + "\nreused:n.0");
-  CHECK(argv[17 + 14] == job_id("old1", "n.1", ""));
-  CHECK(argv[33 + 14].empty());  // a join is planned again from its children
-  CHECK(argv[33 + 15].empty());
-  CHECK(Json::parse(argv[1 + 5])["am2z"]["rs"] == "old1");
-
-  OpList fresh;
-  Planner(*flow).start_run(state_of({}), run_envelope(), fresh);
-  const auto fargv = argv_of(fresh);
-  CHECK(fargv[1 + 14].empty());
-  CHECK(fargv[1 + 15].empty());
-}
-
-TEST_CASE("a schedule's occurrence is one group led by its claim, its run delayed until its time") {
-  auto flow = plan(kFlow);
-  Schedule s;
-  s.id = "nightly";
-  s.every_ms = 1000;
-  s.input = R"({"kind":"x"})";
-  const long long now = unix_ms(), at = now + 60000;
-  const std::string t = std::to_string(at);
-  OpList ops;
-  REQUIRE(plan_occurrence(*flow, s, 5000, at, now, ops));
-  const auto argv = argv_of(ops);
-  // the run's record stands or falls with the claim: one group
-  REQUIRE(shape(argv) ==
-          std::vector<std::string>{"G", "K am2z:schedule:nightly", "I am2z:run:nightly-" + t + ":record", "A bull:f.a:"});
-  CHECK(argv[2] == "am2z:schedule:nightly");
-  CHECK(argv[3] == "am2z:schedules");
-  CHECK(argv[4] == "nightly");
-  CHECK(argv[5] == "5000");  // the occurrence it claims
-  CHECK(argv[6] == t);       // the next one
-  CHECK(argv[7] == "nightly-" + t);
-  CHECK(argv[8] == "bull:f.a:|rnightly-" + t + ".n.0\n");
-  CHECK(argv[16 + 13] == t);  // its run is delayed until then
-  CHECK(Json::parse(argv[16 + 4])["kind"] == "x");
-  // a named session's index too: an occurrence claimed elsewhere leaves no ghost run in it
-  s.session = "nightly-jobs";
-  OpList named;
-  REQUIRE(plan_occurrence(*flow, s, 5000, at, now, named));
-  CHECK(shape(argv_of(named)) == std::vector<std::string>{"G", "K am2z:schedule:nightly", "N nightly-jobs",
-                                                          "I am2z:run:nightly-" + t + ":record", "A bull:f.a:"});
-  s.session.clear();
-  // a period keeps its phase; missed times are skipped
-  s.next_ms = 6000;
-  CHECK(*occurrence_after(s, 5000) == 7000);
-  CHECK(*occurrence_after(s, 6000) == 7000);
-  CHECK(*occurrence_after(s, 9500) == 10000);
-  s.every_ms = 0;
-  s.cron = "*/2 * * * * *";
-  CHECK(*occurrence_after(s, 9500) == 10000);
-  s.cron = "nonsense";
-  CHECK_FALSE(occurrence_after(s, 9500));
-  // a corrupt input in the schedule's hash plans nothing and names the key
-  s.input = "[1, 2]";
-  OpList none;
-  auto refused = plan_occurrence(*flow, s, 5000, at, now, none);
-  REQUIRE_FALSE(refused);
-  CHECK(refused.error().message.find("am2z:schedule:nightly input") != std::string::npos);
-  CHECK(argv_of(none).empty());
 }
 
 TEST_CASE("finishing a step before a parallel adds every branch, then the join, then nothing else") {
