@@ -66,6 +66,17 @@ class Resume(DistributedTestCase):
         self.assertEqual(state["metadata"]["sessionId"], "tenant-a")
         self.assertEqual(self.ran(), ["first", "second", "flaky", "flaky"])
         self.assertIn(f"resumed run {old['run']}: 2 step result(s) reused: first, second", r.stderr)
+        # and in the events: each reused step's processor:completed names the job it came from
+        events = self.tmp_path("events.jsonl")
+        os.remove(self.log)
+        again = self.run_redis(flow, "-c", "--resume", old["run"], "--events", events)
+        self.assertSucceeded(again)
+        with open(events, encoding="utf-8") as f:
+            completed = {e["processor"]: e for e in map(json.loads, f) if e["event"] == "processor:completed"}
+        self.assertEqual(completed["first"]["reused"], f"r{old['run']}.n.0")
+        self.assertEqual(completed["second"]["reused"], f"r{old['run']}.n.1")
+        self.assertNotIn("reused", completed["flaky"])
+        self.assertEqual(self.ran(), ["flaky"])
         # as many steps counted in the version as a run that never failed
         fresh = self.assertSucceeded(self.run_redis(flow, "-c", "--set", "order=42"))
         self.assertEqual(state["metadata"]["version"], fresh["metadata"]["version"])
@@ -261,6 +272,8 @@ flow:
         resumed = self.run_local("--resume", run_id, "--log-level", "info")
         state = self.assertSucceeded(resumed)
         self.assertIn(f"resumed run {run_id}: 4 step result(s) reused: n.0, n.1.0 x3", resumed.stderr)
+        with open(os.path.join(self.runs, run_id, "journal.jsonl"), encoding="utf-8") as f:
+            self.assertEqual(len(f.readlines()), 4)  # first, items 0, 1, 3: what the resume reused
         # only the item that failed, and the steps after the batch, ran again
         self.assertEqual(sorted(self.ran()[6:]), ["flaky None", "item 2"])
         self.assertTrue(state["done"])
@@ -295,9 +308,15 @@ flow:
             f.write('{"step":"n.1","sta')  # torn by the kill
         with open(slow, encoding="utf-8") as f:
             fast = self.write_tmp("slow.yaml", f.read().replace("30s", "10ms"))  # steps match by position
-        state = self.assertSucceeded(harness.run("run", fast, "-c", "--run-dir", self.runs, "--resume", run_id))
+        events = self.tmp_path("events.jsonl")
+        state = self.assertSucceeded(harness.run("run", fast, "-c", "--run-dir", self.runs, "--resume", run_id,
+                                                 "--events", events))
         self.assertTrue(state["done"])
         self.assertEqual(self.ran(), ["first None"])
+        with open(events, encoding="utf-8") as f:
+            completed = [e for e in map(json.loads, f) if e["event"] == "processor:completed"]
+        self.assertEqual([(e["processor"], e.get("reused", False)) for e in completed],
+                         [("first", True), ("wait", False), ("done", False)])
 
     def test_refusals_and_cleaning_by_age(self):
         r = harness.run("run", self.flow, "--resume", "abc")
