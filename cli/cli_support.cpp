@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "cli/progress_display.hpp"
 #include "core/environment.hpp"
 #include "core/units.hpp"
 #include "plugins/builtins.hpp"
@@ -37,6 +38,7 @@ bool environment_is_valid() {
   };
   if (auto timeout = env_default_timeout(); !timeout) return report(timeout.error());
   if (auto depth = env_max_call_depth(); !depth) return report(depth.error());
+  if (auto every = env_progress_interval(); !every) return report(every.error());
   return true;
 }
 
@@ -66,7 +68,10 @@ spdlog::color_mode color_mode_of(const std::string& color) {
 
 void setup_logging(const GlobalOptions& opts) {
   const bool json = opts.log_format == "json";
-  auto logger = spdlog::stderr_color_mt("am2z", json ? spdlog::color_mode::never : color_mode_of(opts.color));
+  // Log lines go above a run's progress line on a terminal, never through it.
+  auto colored = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(json ? spdlog::color_mode::never
+                                                                             : color_mode_of(opts.color));
+  auto logger = std::make_shared<spdlog::logger>("am2z", progress_aware_sink(std::move(colored)));
   if (json) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<JsonMessageFlag>('j').set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%j"})");

@@ -13,6 +13,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/input.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/progress_display.hpp"
 #include "cli/run_dir.hpp"
 #include "cli/run_distributed.hpp"
 #include "core/environment.hpp"
@@ -214,7 +215,15 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
   if (!a.max_call_depth_given) {
     if (auto env = env_max_call_depth(); env && *env) options.max_call_depth = **env;  // checked in main
   }
+  // A progress line, unless the events are written to stderr (they would run through it).
+  std::unique_ptr<ProgressDisplay> display;
+  if (a.events != "-") {
+    auto progress = std::make_shared<RunProgress>();
+    display = ProgressDisplay::start(progress);
+    if (display) options.progress = std::move(progress);  // counted only when shown
+  }
   RunOutcome outcome = run_flow(loaded.flow, std::move(*state), options);
+  display.reset();
   // A subprocess still alive now belongs to a step the run abandoned (a timeout, Ctrl-C, or a
   // cancelled batch item). Its token has fired, so it already got SIGTERM: give it its kill grace
   // to finish, then make sure nothing outlives us.

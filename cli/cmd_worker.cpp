@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.hpp"
@@ -12,6 +13,7 @@
 #include "cli/redis_support.hpp"
 #include "cli/worker_watch.hpp"
 #include "core/environment.hpp"
+#include "core/redis/metrics_server.hpp"
 #include "core/redis/worker.hpp"
 #include "flows/loader.hpp"
 
@@ -39,6 +41,7 @@ struct WorkerArgs {
   std::vector<std::string> plugins;
   bool watch = false;
   std::string version_wait = "60s";
+  std::string metrics;
 };
 
 int run(const WorkerArgs& a) {
@@ -55,6 +58,15 @@ int run(const WorkerArgs& a) {
   if (!max_job) return kExitUsage;
   auto endpoint = resolve_endpoint(a.redis, "worker");
   if (!endpoint) return kExitUsage;
+  std::optional<redis::ListenAddress> metrics_at;
+  if (!a.metrics.empty()) {
+    auto where = redis::parse_listen_address(a.metrics);
+    if (!where) {
+      std::fprintf(stderr, "am2z worker: %s\n", where.error().message.c_str());
+      return kExitUsage;
+    }
+    metrics_at = *where;
+  }
 
   bool ok = true;
   auto files = flow_files(a.flows, "worker: --flows", ok, false);
@@ -97,6 +109,19 @@ int run(const WorkerArgs& a) {
   options.max_call_depth = a.max_call_depth;
   if (!a.max_call_depth_given) {
     if (auto env = env_max_call_depth(); env && *env) options.max_call_depth = **env;  // checked in main
+  }
+  std::unique_ptr<redis::MetricsServer> metrics_server;
+  if (metrics_at) {
+    auto metrics = std::make_shared<redis::WorkerMetrics>(options.name.empty() ? redis::default_worker_name() : options.name,
+                                                          options.concurrency, options.heartbeat_ttl);
+    options.observers.push_back(metrics);
+    auto server = redis::MetricsServer::start(*metrics_at, metrics);
+    if (!server) {
+      std::fprintf(stderr, "am2z worker: %s\n", server.error().message.c_str());
+      return kExitUnreachable;
+    }
+    metrics_server = std::move(*server);
+    spdlog::info("metrics on http://{}:{}/metrics, health on /healthz", metrics_at->host, metrics_server->port());
   }
   auto worker = redis::Worker::create(std::move(options), std::move(flows));
   if (!worker) {
@@ -147,6 +172,9 @@ CommandHandler add_worker_command(CLI::App& app) {
   cmd->add_option("--version-wait", args->version_wait,
                   "A step built by another version of a served flow waits this long for a worker with that "
                   "version, then fails (default 60s; 0: fails at once)");
+  cmd->add_option("--metrics", args->metrics,
+                  "Serve Prometheus metrics at http://ADDR/metrics and health at /healthz; ADDR is HOST:PORT, "
+                  ":PORT (every interface) or PORT (0: any free port, logged)");
   cmd->add_flag("--watch", args->watch,
                 "Follow the --flows files and directories: serve new and changed flows, stop fetching removed ones");
   cmd->add_flag("--remove-on-complete", args->remove_on_complete, "Delete jobs when they complete");

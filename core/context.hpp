@@ -11,6 +11,7 @@
 
 #include "core/cancel.hpp"
 #include "core/events.hpp"
+#include "core/progress.hpp"
 #include "core/result.hpp"
 #include "core/state.hpp"
 
@@ -33,6 +34,8 @@ struct RunShared : std::enable_shared_from_this<RunShared> {
   std::atomic<std::uint64_t> next_step{1};
   /// run --run-dir: where succeeded steps are recorded, and results of a resumed run reused; null: none.
   std::shared_ptr<StepJournal> journal;
+  /// Counts steps and batch items for a progress display; null: nobody shows progress.
+  std::shared_ptr<RunProgress> progress;
 
   /// The run's task pool: `pool`, or TaskPool::shared().
   TaskPool& tasks() const;

@@ -96,6 +96,10 @@ Status ProcessorNode::run_step(State& state, const Scope& scope) const {
     const std::uint64_t step = scope.run->next_step.fetch_add(1, std::memory_order_relaxed);
     Context ctx(scope, instance_->name, step, 1);
     Status st = instance_->impl->process(state, ctx);
+    if (RunProgress* p = scope.run->progress.get(); p != nullptr) [[unlikely]] {
+      p->steps_done.fetch_add(1, std::memory_order_relaxed);
+      if (!st) p->steps_failed.fetch_add(1, std::memory_order_relaxed);
+    }
     if (st) [[likely]] {
       state.meta.bump();
       return st;
@@ -146,6 +150,7 @@ Status ProcessorNode::run_with_policy(State& state, const Scope& scope) const {
     const auto ms = std::chrono::duration_cast<Millis>(SteadyClock::now() - started).count();
     if (st) {
       state.meta.bump();
+      if (run.progress) run.progress->steps_done.fetch_add(1, std::memory_order_relaxed);
       if (run.events) {
         run.publish(event::kProcessorCompleted, Json{{"processor", inst.name},
                                                      {"type", inst.type},
@@ -158,6 +163,10 @@ Status ProcessorNode::run_with_policy(State& state, const Scope& scope) const {
     annotate_failure(st.error(), inst);
     const bool again = n < attempts && retry.should_retry(st.error()) && !scope.token->cancelled();
     if (!again) {
+      if (run.progress) {
+        run.progress->steps_done.fetch_add(1, std::memory_order_relaxed);
+        run.progress->steps_failed.fetch_add(1, std::memory_order_relaxed);
+      }
       if (run.events) {
         run.publish(event::kProcessorFailed, Json{{"processor", inst.name},
                                                   {"type", inst.type},

@@ -20,6 +20,7 @@ RunOutcome run_flow(std::shared_ptr<const Flow> flow, State input, const RunOpti
   auto run = std::make_shared<detail::RunShared>();
   run->run_id = options.run_id.empty() ? new_run_id() : options.run_id;
   run->journal = options.journal;
+  run->progress = options.progress;
   if (!options.session_id.empty()) input.meta.session_id = options.session_id;
   if (input.meta.session_id.empty()) input.meta.session_id = "session-" + run->run_id;
   run->session_id = input.meta.session_id;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/flow.hpp"
+#include "core/progress.hpp"
 #include "core/step_journal.hpp"
 
 namespace am2z {
@@ -29,6 +30,8 @@ struct RunOptions {
   std::string run_id;
   /// Records the run's succeeded steps and reuses a resumed run's results (StepJournal); null: none.
   std::shared_ptr<StepJournal> journal;
+  /// Counted as the run goes, for a progress display; null: not counted.
+  std::shared_ptr<RunProgress> progress;
 };
 
 struct RunOutcome {

@@ -75,6 +75,8 @@ Status BatchNode::run(State& state, const Scope& scope) const {
   b.states.resize(n);
   b.results.resize(n);
   b.started.assign(n, 0);
+  RunProgress* progress = scope.run->progress.get();
+  if (progress) progress->items_total.fetch_add(static_cast<long long>(n), std::memory_order_relaxed);
 
   CancelSource stop_source(*scope.token);  // fail-fast cancels the items still running
   const CancelToken stop_token = stop_source.token();
@@ -95,6 +97,7 @@ Status BatchNode::run(State& state, const Scope& scope) const {
       item_scope.item = &item;
       b.results[i] = target_->execute(b.states[i], item_scope);
     }
+    if (progress) progress->items_done.fetch_add(1, std::memory_order_relaxed);
     if (!b.results[i] && fail_fast && !b.stopped.exchange(true)) {
       b.first_failure = i;
       stop_source.cancel("batch '" + label() + "' stopped after item " + std::to_string(i) + " failed");

@@ -97,13 +97,22 @@ Error Connection::io_error(std::string_view what) {
   Error e = errors::network(endpoint_.display(), 0, std::string(what) + ": " + detail);
   e.message = "Redis at " + endpoint_.display() + ": " + std::string(what) + ": " + detail;
   e.retryable = true;
+  lost_ = lost_ || connected_once_;
   close();
   return e;
 }
 
 Status Connection::connect() {
   if (auto st = connect_node(); !st) return st;
-  return endpoint_.slot_key.empty() ? Status{} : find_slot_owner();
+  if (!endpoint_.slot_key.empty()) {
+    if (auto st = find_slot_owner(); !st) return st;
+  }
+  connected_once_ = true;
+  if (lost_) {
+    lost_ = false;
+    if (options_.on_reconnect) options_.on_reconnect();
+  }
+  return {};
 }
 
 Status Connection::connect_node() {

@@ -33,6 +33,8 @@ struct ConnectOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{5000};  ///< 0: none (blocking commands set their own)
   std::string client_name;                          ///< CLIENT SETNAME after connecting, if set
+  /// Called when a connection lost to an I/O error or timeout has been made again (metrics).
+  std::function<void()> on_reconnect;
 };
 
 /// Whether a Redis error reply is one after which the same command may succeed: the server is
@@ -91,6 +93,8 @@ class Connection {
   ConnectOptions options_;
   redisContext* ctx_ = nullptr;
   std::chrono::milliseconds current_timeout_{0};
+  bool connected_once_ = false;
+  bool lost_ = false;  ///< closed by an I/O error: the next successful connect() is a reconnection
 };
 
 /// Calls `each` with every key matching `pattern`, by SCAN (KEYS would block a busy Redis). A key

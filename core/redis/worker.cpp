@@ -142,7 +142,7 @@ void Worker::Impl::isolate_failure(Connection& c, const std::vector<std::shared_
 }
 
 Status Worker::Impl::serve(const CancelToken& stop) {
-  Connection conn(options.endpoint, ConnectOptions{});
+  Connection conn(options.endpoint, dispatcher_connect_options());
   if (auto st = conn.connect(); !st) return st;
   ConnectOptions blocking;
   blocking.command_timeout = options.idle_poll + options.block_margin;

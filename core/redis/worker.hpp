@@ -68,6 +68,9 @@ struct WorkerOptions {
   std::vector<std::shared_ptr<WorkerObserver>> observers;
 };
 
+/// A worker's name when WorkerOptions::name is empty: host:pid.
+std::string default_worker_name();
+
 struct WorkerStats {
   long long completed = 0;
   long long failed = 0;

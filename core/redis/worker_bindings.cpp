@@ -132,15 +132,17 @@ std::vector<std::string> Worker::Impl::marker_keys(std::uint64_t& version) {
   return keys;
 }
 
+std::string default_worker_name() {
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
 Result<std::unique_ptr<Worker>> Worker::create(WorkerOptions options,
                                                std::vector<std::shared_ptr<const PlannedFlow>> flows) {
   auto impl = std::make_unique<Impl>();
   impl->log = options.logger ? options.logger : spdlog::default_logger();
-  if (options.name.empty()) {
-    char host[256] = "host";
-    gethostname(host, sizeof host - 1);
-    options.name = std::string(host) + ":" + std::to_string(getpid());
-  }
+  if (options.name.empty()) options.name = default_worker_name();
   impl->token_base = options.name + ":" + std::to_string(now_ms());
   impl->space = KeySpace(options.prefix);
   impl->pool = options.pool ? options.pool.get() : &TaskPool::shared();

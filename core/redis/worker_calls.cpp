@@ -67,8 +67,10 @@ bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::sha
   ops.append_to(call);
   std::vector<OpGroup> sent(std::make_move_iterator(unsent.begin()), std::make_move_iterator(unsent.begin() + carried));
   unsent.erase(unsent.begin(), unsent.begin() + carried);
-  in_flight.push_back(InFlight{std::move(sent), std::move(fetched_from), budget, ended_some, std::move(token_prefix)});
+  in_flight.push_back(
+      InFlight{std::move(sent), std::move(fetched_from), budget, ended_some, std::move(token_prefix), Clock::now()});
   if (auto st = send_script(conn, ScriptId::step, call); !st) {
+    tell_redis_call("step", in_flight.back().sent_at, false);
     // The connection is gone, and with it the replies of the calls still in flight (this one
     // may have been written whole).
     lost_calls(st.error(), t);
@@ -81,6 +83,7 @@ bool Worker::Impl::receive_call(Connection& conn, LoopTimers& t) {
   InFlight call = std::move(in_flight.front());
   in_flight.pop_front();
   auto reply = receive_script(conn, ScriptId::step);
+  tell_redis_call("step", call.sent_at, static_cast<bool>(reply));
   if (reply) return accept_call(call, *reply, t);
   const Error e = std::move(reply.error());
   // Its operations are sent again first, then those of the calls after it that fail too.
@@ -91,7 +94,9 @@ bool Worker::Impl::receive_call(Connection& conn, LoopTimers& t) {
   while (!in_flight.empty() && conn.connected()) {
     InFlight next = std::move(in_flight.front());
     in_flight.pop_front();
-    if (auto r = receive_script(conn, ScriptId::step)) {
+    auto r = receive_script(conn, ScriptId::step);
+    tell_redis_call("step", next.sent_at, static_cast<bool>(r));
+    if (r) {
       accept_call(next, *r, t);
     } else {
       take_back(next, again);
@@ -135,6 +140,31 @@ void Worker::Impl::lost_calls(const Error& e, LoopTimers& t) {
   log->warn("redis: {}; {} finished job(s) kept, retrying in {} ms", e.message, unsent.size(),
             t.redis_backoff.count());
   back_off(t);
+}
+
+void Worker::Impl::tell_redis_call(std::string_view call, Clock::time_point sent_at, bool ok) {
+  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent_at);
+  for (const auto& o : observers) {
+    try {
+      o->redis_call(call, elapsed, ok);
+    } catch (const std::exception& ex) {
+      log->error("a worker observer threw: {}", ex.what());  // it must not stop the dispatcher
+    }
+  }
+}
+
+ConnectOptions Worker::Impl::dispatcher_connect_options() {
+  ConnectOptions o;
+  o.on_reconnect = [this] {
+    for (const auto& obs : observers) {
+      try {
+        obs->redis_reconnected();
+      } catch (const std::exception& ex) {
+        log->error("a worker observer threw: {}", ex.what());
+      }
+    }
+  };
+  return o;
 }
 
 void Worker::Impl::back_off(LoopTimers& t) {

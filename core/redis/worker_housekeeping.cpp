@@ -195,7 +195,9 @@ void Worker::Impl::heartbeat(Connection& c, bool alive) {
             {"completed", stats->completed.load()},
             {"failed", stats->failed.load()},
             {"retried", stats->retried.load()}};
-  (void)c.command({"SET", key, beat.dump(), "PX", std::to_string(options.heartbeat_ttl.count())});
+  const auto sent = Clock::now();
+  auto reply = c.command({"SET", key, beat.dump(), "PX", std::to_string(options.heartbeat_ttl.count())});
+  tell_redis_call("heartbeat", sent, reply && !reply->is_error());
 }
 
 }  // namespace am2z::redis

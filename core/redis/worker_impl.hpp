@@ -138,6 +138,7 @@ struct InFlight {
   int budget = 0;  ///< step jobs it may fetch: counted as held until its reply says what it took
   bool ended_some = false;
   std::string token_prefix;  ///< of the locks it takes: what to give back if its reply is lost
+  Clock::time_point sent_at;  ///< for the observers' round-trip time
 };
 
 struct LoopTimers {
@@ -300,6 +301,10 @@ struct Worker::Impl {
   JobLimits limits() const { return JobLimits{options.max_job_bytes, kMaxJsonDepth}; }
   using ObserverCall = void (WorkerObserver::*)(const StepEvent&);
   void notify(ObserverCall call, const FetchedJob& job, const Finished& f, const Error* error);
+  /// Tells the observers of a Redis call sent at `sent_at` (worker_calls.cpp).
+  void tell_redis_call(std::string_view call, detail::Clock::time_point sent_at, bool ok);
+  /// Options for the dispatcher's connections: the observers hear of reconnections.
+  ConnectOptions dispatcher_connect_options();
 
   // worker_foreign.cpp: jobs from BullMQ clients.
   void foreign_options(Finished& f) const;

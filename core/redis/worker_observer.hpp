@@ -1,6 +1,7 @@
 #pragma once
 // What a worker tells observers about the jobs it runs: metrics, statistics and event feeds plug
 // in here instead of logging or counting inside the dispatch loop.
+#include <chrono>
 #include <string_view>
 
 #include "core/error.hpp"
@@ -41,6 +42,13 @@ struct WorkerObserver {
   virtual void step_failed(const StepEvent&) {}
   /// It failed and goes back to its queue for another attempt (or was interrupted by shutdown).
   virtual void step_retried(const StepEvent&) {}
+  /// A call to Redis by the dispatcher ("step": a step-script call, from sending it to its reply;
+  /// "heartbeat") answered (`ok`) or failed after `elapsed`. Called from the dispatcher thread.
+  virtual void redis_call(std::string_view call, std::chrono::microseconds elapsed, bool ok) {
+    (void)call, (void)elapsed, (void)ok;
+  }
+  /// The dispatcher's connection, lost to an I/O error, was made again.
+  virtual void redis_reconnected() {}
 };
 
 }  // namespace am2z::redis

@@ -1,0 +1,45 @@
+#pragma once
+// `am2z worker --metrics ADDR`: a small HTTP server (cpp-httplib, Debian's libcpp-httplib) that
+// serves a worker's metrics at /metrics in Prometheus's text format and its health at /healthz.
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/redis/worker_metrics.hpp"
+#include "core/result.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace am2z::redis {
+
+/// Where to listen: "HOST:PORT", ":PORT" (every interface) or "PORT" (the same); port 0 picks a
+/// free one. A ValidationError naming the address when it is none of these.
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+Result<ListenAddress> parse_listen_address(const std::string& text);
+
+class MetricsServer {
+ public:
+  /// Binds at once (a ResourceError naming the address when it cannot) and serves on a thread of
+  /// its own until destroyed.
+  static Result<std::unique_ptr<MetricsServer>> start(const ListenAddress& where,
+                                                      std::shared_ptr<const WorkerMetrics> metrics);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  /// The port it listens on (the one picked, for port 0).
+  int port() const { return port_; }
+
+ private:
+  MetricsServer() = default;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace am2z::redis
