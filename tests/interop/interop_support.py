@@ -42,16 +42,15 @@ def _tool(name, why):
 
 # --- the npm packages --------------------------------------------------------------------------
 
-def _workspace_dir(lock_digest):
-    """AM2Z_INTEROP_NODE_DIR (CTest points it into the build directory), else a folder in $TMPDIR
-    named after the lock file, so a changed lock never reuses stale packages."""
-    return os.environ.get("AM2Z_INTEROP_NODE_DIR") or os.path.join(
-        tempfile.gettempdir(), f"am2z-interop-node-{lock_digest[:16]}")
+def _workspace_dir(lock_digest, env_var, name):
+    """$env_var (CTest points it into the build directory), else a folder in $TMPDIR named after
+    the lock file, so a changed lock never reuses stale packages."""
+    return os.environ.get(env_var) or os.path.join(tempfile.gettempdir(), f"am2z-{name}-node-{lock_digest[:16]}")
 
 
-def _installed_versions(workspace):
+def _installed_versions(workspace, pinned):
     versions = {}
-    for package in PINNED:
+    for package in pinned:
         try:
             with open(os.path.join(workspace, "node_modules", package, "package.json"), encoding="utf-8") as f:
                 versions[package] = json.load(f)["version"]
@@ -60,9 +59,11 @@ def _installed_versions(workspace):
     return versions
 
 
-def prepare_node_workspace():
-    """Installs package-lock.json's packages with `npm ci` into a scratch folder (once per lock
-    file) and copies the scripts next to them, so their imports resolve; returns (node, folder)."""
+def prepare_node_workspace(source=HERE, pinned=PINNED, scripts=NODE_SCRIPTS, env_var="AM2Z_INTEROP_NODE_DIR",
+                           name="interop"):
+    """Installs the packages of `source`'s package-lock.json with `npm ci` into a scratch folder
+    (once per lock file) and copies the scripts next to them, so their imports resolve; returns
+    (node, folder). The defaults are this directory's; examples/dashboard passes its own."""
     node = _tool("node", "it runs BullMQ and Bull Board")
     npm = _tool("npm", "it installs bullmq and @bull-board/api")
     version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
@@ -71,12 +72,12 @@ def prepare_node_workspace():
     except ValueError:
         raise SetupError(f"cannot read the node version from {version!r}") from None
     if major < MIN_NODE_MAJOR:
-        raise SetupError(f"node {version} is too old for bullmq {PINNED['bullmq']}: need node >= {MIN_NODE_MAJOR}")
+        raise SetupError(f"node {version} is too old for bullmq {pinned['bullmq']}: need node >= {MIN_NODE_MAJOR}")
 
-    with open(os.path.join(HERE, "package-lock.json"), "rb") as f:
+    with open(os.path.join(source, "package-lock.json"), "rb") as f:
         lock = f.read()
     digest = hashlib.sha256(lock).hexdigest()
-    workspace = _workspace_dir(digest)
+    workspace = _workspace_dir(digest, env_var, name)
     os.makedirs(workspace, exist_ok=True)
     stamp = os.path.join(workspace, ".am2z-lock-sha256")
     try:
@@ -84,9 +85,9 @@ def prepare_node_workspace():
             installed = f.read().strip()
     except OSError:
         installed = ""
-    if installed != digest or _installed_versions(workspace) != PINNED:
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(os.path.join(HERE, name), os.path.join(workspace, name))
+    if installed != digest or _installed_versions(workspace, pinned) != pinned:
+        for file in ("package.json", "package-lock.json"):
+            shutil.copyfile(os.path.join(source, file), os.path.join(workspace, file))
         # --ignore-scripts: msgpackr's optional native build is not needed (it falls back to JS).
         cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
         try:
@@ -96,14 +97,14 @@ def prepare_node_workspace():
                              "(is the npm registry reachable?)") from None
         if proc.returncode != 0:
             raise SetupError(f"`npm ci` in {workspace} failed with exit code {proc.returncode}; the interop tests "
-                             f"need the npm registry (network) to install {PINNED}:\n{proc.stderr[-3000:]}")
-        found = _installed_versions(workspace)
-        if found != PINNED:
-            raise SetupError(f"`npm ci` installed {found}, expected {PINNED}")
+                             f"need the npm registry (network) to install {pinned}:\n{proc.stderr[-3000:]}")
+        found = _installed_versions(workspace, pinned)
+        if found != pinned:
+            raise SetupError(f"`npm ci` installed {found}, expected {pinned}")
         with open(stamp, "w", encoding="ascii") as f:
             f.write(digest)
-    for name in NODE_SCRIPTS:
-        shutil.copyfile(os.path.join(HERE, name), os.path.join(workspace, name))
+    for script in scripts:
+        shutil.copyfile(os.path.join(source, script), os.path.join(workspace, script))
     return node, workspace
 
 
@@ -138,11 +139,17 @@ class NodeScripts:
         return BackgroundScript(self._cmd(script, arguments), self.workspace, self.env, ready_timeout)
 
 
-class BackgroundScript:
-    """A script running beside am2z: its stdout lines are collected by a thread."""
+def _ready_line(line):
+    return line.strip() == '{"ready":true}'
 
-    def __init__(self, cmd, cwd, env, ready_timeout):
+
+class BackgroundScript:
+    """A script running beside am2z: its stdout lines are collected by a thread. It is ready when
+    `ready(line)` holds for a line of its stdout (by default the line {"ready":true})."""
+
+    def __init__(self, cmd, cwd, env, ready_timeout, ready=_ready_line):
         self.name = os.path.basename(cmd[1])
+        self._is_ready = ready
         self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.lines = []
@@ -161,7 +168,7 @@ class BackgroundScript:
     def _read_stdout(self):
         for line in self.proc.stdout:
             self.lines.append(line)
-            if line.strip() == '{"ready":true}':
+            if self._is_ready(line):
                 self._ready.set()
         self._ready.set()  # exited early: start() reports it
 
@@ -176,10 +183,7 @@ class BackgroundScript:
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"{self.name} still running after {timeout}s\n{''.join(self.stderr)[-3000:]}")
-        for t in self._readers:
-            t.join(timeout=5)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        self._close()
         if code != 0:
             raise AssertionError(f"{self.name} exited with {code}\n{''.join(self.stderr)[-4000:]}")
         docs = harness.json_lines("".join(self.lines))
@@ -189,6 +193,21 @@ class BackgroundScript:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._close()
+
+    def terminate(self, timeout=10):
+        """SIGTERM, then SIGKILL after `timeout` seconds; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._close()
+        return self.proc.returncode
+
+    def _close(self):
         for t in self._readers:
             t.join(timeout=5)
         self.proc.stdout.close()
