@@ -75,7 +75,7 @@ class SameOutputAsLocal(DistributedTestCase):
         self.start_worker(harness.EXAMPLES, args=("-c", "2"))
         cases = [("order/order.yaml", "order/order-input.json"), ("order/order.yaml", "order/declined-input.json"),
                  ("batch/invoices.yaml", "batch/invoices-input.json"), ("reuse/quote.yaml", "reuse/quote-input.json"),
-                 ("images/images.yaml", "images/images-input.json")]
+                 ("images/images.yaml", "images/images-input.json"), ("ledger/ledger.yaml", "ledger/ledger-input.json")]
         # every example flow is covered (a new example must be added here)
         flows = {os.path.relpath(os.path.join(d, f), harness.EXAMPLES) for d, _, fs in os.walk(harness.EXAMPLES)
                  for f in fs if f.endswith(".yaml") and "/lib/" not in os.path.join(d, f)}
