@@ -34,9 +34,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 jobs=$(nproc)
+# Unity builds: each target's sources compiled a dozen at a time, about three times faster from
+# scratch (AM2Z_UNITY=OFF compiles file by file, as a development build does).
+export AM2Z_UNITY=${AM2Z_UNITY:-ON}
 build() {  # build DIR [cmake args...]
   local dir=$1; shift
-  cmake -S . -B "$dir" -G Ninja -DAM2Z_WERROR=ON "$@" >/dev/null
+  cmake -S . -B "$dir" -G Ninja -DAM2Z_WERROR=ON -DAM2Z_UNITY="$AM2Z_UNITY" "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
 }
 

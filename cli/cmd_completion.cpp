@@ -46,7 +46,7 @@ void collect(const CLI::App& app, const std::string& path, std::vector<CommandIn
   }
 }
 
-std::string joined(const std::vector<std::string>& words) {
+std::string space_joined(const std::vector<std::string>& words) {
   std::string out;
   for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
   return out;
@@ -77,8 +77,8 @@ std::string bash_script(const std::vector<CommandInfo>& tree) {
     for (std::size_t i = 0; i < c.options.size(); ++i) {
       if (c.takes_value[i]) valued.push_back(c.options[i]);
     }
-    s += "    " + shell_quoted(c.path) + ") words=" + shell_quoted(joined(c.subcommands) + " " + joined(c.options)) +
-         "; valued=" + shell_quoted(" " + joined(valued) + " ") + " ;;\n";
+    s += "    " + shell_quoted(c.path) + ") words=" + shell_quoted(space_joined(c.subcommands) + " " + space_joined(c.options)) +
+         "; valued=" + shell_quoted(" " + space_joined(valued) + " ") + " ;;\n";
   }
   s +=
       "  esac\n"
@@ -111,7 +111,7 @@ std::string fish_script(const std::vector<CommandInfo>& tree) {
         start = sp + 1;
       }
       cond = words;
-      if (!c.subcommands.empty()) cond += "; and not __fish_seen_subcommand_from " + joined(c.subcommands);
+      if (!c.subcommands.empty()) cond += "; and not __fish_seen_subcommand_from " + space_joined(c.subcommands);
     }
     for (const auto& sub : c.subcommands) {
       std::string description;
@@ -161,7 +161,7 @@ std::string man_page(const std::vector<CommandInfo>& tree) {
   for (const auto& c : tree) {
     if (c.path == "manpage") continue;
     s += c.path.empty() ? std::string(".SH GLOBAL OPTIONS\n") : ".SH " + roff("am2z " + c.path) + "\n" + roff(c.description) + "\n";
-    if (!c.subcommands.empty() && !c.path.empty()) s += ".PP\nSubcommands: " + roff(joined(c.subcommands)) + "\n";
+    if (!c.subcommands.empty() && !c.path.empty()) s += ".PP\nSubcommands: " + roff(space_joined(c.subcommands)) + "\n";
     for (std::size_t i = 0; i < c.options.size(); ++i) {
       // an option's short and long names come one after the other, with the same description
       if (i > 0 && c.descriptions[i] == c.descriptions[i - 1]) continue;

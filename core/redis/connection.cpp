@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <charconv>
 #include <string_view>
 #include <thread>
 
@@ -81,6 +82,12 @@ void append(redisContext* ctx, const std::vector<std::string>& args) {
 }
 
 }  // namespace
+
+long long to_integer(std::string_view text) {
+  long long v = 0;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  return ec == std::errc() ? v : 0;
+}
 
 Connection::Connection(Endpoint endpoint, ConnectOptions options)
     : endpoint_(std::move(endpoint)), options_(std::move(options)) {}

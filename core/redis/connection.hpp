@@ -29,6 +29,9 @@ struct Reply {
   bool is_array() const { return type == Type::array; }
 };
 
+/// A reply's text (a hash field, a counter) as an integer; 0 when it is not one.
+long long to_integer(std::string_view text);
+
 struct ConnectOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{5000};  ///< 0: none (blocking commands set their own)

@@ -1,7 +1,6 @@
 #include "core/redis/dead_letters.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 #include "core/json_limits.hpp"
 #include "core/redis/envelope.hpp"
@@ -17,12 +16,6 @@ constexpr long long kPage = 500;
 /// The job fields a dead step is read from, in this order.
 const std::vector<std::string> kFields{"name", "opts", "failedReason", "stacktrace", "atm", "finishedOn",
                                        kRetriedByField};
-
-long long to_number(const std::string& s) {
-  long long n = 0;
-  std::from_chars(s.data(), s.data() + s.size(), n);
-  return n;
-}
 
 /// am2z's error JSON: the first entry of the stacktrace the worker wrote; null when there is none.
 Json error_of(const std::string& stacktrace) {
@@ -54,8 +47,8 @@ std::optional<DeadStep> read_step(const KeySpace& keys, const std::string& queue
   s.reason = f[2].str;
   s.error = error_of(f[3].str);
   if (s.error.is_object() && s.error.value("category", "") == "cancelled") return std::nullopt;
-  s.attempts = to_number(f[4].str);
-  s.failed_at_ms = to_number(f[5].str);
+  s.attempts = to_integer(f[4].str);
+  s.failed_at_ms = to_integer(f[5].str);
   s.retried_by = f[6].str;
   return s;
 }

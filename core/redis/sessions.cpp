@@ -1,7 +1,6 @@
 #include "core/redis/sessions.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -18,12 +17,6 @@ constexpr long long kWindowMs = 60'000;     // "the last minute" of session stat
 constexpr long long kEventsMaxLen = 10'000;  // the removed events' stream cap, as the workers'
 constexpr auto kGracePoll = std::chrono::milliseconds(100);
 
-long long to_number(const std::string& text) {
-  long long v = 0;
-  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  return ec == std::errc() ? v : 0;
-}
-
 Error bad_reply(const std::string& what, const Reply& r) {
   return errors::network(what, 0, r.is_error() ? r.str : "unexpected reply");
 }
@@ -34,7 +27,7 @@ SessionSummary summary_of(const std::string& id, const Reply& hash, long long ru
   s.running = running;
   for (std::size_t i = 0; i + 1 < hash.elements.size(); i += 2) {
     const std::string& field = hash.elements[i].str;
-    const long long v = to_number(hash.elements[i + 1].str);
+    const long long v = to_integer(hash.elements[i + 1].str);
     if (field == "first") s.first_ms = v;
     else if (field == "last") s.last_ms = v;
     else if (field == "runs") s.runs = v;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/redis/submitter.hpp"
+
 
 namespace am2z::redis {
 
@@ -13,11 +15,6 @@ constexpr std::array<double, 16> kStepBounds{0.001, 0.005, 0.01, 0.025, 0.05, 0.
                                               1,     2.5,   5,    10,    30,   60,  120, 300};
 constexpr std::array<double, 13> kRoundTripBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                    0.025,  0.05,    0.1,    0.25,  0.5,    1};
-
-long long unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /// A bound as Prometheus writes `le`: the shortest text that reads back as the same number.
 std::string le_text(double bound) { return fmt::format("{}", bound); }
