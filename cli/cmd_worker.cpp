@@ -41,7 +41,7 @@ struct WorkerArgs {
   std::vector<std::string> plugins;
   bool watch = false;
   std::string version_wait = "60s";
-  std::string metrics;
+  std::optional<std::string> metrics;
 };
 
 int run(const WorkerArgs& a) {
@@ -59,8 +59,8 @@ int run(const WorkerArgs& a) {
   auto endpoint = resolve_endpoint(a.redis, "worker");
   if (!endpoint) return kExitUsage;
   std::optional<redis::ListenAddress> metrics_at;
-  if (!a.metrics.empty()) {
-    auto where = redis::parse_listen_address(a.metrics);
+  if (a.metrics) {
+    auto where = redis::parse_listen_address(*a.metrics);
     if (!where) {
       std::fprintf(stderr, "am2z worker: %s\n", where.error().message.c_str());
       return kExitUsage;
@@ -121,7 +121,7 @@ int run(const WorkerArgs& a) {
       return kExitUnreachable;
     }
     metrics_server = std::move(*server);
-    spdlog::info("metrics on http://{}:{}/metrics, health on /healthz", metrics_at->host, metrics_server->port());
+    spdlog::info("metrics on {}/metrics, health on /healthz", metrics_at->url(metrics_server->port()));
   }
   auto worker = redis::Worker::create(std::move(options), std::move(flows));
   if (!worker) {

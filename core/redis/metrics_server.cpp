@@ -14,12 +14,21 @@ namespace {
 constexpr std::size_t kServerThreads = 2;
 
 Error bad_address(const std::string& text, const std::string& why) {
-  return errors::validation("--metrics", text, why + " (expected HOST:PORT, :PORT or PORT, e.g. :9464)");
+  Error e = errors::validation("--metrics", text, why);
+  e.message = "--metrics: '" + text + "' is not an address to listen on: " + why +
+              " (expected HOST:PORT, :PORT or PORT, e.g. :9464)";
+  return e;
 }
 
 }  // namespace
 
+std::string ListenAddress::url(int actual_port) const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(actual_port);
+}
+
 Result<ListenAddress> parse_listen_address(const std::string& text) {
+  if (text.empty()) return fail(bad_address(text, "it is empty"));
   const auto colon = text.rfind(':');
   ListenAddress a;
   std::string port = text;
@@ -62,7 +71,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const ListenAddress&
                                      : http.bind_to_port(where.host, where.port);
   if (!bound) {
     Error e = errors::configuration("--metrics", "cannot listen");
-    e.message = "cannot listen on " + where.host + ":" + std::to_string(where.port) +
+    e.message = "cannot listen on " + where.url(where.port).substr(7) +
                 " for --metrics (address in use, not this machine's, or a privileged port)";
     return fail(std::move(e));
   }

@@ -19,6 +19,8 @@ namespace am2z::redis {
 struct ListenAddress {
   std::string host;
   int port = 0;
+  /// http://HOST:PORT, with an IPv6 host in brackets.
+  std::string url(int actual_port) const;
 };
 Result<ListenAddress> parse_listen_address(const std::string& text);
 

@@ -52,6 +52,7 @@ void Worker::Impl::take_back(InFlight& call, std::vector<OpGroup>& again) {
   again.insert(again.end(), std::make_move_iterator(call.groups.begin()), std::make_move_iterator(call.groups.end()));
   call.groups.clear();
   if (call.token_prefix.empty()) return;
+  // each lost call may have taken locks (under its own token prefix) before its reply was lost
   for (const auto& b : call.fetched_from) again.push_back(OpGroup{"G", "U", b->keys, call.token_prefix});
 }
 
@@ -137,8 +138,10 @@ void Worker::Impl::lost_calls(const Error& e, LoopTimers& t) {
   }
   in_flight.clear();
   unsent.insert(unsent.begin(), std::make_move_iterator(again.begin()), std::make_move_iterator(again.end()));
-  log->warn("redis: {}; {} finished job(s) kept, retrying in {} ms", e.message, unsent.size(),
-            t.redis_backoff.count());
+  const auto ended = std::count_if(unsent.begin(), unsent.end(), [](const OpGroup& g) {
+    return !group_job_key(g).empty();
+  });
+  log->warn("redis: {}; {} finished job(s) kept, retrying in {} ms", e.message, ended, t.redis_backoff.count());
   back_off(t);
 }
 

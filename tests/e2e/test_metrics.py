@@ -32,8 +32,9 @@ STEP_BOUNDS = ["0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", 
                "60", "120", "300", "+Inf"]
 LISTENING = re.compile(r"info metrics on http://(?P<host>[^ ]+):(?P<port>\d+)/metrics, health on /healthz$",
                        re.MULTILINE)
-BAD_ADDRESS = ("am2z worker: Validation failed for field '--metrics': the port must be a number from 0 to 65535 "
+BAD_ADDRESS = ("am2z worker: --metrics: '{}' is not an address to listen on: {} "
                "(expected HOST:PORT, :PORT or PORT, e.g. :9464)\n")
+BAD_PORT = "the port must be a number from 0 to 65535"
 
 # --- Prometheus text format (0.0.4) -------------------------------------------------------------
 
@@ -248,11 +249,12 @@ class RedisOutage(MetricsCase):
 class BadAddresses(MetricsCase):
     def test_an_address_that_is_not_one_is_exit_2_naming_metrics(self):
         url = f"redis://127.0.0.1:{free_dead_port()}"  # checked before Redis is dialled
-        for address in ("abc", ":70000", "host:", "-1", "9464x"):
+        for address, why in (("abc", BAD_PORT), (":70000", BAD_PORT), ("host:", BAD_PORT), ("-1", BAD_PORT),
+                             ("9464x", BAD_PORT), ("", "it is empty")):
             with self.subTest(address=address):
                 res = harness.run("worker", "--redis", url, "--flows", self.flow, "--metrics", address)
                 self.assertExit(res, 2)
-                self.assertEqual(res.stderr, BAD_ADDRESS)
+                self.assertEqual(res.stderr, BAD_ADDRESS.format(address, why))
 
     def test_a_port_in_use_is_exit_4_before_the_worker_registers(self):
         with socket.socket() as taken:
