@@ -186,6 +186,7 @@ int run_once(const RunArgs& a, PluginCatalog& catalog, const Result<Json>& input
     d.events = std::move(events);
     d.resume = a.resume;
     d.input_given = !a.input.empty() || !a.sets.empty();
+    d.progress = a.events != "-";
     return run_distributed(d, loaded, std::move(*state));
   }
 

@@ -85,17 +85,21 @@ Result<std::optional<std::chrono::milliseconds>> env_progress_interval() {
 std::string progress_text(const ProgressSample& now, const ProgressSample& before, std::chrono::milliseconds elapsed,
                           bool plain) {
   std::string out = plain ? "progress: " : "";
-  fmt::format_to(std::back_inserter(out), "{} step{} done", now.steps, now.steps == 1 ? "" : "s");
-  if (now.failed > 0) fmt::format_to(std::back_inserter(out), " ({} failed)", now.failed);
+  if (now.steps_known) {
+    fmt::format_to(std::back_inserter(out), "{} step{} done", now.steps, now.steps == 1 ? "" : "s");
+    if (now.failed > 0) fmt::format_to(std::back_inserter(out), " ({} failed)", now.failed);
+  }
   const double span = std::chrono::duration<double>(now.at - before.at).count();
   if (now.items_total > 0) {
-    fmt::format_to(std::back_inserter(out), ", batch items {}/{} ({}%)", now.items_done, now.items_total,
-                   now.items_done * 100 / now.items_total);
+    fmt::format_to(std::back_inserter(out), "{}batch items {}/{} ({}%)", now.steps_known ? ", " : "", now.items_done,
+                   now.items_total, now.items_done * 100 / now.items_total);
     const double rate = span > 0 ? static_cast<double>(now.items_done - before.items_done) / span : 0;
     if (rate > 0) {
       fmt::format_to(std::back_inserter(out), ", {:.0f} items/s, ETA {}", rate,
                      duration_text(static_cast<double>(now.items_total - now.items_done) / rate));
     }
+  } else if (!now.steps_known) {
+    out += "no batch items queued yet";
   } else if (span > 0 && now.steps > before.steps) {
     fmt::format_to(std::back_inserter(out), ", {:.0f} steps/s", static_cast<double>(now.steps - before.steps) / span);
   }
@@ -141,6 +145,7 @@ ProgressSample ProgressDisplay::sample() const {
   s.failed = progress_->steps_failed.load(std::memory_order_relaxed);
   s.items_total = progress_->items_total.load(std::memory_order_relaxed);
   s.items_done = progress_->items_done.load(std::memory_order_relaxed);
+  s.steps_known = progress_->counts_steps.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// A local run's progress on stderr: steps done, batch items done of those started, items per
-// second and the time left. On a terminal one line redrawn in place (log lines are written above
+// A run's progress on stderr: steps done (local runs), batch items done of those started, items
+// per second and the time left. On a terminal one line redrawn in place (log lines are written above
 // it, never through it); otherwise an info log line every AM2Z_PROGRESS_INTERVAL (default 10s).
 // Nothing when the log level hides info (-q).
 #include <spdlog/sinks/sink.h>
@@ -26,6 +26,7 @@ Result<std::optional<std::chrono::milliseconds>> env_progress_interval();
 struct ProgressSample {
   std::chrono::steady_clock::time_point at;
   long long steps = 0, failed = 0, items_total = 0, items_done = 0;
+  bool steps_known = true;  ///< false: only batch items are counted (a distributed run)
 };
 
 /// The line shown for `now`, with the rate measured since `before` and `elapsed` since the start.

@@ -7,6 +7,8 @@
 #include "cli/cli_support.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/progress_display.hpp"
+#include "core/redis/batch_progress.hpp"
 #include "core/redis/distributed_run.hpp"
 #include "core/redis/event_follower.hpp"
 #include "core/redis/event_stream.hpp"
@@ -25,6 +27,9 @@ int print_outcome(const redis::DistributedOutcome& outcome, bool compact) {
 }
 
 namespace {
+
+/// How often a waiting submitter reads its run's batch counts (three commands per batch).
+constexpr auto kProgressPoll = std::chrono::seconds(1);
 
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
@@ -204,10 +209,22 @@ int run_distributed(const DistributedRunArgs& a, const LoadResult& loaded, State
   if (a.events) {
     follower = std::make_unique<redis::RunEventFollower>(*endpoint, flow->keys(), run->run_id, events_after, a.events);
   }
+  // The run's batch items as they end, when it has batches (progress_display.hpp).
+  std::unique_ptr<ProgressDisplay> display;
+  std::unique_ptr<redis::BatchProgressPoller> poller;
+  if (auto joins = redis::batch_join_keys(*flow, run->run_id); a.progress && !joins.empty()) {
+    auto progress = std::make_shared<RunProgress>();
+    progress->counts_steps.store(false);
+    if ((display = ProgressDisplay::start(progress))) {
+      poller = std::make_unique<redis::BatchProgressPoller>(*endpoint, std::move(joins), progress, kProgressPoll);
+    }
+  }
   redis::WaitOptions wait;
   wait.timeout = a.timeout;
   wait.cancel = cancel;
   auto outcome = redis::wait(*conn, *run, wait);
+  poller.reset();
+  display.reset();
   if (follower) {
     follower->finish(outcome ? outcome->error : std::nullopt, flow->flow().name, run->session);
   }

@@ -32,6 +32,9 @@ struct DistributedRunArgs {
   /// are RUN's unless given (input_given: -i or --set was).
   std::string resume;
   bool input_given = false;
+  /// Show the run's batch items on stderr while waiting (ProgressDisplay); off when the events
+  /// are written to stderr.
+  bool progress = true;
 };
 
 /// Submits `input` to a run of the flow `loaded` (from args.flow_file) and prints its outcome.

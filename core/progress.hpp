@@ -10,6 +10,8 @@ struct RunProgress {
   std::atomic<long long> steps_failed{0};  ///< of those, the failed ones
   std::atomic<long long> items_total{0};   ///< items of the batches started so far
   std::atomic<long long> items_done{0};    ///< of those, the items that ended
+  /// false: steps are not counted (a distributed run's submitter sees only its batches' items).
+  std::atomic<bool> counts_steps{true};
 };
 
 }  // namespace am2z
