@@ -41,12 +41,14 @@ std::string text_line(const Json& e) {
 }
 
 int run(const EventsArgs& a) {
+  // First: a Ctrl-C while connecting ends a follower as one while it follows (exit 0), not by the
+  // default signal action (130).
+  const CancelToken interrupt = install_interrupt_handler();
   auto endpoint = resolve_endpoint(a.redis, "events");
   if (!endpoint) return kExitUsage;
   auto conn = connect_or_report(*endpoint, "events");
   if (!conn) return kExitUnreachable;
   const redis::KeySpace keys(a.redis.prefix);
-  const CancelToken interrupt = install_interrupt_handler();
   std::string after = "0-0";
   Millis backoff = kFollowPoll / 2;
   bool lost = false;  // a follower's last read failed
