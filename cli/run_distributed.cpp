@@ -22,8 +22,13 @@ int print_outcome(const redis::DistributedOutcome& outcome, bool compact) {
     print_json(outcome.state, compact);
     return kExitSuccess;
   }
-  print_error(*outcome.error);
-  return exit_code_for(*outcome.error);
+  Error e = *outcome.error;
+  // which run failed, for `run --resume` (a local run's error says so too)
+  if (e.context.is_object() && !e.context.contains("runId") && !outcome.run_id.empty()) {
+    e.context["runId"] = outcome.run_id;
+  }
+  print_error(e);
+  return exit_code_for(e);
 }
 
 namespace {

@@ -54,8 +54,15 @@ class Resume(DistributedTestCase):
             self.start_worker(flow)
         old = self.submit(flow, "--session", "tenant-a", "--set", "order=42")
         failed = self.wait(old["run"])
-        self.assertEqual(self.assertFailedWith(failed, 1)["context"]["failedProcessor"], "flaky")
+        error = self.assertFailedWith(failed, 1)
+        self.assertEqual(error["context"]["failedProcessor"], "flaky")
+        self.assertEqual(error["context"]["runId"], old["run"])  # what --resume takes
         self.assertEqual(self.ran(), ["first", "second", "flaky"])
+        waited = self.run_redis(flow, "-c", "--set", "order=7")  # a submitter that waits: the same
+        self.assertTrue(self.assertFailedWith(waited, 1)["context"]["runId"])
+        self.assertEqual(self.ran(), ["first", "second", "flaky"] * 2)
+        with open(self.log, "w", encoding="utf-8") as f:  # back to the first run's steps alone
+            f.write("first\nsecond\nflaky\n")
 
         os.remove(self.mark)
         r = self.run_redis(flow, "-c", "--resume", old["run"], "--log-level", "info")
