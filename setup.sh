@@ -3,7 +3,8 @@
 #   ./setup.sh           install what is missing, build, run the order example
 #   ./setup.sh --test    the same, then the whole test suite (plain, ASan+UBSan and TSan builds,
 #                        the chaos suite, and each fuzz target for AM2Z_FUZZ_SECONDS, default 30;
-#                        the sanitizer builds skip the tests labelled release_only)
+#                        the sanitizer builds skip the tests labelled release_only, TSan those
+#                        labelled no_tsan)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -58,7 +59,7 @@ if [ "$mode" = test ]; then
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE release_only
   echo "== tests: TSan build ==" >&2
   build build-tsan -DCMAKE_BUILD_TYPE=Debug -DAM2Z_SANITIZE=thread
-  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j "$jobs" -LE release_only
+  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j "$jobs" -LE "release_only|no_tsan"
   export AM2Z_FUZZ_SECONDS=${AM2Z_FUZZ_SECONDS:-30}
   echo "== fuzz: libFuzzer targets, $AM2Z_FUZZ_SECONDS s each (clang-16, ASan+UBSan) ==" >&2
   tests/fuzz/run
