@@ -67,6 +67,9 @@ class SameOutputAsLocal(DistributedTestCase):
             d, l = dist.error(), local.error()
             for e in (d, l):
                 e.get("partialState", {}).pop("metadata", None)
+            # a distributed run can always be resumed, so its error names it (a local one only
+            # with --run-dir)
+            self.assertRegex(d["context"].pop("runId"), r"^[0-9a-f]{16}$")
             self.assertEqual(d, l)
         return dist
 
