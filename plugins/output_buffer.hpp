@@ -44,12 +44,25 @@ class OutputBuffer {
     if (capacity_ - size_ >= n) return data_ + size_;
     std::size_t want = capacity_ == 0 ? kFirst : capacity_;
     while (want - size_ < n) want *= 2;
-    void* p = data_ == nullptr ? ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                               : ::mremap(data_, capacity_, want, MREMAP_MAYMOVE);
+#if defined(__SANITIZE_THREAD__)
+    // ThreadSanitizer does not see mremap: the range a move frees keeps the history of its old
+    // accesses, and another thread's buffer mapped there later looked like a data race. A TSan
+    // build copies into a new mapping instead.
+    const bool fresh = true;
+    void* p = ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED && data_ != nullptr) {
+      std::char_traits<char>::copy(static_cast<char*>(p), data_, size_);
+      ::munmap(data_, capacity_);
+    }
+#else
+    const bool fresh = data_ == nullptr;
+    void* p = fresh ? ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                    : ::mremap(data_, capacity_, want, MREMAP_MAYMOVE);
+#endif
     if (p == MAP_FAILED) return nullptr;
     // Not copied into the step reapers am2z forks meanwhile (see step_reaper.hpp): a fork copies
     // the page tables of every mapping it inherits. mremap keeps the flag.
-    if (data_ == nullptr) ::madvise(p, want, MADV_DONTFORK);
+    if (fresh) ::madvise(p, want, MADV_DONTFORK);
     data_ = static_cast<char*>(p);
     capacity_ = want;
     return data_ + size_;
