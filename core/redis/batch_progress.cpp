@@ -26,7 +26,6 @@ std::vector<std::string> batch_join_keys(const PlannedFlow& flow, const std::str
 BatchProgressPoller::BatchProgressPoller(Endpoint endpoint, std::vector<std::string> join_keys,
                                          std::shared_ptr<RunProgress> progress, std::chrono::milliseconds every)
     : endpoint_(std::move(endpoint)), joins_(std::move(join_keys)), progress_(std::move(progress)), every_(every) {
-  progress_->counts_steps.store(false);
   thread_ = std::thread([this] { loop(); });
 }
 

@@ -25,7 +25,8 @@ std::vector<std::string> batch_join_keys(const PlannedFlow& flow, const std::str
 /// Reads the joins' counts into `progress` (items_total, items_done) every `every`, on a
 /// connection and a thread of its own, until destroyed. Counts never go back: a join whose keys
 /// were removed once it ended keeps its last counts. A failed read is skipped (the display is
-/// not worth a warning); the next one tries again.
+/// not worth a warning); the next one tries again. It counts no steps: the caller sets
+/// `progress->counts_steps` to false before showing it.
 class BatchProgressPoller {
  public:
   BatchProgressPoller(Endpoint endpoint, std::vector<std::string> join_keys, std::shared_ptr<RunProgress> progress,
