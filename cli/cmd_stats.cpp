@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
@@ -34,8 +35,8 @@ void print_once(const redis::Snapshot& s, bool json) {
 
 /// One view per interval until Ctrl-C or SIGTERM, which end it with exit 0: a redrawn table on a
 /// terminal, one line per view otherwise so that logs and pipes stay readable.
-int watch(redis::Connection& conn, const redis::KeySpace& keys, const StatsArgs& a, Millis interval) {
-  const CancelToken stop = install_interrupt_handler();
+int watch(redis::Connection& conn, const redis::KeySpace& keys, const StatsArgs& a, Millis interval,
+          const CancelToken& stop) {
   const bool terminal = isatty(STDOUT_FILENO) == 1;
   while (!stop.cancelled()) {
     auto s = redis::take_snapshot(conn, keys);
@@ -59,12 +60,16 @@ int run(const StatsArgs& a) {
   const auto interval =
       parse_duration_flag(a.interval, {.command = "stats", .flag = "--interval", .expected = "a positive duration"});
   if (!interval) return kExitUsage;
+  // --watch is stopped with Ctrl-C; the handler goes in first so that a signal arriving while we
+  // connect still ends the watch cleanly (exit 0) instead of killing the process (130).
+  std::optional<CancelToken> stop;
+  if (a.watch) stop = install_interrupt_handler();
   auto endpoint = resolve_endpoint(a.redis, "stats");
   if (!endpoint) return kExitUsage;
   auto conn = connect_or_report(*endpoint, "stats");
   if (!conn) return kExitUnreachable;
   const redis::KeySpace keys(a.redis.prefix);
-  if (a.watch) return watch(*conn, keys, a, *interval);
+  if (a.watch) return watch(*conn, keys, a, *interval, *stop);
   auto s = redis::take_snapshot(*conn, keys);
   if (!s) {
     std::fprintf(stderr, "am2z stats: %s\n", s.error().message.c_str());

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 #include <cerrno>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -17,9 +18,26 @@ namespace am2z::cli {
 namespace {
 int g_pipe[2] = {-1, -1};
 std::atomic<int> g_count{0};  // lock-free, so safe in a signal handler
+std::atomic<long long> g_first_signal_ns{0};
+
+// One interrupt can arrive twice: `timeout -s INT` (and other supervisors) signal the process and
+// then its whole process group. A second signal this soon after the first is that echo, not a
+// user insisting, and must not turn a clean stop into exit 130.
+constexpr long long kEchoWindowNs = 300'000'000;
+
+long long monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe
+  return static_cast<long long>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 extern "C" void on_signal(int signo) {
-  if (++g_count > 1) _exit(kExitInterrupted);  // second Ctrl-C: the user insists
+  const long long now = monotonic_ns();
+  if (++g_count > 1) {
+    if (now - g_first_signal_ns.load() < kEchoWindowNs) return;
+    _exit(kExitInterrupted);  // second Ctrl-C: the user insists
+  }
+  g_first_signal_ns.store(now);
   const unsigned char byte = static_cast<unsigned char>(signo);
   const ssize_t ignored = write(g_pipe[1], &byte, 1);
   (void)ignored;

@@ -139,6 +139,18 @@ class StatsTest(DistributedTestCase):
         proc.send_signal(signal.SIGINT)
         self.assertExit(harness.finish(proc), 0)
 
+    def test_watch_stops_cleanly_on_a_sigint_delivered_twice(self):
+        # `timeout -s INT` signals the process and then its process group: one Ctrl-C, twice.
+        self.run_on_two_workers(1)
+        proc = harness.start("stats", "--redis", self.redis.url, "--watch", "--interval", "5s")
+        self.read_lines(proc, 1)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)  # apart, so the two are not merged into one pending signal
+        proc.send_signal(signal.SIGINT)
+        res = harness.finish(proc)
+        self.assertExit(res, 0)
+        self.assertEqual(res.stderr, "")
+
     def test_unreachable_redis_is_exit_4(self):
         url = f"redis://127.0.0.1:{free_dead_port()}"
         res = harness.run("stats", "--redis", url)

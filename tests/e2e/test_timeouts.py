@@ -140,6 +140,32 @@ class InterruptTest(SleeperTestCase):
         self.interrupt(proc, signal.SIGTERM)
         self.assertSleepersGone(pids)
 
+    def test_a_second_ctrl_c_exits_at_once_but_an_echo_of_the_first_does_not(self):
+        # The stubborn step ignores SIGTERM, so a clean cancellation waits out kill_grace (2s).
+        for gap, clean in ((0.0, True), (0.8, False)):
+            with self.subTest(gap=gap):
+                env = self.sleeper_env()
+                if os.path.exists(self.pidfile):  # the previous case's sleepers
+                    os.remove(self.pidfile)
+                proc = start("run", fixture("exec_stubborn.yaml"), env=env)
+                self.addCleanup(lambda p=proc: p.poll() is None and p.kill())
+                pids = self.sleeper_pids(within=STARTUP_BOUND)
+                os.kill(proc.pid, signal.SIGINT)
+                time.sleep(gap)
+                os.kill(proc.pid, signal.SIGINT)
+                r = finish(proc, timeout=EXIT_BOUND + 10)
+                if clean:  # one interrupt: the run is cancelled and says so
+                    self.assertEqual(self.assertFailedWith(r, 130)["code"], "CANCELLED")
+                    self.assertSleepersGone(pids)
+                else:  # the user insisted: out at once, no error written, the step not waited for
+                    self.assertExit(r, 130)
+                    self.assertNotIn("CANCELLED", r.stderr)
+                    for pid in pids:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+
     def test_sleeping_step_is_cancelled(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
             with self.subTest(signal=sig.name):
