@@ -165,6 +165,14 @@ async function main() {
 
   let busy = false; // a pass slower than the interval is not started twice
   let failing = false;
+  let stopping = false;
+  const lost = (why) => {
+    if (!failing && !stopping) process.stderr.write(`am2z-dashboard: cannot list the queues of ${where}: ${why}\n`);
+    failing = true;
+  };
+  // A lost connection is reported when it closes, not only when a discovery pass fails: ioredis
+  // queues a pass issued while it reconnects, so a short outage could otherwise go unreported.
+  client.on('close', () => lost('connection closed'));
   const timer = setInterval(async () => {
     if (busy) return;
     busy = true;
@@ -175,14 +183,14 @@ async function main() {
       if (added.length) process.stdout.write(`am2z-dashboard: new queue(s): ${added.join(', ')}\n`);
       if (removed.length) process.stdout.write(`am2z-dashboard: queue(s) gone: ${removed.join(', ')}\n`);
     } catch (err) {
-      if (!failing) process.stderr.write(`am2z-dashboard: cannot list the queues of ${where}: ${err.message}\n`);
-      failing = true;
+      lost(err.message);
     } finally {
       busy = false;
     }
   }, options.intervalMs);
 
   const stop = () => {
+    stopping = true;
     clearInterval(timer);
     http.close();
     http.closeAllConnections?.();
