@@ -268,6 +268,23 @@ class OneOutcomePerRun(DistributedTestCase):
         self.assertExit(again, 1)
         self.assertEqual(again.error()["code"], "ONCE")
 
+    def test_a_foreign_value_at_a_runs_outcome_key_counts_as_its_outcome(self):
+        # The outcome is pushed onto the run's outcome list unless one is there; a key of another
+        # type written there while the run's step ran must neither be overwritten nor break the
+        # worker's script call (the step's finish, and the other runs of that call, go on).
+        flow = self.write_tmp("nap.yaml", "version: 1\nname: nap\nprocessors:\n"
+                                          "  nap: {use: sleep, with: {duration: 1s}}\nflow: nap\n")
+        self.start_worker(flow)
+        run = self.run_redis(flow, "--detach").json()["run"]
+        c = self.redis.client
+        self.assertTrue(harness.wait_for(lambda: c("LLEN", "bull:nap.nap:active") == 1, 10))
+        c("SET", f"am2z:run:{run}", "not an outcome list")
+        self.assertTrue(harness.wait_for(lambda: c("ZCARD", "bull:nap.nap:completed") == 1, 10))
+        self.assertEqual(c("GET", f"am2z:run:{run}"), "not an outcome list")
+        after = self.run_redis(flow, "--set", ".n=2")  # the worker still serves runs
+        self.assertExit(after, 0)
+        self.assertEqual(after.json()["n"], 2)
+
     def test_a_caller_timeout_is_the_runs_one_outcome(self):
         flow = self.write_tmp("napper.yaml", NAP_CHAIN % "3s")
         self.start_worker(flow)

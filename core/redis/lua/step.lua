@@ -114,8 +114,13 @@ while i <= n do
           if op == "C" then
             if ARGV[a + 6] ~= "0" then
               rcall("HSET", k, "returnvalue", ARGV[a + 5], "finishedOn", now, "atm", ARGV[a + 4])
-              rcall("ZADD", q .. "completed", now, id)
-              trim(q, "completed", ARGV[a + 6])
+              if ARGV[a + 6] == "1" then
+                completedLater(q, id)
+              else
+                flushCompleted() -- the trim reads the set
+                rcall("ZADD", q .. "completed", now, id)
+                trim(q, "completed", ARGV[a + 6])
+              end
             else
               dropJob(q, id)
             end
@@ -240,13 +245,17 @@ while i <= n do
         -- its own also gets its outcome under runKey, which is what marks it ended. Its session
         -- ("" = none known) counts the end (completed / failed / cancelled).
         local reply, runKey, ttl, sid = ARGV[a], ARGV[a + 3], ARGV[a + 2], ARGV[a + 4]
-        if rcall("EXISTS", runKey) == 0 then
-          rcall("LPUSH", reply, ARGV[a + 1])
-          if ttl ~= "0" then rcall("PEXPIRE", reply, ttl) end
+        -- runKey is a list, so it exists while it holds an outcome: the outcome is pushed first and
+        -- taken back at once when another was there before it (one command, not EXISTS then LPUSH).
+        -- A key of another type there (not am2z's) also counts as an outcome, as EXISTS did.
+        local pushed = redis.pcall("LPUSH", runKey, ARGV[a + 1])
+        if type(pushed) == "number" and pushed > 1 then rcall("LPOP", runKey) end
+        if pushed == 1 then
           if reply ~= runKey then
-            rcall("LPUSH", runKey, ARGV[a + 1])
             rcall("PEXPIRE", runKey, ttl ~= "0" and ttl or 86400000)
+            rcall("LPUSH", reply, ARGV[a + 1])
           end
+          if ttl ~= "0" then rcall("PEXPIRE", reply, ttl) end
           -- what a resume of the run needs (recordKey, "" when none) lives as long as its outcome
           local rk = ARGV[a + 6]
           if rk ~= "" then
@@ -331,5 +340,6 @@ while i <= n do
     end
   end
 end
+flushCompleted()
 flushEvents()
 return { failedGroups, fetched, dues, limits }

@@ -78,22 +78,20 @@ local function fetch(a)
     if score < 4294967296 then rcall("HSET", q .. "am2z:fair", "", score) end
     return p[1]
   end
-  while taken < count do
-    local id
-    if (taken % 2 == 0) == fairFirst then
-      id = fromFair() or fromWait()
-    else
-      id = fromWait() or fromFair()
-    end
-    if not id then break end
+  -- Is the run of a job just taken over? One EXISTS over the outcome keys of all the jobs of a
+  -- round answers "none" (the usual case) in one command; each is asked on its own only then.
+  local someEnded = false
+  local function runEnded(run)
+    return someEnded and rcall("EXISTS", runPrefix .. run) == 1
+  end
+  local function take(id, run)
     local k = q .. id
-    local run = string.match(id, "^r([^%.]+)%.")
     -- The job's fields first: none means no job. Read before the lock and processedOn are
     -- written (the worker does not read those back), so no EXISTS and no HSTRLEN per job.
     local fields = string.sub(id, 1, 2) ~= "0:" and rcall("HGETALL", k) or {}
     if #fields == 0 then
       rcall("LREM", q .. "active", 1, id) -- a BullMQ v4 marker, or an id without a job: dropped
-    elseif run and rcall("EXISTS", runPrefix .. run) == 1 then
+    elseif run and runEnded(run) then
       -- a step of a run that already ended (a retry from Bull Board, say): fail it unrun
       local reason = "run " .. run .. " already ended; its steps do not run again (submit a new run)"
       rcall("LREM", q .. "active", 1, id)
@@ -149,6 +147,30 @@ local function fetch(a)
       end
       fetched[#fetched + 1] = job
     end
+  end
+  while taken < count do
+    local ids, runs, outcomeKeys = {}, {}, {}
+    local want = count - taken
+    while #ids < want do
+      local id
+      if ((taken + #ids) % 2 == 0) == fairFirst then
+        id = fromFair() or fromWait()
+      else
+        id = fromWait() or fromFair()
+      end
+      if not id then break end
+      ids[#ids + 1] = id
+      local run = string.match(id, "^r([^%.]+)%.")
+      runs[#ids] = run or false
+      if run then outcomeKeys[#outcomeKeys + 1] = runPrefix .. run end
+    end
+    if #ids == 0 then break end
+    someEnded = false
+    for x = 1, #outcomeKeys, 256 do  -- within unpack's limit
+      if rcall("EXISTS", unpack(outcomeKeys, x, math.min(x + 255, #outcomeKeys))) > 0 then someEnded = true end
+    end
+    for x = 1, #ids do take(ids[x], runs[x] or nil) end
+    if #ids < want then break end -- both sources ran dry
   end
   if not withChildren then budget = budget - taken end
   if taken > 0 and bullMax then

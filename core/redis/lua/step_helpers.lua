@@ -83,6 +83,28 @@ local function trim(q, set, keep)
   end
 end
 
+-- Jobs completed by this call and kept without a trim, per queue: one ZADD per queue and call
+-- instead of one per job (they all finish at `now`). Flushed before a trim reads a completed set
+-- and at the end of the call.
+local completedBy = {}
+local function flushCompleted()
+  for q, members in pairs(completedBy) do rcall("ZADD", q .. "completed", unpack(members)) end
+  completedBy = {}
+end
+local function completedLater(q, id)
+  local members = completedBy[q]
+  if not members then
+    members = {}
+    completedBy[q] = members
+  end
+  members[#members + 1] = now
+  members[#members + 1] = id
+  if #members >= 1000 then -- within unpack's limit
+    rcall("ZADD", q .. "completed", unpack(members))
+    completedBy[q] = nil
+  end
+end
+
 -- Moves a job that waits for its children to wait, once, when `force` or no dependency is left.
 local function release_parent(jq, jid, force)
   local jk = jq .. jid
