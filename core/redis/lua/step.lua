@@ -29,7 +29,10 @@ missing, -3 job not active, -6 lock held by another worker, -7 schedule occurren
 claimed (op "K").
 ]]
 local now = tonumber(ARGV[1])
-local lockMs = tonumber(ARGV[2])
+-- Numbers handed to redis.call are formatted with printf each time: the hot paths hand Redis
+-- these texts instead (the caller sends both as decimal integers).
+local nowText = ARGV[1]
+local lockMs = ARGV[2]
 local maxLen = ARGV[3]
 local tokenPrefix = ARGV[4]
 local workerName = ARGV[5]
@@ -113,7 +116,7 @@ while i <= n do
           local k = q .. id
           if op == "C" then
             if ARGV[a + 6] ~= "0" then
-              rcall("HSET", k, "returnvalue", ARGV[a + 5], "finishedOn", now, "atm", ARGV[a + 4])
+              rcall("HSET", k, "returnvalue", ARGV[a + 5], "finishedOn", nowText, "atm", ARGV[a + 4])
               if ARGV[a + 6] == "1" then
                 completedLater(q, id)
               else
@@ -161,11 +164,11 @@ while i <= n do
         local due = tonumber(ARGV[a + 12]) or 0
         local delay = (ARGV[a + 5] == "w" and due > now) and due - now or 0
         if parentKey ~= "" then
-          rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", now,
+          rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
             "delay", delay, "priority", priority, "parentKey", parentKey, "parent", ARGV[a + 7])
           rcall("SADD", ARGV[a + 8], k)
         else
-          rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", now,
+          rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
             "delay", delay, "priority", priority)
         end
         if ARGV[a + 10] ~= "" then rcall("HSET", k, "am2zev", ARGV[a + 10]) end
@@ -252,7 +255,7 @@ while i <= n do
         if type(pushed) == "number" and pushed > 1 then rcall("LPOP", runKey) end
         if pushed == 1 then
           if reply ~= runKey then
-            rcall("PEXPIRE", runKey, ttl ~= "0" and ttl or 86400000)
+            rcall("PEXPIRE", runKey, ttl ~= "0" and ttl or "86400000")
             rcall("LPUSH", reply, ARGV[a + 1])
           end
           if ttl ~= "0" then rcall("PEXPIRE", reply, ttl) end

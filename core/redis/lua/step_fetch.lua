@@ -112,8 +112,8 @@ local function fetch(a)
         elseif field == "ats" then ats = tonumber(fields[x + 1]) or 0 end
       end
       -- processedOn, pb and the count of starts (BullMQ's HINCRBY ats, from the value read)
-      if workerName ~= "" then rcall("HSET", k, "processedOn", now, "pb", workerName, "ats", ats + 1)
-      else rcall("HSET", k, "processedOn", now, "ats", ats + 1) end
+      if workerName ~= "" then rcall("HSET", k, "processedOn", nowText, "pb", workerName, "ats", ats + 1)
+      else rcall("HSET", k, "processedOn", nowText, "ats", ats + 1) end
       if allEvents then xadd(q, "event", "active", "jobId", id, "prev", "waiting") end
       local size = dataBytes + optsBytes
       if size > maxJobBytes then

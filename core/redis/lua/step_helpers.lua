@@ -97,7 +97,7 @@ local function completedLater(q, id)
     members = {}
     completedBy[q] = members
   end
-  members[#members + 1] = now
+  members[#members + 1] = nowText
   members[#members + 1] = id
   if #members >= 1000 then -- within unpack's limit
     rcall("ZADD", q .. "completed", unpack(members))
