@@ -163,15 +163,28 @@ while i <= n do
         local priority = tonumber(ARGV[a + 11]) or 0
         local due = tonumber(ARGV[a + 12]) or 0
         local delay = (ARGV[a + 5] == "w" and due > now) and due - now or 0
+        -- one HSET per job, whichever optional fields it has; the usual zeros as texts (numbers
+        -- would be formatted with printf)
+        local delayArg = delay == 0 and "0" or delay
+        local priorityArg = priority == 0 and "0" or ARGV[a + 11]
+        local started = ARGV[a + 10]
         if parentKey ~= "" then
-          rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
-            "delay", delay, "priority", priority, "parentKey", parentKey, "parent", ARGV[a + 7])
+          if started ~= "" then
+            rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
+              "delay", delayArg, "priority", priorityArg, "parentKey", parentKey, "parent", ARGV[a + 7],
+              "am2zev", started)
+          else
+            rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
+              "delay", delayArg, "priority", priorityArg, "parentKey", parentKey, "parent", ARGV[a + 7])
+          end
           rcall("SADD", ARGV[a + 8], k)
+        elseif started ~= "" then
+          rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
+            "delay", delayArg, "priority", priorityArg, "am2zev", started)
         else
           rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
-            "delay", delay, "priority", priority)
+            "delay", delayArg, "priority", priorityArg)
         end
-        if ARGV[a + 10] ~= "" then rcall("HSET", k, "am2zev", ARGV[a + 10]) end
         -- reuseFrom: a resumed run's step whose job in the resumed run (this queue, that id)
         -- completed takes its result as its data, marked, and the worker takes that as the
         -- step's outcome without running it; reuseTally "<key>\n<field>" counts it.
