@@ -1,10 +1,15 @@
 #include "core/redis/metrics_server.hpp"
 
-#include <httplib.h>
+#include <dlfcn.h>
+#include <unistd.h>
 
 #include <charconv>
+#include <cstdlib>
+#include <mutex>
+#include <vector>
 
 #include "core/json.hpp"
+#include "core/redis/http_module.hpp"
 
 namespace am2z::redis {
 
@@ -48,45 +53,93 @@ Result<ListenAddress> parse_listen_address(const std::string& text) {
   return a;
 }
 
+namespace {
+
+/// The directory of the running binary ("" when /proc is not there).
+std::string binary_dir() {
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return {};
+  const std::string exe(path, static_cast<std::size_t>(n));
+  return exe.substr(0, exe.rfind('/'));
+}
+
+/// The module, loaded once per process: AM2Z_HTTP_MODULE when set, else next to the binary (a
+/// build tree), else in ../lib/am2z (an install).
+Result<const HttpModuleApi*> http_module() {
+  static std::once_flag once;
+  static const HttpModuleApi* api = nullptr;
+  static std::string tried;
+  std::call_once(once, [] {
+    std::vector<std::string> places;
+    if (const char* env = std::getenv("AM2Z_HTTP_MODULE"); env != nullptr && *env != '\0') {
+      places.emplace_back(env);
+    } else if (const std::string dir = binary_dir(); !dir.empty()) {
+      places.push_back(dir + "/" + kHttpModuleFile);
+      places.push_back(dir + "/../lib/am2z/" + kHttpModuleFile);
+    }
+    for (const auto& place : places) {
+      void* lib = dlopen(place.c_str(), RTLD_NOW | RTLD_LOCAL);  // kept for the life of the process
+      if (lib == nullptr) {
+        tried += (tried.empty() ? "" : "; ") + std::string(dlerror());
+        continue;
+      }
+      using Entry = const HttpModuleApi* (*)();
+      auto entry = reinterpret_cast<Entry>(dlsym(lib, kHttpModuleEntry));
+      if (entry == nullptr) {
+        tried += (tried.empty() ? "" : "; ") + place + ": no " + kHttpModuleEntry;
+        continue;
+      }
+      api = entry();
+      return;
+    }
+  });
+  if (api != nullptr) return api;
+  Error e = errors::configuration("--metrics", "the HTTP server module is missing");
+  // appended piece by piece: g++ 12 warns (-Warray-bounds, falsely) on a chain of + here
+  e.message = "--metrics needs am2z's HTTP server module ";
+  e.message += kHttpModuleFile;
+  e.message += ", installed with am2z; it could not be loaded: ";
+  e.message += tried.empty() ? std::string("no place to look") : tried;
+  return fail(std::move(e));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const ListenAddress& where,
                                                             std::shared_ptr<const WorkerMetrics> metrics) {
+  auto api = http_module();
+  if (!api) return fail(std::move(api.error()));
+  HttpServeSpec spec;
+  spec.host = where.host;
+  spec.port = where.port;
+  spec.threads = kServerThreads;
+  spec.routes.push_back({"/metrics", [metrics] {
+                           return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics->prometheus_text()};
+                         }});
+  spec.routes.push_back({"/healthz", [metrics] {
+                           const WorkerHealth h = metrics->health();
+                           Json body{{"status", h.redis_ok ? "ok" : "unhealthy"},
+                                     {"redis", h.redis_ok ? "ok" : "unreachable"},
+                                     {"lastRedisOk", h.last_redis_ok_ms},
+                                     {"active", h.active}};
+                           if (!h.last_redis_error.empty()) body["failedCall"] = h.last_redis_error;
+                           return HttpReply{h.redis_ok ? 200 : 503, "application/json", body.dump() + "\n"};
+                         }});
   std::unique_ptr<MetricsServer> s(new MetricsServer());
-  s->server_ = std::make_unique<httplib::Server>();
-  httplib::Server& http = *s->server_;
-  http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  http.Get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics->prometheus_text(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  http.Get("/healthz", [metrics](const httplib::Request&, httplib::Response& res) {
-    const WorkerHealth h = metrics->health();
-    Json body{{"status", h.redis_ok ? "ok" : "unhealthy"},
-              {"redis", h.redis_ok ? "ok" : "unreachable"},
-              {"lastRedisOk", h.last_redis_ok_ms},
-              {"active", h.active}};
-    if (!h.last_redis_error.empty()) body["failedCall"] = h.last_redis_error;
-    res.status = h.redis_ok ? 200 : 503;
-    res.set_content(body.dump() + "\n", "application/json");
-  });
-  const bool bound = where.port == 0 ? (s->port_ = http.bind_to_any_port(where.host)) > 0
-                                     : http.bind_to_port(where.host, where.port);
-  if (!bound) {
+  s->api_ = *api;
+  s->server_ = s->api_->start(spec, &s->port_);
+  if (s->server_ == nullptr) {
     Error e = errors::configuration("--metrics", "cannot listen");
     e.message = "cannot listen on " + where.url(where.port).substr(7) +
                 " for --metrics (address in use, not this machine's, or a privileged port)";
     return fail(std::move(e));
   }
-  if (where.port != 0) s->port_ = where.port;
-  s->thread_ = std::thread([&http] { http.listen_after_bind(); });
   return s;
 }
 
 MetricsServer::~MetricsServer() {
-  // stop() does nothing to a server that has not begun listening: give the thread a moment.
-  for (int i = 0; i < 1000 && server_ && !server_->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (server_ != nullptr) api_->stop(server_);
 }
 
 }  // namespace am2z::redis

@@ -1,16 +1,12 @@
 #pragma once
-// `am2z worker --metrics ADDR`: a small HTTP server (cpp-httplib, Debian's libcpp-httplib) that
-// serves a worker's metrics at /metrics in Prometheus's text format and its health at /healthz.
+// `am2z worker --metrics ADDR`: a small HTTP server (cpp-httplib, Debian's libcpp-httplib, in the
+// module am2z_http.so loaded on first use: see http_module.hpp) that serves a worker's metrics at
+// /metrics in Prometheus's text format and its health at /healthz.
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "core/redis/worker_metrics.hpp"
 #include "core/result.hpp"
-
-namespace httplib {
-class Server;
-}
 
 namespace am2z::redis {
 
@@ -24,10 +20,12 @@ struct ListenAddress {
 };
 Result<ListenAddress> parse_listen_address(const std::string& text);
 
+struct HttpModuleApi;
+
 class MetricsServer {
  public:
-  /// Binds at once (a ResourceError naming the address when it cannot) and serves on a thread of
-  /// its own until destroyed.
+  /// Binds at once (a ConfigurationError naming the address when it cannot, or naming the places
+  /// looked in when the module is missing) and serves on a thread of its own until destroyed.
   static Result<std::unique_ptr<MetricsServer>> start(const ListenAddress& where,
                                                       std::shared_ptr<const WorkerMetrics> metrics);
   ~MetricsServer();
@@ -39,8 +37,8 @@ class MetricsServer {
 
  private:
   MetricsServer() = default;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  const HttpModuleApi* api_ = nullptr;
+  void* server_ = nullptr;
   int port_ = 0;
 };
 

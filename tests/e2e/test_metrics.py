@@ -4,8 +4,10 @@ Redis round trips in Prometheus's text format, and /healthz answers 200 {"status
 stopped /healthz turns 503 "unreachable", and back to 200 (a reconnection counted) once it is up
 again. A bad address is exit 2 naming --metrics; a port already taken is exit 4."""
 import json
+import os
 import re
 import socket
+import subprocess
 import time
 import unittest
 import urllib.error
@@ -268,6 +270,21 @@ class BadAddresses(MetricsCase):
                     self.assertEqual(res.stderr, f"am2z worker: cannot listen on {shown} for --metrics (address in "
                                                  "use, not this machine's, or a privileged port)\n")
         self.assertEqual(self.redis.client("KEYS", "am2z:worker:*"), [])
+
+    def test_a_missing_http_module_is_exit_4_naming_it(self):
+        missing = self.tmp_path("gone/am2z_http.so")
+        res = harness.run("worker", "--redis", self.redis.url, "--flows", self.flow, "--metrics", ":0",
+                          env={"AM2Z_HTTP_MODULE": missing})
+        self.assertExit(res, 4)
+        self.assertTrue(res.stderr.startswith("am2z worker: --metrics needs am2z's HTTP server module am2z_http.so, "
+                                              "installed with am2z; it could not be loaded: " + missing), res.stderr)
+        self.assertEqual(self.redis.client("KEYS", "am2z:worker:*"), [])
+
+    def test_commands_do_not_load_the_http_servers_libraries(self):
+        # cpp-httplib brings OpenSSL, brotli and zlib: loading them cost every command ~3 ms
+        linked = subprocess.run(["ldd", harness.binary()], capture_output=True, text=True, check=True).stdout
+        for library in ("libcpp-httplib", "libssl", "libcrypto", "libbrotli"):
+            self.assertNotIn(library, linked)
 
 
 if __name__ == "__main__":

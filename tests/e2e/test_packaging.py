@@ -42,6 +42,10 @@ class DebianPackage(E2ETestCase):
         self.assertTrue(version.stdout.startswith("am2z "))
         self.assertTrue(os.path.isfile(self.path("usr", "include", "am2z", "sdk.hpp")))
         self.assertTrue(os.path.isfile(self.path("usr", "lib", "cmake", "am2z", "am2zConfig.cmake")))
+        # worker --metrics loads its HTTP server from ../lib/am2z beside the binary
+        module = self.path("usr", "lib", "am2z", "am2z_http.so")
+        self.assertTrue(os.path.isfile(module))
+        self.assertNotIn("not found", subprocess.run(["ldd", module], capture_output=True, text=True).stdout)
         page = self.path("usr", "share", "man", "man1", "am2z.1")
         with open(page, encoding="utf-8") as f:
             self.assertTrue(f.read().startswith(".TH AM2Z 1"))
