@@ -8,7 +8,7 @@ import re
 import unittest
 
 import harness
-from redis_harness import DistributedTestCase
+from redis_harness import DistributedTestCase, RedisServer
 
 ITEMS = 240  # 25 ms each, 4 at a time: about 1.5 s, the counts read a few times
 
@@ -92,6 +92,38 @@ class DistributedProgress(DistributedTestCase):
         res = harness.run("run", naps, "--redis", self.redis.url, env={"AM2Z_PROGRESS_INTERVAL": "100ms"}, timeout=30)
         self.assertExit(res, 0)
         self.assertNotIn("progress:", res.stderr)
+
+
+class ProgressAcrossARedisRestart(DistributedTestCase):
+    """The submitter's poll fails while Redis is down: that poll is skipped, the counts never go
+    back, and the lines go on once Redis is back (AOF, fsync always: nothing accepted is lost)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer(persistent=True)
+
+    def test_counts_go_on_after_the_restart(self):
+        batch = self.write_tmp("slow-batch.yaml", BATCH)
+        path = self.write_tmp("items.json", json.dumps(items()))
+        self.start_worker(batch, args=("-c", "4"))
+        # connected before Redis goes away: a start against a dead Redis is exit 4 (tested elsewhere)
+        self.assertTrue(harness.wait_for(lambda: len(self.redis.client("KEYS", "am2z:worker:*")) == 1, 20))
+        submit = harness.start("run", batch, "-i", path, "--redis", self.redis.url,
+                               env={"AM2Z_PROGRESS_INTERVAL": "200ms"})
+        joins = lambda: self.redis.client("KEYS", "bull:slow-batch._join:*:processed")  # noqa: E731
+        self.assertTrue(harness.wait_for(lambda: joins() and self.redis.client("HLEN", joins()[0]) >= 20, 20),
+                        "the batch never got going")
+        before = self.redis.client("HLEN", joins()[0])
+        self.redis.restart(down_for=1.0)
+        res = harness.finish(submit, timeout=60)
+        self.assertExit(res, 0)
+        out = res.json()["out"]
+        self.assertEqual((out["counts"]["succeeded"], out["counts"]["failed"]), (ITEMS - ITEMS // 10, ITEMS // 10))
+        seen = [(int(m["done"]), int(m["total"])) for m in map(LINE.match, res.stderr.splitlines())
+                if m and m["done"] is not None]
+        self.assertEqual(seen, sorted(seen), f"the counts went back:\n{res.stderr}")
+        self.assertTrue(all(done <= total <= ITEMS for done, total in seen), seen)
+        self.assertTrue(seen and seen[-1][0] > before, f"no line counted past the restart ({before} done): {seen}")
 
 
 if __name__ == "__main__":
