@@ -33,11 +33,14 @@ long long monotonic_ns() {
 
 extern "C" void on_signal(int signo) {
   const long long now = monotonic_ns();
+  // The first signal's time is set before it is counted, so that an echo handled at the same
+  // moment on another thread never reads it unset.
+  long long unset = 0;
+  g_first_signal_ns.compare_exchange_strong(unset, now);
   if (++g_count > 1) {
     if (now - g_first_signal_ns.load() < kEchoWindowNs) return;
     _exit(kExitInterrupted);  // second Ctrl-C: the user insists
   }
-  g_first_signal_ns.store(now);
   const unsigned char byte = static_cast<unsigned char>(signo);
   const ssize_t ignored = write(g_pipe[1], &byte, 1);
   (void)ignored;
