@@ -57,7 +57,12 @@ class Cluster:
 
     def __init__(self, masters=3):
         self.dir = tempfile.TemporaryDirectory(prefix="am2z-cluster-")
-        self.ports = [cluster_port() for _ in range(masters)]
+        # distinct: nothing binds a port before the servers start, so a pick can come up twice
+        self.ports = []
+        while len(self.ports) < masters:
+            port = cluster_port()
+            if port not in self.ports:
+                self.ports.append(port)
         self.procs = []
         for port in self.ports:
             node_dir = os.path.join(self.dir.name, str(port))
