@@ -1,8 +1,8 @@
 #include "core/redis/op_list.hpp"
 
 #include <cassert>
-#include <initializer_list>
 #include <iterator>
+#include <utility>
 
 #include "core/redis/key_space.hpp"
 #include "core/redis/op_chunks.hpp"
@@ -10,8 +10,11 @@
 namespace am2z::redis {
 
 namespace {
-void push(std::vector<std::string>& v, std::initializer_list<std::string> items) {
-  v.insert(v.end(), items.begin(), items.end());
+// Each argument goes in once: an rvalue (a big state's text) is moved, not copied twice as an
+// initializer_list of strings would (its elements are const).
+template <class... Items>
+void push(std::vector<std::string>& v, Items&&... items) {
+  (v.emplace_back(std::forward<Items>(items)), ...);
 }
 }  // namespace
 
@@ -46,7 +49,7 @@ void OpList::flush_group() {
   tail_.clear();
   if (event_count_ > 0) {
     // last in its group, so a group skipped for a lost job publishes nothing
-    push(g, {"E", std::to_string(event_count_), std::move(events_)});
+    push(g, "E", std::to_string(event_count_), std::move(events_));
     events_.clear();
     event_count_ = 0;
   }
@@ -58,24 +61,24 @@ void OpList::begin_group() {
 }
 
 void OpList::complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
-                      long long attempts_made, const std::string& return_value, const std::string& keep) {
-  push(head_, {"C", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), return_value, keep});
+                      long long attempts_made, std::string return_value, const std::string& keep) {
+  push(head_, "C", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), std::move(return_value),
+       keep);
   ++ops_;
 }
 
 void OpList::fail_final(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
                         long long attempts_made, const std::string& reason, const std::string& stacktrace,
                         const std::string& keep) {
-  push(head_,
-       {"F", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), reason, stacktrace, keep});
+  push(head_, "F", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), reason, stacktrace, keep);
   ++ops_;
 }
 
 void OpList::retry(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
                    long long attempts_made, const std::string& reason, const std::string& stacktrace,
                    long long delay_ms) {
-  push(head_, {"R", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), reason, stacktrace,
-               std::to_string(delay_ms)});
+  push(head_, "R", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), reason, stacktrace,
+       std::to_string(delay_ms));
   ++ops_;
 }
 
@@ -86,9 +89,9 @@ void OpList::add(const std::string& q, const std::string& id, const std::string&
   // are still to end (lua/step.lua, op "A" with "c"), however the group is chunked. Joins are
   // planned outer first: inner ones are written first, so an outer join counts them.
   auto& to = waiting_children ? joins_ : head_;
-  push(to, {"A", q, id, name, data, opts, waiting_children ? "c" : "w", parent_key, parent_json, parent_dependencies,
-            extras.fair_session, extras.started_event, std::to_string(extras.priority), std::to_string(extras.due_ms),
-            extras.reuse_from, extras.reuse_tally});
+  push(to, "A", q, id, name, data, opts, waiting_children ? "c" : "w", parent_key, parent_json, parent_dependencies,
+       extras.fair_session, extras.started_event, std::to_string(extras.priority), std::to_string(extras.due_ms),
+       extras.reuse_from, extras.reuse_tally);
   if (waiting_children) join_starts_.push_back(joins_.size() - kAddArgs);
   ++ops_;
 }
@@ -96,8 +99,9 @@ void OpList::add(const std::string& q, const std::string& id, const std::string&
 void OpList::claim_schedule(const std::string& schedule_key, const std::string& schedules_key, const std::string& id,
                             long long expected_next, long long new_next, const std::string& pending_run,
                             const std::string& pending_jobs) {
-  const std::string args[] = {"K", schedule_key, schedules_key, id, std::to_string(expected_next),
-                              std::to_string(new_next), pending_run, pending_jobs};
+  const std::string args[] = {
+      "K",         schedule_key, schedules_key, id, std::to_string(expected_next), std::to_string(new_next),
+      pending_run, pending_jobs};
   head_.insert(head_.begin(), std::begin(args), std::end(args));
   ++ops_;
 }
@@ -111,36 +115,34 @@ std::string OpList::added_jobs() const {
 }
 
 void OpList::drop_dependency(const std::string& dependencies_key, const std::string& child_key) {
-  push(tail_, {"S", dependencies_key, child_key});
+  push(tail_, "S", dependencies_key, child_key);
   ++ops_;
 }
 
 void OpList::deliver(const std::string& join_q, const std::string& join_id, const std::string& child_key,
                      const std::string& value, ChildEnd end, const std::string& error_json) {
   static constexpr const char* kModes[] = {"1", "0", "2", "3", "4"};
-  push(tail_, {"J", join_q, join_id, child_key, value, kModes[static_cast<int>(end)], error_json});
+  push(tail_, "J", join_q, join_id, child_key, value, kModes[static_cast<int>(end)], error_json);
   ++ops_;
 }
 
-void OpList::outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms,
-                     const std::string& run_key, const std::string& session, RunEnd end,
-                     const std::string& record_key) {
+void OpList::outcome(const std::string& reply_key, std::string payload, long long ttl_ms, const std::string& run_key,
+                     const std::string& session, RunEnd end, const std::string& record_key) {
   static constexpr const char* kEnds[] = {"completed", "failed", "cancelled"};
-  push(tail_, {"O", reply_key, payload, std::to_string(ttl_ms), run_key, session, kEnds[static_cast<int>(end)],
-               record_key});
+  push(tail_, "O", reply_key, std::move(payload), std::to_string(ttl_ms), run_key, session,
+       kEnds[static_cast<int>(end)], record_key);
   ++ops_;
 }
 
-void OpList::next_from_scheduler(const std::string& q, const std::string& scheduler_id,
-                                 const std::string& producer_id, const std::string& next_ms,
-                                 const std::string& opts_json) {
-  push(tail_, {"Q", q, scheduler_id, producer_id, next_ms, opts_json});
+void OpList::next_from_scheduler(const std::string& q, const std::string& scheduler_id, const std::string& producer_id,
+                                 const std::string& next_ms, const std::string& opts_json) {
+  push(tail_, "Q", q, scheduler_id, producer_id, next_ms, opts_json);
   ++ops_;
 }
 
 void OpList::record_run(const std::string& record_key, const std::string& input_json, const std::string& flow,
                         const std::string& hash, const std::string& session, const std::string& resume_of) {
-  push(head_, {"I", record_key, input_json, flow, hash, session, resume_of});
+  push(head_, "I", record_key, input_json, flow, hash, session, resume_of);
   ++ops_;
 }
 
@@ -148,7 +150,7 @@ void OpList::note_session(const std::string& session, const std::string& run, lo
                           const std::vector<std::string>& queue_keys) {
   std::string queues;
   for (const auto& q : queue_keys) queues.append(q).push_back('\n');  // keys never hold a newline
-  push(head_, {"N", session, run, std::to_string(ttl_ms), queues});
+  push(head_, "N", session, run, std::to_string(ttl_ms), queues);
   ++ops_;
 }
 
@@ -160,17 +162,17 @@ void OpList::event(std::string_view json_text) {
 }
 
 void OpList::wake(const std::string& q) {
-  push(tail_, {"W", q});
+  push(tail_, "W", q);
   ++ops_;
 }
 
-void OpList::promote(const std::string& q) { push(fetches_, {"P", q}); }
+void OpList::promote(const std::string& q) { push(fetches_, "P", q); }
 
 void OpList::fetch(const Fetch& f) {
   const bool rated = f.rate.count > 0;
-  push(fetches_, {"M", f.queue, std::to_string(f.count), f.with_children ? "1" : "0",
-                  f.concurrency > 0 ? std::to_string(f.concurrency) : "", rated ? std::to_string(f.rate.count) : "",
-                  rated ? std::to_string(f.rate.per.count()) : ""});
+  push(fetches_, "M", f.queue, std::to_string(f.count), f.with_children ? "1" : "0",
+       f.concurrency > 0 ? std::to_string(f.concurrency) : "", rated ? std::to_string(f.rate.count) : "",
+       rated ? std::to_string(f.rate.per.count()) : "");
 }
 
 void OpList::append_open_group(OpList&& planned) {

@@ -34,7 +34,7 @@ struct StepHeader {
   std::string worker;        ///< hash field pb; "" for a submitter
   bool all_events = false;
   std::size_t max_job_bytes = 16u << 20;
-  int fetch_budget = 0;  ///< step jobs all fetches of the call may take together
+  int fetch_budget = 0;     ///< step jobs all fetches of the call may take together
   std::string run_results;  ///< KeySpace::run_results(): prefix of run outcome keys
 
   std::vector<std::string> argv() const;
@@ -91,7 +91,7 @@ class OpList {
   /// `keep`: "1" keep, "0" delete at once, "c<count>a<seconds>" keep and trim (BullMQ's
   /// removeOnComplete / removeOnFail forms).
   void complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
-                long long attempts_made, const std::string& return_value, const std::string& keep);
+                long long attempts_made, std::string return_value, const std::string& keep);
   void fail_final(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
                   long long attempts_made, const std::string& reason, const std::string& stacktrace,
                   const std::string& keep);
@@ -130,7 +130,7 @@ class OpList {
   /// `session` (may be empty: not indexed) gets the end counted and, when it was its last running
   /// run, its idle expiry armed.
   /// `record_key` (may be empty: none): the run's KeySpace::run_record, set to expire with the outcome.
-  void outcome(const std::string& reply_key, const std::string& payload, long long ttl_ms, const std::string& run_key,
+  void outcome(const std::string& reply_key, std::string payload, long long ttl_ms, const std::string& run_key,
                const std::string& session, RunEnd end, const std::string& record_key);
   /// A BullMQ job scheduler's job `producer_id` ended on queue `q` (key prefix): the scheduler's
   /// next job, with `opts_json`, is added (lua/step_schedulers.lua). `next_ms`: its time for a
@@ -176,13 +176,13 @@ class OpList {
  private:
   void flush_group();
   static constexpr std::size_t kAddArgs = 16;  ///< "A" and its arguments
-  std::vector<std::string> head_;     ///< finishes and adds of the open group
-  std::vector<std::string> joins_;    ///< the open group's joins, in the order planned
-  std::vector<std::size_t> join_starts_;  ///< where each begins in joins_
-  std::vector<std::string> tail_;     ///< dependency, join and outcome updates of the open group
-  std::string events_;                ///< the open group's events, joined by newlines
+  std::vector<std::string> head_;              ///< finishes and adds of the open group
+  std::vector<std::string> joins_;             ///< the open group's joins, in the order planned
+  std::vector<std::size_t> join_starts_;       ///< where each begins in joins_
+  std::vector<std::string> tail_;              ///< dependency, join and outcome updates of the open group
+  std::string events_;                         ///< the open group's events, joined by newlines
   std::size_t event_count_ = 0;
-  std::vector<OpGroup> groups_;       ///< closed groups
+  std::vector<OpGroup> groups_;                  ///< closed groups
   std::vector<std::shared_ptr<AddFeed>> feeds_;  ///< the open group's deferred jobs
   /// Closed groups' feeds: (index in groups_, feed)
   std::vector<std::pair<std::size_t, std::shared_ptr<AddFeed>>> group_feeds_;

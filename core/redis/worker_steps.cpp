@@ -318,7 +318,9 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   }
   if (!f.outcome) return leaf_failed(f, std::move(f.outcome.error()), ops);
   if (!f.planned_ahead) plan_ahead(f);  // a join merged here, on the dispatcher
-  ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, f.value,
+  // the value goes into the call as it is (a big join's state is megabytes); a foreign job's
+  // completion below still reads it
+  ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, f.envelope ? std::move(f.value) : f.value,
                retention(f.opts, "removeOnComplete", options.keep_completed));
   Json fields{{"durationMs", duration_of(f)}, {"version", f.version}};
   if (f.reused) fields["reused"] = job.field("am2zReused");

@@ -99,11 +99,15 @@ def scenario(name, bin_path, url, port, flow_text, input_code, check_code):
             worker.wait(timeout=60)
             redis_mb = sampler.stop()
         ok = sub.returncode == 0 and in_child(check_code, out_path).strip() == "ok"
-    slow = [entry[2] for entry in c("SLOWLOG", "GET", "-1")]
+    entries = c("SLOWLOG", "GET", "-1")
+    slow = [entry[2] for entry in entries]
+    # the slowest command's first words (a script call's SHA, or the command and its key)
+    slowest = max(entries, key=lambda entry: entry[2], default=None)
+    slowest_words = [w if isinstance(w, str) else w.decode(errors="replace") for w in slowest[3][:3]] if slowest else []
     c.close()
     print(json.dumps({"scenario": name, "ok": ok, "exit": sub.returncode, "seconds": round(seconds, 2),
                       "worker_peak_rss_mb": worker_mb, "submitter_peak_rss_mb": submitter_mb,
-                      "redis_peak_used_mb": redis_mb, "slowest_command_ms": round(max(slow, default=0) / 1000, 1),
+                      "redis_peak_used_mb": redis_mb, "slowest_command_ms": round(max(slow, default=0) / 1000, 1), "slowest_command": " ".join(slowest_words),
                       "commands_over_10ms": sum(1 for us in slow if us > 10_000)}), flush=True)
 
 
