@@ -7,10 +7,9 @@
 namespace am2z::redis {
 
 std::size_t op_arity(const std::string& op) {
-  static const std::map<std::string, std::size_t> kArity{{"G", 0}, {"C", 7},  {"F", 8},  {"R", 8}, {"L", 3},
-                                                         {"A", 15}, {"a", 15}, {"S", 2}, {"J", 6}, {"O", 7},
-                                                         {"N", 4},  {"E", 2},  {"W", 1}, {"P", 1}, {"M", 6},
-                                                         {"U", 2},  {"K", 7}, {"I", 6}, {"Q", 5}};
+  static const std::map<std::string, std::size_t> kArity{
+      {"G", 0}, {"C", 7}, {"F", 8}, {"R", 8}, {"L", 3}, {"A", 14}, {"a", 14}, {"S", 2}, {"J", 6}, {"O", 7},
+      {"N", 4}, {"E", 2}, {"V", 3}, {"W", 1}, {"P", 1}, {"M", 6}, {"U", 2},  {"K", 7},  {"I", 6}, {"Q", 5}};
   const auto it = kArity.find(op);
   return it == kArity.end() ? 0 : it->second;
 }
@@ -60,7 +59,7 @@ OpGroup next_chunk(AddFeed& feed, const OpGroup& check, std::size_t max_adds) {
   for (OpGroup& g : groups) {
     for (const auto& [begin, end] : spans_of(g)) {
       if (!is_add(g[begin])) continue;  // a feed plans adds only
-      chunk.push_back("a");  // a chunk sent again, or planned again, adds nothing twice
+      chunk.push_back("a");             // a chunk sent again, or planned again, adds nothing twice
       for (std::size_t x = begin + 1; x < end; ++x) chunk.push_back(std::move(g[x]));
     }
   }

@@ -90,8 +90,8 @@ void OpList::add(const std::string& q, const std::string& id, const std::string&
   // planned outer first: inner ones are written first, so an outer join counts them.
   auto& to = waiting_children ? joins_ : head_;
   push(to, "A", q, id, name, data, opts, waiting_children ? "c" : "w", parent_key, parent_json, parent_dependencies,
-       extras.fair_session, extras.started_event, std::to_string(extras.priority), std::to_string(extras.due_ms),
-       extras.reuse_from, extras.reuse_tally);
+       extras.fair_session, std::to_string(extras.priority), std::to_string(extras.due_ms), extras.reuse_from,
+       extras.reuse_tally);
   if (waiting_children) join_starts_.push_back(joins_.size() - kAddArgs);
   ++ops_;
 }

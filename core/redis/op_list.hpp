@@ -68,10 +68,6 @@ struct FedGroup {
 struct AddedJobExtras {
   /// Non-empty: the job is queued fairly among sessions under this name (see OpList::add()).
   std::string fair_session;
-  /// Non-empty: the run has events on, and the step script publishes processor:started when
-  /// the job is taken: this JSON object's text up to its `,"ts":"` (the script appends the
-  /// time and the attempt).
-  std::string started_event;
   /// BullMQ's priority: 0 none, 1 first .. kMaxPriority in core/policy.hpp (lua/step.lua, op "A").
   long long priority = 0;
   /// Not before this time (ms since the epoch, the caller's clock): a later one puts the job in
@@ -175,7 +171,7 @@ class OpList {
 
  private:
   void flush_group();
-  static constexpr std::size_t kAddArgs = 16;  ///< "A" and its arguments
+  static constexpr std::size_t kAddArgs = 15;  ///< "A" and its arguments
   std::vector<std::string> head_;              ///< finishes and adds of the open group
   std::vector<std::string> joins_;             ///< the open group's joins, in the order planned
   std::vector<std::size_t> join_starts_;       ///< where each begins in joins_

@@ -127,11 +127,6 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
       extras.reuse_tally = flow_.keys().run_record(env.run) + "\nreused:" + entry.path;
     }
   }
-  if (env.events && !join) {
-    // built here once, so the step script only appends the time and the attempt
-    extras.started_event =
-        started_event_head(env, name, static_cast<const ProcessorNode*>(entry.node)->instance().type, id);
-  }
   std::string parent_key, parent_json, parent_deps;
   if (env.join) {
     const std::string parent_queue = env.join->queue.substr(0, env.join->queue.size() - 1);  // no ':'
@@ -140,8 +135,7 @@ void Planner::add_job(int e, const State& state, const Envelope& env, bool join,
     parent_deps = env.join->dependencies_key();
     opts["parent"] = Json{{"id", env.join->id}, {"queue", parent_queue}};
   }
-  ops.add(queue, id, name, state.to_text(), dump_text(opts), join, parent_key, parent_json, parent_deps,
-          extras);
+  ops.add(queue, id, name, state.to_text(), dump_text(opts), join, parent_key, parent_json, parent_deps, extras);
 }
 
 /// A join's branches, each started under it when asked: all at once for a small fan-out, a
@@ -195,7 +189,7 @@ class Planner::BranchFeed final : public AddFeed {
   }
 
  private:
-  const Planner planner_;  // a view of its flow, which a reloading worker may drop meanwhile:
+  const Planner planner_;                          // a view of its flow, which a reloading worker may drop meanwhile:
   std::shared_ptr<const PlannedFlow> flow_alive_;  // kept alive here (when shared)
   int e_;
   Envelope env_;
@@ -285,8 +279,8 @@ void Planner::start(int e, State state, Envelope env, const std::string& child_k
   env.keep_deadlines_over(entry.path);
   if (entry.node->timeout && entry.node->kind() != NodeKind::processor) {
     const long long now = std::chrono::duration_cast<Millis>(SystemClock::now().time_since_epoch()).count();
-    env.deadlines.push_back(
-        NodeDeadline{entry.path, entry.node->label(), now + entry.node->timeout->count(), entry.node->timeout->count()});
+    env.deadlines.push_back(NodeDeadline{entry.path, entry.node->label(), now + entry.node->timeout->count(),
+                                         entry.node->timeout->count()});
   }
   Step step(*this, e, env, child_key, ops, added);
   entry.node->plan_start(std::move(state), step);
@@ -299,7 +293,11 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
     const auto end = outcome ? OpList::RunEnd::completed : OpList::end_for(outcome.error().category);
     if (env.events) {
       // As a local run's: the last event of the run, its duration counted from the submission.
-      const long long ms = env.started_ms > 0 ? std::max(0LL, std::chrono::duration_cast<Millis>(SystemClock::now().time_since_epoch()).count() - env.started_ms) : 0;
+      const long long ms =
+          env.started_ms > 0
+              ? std::max(0LL, std::chrono::duration_cast<Millis>(SystemClock::now().time_since_epoch()).count() -
+                                  env.started_ms)
+              : 0;
       if (outcome) {
         add_run_event(ops, env, event::kFlowCompleted,
                       Json{{"flow", flow_.flow().name}, {"durationMs", ms}, {"version", outcome->meta.version}});
@@ -309,8 +307,8 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
       }
     }
     // only a named session is indexed (a generated one has no keys to count the end in)
-    ops.outcome(env.reply, outcome_text(env.run, outcome), env.reply_ttl_ms,
-                flow_.keys().run_result(env.run), env.named_session() ? env.session : std::string(), end,
+    ops.outcome(env.reply, outcome_text(env.run, outcome), env.reply_ttl_ms, flow_.keys().run_result(env.run),
+                env.named_session() ? env.session : std::string(), end,
                 env.recorded ? flow_.keys().run_record(env.run) : std::string());
     return;
   }

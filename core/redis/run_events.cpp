@@ -50,8 +50,8 @@ std::string event_head(std::string_view name, const Envelope& run) {
 
 }  // namespace
 
-std::string started_event_head(const Envelope& run, std::string_view processor, std::string_view type,
-                               std::string_view job_id) {
+std::string started_event(const Envelope& run, std::string_view processor, std::string_view type,
+                          std::string_view job_id, long long attempt) {
   std::string text = event_head(event::kProcessorStarted, run);
   text += R"(,"processor":)";
   append_json_string(text, processor);
@@ -60,6 +60,10 @@ std::string started_event_head(const Envelope& run, std::string_view processor, 
   text += R"(,"jobId":)";
   append_json_string(text, job_id);
   text += R"(,"ts":")";
+  text += format_timestamp(SystemClock::now());
+  text += R"(","attempt":)";
+  text += std::to_string(attempt);
+  text.push_back('}');
   return text;
 }
 

@@ -30,10 +30,10 @@ class BufferedEvents final : public EventSink {
 /// Adds event `name` of `run` with `fields` to `ops`, stamped now as a local run stamps it.
 void add_run_event(OpList& ops, const Envelope& run, std::string_view name, Json fields);
 
-/// processor:started of a step of `run`, as lua/step.lua completes it when a worker takes the
-/// job: the JSON text up to the value of "ts" (the script appends the time and the attempt).
-std::string started_event_head(const Envelope& run, std::string_view processor, std::string_view type,
-                               std::string_view job_id);
+/// processor:started of attempt `attempt` of a step of `run` (job `job_id`), stamped now: the
+/// worker publishes it as the step starts (with its next step-script call).
+std::string started_event(const Envelope& run, std::string_view processor, std::string_view type,
+                          std::string_view job_id, long long attempt);
 
 /// Adds an event already stamped (by the processor's context) to `ops`.
 void add_stamped_event(OpList& ops, const Envelope& run, const Json& payload);

@@ -121,9 +121,9 @@ void Worker::Impl::isolate_failure(Connection& c, const std::vector<std::shared_
   unsent = std::move(keep);
   // Then the queues fetched from: one with a key of the wrong type cannot be served until fixed.
   static const std::vector<std::pair<const char*, const char*>> kKeyTypes{
-      {"wait", "list"},   {"active", "list"},   {"prioritized", "zset"}, {"delayed", "zset"}, {"marker", "zset"},
-      {"meta", "hash"},   {"completed", "zset"}, {"failed", "zset"},     {"events", "stream"}, {"stalled", "set"},
-      {"waiting-children", "zset"}};
+      {"wait", "list"},     {"active", "list"}, {"prioritized", "zset"},     {"delayed", "zset"},
+      {"marker", "zset"},   {"meta", "hash"},   {"completed", "zset"},       {"failed", "zset"},
+      {"events", "stream"}, {"stalled", "set"}, {"waiting-children", "zset"}};
   for (const auto& b : fetched_from) {
     std::vector<std::vector<std::string>> probes;
     for (const auto& [suffix, type] : kKeyTypes) probes.push_back({"TYPE", b->keys + suffix});
@@ -184,8 +184,8 @@ Status Worker::Impl::serve(const CancelToken& stop) {
   heartbeat(conn, false);
   named.clear();
   const StatsObserver& s = *stats;
-  log->info("worker {} stopped: {} completed, {} failed, {} retried", options.name, s.completed.load(),
-            s.failed.load(), s.retried.load());
+  log->info("worker {} stopped: {} completed, {} failed, {} retried", options.name, s.completed.load(), s.failed.load(),
+            s.retried.load());
   return {};
 }
 
@@ -245,6 +245,14 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   return true;
 }
 
+void Worker::Impl::note_started(std::string event_text) {
+  std::lock_guard lock(mutex);
+  if (started_count > 0) started_events.push_back('\n');
+  started_events += event_text;
+  ++started_count;
+  wake.notify_one();  // a long step's start is heard now, not at its end
+}
+
 void Worker::Impl::return_memory() {
   memory_to_return = false;
   const auto start = Clock::now();
@@ -262,6 +270,13 @@ std::deque<Worker::Impl::Finished> Worker::Impl::collect_finished(std::size_t& r
     wake.wait_for(lock, options.burst_wait, [&] { return finished.size() >= active.size(); });
   }
   done.swap(finished);
+  if (started_count > 0) {
+    // A group of its own, ahead of the groups of the steps that ended (queued after this): a
+    // run's processor:started always comes before its step's end in the stream.
+    unsent.push_back(OpGroup{"G", "E", std::to_string(started_count), std::move(started_events)});
+    started_events.clear();
+    started_count = 0;
+  }
   for (const auto& f : done) {
     // Its lock stays ours, and renewed, until Redis has recorded its end.
     if (auto it = active.find(f.job.key()); it != active.end()) {
@@ -390,7 +405,7 @@ void Worker::Impl::sleep_until_due(const LoopTimers& t) {
   if (stopping.load()) until = std::min(until, t.stop_deadline);
   std::unique_lock lock(mutex);
   wake.wait_until(lock, until, [&] {
-    return !finished.empty() || !signalled.empty() || served_version != bindings_version ||
+    return !finished.empty() || started_count > 0 || !signalled.empty() || served_version != bindings_version ||
            (stopping.load() && t.stop_deadline == Clock::time_point{});
   });
 }

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <thread>
 
+#include "core/redis/call_events.hpp"
 #include "core/redis/op_chunks.hpp"
 #include "core/redis/scripts.hpp"
 #include "core/redis/worker_impl.hpp"
@@ -14,7 +15,6 @@
 namespace am2z::redis {
 
 using namespace detail;
-
 
 int Worker::Impl::reserved_budget() const {
   int sum = 0;
@@ -64,7 +64,7 @@ bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::sha
   call.insert(call.end(), std::make_move_iterator(header.begin()), std::make_move_iterator(header.end()));
   // A big batch's chunks go one call each (op_chunks.hpp); the calls after them carry the rest.
   const auto carried = static_cast<std::ptrdiff_t>(groups_per_call(unsent));
-  for (auto g = unsent.begin(); g != unsent.begin() + carried; ++g) call.insert(call.end(), g->begin(), g->end());
+  append_groups(call, std::span<const OpGroup>(unsent.data(), static_cast<std::size_t>(carried)));
   ops.append_to(call);
   std::vector<OpGroup> sent(std::make_move_iterator(unsent.begin()), std::make_move_iterator(unsent.begin() + carried));
   unsent.erase(unsent.begin(), unsent.begin() + carried);
@@ -138,9 +138,8 @@ void Worker::Impl::lost_calls(const Error& e, LoopTimers& t) {
   }
   in_flight.clear();
   unsent.insert(unsent.begin(), std::make_move_iterator(again.begin()), std::make_move_iterator(again.end()));
-  const auto ended = std::count_if(unsent.begin(), unsent.end(), [](const OpGroup& g) {
-    return !group_job_key(g).empty();
-  });
+  const auto ended =
+      std::count_if(unsent.begin(), unsent.end(), [](const OpGroup& g) { return !group_job_key(g).empty(); });
   log->warn("redis: {}; {} finished job(s) kept, retrying in {} ms", e.message, ended, t.redis_backoff.count());
   back_off(t);
 }

@@ -58,7 +58,7 @@ struct Binding {
   std::shared_ptr<const ProcessorInstance> instance;  ///< null for a join queue
   std::unique_ptr<Planner> planner;
   // The dispatcher's own bookkeeping, touched by no other thread:
-  long long next_due = -1;  ///< earliest delayed job, ms; -1 none known
+  long long next_due = -1;       ///< earliest delayed job, ms; -1 none known
   long long limited_until = -1;  ///< a rate limit across workers holds its jobs back till then, ms
   bool maybe_ready = true;
   std::chrono::steady_clock::time_point disabled_until{};  ///< a key of the queue is corrupt: skipped till then
@@ -137,7 +137,7 @@ struct InFlight {
   std::vector<std::shared_ptr<Binding>> fetched_from;
   int budget = 0;  ///< step jobs it may fetch: counted as held until its reply says what it took
   bool ended_some = false;
-  std::string token_prefix;  ///< of the locks it takes: what to give back if its reply is lost
+  std::string token_prefix;   ///< of the locks it takes: what to give back if its reply is lost
   Clock::time_point sent_at;  ///< for the observers' round-trip time
 };
 
@@ -163,9 +163,13 @@ struct Worker::Impl {
   std::vector<std::shared_ptr<WorkerObserver>> observers;  ///< stats first, then options.observers
 
   std::mutex mutex;
-  std::condition_variable wake;         ///< the dispatcher's
-  std::condition_variable waker_wake;   ///< the marker waker's, when it has no queue to block on
+  std::condition_variable wake;        ///< the dispatcher's
+  std::condition_variable waker_wake;  ///< the marker waker's, when it has no queue to block on
   std::deque<Finished> finished;
+  /// processor:started events of steps that started since the dispatcher last looked, joined by
+  /// newlines: they go out with its next call, ahead of those steps' ends (note_started()).
+  std::string started_events;
+  std::size_t started_count = 0;
   std::set<std::string> signalled;                 ///< queues whose marker popped
   std::map<std::string, long long> signalled_due;  ///< queues whose delay marker popped, and when due
   std::map<std::string, Active> active;            ///< by job key
@@ -187,20 +191,20 @@ struct Worker::Impl {
   std::uint64_t bindings_version = 0;
   long long call_seq = 0;
   std::string token_base;
-  std::vector<OpGroup> unsent;               ///< ended jobs' operations not sent yet (or sent again)
+  std::vector<OpGroup> unsent;  ///< ended jobs' operations not sent yet (or sent again)
   /// Groups whose big batches' jobs are still being planned a chunk at a time (AddFeed), oldest
   /// first: each chunk goes out when nothing else waits, the group itself after its last chunk.
   struct Feeding {
     std::vector<std::shared_ptr<AddFeed>> feeds;
-    OpGroup check;                ///< the finish's ownership check every chunk starts with
-    std::vector<OpGroup> then;    ///< the group (as chunk_group left it) once every job is added
+    OpGroup check;              ///< the finish's ownership check every chunk starts with
+    std::vector<OpGroup> then;  ///< the group (as chunk_group left it) once every job is added
   };
   std::deque<Feeding> feeding;
   /// A big batch's feed or join just ended: its freed memory is returned to the system on the
   /// dispatcher's next turn. Freed memory of one malloc arena is not reused by another thread's,
   /// so without this the worker's peak adds a batch's planning to its merging.
   bool memory_to_return = false;
-  std::deque<detail::InFlight> in_flight;    ///< calls sent, oldest first
+  std::deque<detail::InFlight> in_flight;  ///< calls sent, oldest first
   /// Two calls in flight: Redis runs one while the dispatcher handles the other's jobs.
   static constexpr std::size_t kMaxInFlight = 2;
   std::map<std::string, Active> unsent_locks;  ///< their locks, renewed until it has
@@ -213,6 +217,8 @@ struct Worker::Impl {
   Status serve(const CancelToken& stop);
   bool turn(Connection& conn, detail::LoopTimers& t);
   std::deque<Finished> collect_finished(std::size_t& running);
+  /// A step of a run with events on starts: its processor:started (any thread).
+  void note_started(std::string event_text);
   bool wind_down(detail::LoopTimers& t, std::size_t running, bool nothing_done);
   std::vector<std::shared_ptr<Binding>> plan_fetch(OpList& ops, int free_slots);
   bool housekeeping(Connection& conn, detail::LoopTimers& t);

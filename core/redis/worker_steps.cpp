@@ -165,8 +165,7 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
   if (f.envelope && !f.tell_run_directly) {
     // Before anything else: a job that does not belong here must not steer this flow's runs.
     if (auto st = check_envelope(job, *b, *f.envelope); !st) {
-      const bool other_version =
-          f.envelope->flow == b->flow->flow().name && f.envelope->flow_hash != b->flow->hash();
+      const bool other_version = f.envelope->flow == b->flow->flow().name && f.envelope->flow_hash != b->flow->hash();
       if (other_version && now_ms() - job.number("timestamp") < options.version_wait.count()) {
         f.other_version = true;  // a rolling deployment: another worker may have that version
         return finish(fail(std::move(st.error())));
@@ -213,6 +212,9 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
     return finish(std::move(*input));
   }
 
+  if (f.envelope && f.envelope->events) {
+    note_started(started_event(*f.envelope, b->instance->name, b->instance->type, job.id, f.attempt));
+  }
   auto shared = std::make_shared<am2z::detail::RunShared>();
   shared->run_id = f.envelope ? f.envelope->run : job.id;
   shared->session_id = input->meta.session_id;
@@ -226,14 +228,13 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
   State state = std::move(*input);  // no copy: a failure reads the job's input again (below)
   // The instance's concurrency and rate limits held when the job was fetched, across every
   // worker (lua/step.lua, op "M"): the step runs at once.
-  Status st = node_deadline
-                  ? run_guarded(
-                        [&](State& s, const Scope& sc) {
-                          return run_attempt(b->instance, s, sc, 1, static_cast<int>(f.attempt));
-                        },
-                        state, scope, SteadyClock::now() + Millis(left_ms), node_deadline->label,
-                        Millis(node_deadline->timeout_ms))
-                  : run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
+  Status st = node_deadline ? run_guarded(
+                                  [&](State& s, const Scope& sc) {
+                                    return run_attempt(b->instance, s, sc, 1, static_cast<int>(f.attempt));
+                                  },
+                                  state, scope, SteadyClock::now() + Millis(left_ms), node_deadline->label,
+                                  Millis(node_deadline->timeout_ms))
+                            : run_attempt(b->instance, state, scope, 1, static_cast<int>(f.attempt));
   if (st) {
     state.meta.bump();
     return finish(std::move(state));
@@ -392,9 +393,8 @@ Finished Worker::Impl::settle_join(FetchedJob job, std::shared_ptr<Binding> b) {
   if (in.error) {
     f.outcome = fail(std::move(*in.error));
   } else if (const std::string defa = job.field("defa"); !defa.empty()) {
-    f.outcome = fail(errors::execution(b->flow->entries()[static_cast<std::size_t>(b->flow->find(f.envelope->node))]
-                                           .node->label(),
-                                       defa));
+    f.outcome = fail(errors::execution(
+        b->flow->entries()[static_cast<std::size_t>(b->flow->find(f.envelope->node))].node->label(), defa));
   } else if (job.children_to_read > 0) {
     ScannedChildren scanned(*this, job.key() + ":processed");
     f.outcome = b->planner->settle_join(*f.envelope, std::move(*in.state), scanned, job.failed, job.errors);
@@ -403,8 +403,8 @@ Finished Worker::Impl::settle_join(FetchedJob job, std::shared_ptr<Binding> b) {
       f.outcome = fail(std::move(*scanned.failure()));
     }
   } else {
-    f.outcome = b->planner->settle_join(*f.envelope, std::move(*in.state), std::move(job.succeeded), job.failed,
-                                         job.errors);
+    f.outcome =
+        b->planner->settle_join(*f.envelope, std::move(*in.state), std::move(job.succeeded), job.failed, job.errors);
   }
   f.finished_on = now_ms();
   f.job = std::move(job);
@@ -419,7 +419,8 @@ Finished Worker::Impl::interrupted(Finished f, FetchedJob job) const {
   return f;
 }
 
-Worker::Impl::ScannedChildren::ScannedChildren(Impl& worker, std::string key) : worker_(worker), scan_(std::move(key)) {}
+Worker::Impl::ScannedChildren::ScannedChildren(Impl& worker, std::string key)
+    : worker_(worker), scan_(std::move(key)) {}
 
 std::optional<std::pair<std::string, std::string>> Worker::Impl::ScannedChildren::next() {
   while (at_ == chunk_.size()) {

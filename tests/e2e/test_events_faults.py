@@ -133,7 +133,7 @@ class WorkerKilledMidStep(EventsFaultCase):
         submit = harness.start("run", flow, "--redis", self.redis.url, "--events", path, "--session", "S")
 
         # processor:started of nap carries its jobId; the job's `pb` names the worker that took it
-        # (both are written by the same fetch script, so they agree).
+        # (the one that published that event as nap started, while nap still runs).
         def nap_started():
             return [e for e in read_jsonl(path) if e["event"] == "processor:started" and e["processor"] == "nap"]
         first_start = harness.wait_for(nap_started, 20)

@@ -1,6 +1,8 @@
-// The planner's runs as submitters start them: a resumed run's steps and a schedule's occurrence.
+// The planner's runs as submitters start them: a resumed run's steps and a schedule's occurrence;
+// a step's processor:started as a worker publishes it.
 #include <doctest/doctest.h>
 
+#include "core/redis/run_events.hpp"
 #include "core/redis/schedules.hpp"
 #include "core/redis/submitter.hpp"
 #include "tests/redis/planner_support.hpp"
@@ -25,18 +27,18 @@ flow:
   Planner(*flow).start_run(state_of({}), run, ops);
   const auto argv = argv_of(ops);
   REQUIRE(shape(argv) == std::vector<std::string>{"G", "A bull:f.a:", "A bull:f.b:", "A bull:f._join:"});
-  CHECK(argv[1 + 14] == job_id("old1", "n.0", ""));
-  CHECK(argv[1 + 15] == flow->keys().run_record(run.run) + "\nreused:n.0");
-  CHECK(argv[17 + 14] == job_id("old1", "n.1", ""));
-  CHECK(argv[33 + 14].empty());  // a join is planned again from its children
-  CHECK(argv[33 + 15].empty());
+  CHECK(argv[1 + 13] == job_id("old1", "n.0", ""));
+  CHECK(argv[1 + 14] == flow->keys().run_record(run.run) + "\nreused:n.0");
+  CHECK(argv[16 + 13] == job_id("old1", "n.1", ""));
+  CHECK(argv[31 + 13].empty());  // a join is planned again from its children
+  CHECK(argv[31 + 14].empty());
   CHECK(Json::parse(argv[1 + 5])["am2z"]["rs"] == "old1");
 
   OpList fresh;
   Planner(*flow).start_run(state_of({}), run_envelope(), fresh);
   const auto fargv = argv_of(fresh);
+  CHECK(fargv[1 + 13].empty());
   CHECK(fargv[1 + 14].empty());
-  CHECK(fargv[1 + 15].empty());
 }
 
 
@@ -61,7 +63,7 @@ TEST_CASE("a schedule's occurrence is one group led by its claim, its run delaye
   CHECK(argv[6] == t);       // the next one
   CHECK(argv[7] == "nightly-" + t);
   CHECK(argv[8] == "bull:f.a:|rnightly-" + t + ".n.0\n");
-  CHECK(argv[16 + 13] == t);  // its run is delayed until then
+  CHECK(argv[16 + 12] == t);  // its run is delayed until then
   CHECK(Json::parse(argv[16 + 4])["kind"] == "x");
   // a named session's index too: an occurrence claimed elsewhere leaves no ghost run in it
   s.session = "nightly-jobs";
@@ -89,3 +91,23 @@ TEST_CASE("a schedule's occurrence is one group led by its claim, its run delaye
   CHECK(argv_of(none).empty());
 }
 
+
+TEST_CASE("processor:started, as a worker publishes it when a step of a run with events starts") {
+  Envelope run = run_envelope();
+  run.session = "tenant-a";
+  const std::string text = started_event(run, "charge", "exec", "rr1.n.0", 3);
+  CHECK(text.find('\n') == std::string::npos);  // one line of the stream's entry
+  const Json e = Json::parse(text);
+  CHECK(e["event"] == "processor:started");
+  CHECK(e["runId"] == "r1");
+  CHECK(e["sessionId"] == "tenant-a");
+  CHECK(e["processor"] == "charge");
+  CHECK(e["type"] == "exec");
+  CHECK(e["jobId"] == "rr1.n.0");
+  CHECK(e["attempt"] == 3);
+  // stamped as a local run's events: UTC, milliseconds
+  const std::string ts = e["ts"];
+  CHECK(ts.size() == 24);
+  CHECK(ts[10] == 'T');
+  CHECK(ts.ends_with("Z"));
+}

@@ -31,7 +31,7 @@ TEST_CASE("a named session's steps are queued fairly; a generated session's go t
     OpList ops;
     Planner(*flow).start_run(state_of({{"kind", "x"}}), run, ops);
     const auto argv = argv_of(ops);
-    REQUIRE(argv.size() == 17);
+    REQUIRE(argv.size() == 16);
     return argv[1 + 10];
   };
   CHECK(fair_lane_of("tenant-7") == "tenant-7");
@@ -57,18 +57,18 @@ flow:
   const auto argv = argv_of(ops);
   REQUIRE(shape(argv) == std::vector<std::string>{"G", "A bull:f.urgent:", "A bull:f.plain:", "A bull:f._join:"});
   const auto opts = [&](std::size_t at) { return Json::parse(argv[at + 5]); };
-  CHECK(argv[1 + 12] == "1");  // its own priority
-  const long long due = std::stoll(argv[1 + 13]);
+  CHECK(argv[1 + 11] == "1");  // its own priority
+  const long long due = std::stoll(argv[1 + 12]);
   CHECK(due >= before + 5000);
   CHECK(due <= unix_ms() + 5000);
   CHECK(opts(1)["priority"] == 1);
   CHECK(opts(1)["delay"].get<long long>() > 4000);
-  CHECK(argv[17 + 12] == "7");  // the run's
-  CHECK(argv[17 + 13] == "0");  // at once
-  CHECK(opts(17)["priority"] == 7);
-  CHECK_FALSE(opts(17).contains("delay"));
-  CHECK(argv[33 + 12] == "0");  // a join is never prioritized nor delayed
-  CHECK(argv[33 + 13] == "0");
+  CHECK(argv[16 + 11] == "7");  // the run's
+  CHECK(argv[16 + 12] == "0");  // at once
+  CHECK(opts(16)["priority"] == 7);
+  CHECK_FALSE(opts(16).contains("delay"));
+  CHECK(argv[31 + 11] == "0");  // a join is never prioritized nor delayed
+  CHECK(argv[31 + 12] == "0");
 
   // run --delay: nothing of the run starts before its time
   Envelope later = run_envelope();
@@ -76,8 +76,8 @@ flow:
   OpList delayed;
   Planner(*flow).start_run(state_of({}), later, delayed);
   const auto dargv = argv_of(delayed);
-  CHECK(dargv[1 + 13] == std::to_string(later.not_before_ms));
-  CHECK(dargv[17 + 13] == std::to_string(later.not_before_ms));
+  CHECK(dargv[1 + 12] == std::to_string(later.not_before_ms));
+  CHECK(dargv[16 + 12] == std::to_string(later.not_before_ms));
 }
 
 TEST_CASE("finishing a step before a parallel adds every branch, then the join, then nothing else") {
@@ -91,7 +91,7 @@ TEST_CASE("finishing a step before a parallel adds every branch, then the join, 
   // the join comes after its children, so that it sees every one of them when created
   CHECK(shape(argv) == std::vector<std::string>{"G", "A bull:f.b:", "A bull:f.c:", "A bull:f._join:"});
   // the join waits for its children; each child names it as parent
-  CHECK(argv[33 + 6] == "c");
+  CHECK(argv[31 + 6] == "c");
   CHECK(argv[1 + 7] == "bull:f._join:rr1.n.1");
   CHECK(argv[1 + 9] == "bull:f._join:rr1.n.1:dependencies");
   CHECK(argv[1 + 10] == "");  // the envelope names no session: the branch goes to wait, FIFO
@@ -212,7 +212,7 @@ TEST_CASE("a run's end is counted in its session as completed, failed or cancell
   }
 }
 
-TEST_CASE("a run with events: its steps carry processor:started's head; a group's events travel as one op") {
+TEST_CASE("a run with events: flow:started goes with its first jobs; a group's events travel as one op") {
   auto flow = plan(kFlow);
   Envelope run = run_envelope();
   run.session = "tenant-a";
@@ -221,11 +221,9 @@ TEST_CASE("a run with events: its steps carry processor:started's head; a group'
   Planner(*flow).start_run(state_of({{"kind", "x"}}), run, ops);
   auto argv = argv_of(ops);
   REQUIRE(shape(argv) == std::vector<std::string>{"G", "A bull:f.a:", "E 1"});
-  // the step script appends the time and the attempt to this head
-  const std::string head = argv[1 + 11];
-  CHECK(head.starts_with(R"({"event":"processor:started","runId":"r1","sessionId":"tenant-a","processor":"a")"));
-  CHECK(head.ends_with(R"(,"ts":")"));
-  CHECK(Json::parse(argv[18 + 1])["event"] == "flow:started");
+  // processor:started is the worker's, as the step starts (started_event): the job carries none
+  CHECK(argv.size() == 1 + 15 + 3);
+  CHECK(Json::parse(argv[17 + 1])["event"] == "flow:started");
 
   // the last step: processor:completed is the worker's; the planner adds flow:completed with
   // the outcome, in the same group, so a group skipped for a lost job publishes neither

@@ -19,6 +19,7 @@ no longer owns the job, the rest of the group is skipped, so a continuation is n
 by a worker that lost its job to stalled-job recovery.
 
 "O" writes a run's outcome only when the run has none yet: a run has exactly one outcome.
+"V" (after the groups) carries the groups' run events, left out for the groups skipped.
 "N" indexes a new run under its session; "O" counts its end there (KeySpace::session*).
 
 Returns { {groupIndex, code}... for every group whose finish failed }, { fetched jobs... },
@@ -50,7 +51,7 @@ local rcall = redis.call
 --#include step_helpers.lua
 --#include step_schedulers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 15, a = 15, S = 2, J = 6, O = 7, N = 4, E = 2, W = 1, P = 1, M = 6, U = 2, K = 7, I = 6, Q = 5 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, N = 4, E = 2, V = 3, W = 1, P = 1, M = 6, U = 2, K = 7, I = 6, Q = 5 }
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -78,7 +79,7 @@ while i <= n do
         if rcall("HGET", k, "next") ~= ARGV[a + 3] then
           failedGroups[#failedGroups + 1] = { group, -7 }
           local j = i
-          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "M" and ARGV[j] ~= "P" do
+          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "V" and ARGV[j] ~= "M" and ARGV[j] ~= "P" do
             j = j + 1 + arity[ARGV[j]]
           end
           i = j
@@ -106,9 +107,9 @@ while i <= n do
         end
         if code ~= 0 then
           failedGroups[#failedGroups + 1] = { group, code }
-          -- skip the rest of this group: scan forward to the next "G" or the fetch
+          -- skip the rest of this group: scan forward to the next "G", the call's events ("V") or the fetch
           local j = i
-          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "M" and ARGV[j] ~= "P" do
+          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "V" and ARGV[j] ~= "M" and ARGV[j] ~= "P" do
             j = j + 1 + arity[ARGV[j]]
           end
           i = j
@@ -148,39 +149,29 @@ while i <= n do
           end
         end
       elseif (op == "A" or op == "a") and not (op == "a" and rcall("EXISTS", ARGV[a] .. ARGV[a + 1]) == 1) then
-        -- A q id name data opts state parentKey parentJson parentDeps fairSession evStarted priority due
+        -- A q id name data opts state parentKey parentJson parentDeps fairSession priority due
         --   reuseFrom reuseTally
         -- state "w": ready (in wait, or in prioritized when fairSession names a session or it
         -- has a priority), or delayed until `due` (ms, the caller's clock; 0: now) when that is
         -- later than now;
         -- "c": a join that waits for its children, which were added before it (by this call or,
         -- for a big batch, by the chunks sent ahead): released at once when none is left.
-        -- evStarted: see startedEvent. "a": the same, skipped when the job exists (a chunk sent
-        -- again, or planned again after its worker died).
+        -- "a": the same, skipped when the job exists (a chunk sent again, or planned again after
+        -- its worker died).
         local q, id = ARGV[a], ARGV[a + 1]
         local k = q .. id
         local parentKey = ARGV[a + 6]
-        local priority = tonumber(ARGV[a + 11]) or 0
-        local due = tonumber(ARGV[a + 12]) or 0
+        local priority = tonumber(ARGV[a + 10]) or 0
+        local due = tonumber(ARGV[a + 11]) or 0
         local delay = (ARGV[a + 5] == "w" and due > now) and due - now or 0
         -- one HSET per job, whichever optional fields it has; the usual zeros as texts (numbers
         -- would be formatted with printf)
         local delayArg = delay == 0 and "0" or delay
-        local priorityArg = priority == 0 and "0" or ARGV[a + 11]
-        local started = ARGV[a + 10]
+        local priorityArg = priority == 0 and "0" or ARGV[a + 10]
         if parentKey ~= "" then
-          if started ~= "" then
-            rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
-              "delay", delayArg, "priority", priorityArg, "parentKey", parentKey, "parent", ARGV[a + 7],
-              "am2zev", started)
-          else
-            rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
-              "delay", delayArg, "priority", priorityArg, "parentKey", parentKey, "parent", ARGV[a + 7])
-          end
-          rcall("SADD", ARGV[a + 8], k)
-        elseif started ~= "" then
           rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
-            "delay", delayArg, "priority", priorityArg, "am2zev", started)
+            "delay", delayArg, "priority", priorityArg, "parentKey", parentKey, "parent", ARGV[a + 7])
+          rcall("SADD", ARGV[a + 8], k)
         else
           rcall("HSET", k, "name", ARGV[a + 2], "data", ARGV[a + 3], "opts", ARGV[a + 4], "timestamp", nowText,
             "delay", delayArg, "priority", priorityArg)
@@ -188,12 +179,12 @@ while i <= n do
         -- reuseFrom: a resumed run's step whose job in the resumed run (this queue, that id)
         -- completed takes its result as its data, marked, and the worker takes that as the
         -- step's outcome without running it; reuseTally "<key>\n<field>" counts it.
-        local from = ARGV[a + 13]
+        local from = ARGV[a + 12]
         if from ~= "" then
           local rv = rcall("HGET", q .. from, "returnvalue")
           if rv then
             rcall("HSET", k, "data", rv, "am2zReused", from)
-            local tally = ARGV[a + 14]
+            local tally = ARGV[a + 13]
             local nl = string.find(tally, "\n", 1, true)
             if nl then rcall("HINCRBY", string.sub(tally, 1, nl - 1), string.sub(tally, nl + 1), 1) end
           end
@@ -300,6 +291,21 @@ while i <= n do
       elseif op == "E" then
         -- E count events: a group's events of runs submitted with events on, joined by newlines
         publish(tonumber(ARGV[a]) or 1, ARGV[a + 1])
+      elseif op == "V" then
+        -- V count events ranges: the events of the groups before it, taken out of them and joined
+        -- (core/redis/call_events.hpp); ranges "group:from:to:count;" say whose is where. A
+        -- skipped group's events are left out, as its own "E" would have been.
+        if #failedGroups == 0 then
+          publish(tonumber(ARGV[a]) or 1, ARGV[a + 1])
+        else
+          local skipped = {}
+          for _, f in ipairs(failedGroups) do skipped[f[1]] = true end
+          for g, from, to, count in string.gmatch(ARGV[a + 2], "(%d+):(%d+):(%d+):(%d+);") do
+            if not skipped[tonumber(g)] then
+              publish(tonumber(count), string.sub(ARGV[a + 1], tonumber(from), tonumber(to)))
+            end
+          end
+        end
       elseif op == "N" then
         -- N session run ttlMs queues: a run joins its session's index at submission; `queues` are
         -- newline-terminated key prefixes. Its keys live while any run of it is running.

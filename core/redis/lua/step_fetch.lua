@@ -102,13 +102,11 @@ local function fetch(a)
       taken = taken + 1
       local token = tokenPrefix .. ":" .. #fetched
       rcall("SET", k .. ":lock", token, "PX", lockMs)
-      local head, atm, ats, dataBytes, optsBytes = nil, nil, 0, 0, 0
+      local ats, dataBytes, optsBytes = 0, 0, 0
       for x = 1, #fields, 2 do
         local field = fields[x]
         if field == "data" then dataBytes = #fields[x + 1]
         elseif field == "opts" then optsBytes = #fields[x + 1]
-        elseif field == "am2zev" then head = fields[x + 1]
-        elseif field == "atm" then atm = fields[x + 1]
         elseif field == "ats" then ats = tonumber(fields[x + 1]) or 0 end
       end
       -- processedOn, pb and the count of starts (BullMQ's HINCRBY ats, from the value read)
@@ -128,9 +126,6 @@ local function fetch(a)
           end
         end
         fields = small
-      elseif head and run and not withChildren then
-        -- A run that asked for events hears processor:started as its step is taken.
-        startedEvent(head, atm)
       end
       local job = { q, id, token, fields }
       if withChildren then

@@ -127,25 +127,6 @@ local function armSessionExpiry(sk)
   end
 end
 
--- Unix ms as the engine's event timestamps, "2026-11-29T01:02:03.456Z" (days to civil date after
--- H. Hinnant's algorithm).
-local function isoTime(ms)
-  local secs = math.floor(ms / 1000)
-  local days = math.floor(secs / 86400)
-  local rem = secs - days * 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, math.floor(rem / 3600),
-    math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
-end
-
 -- Runs' events (KeySpace::events): one stream, about kEventsRetention events. The events of
 -- one call share an entry: fields all named "ev", each one or more events' JSON texts joined by
 -- newlines (JSON text never holds a raw newline), in order. One XADD per call, rather than per
@@ -169,12 +150,4 @@ local function publish(count, text)
   pendingEvents[#pendingEvents + 1] = text
   pendingCount = pendingCount + count
   if pendingCount >= 500 then flushEvents() end
-end
-
-local nowIso
--- processor:started of a job taken by this call: its job's "am2zev" field is the event's JSON
--- up to the time, written when the job was added (OpList::JobExtras::started_event).
-local function startedEvent(head, atm)
-  nowIso = nowIso or isoTime(now)
-  publish(1, head .. nowIso .. '","attempt":' .. ((tonumber(atm or "0") or 0) + 1) .. '}')
 end
