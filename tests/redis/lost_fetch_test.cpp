@@ -13,9 +13,10 @@ using namespace am2z::redis;
 
 namespace {
 
-Reply call(Connection& c, const std::vector<std::string>& ops) {
+Reply call(Connection& c, const std::vector<std::string>& ops, int budget = 0) {
   StepHeader header;
   header.now_ms = 1000;
+  header.fetch_budget = budget;
   header.token_prefix = "t";
   header.run_results = KeySpace{}.run_results();
   auto argv = header.argv();
@@ -69,4 +70,31 @@ TEST_CASE("a lost call's fetched jobs go back to wait; jobs locked by other call
   // Sent again (its reply lost too): nothing more moves.
   call(c, {"G", "U", q, "w:7"});
   CHECK(list(c, q + "wait") == std::vector<std::string>{"queued", "mine2", "mine1"});
+}
+
+TEST_CASE("a fetch takes a round from wait at once, in the order one RPOPLPUSH per job would") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  const std::string q = "bull:f.s:";
+  for (int x = 1; x <= 12; ++x) {
+    const std::string id = "j" + std::to_string(x);
+    run(c, {"HSET", q + id, "name", "s", "data", "{}", "opts", "{}"});
+    run(c, {"LPUSH", q + "wait", id});  // j1 waited longest: it is at the end workers take from
+  }
+  run(c, {"LPUSH", q + "active", "older"});
+  // six of them (the budget), first come first taken; the rest stay, in order
+  auto r = call(c, {"M", q, "10", "0", "", "", ""}, 6);
+  std::vector<std::string> fetched;
+  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  CHECK(fetched == std::vector<std::string>{"j1", "j2", "j3", "j4", "j5", "j6"});
+  CHECK(list(c, q + "active") == std::vector<std::string>{"j6", "j5", "j4", "j3", "j2", "j1", "older"});
+  CHECK(list(c, q + "wait") == std::vector<std::string>{"j12", "j11", "j10", "j9", "j8", "j7"});
+  // more asked than wait holds: what there is, in order, and wait is gone
+  r = call(c, {"M", q, "10", "0", "", "", ""}, 10);
+  fetched.clear();
+  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  CHECK(fetched == std::vector<std::string>{"j7", "j8", "j9", "j10", "j11", "j12"});
+  CHECK(list(c, q + "wait").empty());
+  CHECK(list(c, q + "active") ==
+        std::vector<std::string>{"j12", "j11", "j10", "j9", "j8", "j7", "j6", "j5", "j4", "j3", "j2", "j1", "older"});
 }

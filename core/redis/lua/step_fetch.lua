@@ -64,6 +64,20 @@ local function fetch(a)
     waitEmpty = not id
     return id
   end
+  -- Up to n ids from wait at once, as n RPOPLPUSH would take them (wait's tail first, each to
+  -- active's head): three commands for a whole round instead of one per job.
+  local function manyFromWait(n)
+    if waitEmpty then return {} end
+    local tail = rcall("LRANGE", q .. "wait", -n, -1)
+    local got = #tail
+    if got < n then waitEmpty = true end
+    if got == 0 then return tail end
+    rcall("LTRIM", q .. "wait", 0, -got - 1)
+    local ids = {}
+    for x = got, 1, -1 do ids[#ids + 1] = tail[x] end
+    rcall("LPUSH", q .. "active", unpack(ids))
+    return ids
+  end
   local function fromFair()
     if fairEmpty then return nil end
     local p = rcall("ZPOPMIN", q .. "prioritized", 1)
@@ -146,7 +160,18 @@ local function fetch(a)
   while taken < count do
     local ids, runs, outcomeKeys = {}, {}, {}
     local want = count - taken
+    local function add(id)
+      ids[#ids + 1] = id
+      local run = string.match(id, "^r([^%.]+)%.")
+      runs[#ids] = run or false
+      if run then outcomeKeys[#outcomeKeys + 1] = runPrefix .. run end
+    end
     while #ids < want do
+      if fairEmpty and want - #ids >= 4 then
+        -- only wait is left: the rest of the round in one go
+        for _, id in ipairs(manyFromWait(math.min(want - #ids, 256))) do add(id) end
+        break
+      end
       local id
       if ((taken + #ids) % 2 == 0) == fairFirst then
         id = fromFair() or fromWait()
@@ -154,10 +179,7 @@ local function fetch(a)
         id = fromWait() or fromFair()
       end
       if not id then break end
-      ids[#ids + 1] = id
-      local run = string.match(id, "^r([^%.]+)%.")
-      runs[#ids] = run or false
-      if run then outcomeKeys[#outcomeKeys + 1] = runPrefix .. run end
+      add(id)
     end
     if #ids == 0 then break end
     someEnded = false
@@ -165,7 +187,7 @@ local function fetch(a)
       if rcall("EXISTS", unpack(outcomeKeys, x, math.min(x + 255, #outcomeKeys))) > 0 then someEnded = true end
     end
     for x = 1, #ids do take(ids[x], runs[x] or nil) end
-    if #ids < want then break end -- both sources ran dry
+    if waitEmpty and fairEmpty then break end -- both sources ran dry
   end
   if not withChildren then budget = budget - taken end
   if taken > 0 and bullMax then
