@@ -1,6 +1,7 @@
 // A step-script call whose reply was lost may have fetched jobs the worker never saw: op "U"
 // (sent again after the reconnect) puts back in wait the jobs still locked with that call's
-// token prefix, and only those (core/redis/lua/step.lua, Worker::Impl::take_back).
+// token prefix, and only those (core/redis/lua/step.lua, Worker::Impl::take_back). Also how a
+// fetch takes a round of jobs at once, and how a call counts its runs' ends per session.
 #include <doctest/doctest.h>
 
 #include "core/redis/key_space.hpp"
@@ -97,4 +98,75 @@ TEST_CASE("a fetch takes a round from wait at once, in the order one RPOPLPUSH p
   CHECK(list(c, q + "wait").empty());
   CHECK(list(c, q + "active") ==
         std::vector<std::string>{"j12", "j11", "j10", "j9", "j8", "j7", "j6", "j5", "j4", "j3", "j2", "j1", "older"});
+}
+
+TEST_CASE("runs of a session ending in one call are counted together, as if one by one") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  const KeySpace keys;
+  const std::string sk = keys.session("S");
+  for (const char* run : {"r1", "r2", "r3"}) call(c, {"G", "N", "S", run, "60000", "bull:f.s:\n"});
+  // two completed and one failed, in one call: all counted, and the session idle once the last ends
+  call(c, {"G", "O", keys.run_result("r1"), "{}", "0", keys.run_result("r1"), "S", "completed", "",
+           "G", "O", keys.run_result("r2"), "{}", "0", keys.run_result("r2"), "S", "failed",    "",
+           "G", "O", keys.run_result("r3"), "{}", "0", keys.run_result("r3"), "S", "completed", ""});
+  auto counts = c.command({"HMGET", sk, "runs", "completed", "failed", "cancelled"});
+  REQUIRE(counts);
+  CHECK(counts->elements[0].str == "3");
+  CHECK(counts->elements[1].str == "2");
+  CHECK(counts->elements[2].str == "1");
+  CHECK(counts->elements[3].is_nil());
+  auto ttl = c.command({"PTTL", sk});
+  REQUIRE(ttl);
+  CHECK(ttl->integer > 0);  // idle: its expiry is armed
+  // an outcome already there (the run ended before) counts nothing again
+  call(c, {"G", "O", keys.run_result("r1"), "{}", "0", keys.run_result("r1"), "S", "completed", ""});
+  counts = c.command({"HGET", sk, "completed"});
+  REQUIRE(counts);
+  CHECK(counts->str == "2");
+  // a run joining in the call where the last one ends: the session is running again, kept
+  call(c, {"G", "N", "S", "r4", "60000", "bull:f.s:\n"});
+  call(c, {"G", "O", keys.run_result("r4"), "{}", "0", keys.run_result("r4"), "S", "cancelled", "", "G", "N", "S", "r5",
+           "60000", "bull:f.s:\n"});
+  ttl = c.command({"PTTL", sk});
+  REQUIRE(ttl);
+  CHECK(ttl->integer == -1);
+  counts = c.command({"HMGET", sk, "runs", "cancelled"});
+  REQUIRE(counts);
+  CHECK(counts->elements[0].str == "5");
+  CHECK(counts->elements[1].str == "1");
+}
+
+TEST_CASE("a fetch takes a round from prioritized at once, lowest score first, keeping the virtual time") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  const std::string q = "bull:f.s:";
+  std::vector<std::string> zadd{"ZADD", q + "prioritized"};
+  for (int x = 1; x <= 8; ++x) {
+    const std::string id = "t" + std::to_string(x);
+    run(c, {"HSET", q + id, "name", "s", "data", "{}", "opts", "{}"});
+    zadd.push_back(std::to_string(x));  // fair tags 1..8
+    zadd.push_back(id);
+  }
+  run(c, {"HSET", q + "p", "name", "s", "data", "{}", "opts", "{}"});
+  zadd.push_back("4294967297");  // a BullMQ priority 1: after every fairly queued job
+  zadd.push_back("p");
+  run(c, zadd);
+  auto r = call(c, {"M", q, "10", "0", "", "", ""}, 6);
+  std::vector<std::string> fetched;
+  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  CHECK(fetched == std::vector<std::string>{"t1", "t2", "t3", "t4", "t5", "t6"});
+  CHECK(list(c, q + "active") == std::vector<std::string>{"t6", "t5", "t4", "t3", "t2", "t1"});
+  auto vt = c.command({"HGET", q + "am2z:fair", ""});
+  REQUIRE(vt);
+  CHECK(vt->str == "6");  // the last tag taken
+  // the rest, the priority job last; the virtual time stays that of the last fair tag, then goes
+  // with the set once it ran dry
+  r = call(c, {"M", q, "10", "0", "", "", ""}, 10);
+  fetched.clear();
+  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  CHECK(fetched == std::vector<std::string>{"t7", "t8", "p"});
+  auto fair = c.command({"EXISTS", q + "am2z:fair"});
+  REQUIRE(fair);
+  CHECK(fair->integer == 0);
 }

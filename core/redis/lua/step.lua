@@ -271,10 +271,7 @@ while i <= n do
           local sk = sid ~= "" and sessionKey(sid)
           -- only a run the session still counts as running: an expired session is not revived
           if sk and rcall("ZREM", sk .. ":running", string.sub(runKey, #runPrefix + 1)) == 1 then
-            rcall("HINCRBY", sk, ARGV[a + 5], 1)
-            rcall("HSET", sk, "last", now)
-            rcall("ZADD", ownRoot .. "sessions", now, sid)
-            if rcall("ZCARD", sk .. ":running") == 0 then armSessionExpiry(sk) end
+            sessionEndLater(sk, sid, ARGV[a + 5])
           end
         end
       elseif op == "Q" then
@@ -311,6 +308,7 @@ while i <= n do
         -- newline-terminated key prefixes. Its keys live while any run of it is running.
         local sid, run = ARGV[a], ARGV[a + 1]
         local sk = sessionKey(sid)
+        flushSessionEnds() -- as if each run's end had been counted as it came
         -- an idle session's keys carry its expiry: a new run takes it off
         local idle = rcall("ZCARD", sk .. ":running") == 0
         rcall("HSETNX", sk, "first", now)
@@ -362,6 +360,7 @@ while i <= n do
     end
   end
 end
+flushSessionEnds()
 flushCompleted()
 flushEvents()
 return { failedGroups, fetched, dues, limits }

@@ -78,6 +78,31 @@ local function fetch(a)
     rcall("LPUSH", q .. "active", unpack(ids))
     return ids
   end
+  -- Up to n ids from prioritized at once, as n ZPOPMIN of one would take them.
+  local function manyFromFair(n)
+    if fairEmpty then return {} end
+    local p = rcall("ZPOPMIN", q .. "prioritized", n)
+    local ids = {}
+    for x = 1, #p, 2 do ids[#ids + 1] = p[x] end
+    if #ids < n then
+      -- ran dry: nothing queued fairly any more, so the virtual time goes (as in fromFair)
+      fairEmpty = true
+      rcall("DEL", q .. "am2z:fair")
+    end
+    if #ids == 0 then return ids end
+    rcall("LPUSH", q .. "active", unpack(ids))
+    if not fairEmpty then
+      -- the virtual time: the last tag taken (scores from 2^32 on are BullMQ priorities)
+      for x = #p, 2, -2 do
+        local score = tonumber(p[x])
+        if score < 4294967296 then
+          rcall("HSET", q .. "am2z:fair", "", score)
+          break
+        end
+      end
+    end
+    return ids
+  end
   local function fromFair()
     if fairEmpty then return nil end
     local p = rcall("ZPOPMIN", q .. "prioritized", 1)
@@ -167,9 +192,10 @@ local function fetch(a)
       if run then outcomeKeys[#outcomeKeys + 1] = runPrefix .. run end
     end
     while #ids < want do
-      if fairEmpty and want - #ids >= 4 then
-        -- only wait is left: the rest of the round in one go
-        for _, id in ipairs(manyFromWait(math.min(want - #ids, 256))) do add(id) end
+      if want - #ids >= 4 and (fairEmpty or waitEmpty) then
+        -- only one source is left: the rest of the round in one go
+        local many = fairEmpty and manyFromWait or manyFromFair
+        for _, id in ipairs(many(math.min(want - #ids, 256))) do add(id) end
         break
       end
       local id

@@ -127,6 +127,32 @@ local function armSessionExpiry(sk)
   end
 end
 
+-- Runs that ended in this call, counted per session at the end of it (or before a run joins a
+-- session): one HINCRBY per kind of end and one check for idleness per session and call, not
+-- per run. sessionEnds[sk] = { sid = id, [end] = count }, in sessionOrder.
+local sessionEnds, sessionOrder = {}, {}
+local function sessionEndLater(sk, sid, kind)
+  local e = sessionEnds[sk]
+  if not e then
+    e = { sid = sid }
+    sessionEnds[sk] = e
+    sessionOrder[#sessionOrder + 1] = sk
+  end
+  e[kind] = (e[kind] or 0) + 1
+end
+local function flushSessionEnds()
+  for _, sk in ipairs(sessionOrder) do
+    local e = sessionEnds[sk]
+    for _, kind in ipairs({ "completed", "failed", "cancelled" }) do
+      if e[kind] then rcall("HINCRBY", sk, kind, e[kind]) end
+    end
+    rcall("HSET", sk, "last", now)
+    rcall("ZADD", ownRoot .. "sessions", now, e.sid)
+    if rcall("ZCARD", sk .. ":running") == 0 then armSessionExpiry(sk) end
+  end
+  sessionEnds, sessionOrder = {}, {}
+end
+
 -- Runs' events (KeySpace::events): one stream, about kEventsRetention events. The events of
 -- one call share an entry: fields all named "ev", each one or more events' JSON texts joined by
 -- newlines (JSON text never holds a raw newline), in order. One XADD per call, rather than per
