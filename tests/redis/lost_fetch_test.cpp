@@ -1,7 +1,8 @@
 // A step-script call whose reply was lost may have fetched jobs the worker never saw: op "U"
 // (sent again after the reconnect) puts back in wait the jobs still locked with that call's
 // token prefix, and only those (core/redis/lua/step.lua, Worker::Impl::take_back). Also how a
-// fetch takes a round of jobs at once, and how a call counts its runs' ends per session.
+// fetch takes a round of jobs at once (skipping the steps of runs that already ended), and how a
+// call counts its runs' ends per session.
 #include <doctest/doctest.h>
 
 #include "core/redis/key_space.hpp"
@@ -169,4 +170,38 @@ TEST_CASE("a fetch takes a round from prioritized at once, lowest score first, k
   auto fair = c.command({"EXISTS", q + "am2z:fair"});
   REQUIRE(fair);
   CHECK(fair->integer == 0);
+}
+
+TEST_CASE("a round holding steps of ended and of running runs fails the first unrun and takes the others") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  const KeySpace keys;
+  const std::string q = "bull:f.s:";
+  // six steps of six runs; runs b and e already have their outcome (retried from Bull Board, say)
+  for (const char* name : {"a", "b", "c", "d", "e", "f"}) {
+    const std::string id = std::string("r") + name + ".n.0";
+    run(c, {"HSET", q + id, "name", "s", "data", "{}", "opts", "{}"});
+    run(c, {"LPUSH", q + "wait", id});
+  }
+  for (const char* ended : {"b", "e"}) run(c, {"LPUSH", keys.run_result(ended), "{\"ok\":true}"});
+  auto r = call(c, {"M", q, "10", "0", "", "", ""}, 4);
+  std::vector<std::string> fetched;
+  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  // the budget (4) counts steps that run: the ended runs' steps do not use it up
+  CHECK(fetched == std::vector<std::string>{"ra.n.0", "rc.n.0", "rd.n.0", "rf.n.0"});
+  auto failed = c.command({"ZRANGE", q + "failed", "0", "-1"});
+  REQUIRE(failed);
+  REQUIRE(failed->elements.size() == 2);
+  CHECK(failed->elements[0].str == "rb.n.0");
+  CHECK(failed->elements[1].str == "re.n.0");
+  auto reason = c.command({"HGET", q + "rb.n.0", "failedReason"});
+  REQUIRE(reason);
+  CHECK(reason->str.find("run b already ended") != std::string::npos);
+  CHECK(list(c, q + "active") == std::vector<std::string>{"rf.n.0", "rd.n.0", "rc.n.0", "ra.n.0"});
+  for (const char* id : {"rb.n.0", "re.n.0"}) {
+    auto lock = c.command({"EXISTS", q + id + ":lock"});
+    REQUIRE(lock);
+    CHECK(lock->integer == 0);  // never taken: no lock, not active
+  }
+  CHECK(list(c, q + "wait").empty());
 }
