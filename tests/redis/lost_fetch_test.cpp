@@ -1,7 +1,8 @@
 // A step-script call whose reply was lost may have fetched jobs the worker never saw: op "U"
 // (sent again after the reconnect) puts back in wait the jobs still locked with that call's
 // token prefix, and only those (core/redis/lua/step.lua, Worker::Impl::take_back). Also how a
-// fetch takes a round of jobs at once (skipping the steps of runs that already ended), and how a
+// fetch takes a round of jobs at once (skipping the steps of runs that already ended, never before
+// a job was added), and how a
 // call counts its runs' ends per session.
 #include <doctest/doctest.h>
 
@@ -204,4 +205,22 @@ TEST_CASE("a round holding steps of ended and of running runs fails the first un
     CHECK(lock->integer == 0);  // never taken: no lock, not active
   }
   CHECK(list(c, q + "wait").empty());
+}
+
+TEST_CASE("a job added after the fetching call was built is not taken before it was added") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  const std::string q = "bull:f.s:";
+  // the call says 1000 (its worker's clock when it was built); one job was added at 1003 while
+  // the call waited behind another, one at 900
+  run(c, {"HSET", q + "late", "name", "s", "data", "{}", "opts", "{}", "timestamp", "1003"});
+  run(c, {"HSET", q + "early", "name", "s", "data", "{}", "opts", "{}", "timestamp", "900"});
+  run(c, {"LPUSH", q + "wait", "late", "early"});
+  call(c, {"M", q, "2", "0", "", "", ""}, 2);
+  auto early = c.command({"HGET", q + "early", "processedOn"});
+  auto late = c.command({"HGET", q + "late", "processedOn"});
+  REQUIRE(early);
+  REQUIRE(late);
+  CHECK(early->str == "1000");
+  CHECK(late->str == "1003");
 }

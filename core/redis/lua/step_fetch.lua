@@ -141,16 +141,22 @@ local function fetch(a)
       taken = taken + 1
       local token = tokenPrefix .. ":" .. #fetched
       rcall("SET", k .. ":lock", token, "PX", lockMs)
-      local ats, dataBytes, optsBytes = 0, 0, 0
+      local ats, dataBytes, optsBytes, added = 0, 0, 0, nil
       for x = 1, #fields, 2 do
         local field = fields[x]
         if field == "data" then dataBytes = #fields[x + 1]
         elseif field == "opts" then optsBytes = #fields[x + 1]
+        elseif field == "timestamp" then added = fields[x + 1]
         elseif field == "ats" then ats = tonumber(fields[x + 1]) or 0 end
       end
-      -- processedOn, pb and the count of starts (BullMQ's HINCRBY ats, from the value read)
-      if workerName ~= "" then rcall("HSET", k, "processedOn", nowText, "pb", workerName, "ats", ats + 1)
-      else rcall("HSET", k, "processedOn", nowText, "ats", ats + 1) end
+      -- processedOn, pb and the count of starts (BullMQ's HINCRBY ats, from the value read).
+      -- `now` is when the worker built this call, which may have waited behind another: a job
+      -- added meanwhile is not taken before it was added (timestamp <= processedOn, as BullMQ's
+      -- readers expect).
+      local startedOn = nowText
+      if added and (tonumber(added) or 0) > now then startedOn = added end
+      if workerName ~= "" then rcall("HSET", k, "processedOn", startedOn, "pb", workerName, "ats", ats + 1)
+      else rcall("HSET", k, "processedOn", startedOn, "ats", ats + 1) end
       if allEvents then xadd(q, "event", "active", "jobId", id, "prev", "waiting") end
       local size = dataBytes + optsBytes
       if size > maxJobBytes then
