@@ -2,8 +2,7 @@
 // (sent again after the reconnect) puts back in wait the jobs still locked with that call's
 // token prefix, and only those (core/redis/lua/step.lua, Worker::Impl::take_back). Also how a
 // fetch takes a round of jobs at once (skipping the steps of runs that already ended, never before
-// a job was added), and how a
-// call counts its runs' ends per session.
+// a job was added), and how a call counts its runs' ends per session.
 #include <doctest/doctest.h>
 
 #include "core/redis/key_space.hpp"
