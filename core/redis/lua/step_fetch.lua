@@ -85,7 +85,8 @@ local function fetch(a)
     local ids = {}
     for x = 1, #p, 2 do ids[#ids + 1] = p[x] end
     if #ids < n then
-      -- ran dry: nothing queued fairly any more, so the virtual time goes (as in fromFair)
+      -- ran dry: nothing queued fairly any more (every tag is behind the virtual time, so all
+      -- can go): the virtual time goes
       fairEmpty = true
       rcall("DEL", q .. "am2z:fair")
     end
@@ -104,18 +105,7 @@ local function fetch(a)
     return ids
   end
   local function fromFair()
-    if fairEmpty then return nil end
-    local p = rcall("ZPOPMIN", q .. "prioritized", 1)
-    if #p == 0 then
-      -- nothing queued fairly: every tag is behind the virtual time, so all can go
-      fairEmpty = true
-      rcall("DEL", q .. "am2z:fair")
-      return nil
-    end
-    rcall("LPUSH", q .. "active", p[1])
-    local score = tonumber(p[2])
-    if score < 4294967296 then rcall("HSET", q .. "am2z:fair", "", score) end
-    return p[1]
+    return manyFromFair(1)[1]
   end
   -- Is the run of a job just taken over? One EXISTS over the outcome keys of all the jobs of a
   -- round answers "none" (the usual case) in one command; each is asked on its own only then.
