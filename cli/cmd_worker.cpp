@@ -27,6 +27,7 @@ struct WorkerArgs {
   RedisArgs redis;
   std::vector<std::string> flows;
   int concurrency = 8;
+  int prefetch = -1;  // as many as --concurrency
   std::string lock_duration = "30s";
   std::string stalled_interval = "30s";
   int max_stalled = 1;
@@ -51,8 +52,9 @@ int run(const WorkerArgs& a) {
   auto stalled = parse_duration_flag(a.stalled_interval,
                                      {.command = "worker", .flag = "--stalled-interval", .expected = kExpected});
   auto grace = parse_duration_flag(a.grace, {.command = "worker", .flag = "--grace", .expected = kExpected});
-  auto version_wait = parse_duration_flag(a.version_wait, {.command = "worker", .flag = "--version-wait",
-                                                          .expected = "a duration such as 60s", .allow_zero = true});
+  auto version_wait = parse_duration_flag(
+      a.version_wait,
+      {.command = "worker", .flag = "--version-wait", .expected = "a duration such as 60s", .allow_zero = true});
   if (!lock || !stalled || !grace || !version_wait) return kExitUsage;
   auto max_job = parse_size_flag(a.max_job_size, "worker", "--max-job-size", 1024, "1KiB");
   if (!max_job) return kExitUsage;
@@ -96,6 +98,7 @@ int run(const WorkerArgs& a) {
   options.endpoint = *endpoint;
   options.prefix = a.redis.prefix;
   options.concurrency = a.concurrency;
+  options.prefetch = a.prefetch < 0 ? a.concurrency : a.prefetch;
   options.lock_duration = *lock;
   options.stalled_interval = *stalled;
   options.max_stalled = a.max_stalled;
@@ -112,8 +115,8 @@ int run(const WorkerArgs& a) {
   }
   std::unique_ptr<redis::MetricsServer> metrics_server;
   if (metrics_at) {
-    auto metrics = std::make_shared<redis::WorkerMetrics>(options.name.empty() ? redis::default_worker_name() : options.name,
-                                                          options.concurrency, options.heartbeat_ttl);
+    auto metrics = std::make_shared<redis::WorkerMetrics>(
+        options.name.empty() ? redis::default_worker_name() : options.name, options.concurrency, options.heartbeat_ttl);
     options.observers.push_back(metrics);
     auto server = redis::MetricsServer::start(*metrics_at, metrics);
     if (!server) {
@@ -155,6 +158,10 @@ CommandHandler add_worker_command(CLI::App& app) {
                     "Redis URL: redis://[user:password@]host:port/db or unix:///path (default: REDIS_URL)");
   cmd->add_option("--flows", args->flows, "Flow files, or directories searched for *.yaml / *.yml")->required();
   cmd->add_option("-c,--concurrency", args->concurrency, "Steps run at the same time")->check(CLI::Range(1, 100000));
+  cmd->add_option("--prefetch", args->prefetch,
+                  "Step jobs held beyond -c, waiting for a slot, for queues of instant or short (under 2 ms) "
+                  "steps; 0: none (default: as many as -c)")
+      ->check(CLI::Range(0, 100000));
   cmd->add_option("--lock-duration", args->lock_duration, "A job's lock; renewed while it runs (default 30s)");
   cmd->add_option("--stalled-interval", args->stalled_interval,
                   "How often jobs of dead workers are looked for (default 30s)");

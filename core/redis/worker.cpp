@@ -84,7 +84,7 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<std::share
       take_join(std::move(job), it->second, join_ops);
       joins = true;
     } else {
-      dispatch(std::move(job), it->second);
+      take_fetched(std::move(job), it->second);
     }
   }
   queue_groups(join_ops.take_fed_groups());
@@ -194,8 +194,9 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   if (follow_bindings()) t.beat = Clock::now();
   // 1. Collect what ended, and decide what to fetch.
   std::size_t running = 0;
-  std::deque<Finished> done = collect_finished(running);
   const bool stopping_now = stopping.load();
+  if (stopping_now) return_prefetched();
+  std::deque<Finished> done = collect_finished(running);
   if (stopping_now && !wind_down(t, running, done.empty() && in_flight.empty())) return false;
 
   OpList ops;
@@ -209,26 +210,31 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   }
   queue_groups(ops.take_fed_groups());
   if (memory_to_return) return_memory();
+  if (!prefetched.empty()) {
+    start_prefetched();
+    running = running_steps();
+  }
   // Locks, heartbeats and stalled checks keep their own clock however busy the worker is (a
   // worker kept busy by short jobs must still renew a long step's lock). They share the
   // connection, so the calls in flight are read first.
   if (housekeeping_due(t)) {
     drain_calls(conn, t);
     housekeeping(conn, t);
-    std::lock_guard lock(mutex);
-    running = active.size();  // the calls read may have started jobs
+    running = running_steps();  // the calls read may have started jobs
   }
-  // 2. Calls: finish, continue, fetch. -c bounds the step jobs this worker holds locked: a call's
-  // finishes are applied before its fetches, so the jobs it ends free their slots for it; what
-  // calls still in flight may fetch stays counted until their replies say what they took. Two
-  // calls in flight share the slots, so that Redis runs one while this thread handles the jobs of
-  // the other.
+  // 2. Calls: finish, continue, fetch. -c bounds the steps this worker runs, and with --prefetch
+  // the step jobs it holds locked: a call's finishes are applied before its fetches, so the jobs
+  // it ends free their slots for it; what calls still in flight may fetch stays counted until
+  // their replies say what they took. Two calls in flight share the slots, so that Redis runs one
+  // while this thread handles the jobs of the other.
   bool sent = false;
   if (in_flight.size() < kMaxInFlight) {
-    const int held = static_cast<int>(running) + reserved_budget();
-    const int per_call = std::max(1, (options.concurrency + 1) / 2);
-    const int free_slots = stopping_now ? 0 : std::clamp(options.concurrency - held, 0, per_call);
-    auto fetched_from = plan_fetch(ops, free_slots);
+    const int c = options.concurrency;
+    const int extra = options.prefetch < 0 ? c : options.prefetch;
+    const int held = static_cast<int>(running + prefetched.size()) + reserved_budget();
+    const int run_slots = stopping_now ? 0 : std::clamp(c - held, 0, std::max(1, (c + 1) / 2));
+    const int free_slots = stopping_now ? 0 : std::clamp(c + extra - held, 0, std::max(1, (c + extra + 1) / 2));
+    auto fetched_from = plan_fetch(ops, free_slots, run_slots);
     if (!unsent.empty() || !ops.empty()) {
       if (!send_call(conn, ops, std::move(fetched_from), free_slots, !done.empty(), t)) return true;
       sent = true;
@@ -264,10 +270,13 @@ void Worker::Impl::return_memory() {
 std::deque<Worker::Impl::Finished> Worker::Impl::collect_finished(std::size_t& running) {
   std::deque<Finished> done;
   std::unique_lock lock(mutex);
-  if (!finished.empty() && finished.size() < active.size()) {
+  // jobs held for a slot (worker_prefetch.cpp) are tracked as active but do not run
+  const std::size_t started = active.size() - std::min(active.size(), prefetched.size());
+  if (!finished.empty() && finished.size() < started) {
     // Jobs that take microseconds end in bursts: a moment's wait lets one call finish the
     // whole burst instead of one call per job. Bounded, so slow jobs lose nothing.
-    wake.wait_for(lock, options.burst_wait, [&] { return finished.size() >= active.size(); });
+    wake.wait_for(lock, options.burst_wait,
+                  [&] { return finished.size() >= active.size() - std::min(active.size(), prefetched.size()); });
   }
   done.swap(finished);
   if (started_count > 0) {
@@ -284,7 +293,7 @@ std::deque<Worker::Impl::Finished> Worker::Impl::collect_finished(std::size_t& r
       active.erase(it);
     }
   }
-  running = active.size();
+  running = active.size() - std::min(active.size(), prefetched.size());
   for (const auto& key : signalled) {
     if (auto it = bindings.find(key); it != bindings.end()) it->second->maybe_ready = true;
   }
@@ -322,7 +331,8 @@ bool Worker::Impl::wind_down(LoopTimers& t, std::size_t running, bool nothing_do
   return true;
 }
 
-std::vector<std::shared_ptr<Worker::Impl::Binding>> Worker::Impl::plan_fetch(OpList& ops, int free_slots) {
+std::vector<std::shared_ptr<Worker::Impl::Binding>> Worker::Impl::plan_fetch(OpList& ops, int free_slots,
+                                                                             int run_slots) {
   std::vector<std::shared_ptr<Binding>> fetched_from;
   if (free_slots <= 0) return fetched_from;
   const long long now = now_ms();
@@ -340,7 +350,9 @@ std::vector<std::shared_ptr<Worker::Impl::Binding>> Worker::Impl::plan_fetch(OpL
     b->limited_until = -1;
     if (!b->maybe_ready || b->disabled_until > Clock::now()) continue;
     const bool join = b->instance == nullptr;
-    Fetch f{b->keys, join ? options.concurrency : free_slots, join};
+    const int slots = join ? options.concurrency : may_prefetch(*b) ? free_slots : run_slots;
+    if (slots <= 0) continue;
+    Fetch f{b->keys, slots, join};
     if (!join) {
       f.concurrency = b->instance->policy.concurrency;
       f.rate = b->instance->policy.rate;

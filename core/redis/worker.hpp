@@ -25,22 +25,27 @@ namespace am2z::redis {
 struct WorkerOptions {
   Endpoint endpoint;
   std::string prefix = "bull";
-  int concurrency = 8;
+  int concurrency = 8;  ///< steps run at once
+  /// Step jobs taken beyond `concurrency`, to wait here for a slot, so one call fetches a whole
+  /// round: only of queues whose steps are instant or ran under 2 ms on average lately, never of
+  /// one under a limit across workers. 0: a worker holds no more jobs than it runs; -1: as
+  /// many as `concurrency`.
+  int prefetch = -1;
   std::chrono::milliseconds lock_duration{30000};
   std::chrono::milliseconds stalled_interval{30000};
   int max_stalled = 1;
-  std::chrono::milliseconds grace{30000};     ///< SIGTERM: how long active jobs may finish
+  std::chrono::milliseconds grace{30000};  ///< SIGTERM: how long active jobs may finish
   /// A step job of another version of a served flow (a rolling deployment) goes back to the
   /// queue for a worker that has that version, until it is this old; then it fails. 0: fails at once.
   std::chrono::milliseconds version_wait{60000};
   std::chrono::milliseconds idle_poll{1000};  ///< longest block on the markers
   bool keep_completed = true;                 ///< false: delete a job when it completes
   bool keep_failed = true;
-  long long max_events = 10000;  ///< events stream MAXLEN (approximate)
-  bool all_events = false;       ///< also added/waiting/active events (BullMQ writes them always)
+  long long max_events = 10000;           ///< events stream MAXLEN (approximate)
+  bool all_events = false;                ///< also added/waiting/active events (BullMQ writes them always)
   std::size_t max_job_bytes = 16u << 20;  ///< a bigger job (data + opts) fails unrun; so does a bigger result
   int max_call_depth = 10;                ///< nested ctx.call depth allowed inside one step
-  std::string name;              ///< shown as "processed by"; default host:pid
+  std::string name;                       ///< shown as "processed by"; default host:pid
   std::shared_ptr<spdlog::logger> logger;
 
   /// How often the worker writes its heartbeat key and pings its named connections.

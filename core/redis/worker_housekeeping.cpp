@@ -13,10 +13,7 @@ namespace am2z::redis {
 
 using namespace detail;
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 void Worker::Impl::waker_loop(Connection& blocker) {
   const double seconds = static_cast<double>(options.idle_poll.count()) / 1000.0;
@@ -174,11 +171,7 @@ void Worker::Impl::heartbeat(Connection& c, bool alive) {
   }
   Json queues = Json::array();
   for (const auto& [keys, b] : bindings) queues.push_back(b->name);
-  std::size_t running = 0;
-  {
-    std::lock_guard lock(mutex);
-    running = active.size();
-  }
+  const std::size_t running = running_steps();
   static const std::string host = [] {
     char name[256] = {};
     return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();

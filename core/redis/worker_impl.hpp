@@ -62,6 +62,8 @@ struct Binding {
   long long limited_until = -1;  ///< a rate limit across workers holds its jobs back till then, ms
   bool maybe_ready = true;
   std::chrono::steady_clock::time_point disabled_until{};  ///< a key of the queue is corrupt: skipped till then
+  /// Moving average of how long its steps ran on the pool, us; -1 none yet (any thread writes it).
+  std::atomic<long long> step_us{-1};
 };
 
 /// Bindings by key prefix.
@@ -81,6 +83,9 @@ struct Finished {
   Json opts;                            ///< the job\'s options (retention)
   const RetryPolicy* policy = nullptr;  ///< am2z jobs: the instance's retry policy
   bool interrupted = false;             ///< stopped by shutdown: goes back to wait, attempt not counted
+  /// Held for a slot and given back by a worker that stopped: it never started, so the observers
+  /// hear nothing of it (they hear of a step's start and then of its end).
+  bool never_started = false;
   /// Built by another version of its flow, and young enough to wait for a worker that has it:
   /// goes back to the queue, delayed, attempt not counted (WorkerOptions::version_wait).
   bool other_version = false;
@@ -209,6 +214,8 @@ struct Worker::Impl {
   static constexpr std::size_t kMaxInFlight = 2;
   std::map<std::string, Active> unsent_locks;  ///< their locks, renewed until it has
   std::size_t fetch_rotation = 0;
+  /// Step jobs fetched beyond the free slots, oldest first, waiting for one (worker_prefetch.cpp).
+  std::deque<std::pair<FetchedJob, std::shared_ptr<detail::Binding>>> prefetched;
   /// One idle connection per served queue (by name), named as BullMQ names its workers'
   /// connections, so Queue.getWorkers() and Bull Board list this worker.
   std::map<std::string, std::unique_ptr<Connection>> named;
@@ -220,7 +227,8 @@ struct Worker::Impl {
   /// A step of a run with events on starts: its processor:started (any thread).
   void note_started(std::string event_text);
   bool wind_down(detail::LoopTimers& t, std::size_t running, bool nothing_done);
-  std::vector<std::shared_ptr<Binding>> plan_fetch(OpList& ops, int free_slots);
+  /// `free_slots` for queues whose jobs may be prefetched, `run_slots` for the others.
+  std::vector<std::shared_ptr<Binding>> plan_fetch(OpList& ops, int free_slots, int run_slots);
   bool housekeeping(Connection& conn, detail::LoopTimers& t);
   void sleep_until_due(const detail::LoopTimers& t);
   std::vector<std::string> step_header(long long now, int fetch_budget);
@@ -229,6 +237,21 @@ struct Worker::Impl {
   bool housekeeping_due(const detail::LoopTimers& t) const;
   /// Gives free heap pages of every malloc arena back to the system (malloc_trim).
   void return_memory();
+
+  // worker_prefetch.cpp: jobs held beyond -c.
+  /// Run on the dispatcher at once (instant, small): such a job never waits for a slot.
+  static bool runs_inline(const FetchedJob& job, const detail::Binding& b);
+  /// Whether jobs of `b` may be fetched beyond the free slots: instant steps, or steps that
+  /// have run for under 2 ms on average, under no limit across workers.
+  bool may_prefetch(const detail::Binding& b) const;
+  static void note_step_time(detail::Binding& b, detail::Clock::duration took);
+  /// Steps running now: active jobs that neither wait for a slot nor have ended.
+  std::size_t running_steps();
+  /// A fetched step job: run now, or held until a slot frees.
+  void take_fetched(FetchedJob job, const std::shared_ptr<detail::Binding>& b);
+  void start_prefetched();
+  /// Stopping: the held jobs go back to wait at once, their attempts not counted.
+  void return_prefetched();
 
   // worker_calls.cpp: pipelined step-script calls.
   int reserved_budget() const;

@@ -75,16 +75,15 @@ void Worker::Impl::track_active(const FetchedJob& job) {
 }
 
 void Worker::Impl::dispatch(FetchedJob job, const std::shared_ptr<Binding>& b) {
-  track_active(job);
-  const ProcessorInstance& inst = *b->instance;
-  // Instant steps on small jobs take microseconds: a thread hand-off would cost more. A big job
-  // is decoded on the pool, so the dispatcher keeps renewing locks meanwhile.
-  constexpr std::size_t kInlineBytes = 64 * 1024;
-  const bool small = job.field("data").size() + job.field("opts").size() < kInlineBytes;
-  if (small && inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate) {
+  track_active(job);  // a job that waited for a slot (worker_prefetch.cpp) is tracked already
+  if (runs_inline(job, *b)) {
     run_leaf(std::move(job), b);
   } else {
-    pool->submit([this, b, j = std::move(job)]() mutable { run_leaf(std::move(j), std::move(b)); });
+    pool->submit([this, b, j = std::move(job)]() mutable {
+      const auto start = Clock::now();
+      run_leaf(std::move(j), b);
+      note_step_time(*b, Clock::now() - start);
+    });
   }
 }
 
@@ -314,7 +313,7 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   if (f.interrupted) {  // shutdown: back to wait for another worker, this attempt not counted
     ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt - 1, "worker shutting down", "[]", 0);
     const Error why = f.outcome ? errors::cancelled("worker shutting down") : f.outcome.error();
-    notify(&WorkerObserver::step_retried, job, f, &why);
+    if (!f.never_started) notify(&WorkerObserver::step_retried, job, f, &why);
     return;
   }
   if (!f.outcome) return leaf_failed(f, std::move(f.outcome.error()), ops);

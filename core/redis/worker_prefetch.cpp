@@ -1,0 +1,90 @@
+// Prefetch: a worker may hold more step jobs than it runs (-c), so that one step-script call
+// takes a whole round of jobs instead of half of one. Which jobs may wait for a slot here, and
+// when they start. Jobs that wait are locked and tracked as active (their locks renewed, their
+// runs' cancellations reachable); a worker that stops gives them back at once.
+#include "core/redis/worker_impl.hpp"
+
+namespace am2z::redis {
+
+using namespace detail;
+
+namespace {
+
+/// A queue's steps count as short while their moving average stays under this: a job held for
+/// a slot then waits about as long as the steps ahead of it take, a millisecond or two.
+constexpr long long kShortStepUs = 2000;
+
+}  // namespace
+
+bool Worker::Impl::runs_inline(const FetchedJob& job, const Binding& b) {
+  // Instant steps on small jobs take microseconds: a thread hand-off would cost more. A big job
+  // is decoded on the pool, so the dispatcher keeps renewing locks meanwhile.
+  constexpr std::size_t kInlineBytes = 64 * 1024;
+  const ProcessorInstance& inst = *b.instance;
+  const bool small = job.field("data").size() + job.field("opts").size() < kInlineBytes;
+  return small && inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate;
+}
+
+bool Worker::Impl::may_prefetch(const Binding& b) const {
+  if (options.prefetch == 0 || b.instance == nullptr) return false;
+  const ProcessorInstance& inst = *b.instance;
+  // a step under a limit across workers would hold a slot of that limit while it waits here
+  if (inst.policy.concurrency > 0 || inst.policy.rate.count > 0) return false;
+  if (inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate) return true;
+  const long long avg = b.step_us.load(std::memory_order_relaxed);
+  return avg >= 0 && avg < kShortStepUs;
+}
+
+void Worker::Impl::note_step_time(Binding& b, Clock::duration took) {
+  const long long us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+  const long long avg = b.step_us.load(std::memory_order_relaxed);
+  // One long step is enough to stop prefetching for its queue: the average moves a sixteenth of
+  // the way, and a step of a second moves it past the threshold at once. Updates racing on two
+  // pool threads may lose one sample, which an average can afford.
+  b.step_us.store(avg < 0 ? us : avg + (us - avg) / 16, std::memory_order_relaxed);
+}
+
+std::size_t Worker::Impl::running_steps() {
+  std::lock_guard lock(mutex);
+  // active holds the jobs that wait here and those that ended but are not collected yet
+  const std::size_t busy = active.size();
+  const std::size_t idle = prefetched.size() + finished.size();
+  return busy > idle ? busy - idle : 0;
+}
+
+void Worker::Impl::take_fetched(FetchedJob job, const std::shared_ptr<Binding>& b) {
+  if (runs_inline(job, *b)) return dispatch(std::move(job), b);  // one at a time, on this thread
+  if (prefetched.empty() && running_steps() < static_cast<std::size_t>(options.concurrency)) {
+    return dispatch(std::move(job), b);
+  }
+  track_active(job);
+  prefetched.emplace_back(std::move(job), b);
+}
+
+void Worker::Impl::start_prefetched() {
+  if (prefetched.empty()) return;
+  std::size_t running = running_steps();
+  while (!prefetched.empty() && running < static_cast<std::size_t>(options.concurrency)) {
+    auto [job, b] = std::move(prefetched.front());
+    prefetched.pop_front();
+    dispatch(std::move(job), b);  // already tracked: its lock has been renewed while it waited
+    ++running;
+  }
+}
+
+void Worker::Impl::return_prefetched() {
+  if (prefetched.empty()) return;
+  std::lock_guard lock(mutex);
+  for (auto& [job, b] : prefetched) {
+    Finished f;
+    f.binding = b;
+    f.processed_on = now_ms();
+    f.attempt = job.number("atm") + 1;
+    f.policy = &b->instance->policy.retry;
+    f.never_started = true;
+    finished.push_back(interrupted(std::move(f), std::move(job)));
+  }
+  prefetched.clear();
+}
+
+}  // namespace am2z::redis

@@ -1,0 +1,237 @@
+// A worker holding more step jobs than it runs (WorkerOptions::prefetch), against a real Redis:
+// -c still bounds the steps running at once, a round of jobs costs fewer calls, and jobs held
+// for a slot go back to wait, unstarted and their attempts not counted, when the worker stops.
+#include <doctest/doctest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "core/redis/submitter.hpp"
+#include "core/redis/worker.hpp"
+#include "flows/loader.hpp"
+#include "plugins/builtins.hpp"
+#include "tests/support/redis_server.hpp"
+
+using namespace am2z;
+using namespace am2z::redis;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kPatience = 60s;
+
+/// What the `gauge` steps of a test saw: how many ran at once, and a gate that holds the steps
+/// whose data says `block` until it opens (or their cancellation).
+struct Gauge {
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  std::atomic<int> started{0};
+  std::atomic<int> blocked{0};
+  std::mutex mutex;
+  std::condition_variable opened;
+  bool open = false;
+};
+Gauge* g_gauge = nullptr;
+
+class GaugeProcessor final : public Processor {
+ public:
+  Status process(State& state, Context& ctx) const override {
+    Gauge& g = *g_gauge;
+    ++g.started;
+    const int now = ++g.running;
+    for (int m = g.most.load(); now > m && !g.most.compare_exchange_weak(m, now);) {
+    }
+    if (state.data.value("block", false)) {
+      ++g.blocked;
+      std::unique_lock lock(g.mutex);
+      while (!g.open && !ctx.cancel_token().cancelled()) g.opened.wait_for(lock, 5ms);
+    } else {
+      std::this_thread::sleep_for(300us);  // short: under the 2 ms that lets a queue be prefetched
+    }
+    --g.running;
+    if (ctx.cancel_token().cancelled()) return fail(errors::cancelled(ctx.cancel_token().reason()));
+    return {};
+  }
+};
+
+std::shared_ptr<const PlannedFlow> plan(const std::string& processor) {
+  ProcessorRegistry registry;
+  register_builtins(registry);
+  ProcessorType gauge;
+  gauge.name = "gauge";
+  gauge.description = "test: counts the steps running at once";
+  gauge.create = [](const Json&) -> Result<std::unique_ptr<Processor>> { return std::make_unique<GaugeProcessor>(); };
+  registry.add(std::move(gauge));
+  const std::string yaml =
+      "version: 1\nname: prefetch-test\nprocessors:\n  step: " + processor + "\nflow:\n  chain: [step]\n";
+  LoadResult loaded = load_flow_text(yaml, "prefetch_test.yaml", registry, ".");
+  REQUIRE_MESSAGE(loaded.ok(), (loaded.diagnostics.empty() ? "" : loaded.diagnostics.front().to_string()));
+  return std::make_shared<const PlannedFlow>(loaded.flow, "hash", KeySpace{});
+}
+
+WorkerOptions options(const testing::RedisServer& server, int concurrency, int prefetch) {
+  WorkerOptions o;
+  o.endpoint = server.endpoint();
+  o.concurrency = concurrency;
+  o.prefetch = prefetch;
+  o.idle_poll = 200ms;
+  o.grace = 300ms;
+  o.name = "prefetch-test";
+  o.logger = std::make_shared<spdlog::logger>("prefetch-test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return o;
+}
+
+struct RunningWorker {
+  std::unique_ptr<Worker> worker;
+  CancelSource stop;
+  Status result;
+  std::thread thread;
+
+  RunningWorker(WorkerOptions o, std::shared_ptr<const PlannedFlow> flow) {
+    auto created = Worker::create(std::move(o), {std::move(flow)});
+    REQUIRE(created);
+    worker = std::move(*created);
+    thread = std::thread([this] { result = worker->run(stop.token()); });
+  }
+  void finish() {
+    if (!thread.joinable()) return;
+    stop.cancel("test over");
+    thread.join();
+    CHECK(result);
+  }
+  ~RunningWorker() { finish(); }
+};
+
+std::vector<std::string> submit(const testing::RedisServer& server, const PlannedFlow& flow, int runs, Json data) {
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  std::vector<std::string> replies;
+  for (int i = 0; i < runs; ++i) {
+    State s;
+    s.data = data;
+    auto sub = submit_run(c, flow, std::move(s), SubmitOptions{});
+    REQUIRE(sub);
+    replies.push_back(sub->reply_key);
+  }
+  return replies;
+}
+
+void await_all(const testing::RedisServer& server, const std::vector<std::string>& replies) {
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  for (const auto& key : replies) {
+    auto out = wait_outcome(c, key, SteadyClock::now() + kPatience, CancelToken());
+    REQUIRE_MESSAGE(out, (out ? "" : out.error().message));
+  }
+}
+
+/// Step-script calls Redis has run so far (INFO commandstats).
+long long script_calls(Connection& c) {
+  auto info = c.command({"INFO", "commandstats"});
+  REQUIRE(info);
+  const std::string& text = info->str;
+  const auto at = text.find("cmdstat_evalsha:calls=");
+  if (at == std::string::npos) return 0;
+  return std::stoll(text.substr(at + 22));
+}
+
+long long llen(Connection& c, const std::string& key) {
+  auto r = c.command({"LLEN", key});
+  REQUIRE(r);
+  return r->integer;
+}
+
+}  // namespace
+
+TEST_CASE("prefetch: a round of instant steps takes fewer calls, as many without it as jobs") {
+  testing::RedisServer server;
+  auto flow = plan("{use: set, with: {values: {.done: true}}}");
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  constexpr int kRuns = 400;
+  long long calls[2] = {0, 0};
+  for (int prefetch : {0, 2}) {
+    auto replies = submit(server, *flow, kRuns, Json::object());  // queued before the worker starts
+    const long long before = script_calls(c);
+    RunningWorker w(options(server, 2, prefetch), flow);
+    await_all(server, replies);
+    calls[prefetch == 0 ? 0 : 1] = script_calls(c) - before;
+    w.finish();
+  }
+  // -c 2 alone: two calls in flight share two slots, one job each
+  CHECK(calls[0] >= kRuns);
+  // two more held: two jobs per call
+  CHECK(calls[1] < kRuns * 3 / 4);
+  MESSAGE("step-script calls for " << kRuns << " runs: " << calls[0] << " without prefetch, " << calls[1] << " with");
+}
+
+TEST_CASE("prefetch: -c still bounds the steps running at once") {
+  testing::RedisServer server;
+  Gauge gauge;
+  g_gauge = &gauge;
+  auto flow = plan("{use: gauge}");
+  auto replies = submit(server, *flow, 300, Json::object());
+  RunningWorker w(options(server, 2, 6), flow);
+  await_all(server, replies);
+  w.finish();
+  CHECK(gauge.started.load() == 300);
+  CHECK(gauge.most.load() <= 2);
+  CHECK(gauge.most.load() >= 1);
+  g_gauge = nullptr;
+}
+
+TEST_CASE("prefetch: jobs held for a slot go back to wait unstarted when the worker stops") {
+  testing::RedisServer server;
+  Gauge gauge;
+  g_gauge = &gauge;
+  auto flow = plan("{use: gauge}");
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  const std::string queue = "bull:prefetch-test.step:";
+  std::vector<std::string> held_replies;
+  std::string blocked_reply;
+  {
+    RunningWorker w(options(server, 1, 3), flow);
+    await_all(server, submit(server, *flow, 20, Json::object()));  // the queue's steps are short
+    blocked_reply = submit(server, *flow, 1, Json{{"block", true}}).front();
+    for (auto until = SteadyClock::now() + kPatience; gauge.blocked.load() == 0 && SteadyClock::now() < until;) {
+      std::this_thread::sleep_for(2ms);
+    }
+    REQUIRE(gauge.blocked.load() == 1);
+    const int started_before = gauge.started.load();
+    held_replies = submit(server, *flow, 5, Json::object());
+    // one running, three held for its slot, two left waiting
+    for (auto until = SteadyClock::now() + kPatience; llen(c, queue + "active") < 4 && SteadyClock::now() < until;) {
+      std::this_thread::sleep_for(2ms);
+    }
+    CHECK(llen(c, queue + "active") == 4);
+    CHECK(llen(c, queue + "wait") == 2);
+    w.finish();  // the blocked step is cancelled after the grace period; the held ones go back at once
+    CHECK(gauge.started.load() == started_before);
+  }
+  CHECK(llen(c, queue + "active") == 0);
+  CHECK(llen(c, queue + "wait") == 6);
+  auto ids = c.command({"LRANGE", queue + "wait", "0", "-1"});
+  REQUIRE(ids);
+  for (const auto& id : ids->elements) {
+    auto atm = c.command({"HGET", queue + id.str, "atm"});
+    REQUIRE(atm);
+    CHECK_MESSAGE((atm->str.empty() || atm->str == "0"), id.str << " counted an attempt: " << atm->str);
+    auto lock = c.command({"EXISTS", queue + id.str + ":lock"});
+    REQUIRE(lock);
+    CHECK(lock->integer == 0);
+  }
+  {
+    std::lock_guard lock(gauge.mutex);
+    gauge.open = true;
+  }
+  RunningWorker again(options(server, 1, 3), flow);
+  held_replies.push_back(blocked_reply);
+  await_all(server, held_replies);
+  again.finish();
+  g_gauge = nullptr;
+}
