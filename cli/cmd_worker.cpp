@@ -27,7 +27,7 @@ struct WorkerArgs {
   RedisArgs redis;
   std::vector<std::string> flows;
   int concurrency = 8;
-  int prefetch = -1;  // as many as --concurrency
+  int prefetch = 0;
   std::string lock_duration = "30s";
   std::string stalled_interval = "30s";
   int max_stalled = 1;
@@ -98,7 +98,7 @@ int run(const WorkerArgs& a) {
   options.endpoint = *endpoint;
   options.prefix = a.redis.prefix;
   options.concurrency = a.concurrency;
-  options.prefetch = a.prefetch < 0 ? a.concurrency : a.prefetch;
+  options.prefetch = a.prefetch;
   options.lock_duration = *lock;
   options.stalled_interval = *stalled;
   options.max_stalled = a.max_stalled;
@@ -160,7 +160,7 @@ CommandHandler add_worker_command(CLI::App& app) {
   cmd->add_option("-c,--concurrency", args->concurrency, "Steps run at the same time")->check(CLI::Range(1, 100000));
   cmd->add_option("--prefetch", args->prefetch,
                   "Step jobs held beyond -c, waiting for a slot, for queues of instant or short (under 2 ms) "
-                  "steps; 0: none (default: as many as -c)")
+                  "steps: more jobs per Redis call, at the cost of latency under load (default 0: none)")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--lock-duration", args->lock_duration, "A job's lock; renewed while it runs (default 30s)");
   cmd->add_option("--stalled-interval", args->stalled_interval,

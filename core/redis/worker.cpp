@@ -230,7 +230,7 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   bool sent = false;
   if (in_flight.size() < kMaxInFlight) {
     const int c = options.concurrency;
-    const int extra = options.prefetch < 0 ? c : options.prefetch;
+    const int extra = options.prefetch;
     const int held = static_cast<int>(running + prefetched.size()) + reserved_budget();
     const int run_slots = stopping_now ? 0 : std::clamp(c - held, 0, std::max(1, (c + 1) / 2));
     const int free_slots = stopping_now ? 0 : std::clamp(c + extra - held, 0, std::max(1, (c + extra + 1) / 2));

@@ -28,9 +28,8 @@ struct WorkerOptions {
   int concurrency = 8;  ///< steps run at once
   /// Step jobs taken beyond `concurrency`, to wait here for a slot, so one call fetches a whole
   /// round: only of queues whose steps are instant or ran under 2 ms on average lately, never of
-  /// one under a limit across workers. 0: a worker holds no more jobs than it runs; -1: as
-  /// many as `concurrency`.
-  int prefetch = -1;
+  /// one under a limit across workers. 0: a worker holds no more jobs than it runs.
+  int prefetch = 0;
   std::chrono::milliseconds lock_duration{30000};
   std::chrono::milliseconds stalled_interval{30000};
   int max_stalled = 1;

@@ -26,7 +26,7 @@ bool Worker::Impl::runs_inline(const FetchedJob& job, const Binding& b) {
 }
 
 bool Worker::Impl::may_prefetch(const Binding& b) const {
-  if (options.prefetch == 0 || b.instance == nullptr) return false;
+  if (options.prefetch <= 0 || b.instance == nullptr) return false;
   const ProcessorInstance& inst = *b.instance;
   // a step under a limit across workers would hold a slot of that limit while it waits here
   if (inst.policy.concurrency > 0 || inst.policy.rate.count > 0) return false;

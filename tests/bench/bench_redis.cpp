@@ -41,10 +41,13 @@ struct Drain {
   bool events = false;
   int workers = 1;
   std::string work{};  ///< what the step does when not a no-op ("exec5ms")
+  int prefetch = 0;    ///< the workers' --prefetch
 
   std::string name() const {
-    return std::string("process_") + (work.empty() ? "" : work + "_") + (workers > 1 ? std::to_string(workers) + "w_" : "") + "c" +
-           std::to_string(conc) + (remove_on_complete ? "_remove_on_complete" : "") + (events ? "_events" : "");
+    return std::string("process_") + (work.empty() ? "" : work + "_") +
+           (workers > 1 ? std::to_string(workers) + "w_" : "") + "c" + std::to_string(conc) +
+           (remove_on_complete ? "_remove_on_complete" : "") + (events ? "_events" : "") +
+           (prefetch > 0 ? "_prefetch" + std::to_string(prefetch) : "");
   }
 };
 
@@ -73,11 +76,12 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
   const double cpu0 = redis_cpu_us(c);
   const auto t0 = Clock::now();
   std::vector<WorkerProcess> workers;
-  for (int i = 0; i < d.workers; ++i) workers.push_back(start_worker(bin, dir, url, conc, d.remove_on_complete));
+  for (int i = 0; i < d.workers; ++i)
+    workers.push_back(start_worker(bin, dir, url, conc, d.remove_on_complete, d.prefetch));
   if (!collect(c, reply, n)) die("timed out waiting for outcomes");
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double redis_cpu = redis_cpu_us(c) - cpu0;
-  long long rss = 0;  // the largest worker's
+  long long rss = 0;      // the largest worker's
   double worker_cpu = 0;  // all workers together
   for (auto& w : workers) {
     rss = std::max(rss, w.peak_rss_kb());
@@ -85,23 +89,22 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
     worker_cpu += w.cpu_us;
   }
   const long long process_cmds = server_commands(c);
-  Json line{
-      {"scenario", d.name()},
-      {"system", "am2z"},
-      {"workers", d.workers},
-      {"concurrency", conc},
-      {"jobs", n},
-      {"seconds", round3(seconds)},
-      {"jobs_per_s", static_cast<long long>(static_cast<double>(n) / seconds)},
-      {"p50_ms", nullptr},
-      {"p99_ms", nullptr},
-      {"redis_cmds_per_job", round3(static_cast<double>(add_cmds + process_cmds) / static_cast<double>(n))},
-      {"redis_cmds_per_job_add", round3(static_cast<double>(add_cmds) / static_cast<double>(n))},
-      {"redis_cmds_per_job_process", round3(static_cast<double>(process_cmds) / static_cast<double>(n))},
-      // while the worker drains the queue (submission not included)
-      {"redis_cpu_us_per_job", round3(redis_cpu / static_cast<double>(n))},
-      {"worker_cpu_us_per_job", round3(worker_cpu / static_cast<double>(n))},
-      {"peak_rss_kb", rss}};
+  Json line{{"scenario", d.name()},
+            {"system", "am2z"},
+            {"workers", d.workers},
+            {"concurrency", conc},
+            {"jobs", n},
+            {"seconds", round3(seconds)},
+            {"jobs_per_s", static_cast<long long>(static_cast<double>(n) / seconds)},
+            {"p50_ms", nullptr},
+            {"p99_ms", nullptr},
+            {"redis_cmds_per_job", round3(static_cast<double>(add_cmds + process_cmds) / static_cast<double>(n))},
+            {"redis_cmds_per_job_add", round3(static_cast<double>(add_cmds) / static_cast<double>(n))},
+            {"redis_cmds_per_job_process", round3(static_cast<double>(process_cmds) / static_cast<double>(n))},
+            // while the worker drains the queue (submission not included)
+            {"redis_cpu_us_per_job", round3(redis_cpu / static_cast<double>(n))},
+            {"worker_cpu_us_per_job", round3(worker_cpu / static_cast<double>(n))},
+            {"peak_rss_kb", rss}};
   std::printf("%s\n", line.dump().c_str());
   std::fflush(stdout);
 }
@@ -180,11 +183,11 @@ void session_stop_scenario(Connection& c, const PlannedFlow& flow, long long n) 
 }
 
 /// p50 / p99 submit-to-outcome latency of `runs` one-step runs of session "small", one at a time,
-/// on a worker at concurrency 8, with `backlog` queued steps of session "big" ahead of them (0:
-/// alone). Fairness is the ratio of the two p50s.
+/// on a worker at concurrency 8 (and `prefetch`), with `backlog` queued steps of session "big"
+/// ahead of them (0: alone). Fairness is the ratio of the two p50s.
 std::pair<double, double> small_session_latency(Connection& c, const std::string& bin, const std::string& dir,
                                                 const std::string& url, const PlannedFlow& flow, long long backlog,
-                                                int runs) {
+                                                int runs, int prefetch) {
   must(c, {"FLUSHALL"});
   SubmitOptions big;
   big.session = "big";
@@ -194,7 +197,7 @@ std::pair<double, double> small_session_latency(Connection& c, const std::string
     std::vector<State> batch(static_cast<std::size_t>(std::min(backlog - i, 1000LL)));
     if (auto r = submit_runs(c, flow, std::move(batch), big); !r) die(r.error().message);
   }
-  WorkerProcess w = start_worker(bin, dir, url, 8, true);
+  WorkerProcess w = start_worker(bin, dir, url, 8, true, prefetch);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   SubmitOptions small;
   small.session = "small";
@@ -212,12 +215,12 @@ std::pair<double, double> small_session_latency(Connection& c, const std::string
 }
 
 void fairness_scenario(Connection& c, const std::string& bin, const std::string& dir, const std::string& url,
-                       const PlannedFlow& flow, long long backlog, const std::string& name) {
+                       const PlannedFlow& flow, long long backlog, const std::string& name, int prefetch = 0) {
   // 50 runs, one at a time: enough samples for a steady p50 (the 10 runs gave a p50 that
   // moved by 2x between runs on this machine)
   constexpr int kSmallRuns = 50;
-  const auto alone = small_session_latency(c, bin, dir, url, flow, 0, kSmallRuns);
-  const auto behind = small_session_latency(c, bin, dir, url, flow, backlog, kSmallRuns);
+  const auto alone = small_session_latency(c, bin, dir, url, flow, 0, kSmallRuns, prefetch);
+  const auto behind = small_session_latency(c, bin, dir, url, flow, backlog, kSmallRuns, prefetch);
   Json line{{"scenario", name},
             {"system", "am2z"},
             {"backlog", backlog},
@@ -260,6 +263,10 @@ int main(int argc, char** argv) {
     if (conc == 64) drains.push_back({.conc = 64, .events = true});
     drains.push_back({.conc = conc, .remove_on_complete = true});
   }
+  // -c 8 with --prefetch 16: calls of 12 jobs instead of 4 (what it costs in latency under load
+  // is the fairness scenario's, run with it below)
+  drains.push_back({.conc = 8, .prefetch = 16});
+  drains.push_back({.conc = 8, .remove_on_complete = true, .prefetch = 16});
   // four worker processes at -c 8, as BullMQ's multi-process phase (MULTI_PROCS=4, MULTI_CONC=8)
   drains.push_back({.conc = 8, .remove_on_complete = true, .workers = 4});
   for (const Drain& d : drains) {
@@ -277,6 +284,8 @@ int main(int argc, char** argv) {
   // script call as much as the queue order; 2 ms steps are work whose time is the step's.
   if (wanted("fairness")) fairness_scenario(c, bin, dir, url, *noop, n * 5, "fairness");
   if (wanted("fairness_2ms")) fairness_scenario(c, bin, dir, url, *nap, n * 5, "fairness_2ms");
+  // the price of --prefetch 16: bigger calls keep a newcomer waiting longer behind a backlog
+  if (wanted("fairness_prefetch16")) fairness_scenario(c, bin, dir, url, *noop, n * 5, "fairness_prefetch16", 16);
   if (wanted("latency")) latency_scenario(c, bin, dir, url, *noop, "latency", lat_n);
   if (wanted("chain5_latency")) latency_scenario(c, bin, dir, url, *chain5, "chain5_latency", lat_n);
   return 0;

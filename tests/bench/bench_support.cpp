@@ -90,7 +90,7 @@ void WorkerProcess::stop() {
 }
 
 WorkerProcess start_worker(const std::string& bin, const std::string& flows, const std::string& url, int conc,
-                           bool remove_on_complete) {
+                           bool remove_on_complete, int prefetch) {
   WorkerProcess w;
   w.pid = fork();
   if (w.pid == 0) {
@@ -98,6 +98,18 @@ WorkerProcess start_worker(const std::string& bin, const std::string& flows, con
     std::vector<const char*> argv{bin.c_str(),   "worker", "--redis", url.c_str(), "--flows",
                                   flows.c_str(), "-c",     c.c_str(), "-q"};
     if (remove_on_complete) argv.push_back("--remove-on-complete");
+    const std::string p = std::to_string(prefetch);
+    if (prefetch > 0) {
+      argv.push_back("--prefetch");
+      argv.push_back(p.c_str());
+    }
+    // AM2Z_BENCH_WORKER_ARGS: more worker flags, split at spaces (an A/B run of one option)
+    std::vector<std::string> extra;
+    if (const char* more = std::getenv("AM2Z_BENCH_WORKER_ARGS")) {
+      std::istringstream words(more);
+      for (std::string word; words >> word;) extra.push_back(word);
+    }
+    for (const auto& word : extra) argv.push_back(word.c_str());
     argv.push_back(nullptr);
     execv(bin.c_str(), const_cast<char* const*>(argv.data()));
     _exit(127);

@@ -63,6 +63,15 @@ def pair_figures(ours, peer):
                          round(add + theirs["cmds_per_job"], 3), False)
                 rss = theirs.get("peak_rss_kb") or [None]
                 emit(f"worker_peak_rss_kb_c{conc}_{retention}", mine["peak_rss_kb"], rss[0], False)
+    # -c 8 with --prefetch 16 against BullMQ's same -c 8 phase
+    for retention, suffix in (("default", ""), ("removeOnComplete", "_remove_on_complete")):
+        mine, theirs = ours.get(f"process_c8{suffix}_prefetch16"), process(8, retention)
+        if mine and theirs:
+            emit(f"jobs_per_s_c8_{retention}_prefetch16", mine["jobs_per_s"], theirs["jobs_per_s"], True)
+            add = peer.get("enqueue", {}).get("add_bulk", {}).get("cmds_per_job")
+            if add is not None:
+                emit(f"redis_cmds_per_job_c8_{retention}_prefetch16", mine["redis_cmds_per_job"],
+                     round(add + theirs["cmds_per_job"], 3), False)
     mine, theirs = ours.get("process_exec5ms_c8_remove_on_complete"), peer.get("exec5ms")
     if mine and theirs:
         emit("jobs_per_s_exec5ms_c8", mine["jobs_per_s"], theirs["jobs_per_s"], True)
@@ -83,7 +92,7 @@ def self_figures(ours):
     plain, events = ours.get("process_c64"), ours.get("process_c64_events")
     if plain and events and plain["jobs_per_s"]:
         out["events_on_throughput_c64"] = events["jobs_per_s"] / plain["jobs_per_s"]
-    for name in ("fairness", "fairness_2ms"):
+    for name in ("fairness", "fairness_2ms", "fairness_prefetch16"):
         if name in ours:
             out[f"{name}_p50_behind_over_alone"] = ours[name]["p50_ratio"]
     return out
