@@ -52,26 +52,21 @@ def pair_figures(ours, peer):
         ratio = am2z / bullmq if higher_is_better else bullmq / am2z
         out[figure] = (am2z, bullmq, ratio)
 
-    for conc in (8, 64):
+    # one worker draining: -c 8 and 64, and -c 8 with --prefetch 16, each against BullMQ's phase
+    # of the same -c and retention
+    for conc, flag in ((8, ""), (64, ""), (8, "_prefetch16")):
         for retention, suffix in (("default", ""), ("removeOnComplete", "_remove_on_complete")):
-            mine, theirs = ours.get(f"process_c{conc}{suffix}"), process(conc, retention)
-            if mine and theirs:
-                emit(f"jobs_per_s_c{conc}_{retention}", mine["jobs_per_s"], theirs["jobs_per_s"], True)
-                add = peer.get("enqueue", {}).get("add_bulk", {}).get("cmds_per_job")
-                if add is not None:
-                    emit(f"redis_cmds_per_job_c{conc}_{retention}", mine["redis_cmds_per_job"],
-                         round(add + theirs["cmds_per_job"], 3), False)
-                rss = theirs.get("peak_rss_kb") or [None]
-                emit(f"worker_peak_rss_kb_c{conc}_{retention}", mine["peak_rss_kb"], rss[0], False)
-    # -c 8 with --prefetch 16 against BullMQ's same -c 8 phase
-    for retention, suffix in (("default", ""), ("removeOnComplete", "_remove_on_complete")):
-        mine, theirs = ours.get(f"process_c8{suffix}_prefetch16"), process(8, retention)
-        if mine and theirs:
-            emit(f"jobs_per_s_c8_{retention}_prefetch16", mine["jobs_per_s"], theirs["jobs_per_s"], True)
+            mine, theirs = ours.get(f"process_c{conc}{suffix}{flag}"), process(conc, retention)
+            if not (mine and theirs):
+                continue
+            emit(f"jobs_per_s_c{conc}_{retention}{flag}", mine["jobs_per_s"], theirs["jobs_per_s"], True)
             add = peer.get("enqueue", {}).get("add_bulk", {}).get("cmds_per_job")
             if add is not None:
-                emit(f"redis_cmds_per_job_c8_{retention}_prefetch16", mine["redis_cmds_per_job"],
+                emit(f"redis_cmds_per_job_c{conc}_{retention}{flag}", mine["redis_cmds_per_job"],
                      round(add + theirs["cmds_per_job"], 3), False)
+            if not flag:
+                rss = theirs.get("peak_rss_kb") or [None]
+                emit(f"worker_peak_rss_kb_c{conc}_{retention}", mine["peak_rss_kb"], rss[0], False)
     mine, theirs = ours.get("process_exec5ms_c8_remove_on_complete"), peer.get("exec5ms")
     if mine and theirs:
         emit("jobs_per_s_exec5ms_c8", mine["jobs_per_s"], theirs["jobs_per_s"], True)
