@@ -43,6 +43,18 @@ flow:
   chain: [ok, flaky, after]
 """
 
+# A batch of 1 ms steps: short enough for a worker to take them ahead (--prefetch).
+NAPS = """\
+version: 1
+name: naps
+processors:
+  nap: {use: sleep, with: {duration: 1ms}}
+flow:
+  batch: nap
+  items: .items
+  output: .out
+"""
+
 ONE_STEP = """\
 version: 1
 name: one
@@ -163,6 +175,26 @@ class StalledTooOften(DistributedTestCase):
         worker.terminate()
         worker.wait(timeout=30)
         self.assertNotIn("stalled", worker_stderr(worker))
+
+    def test_jobs_held_for_a_slot_by_a_killed_worker_are_recovered(self):
+        # --prefetch: a worker holds jobs beyond -c, locked in active; kill -9 leaves them (and
+        # the one running) to stalled-job recovery, which puts them back; every item ends once.
+        flow = self.write_tmp("naps.yaml", NAPS)
+        items = self.write_tmp("items.json", json.dumps({"items": list(range(300))}))
+        doomed = self.start_worker(flow, args=("-c", "1", "--prefetch", "8", "--lock-duration", "1s"))
+        submit = harness.start("run", flow, "--redis", self.redis.url, "-i", items, "-c")
+        c = self.redis.client
+        # one running and more held: more active jobs than -c 1 and its unrecorded finishes allow
+        self.assertTrue(harness.wait_for(lambda: c("LLEN", "bull:naps.nap:active") >= 6, 30),
+                        "the worker never held jobs beyond its slot")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        self.start_worker(flow, args=("-c", "4", "--lock-duration", "1s", "--stalled-interval", "300ms"))
+        state = self.assertSucceeded(harness.finish(submit, timeout=60))
+        self.assertEqual(state["out"]["counts"], {"total": 300, "succeeded": 300, "failed": 0})
+        self.assertEqual([r["item"] for r in state["out"]["results"]], list(range(300)))
+        self.assertEqual(c("LLEN", "bull:naps.nap:active"), 0)
+        self.assertEqual(c("LLEN", "bull:naps.nap:wait"), 0)
 
     def test_a_new_worker_checks_for_stalled_jobs_at_its_own_interval(self):
         # The first worker checks every 30 s and leaves its stalled-check key for 30 s; the second
