@@ -212,7 +212,8 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   if (memory_to_return) return_memory();
   if (!prefetched.empty()) {
     start_prefetched();
-    running = running_steps();
+    std::lock_guard lock(mutex);
+    running = held_active();
   }
   // Locks, heartbeats and stalled checks keep their own clock however busy the worker is (a
   // worker kept busy by short jobs must still renew a long step's lock). They share the
@@ -220,7 +221,8 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   if (housekeeping_due(t)) {
     drain_calls(conn, t);
     housekeeping(conn, t);
-    running = running_steps();  // the calls read may have started jobs
+    std::lock_guard lock(mutex);
+    running = held_active();  // the calls read may have started jobs
   }
   // 2. Calls: finish, continue, fetch. -c bounds the steps this worker runs, and with --prefetch
   // the step jobs it holds locked: a call's finishes are applied before its fetches, so the jobs
@@ -270,11 +272,10 @@ void Worker::Impl::return_memory() {
 std::deque<Worker::Impl::Finished> Worker::Impl::collect_finished(std::size_t& running) {
   std::deque<Finished> done;
   std::unique_lock lock(mutex);
-  // jobs held for a slot (worker_prefetch.cpp) are tracked as active but do not run
-  const std::size_t started = active.size() - std::min(active.size(), prefetched.size());
-  if (!finished.empty() && finished.size() < started) {
+  if (!finished.empty() && finished.size() < active.size() - std::min(active.size(), prefetched.size())) {
     // Jobs that take microseconds end in bursts: a moment's wait lets one call finish the
-    // whole burst instead of one call per job. Bounded, so slow jobs lose nothing.
+    // whole burst instead of one call per job. Bounded, so slow jobs lose nothing. (Jobs held
+    // for a slot, worker_prefetch.cpp, are tracked as active but do not run.)
     wake.wait_for(lock, options.burst_wait,
                   [&] { return finished.size() >= active.size() - std::min(active.size(), prefetched.size()); });
   }
@@ -291,9 +292,10 @@ std::deque<Worker::Impl::Finished> Worker::Impl::collect_finished(std::size_t& r
     if (auto it = active.find(f.job.key()); it != active.end()) {
       unsent_locks.insert_or_assign(it->first, std::move(it->second));
       active.erase(it);
+      if (f.binding->instance == nullptr && joins_merging > 0) --joins_merging;
     }
   }
-  running = active.size() - std::min(active.size(), prefetched.size());
+  running = held_active();
   for (const auto& key : signalled) {
     if (auto it = bindings.find(key); it != bindings.end()) it->second->maybe_ready = true;
   }

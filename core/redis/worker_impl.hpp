@@ -178,6 +178,9 @@ struct Worker::Impl {
   std::set<std::string> signalled;                 ///< queues whose marker popped
   std::map<std::string, long long> signalled_due;  ///< queues whose delay marker popped, and when due
   std::map<std::string, Active> active;            ///< by job key
+  /// Big joins merging on the pool: tracked in `active` (their locks renewed), but a join does
+  /// not count against -c.
+  std::size_t joins_merging = 0;
   std::unordered_set<std::string> cancelled_runs;
   std::atomic<bool> stopping{false};
   const long long started_ms = detail::now_ms();  ///< for the heartbeat's uptime
@@ -245,8 +248,13 @@ struct Worker::Impl {
   /// have run for under 2 ms on average, under no limit across workers.
   bool may_prefetch(const detail::Binding& b) const;
   static void note_step_time(detail::Binding& b, detail::Clock::duration took);
-  /// Steps running now: active jobs that neither wait for a slot nor have ended.
+  /// Steps running now: active jobs that neither wait for a slot nor have ended, joins aside.
   std::size_t running_steps();
+  /// Of `active`, the steps started and not collected: neither held for a slot nor joins.
+  std::size_t started_steps() const;
+  /// What -c's fetch budget counts as held (under `mutex`): `active` but the jobs held for a
+  /// slot, which count on their own; a big join merging on the pool counts, as it takes a thread.
+  std::size_t held_active() const { return active.size() - std::min(active.size(), prefetched.size()); }
   /// A fetched step job: run now, or held until a slot frees.
   void take_fetched(FetchedJob job, const std::shared_ptr<detail::Binding>& b);
   void start_prefetched();

@@ -44,12 +44,16 @@ void Worker::Impl::note_step_time(Binding& b, Clock::duration took) {
   b.step_us.store(avg < 0 ? us : avg + (us - avg) / 16, std::memory_order_relaxed);
 }
 
+std::size_t Worker::Impl::started_steps() const {
+  const std::size_t other = prefetched.size() + joins_merging;
+  return active.size() > other ? active.size() - other : 0;
+}
+
 std::size_t Worker::Impl::running_steps() {
   std::lock_guard lock(mutex);
-  // active holds the jobs that wait here and those that ended but are not collected yet
-  const std::size_t busy = active.size();
-  const std::size_t idle = prefetched.size() + finished.size();
-  return busy > idle ? busy - idle : 0;
+  // and of those, the ones that ended but are not collected yet
+  const std::size_t started = started_steps();
+  return started > finished.size() ? started - finished.size() : 0;
 }
 
 void Worker::Impl::take_fetched(FetchedJob job, const std::shared_ptr<Binding>& b) {

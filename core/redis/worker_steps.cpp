@@ -349,6 +349,10 @@ void Worker::Impl::take_join(FetchedJob job, const std::shared_ptr<Binding>& b, 
     return;
   }
   track_active(job);
+  {
+    std::lock_guard lock(mutex);
+    ++joins_merging;
+  }
   pool->submit([this, b, j = std::move(job)]() mutable {
     Finished f = settle_join(std::move(j), b);
     plan_ahead(f);
