@@ -300,7 +300,10 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
               : 0;
       if (outcome) {
         add_run_event(ops, env, event::kFlowCompleted,
-                      Json{{"flow", flow_.flow().name}, {"durationMs", ms}, {"version", outcome->meta.version}});
+                      EventMembers()
+                          .text("flow", flow_.flow().name)
+                          .number("durationMs", ms)
+                          .number("version", outcome->meta.version));
       } else {
         add_run_event(ops, env, event::kFlowFailed,
                       Json{{"flow", flow_.flow().name}, {"durationMs", ms}, {"error", outcome.error().to_json()}});

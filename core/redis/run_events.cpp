@@ -67,20 +67,47 @@ std::string started_event(const Envelope& run, std::string_view processor, std::
   return text;
 }
 
-void add_run_event(OpList& ops, const Envelope& run, std::string_view name, Json fields) {
+EventMembers& EventMembers::text(std::string_view key, std::string_view value) {
+  out_.push_back(',');
+  append_json_string(out_, key);
+  out_.push_back(':');
+  append_json_string(out_, value);
+  return *this;
+}
+
+EventMembers& EventMembers::number(std::string_view key, long long value) {
+  out_.push_back(',');
+  append_json_string(out_, key);
+  out_.push_back(':');
+  out_ += std::to_string(value);
+  return *this;
+}
+
+EventMembers& EventMembers::json(std::string_view key, const Json& value) {
+  out_.push_back(',');
+  append_json_string(out_, key);
+  out_.push_back(':');
+  out_ += dump_text(value);
+  return *this;
+}
+
+void add_run_event(OpList& ops, const Envelope& run, std::string_view name, const EventMembers& members) {
   std::string text = event_head(name, run);
   text += R"(,"ts":")";
   text += format_timestamp(SystemClock::now());
   text.push_back('"');
+  text += members.str();
+  text.push_back('}');
+  ops.event(std::move(text));
+}
+
+void add_run_event(OpList& ops, const Envelope& run, std::string_view name, Json fields) {
+  EventMembers members;
   for (const auto& [key, value] : fields.items()) {
     if (key == "event" || key == "ts" || key == "runId" || key == "sessionId") continue;
-    text.push_back(',');
-    append_json_string(text, key);
-    text.push_back(':');
-    text += dump_text(value);
+    members.json(key, value);
   }
-  text.push_back('}');
-  ops.event(text);
+  add_run_event(ops, run, name, members);
 }
 
 void add_stamped_event(OpList& ops, const Envelope& run, const Json& payload) {

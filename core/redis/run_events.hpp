@@ -1,8 +1,8 @@
 #pragma once
 // The events of distributed runs that asked for them (Envelope::events): the same JSON objects a
 // local run's --events writes, appended to one stream (KeySpace::events) by the scripts that
-// record each step, so publishing costs no extra round trip. lua/step.lua writes
-// processor:started itself, as the step is taken.
+// record each step, so publishing costs no extra round trip. The worker stamps processor:started
+// as the step starts and sends it with its next call.
 #include <mutex>
 #include <string_view>
 #include <vector>
@@ -29,6 +29,23 @@ class BufferedEvents final : public EventSink {
 
 /// Adds event `name` of `run` with `fields` to `ops`, stamped now as a local run stamps it.
 void add_run_event(OpList& ops, const Envelope& run, std::string_view name, Json fields);
+
+/// An event's own members written straight as JSON text (`,"key":value` each), for the events
+/// every step of a run with events on publishes: building them as a JSON object first cost the
+/// worker an allocation per member and per value.
+class EventMembers {
+ public:
+  EventMembers& text(std::string_view key, std::string_view value);  ///< a JSON string
+  EventMembers& number(std::string_view key, long long value);
+  EventMembers& json(std::string_view key, const Json& value);
+  const std::string& str() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+/// As above, with the members as text.
+void add_run_event(OpList& ops, const Envelope& run, std::string_view name, const EventMembers& members);
 
 /// processor:started of attempt `attempt` of a step of `run` (job `job_id`), stamped now: the
 /// worker publishes it as the step starts (with its next step-script call).

@@ -25,18 +25,19 @@ double unit_random() {
 
 std::string error_stack(const Error& e) { return dump_text(Json::array({dump_text(e.to_json())})); }
 
+/// Whether the step's run asked for events (then its end publishes them: step_end_events).
+bool events_on(const Finished& f) { return f.envelope && f.envelope->events && f.binding->instance; }
+
 /// The events a step's end adds for a run that asked for them: what its processor emitted, then
-/// `name` (processor:completed / failed / retrying) with `fields`, as a local run orders them.
-void step_end_events(Finished& f, OpList& ops, std::string_view name, Json fields) {
-  if (!f.envelope || !f.envelope->events || !f.binding->instance) return;
+/// `name` (processor:completed / failed / retrying) with `members`, as a local run orders them.
+void step_end_events(Finished& f, OpList& ops, std::string_view name, EventMembers members) {
+  if (!events_on(f)) return;
   if (f.emitted) {
     for (const Json& e : f.emitted->take()) add_stamped_event(ops, *f.envelope, e);
   }
   const ProcessorInstance& inst = *f.binding->instance;
-  fields["processor"] = inst.name;
-  fields["type"] = inst.type;
-  fields["attempt"] = f.attempt;
-  add_run_event(ops, *f.envelope, name, std::move(fields));
+  members.text("processor", inst.name).text("type", inst.type).number("attempt", f.attempt);
+  add_run_event(ops, *f.envelope, name, members);
 }
 
 long long duration_of(const Finished& f) { return std::max(0LL, f.finished_on - f.processed_on); }
@@ -267,15 +268,21 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
       delay = foreign_backoff_ms(f);
     }
     ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e), delay);
-    step_end_events(f, ops, event::kProcessorRetrying,
-                    Json{{"nextAttempt", f.attempt + 1}, {"delayMs", delay}, {"error", e.to_json()}});
+    if (events_on(f)) {
+      step_end_events(
+          f, ops, event::kProcessorRetrying,
+          EventMembers().number("nextAttempt", f.attempt + 1).number("delayMs", delay).json("error", e.to_json()));
+    }
     notify(&WorkerObserver::step_retried, job, f, &e);
     return;
   }
   if (f.attempt > 1) e.context["attempts"] = f.attempt;
   ops.fail_final(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e),
                  retention(f.opts, "removeOnFail", options.keep_failed));
-  step_end_events(f, ops, event::kProcessorFailed, Json{{"durationMs", duration_of(f)}, {"error", e.to_json()}});
+  if (events_on(f)) {
+    step_end_events(f, ops, event::kProcessorFailed,
+                    EventMembers().number("durationMs", duration_of(f)).json("error", e.to_json()));
+  }
   notify(&WorkerObserver::step_failed, job, f, &e);
   if (!f.envelope) return foreign_failed(f, e, ops);
   if (cancelled_runs.contains(f.envelope->run)) return;  // nobody waits for it any more
@@ -322,9 +329,12 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   // completion below still reads it
   ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, f.envelope ? std::move(f.value) : f.value,
                retention(f.opts, "removeOnComplete", options.keep_completed));
-  Json fields{{"durationMs", duration_of(f)}, {"version", f.version}};
-  if (f.reused) fields["reused"] = job.field("am2zReused");
-  step_end_events(f, ops, event::kProcessorCompleted, std::move(fields));
+  if (events_on(f)) {
+    EventMembers members;
+    members.number("durationMs", duration_of(f)).number("version", f.version);
+    if (f.reused) members.text("reused", job.field("am2zReused"));
+    step_end_events(f, ops, event::kProcessorCompleted, std::move(members));
+  }
   notify(&WorkerObserver::step_finished, job, f, nullptr);
   if (!f.envelope) return foreign_completed(f, f.value, ops);
   if (!cancelled_runs.contains(f.envelope->run)) ops.append_open_group(std::move(f.continuation));

@@ -1,5 +1,5 @@
 // The planner's runs as submitters start them: a resumed run's steps and a schedule's occurrence;
-// a step's processor:started as a worker publishes it.
+// a step's processor:started as a worker publishes it, and the end events it writes as text.
 #include <doctest/doctest.h>
 
 #include "core/redis/run_events.hpp"
@@ -41,7 +41,6 @@ flow:
   CHECK(fargv[1 + 14].empty());
 }
 
-
 TEST_CASE("a schedule's occurrence is one group led by its claim, its run delayed until its time") {
   auto flow = plan(kFlow);
   Schedule s;
@@ -54,8 +53,8 @@ TEST_CASE("a schedule's occurrence is one group led by its claim, its run delaye
   REQUIRE(plan_occurrence(*flow, s, 5000, at, now, ops));
   const auto argv = argv_of(ops);
   // the run's record stands or falls with the claim: one group
-  REQUIRE(shape(argv) ==
-          std::vector<std::string>{"G", "K am2z:schedule:nightly", "I am2z:run:nightly-" + t + ":record", "A bull:f.a:"});
+  REQUIRE(shape(argv) == std::vector<std::string>{"G", "K am2z:schedule:nightly", "I am2z:run:nightly-" + t + ":record",
+                                                  "A bull:f.a:"});
   CHECK(argv[2] == "am2z:schedule:nightly");
   CHECK(argv[3] == "am2z:schedules");
   CHECK(argv[4] == "nightly");
@@ -91,7 +90,6 @@ TEST_CASE("a schedule's occurrence is one group led by its claim, its run delaye
   CHECK(argv_of(none).empty());
 }
 
-
 TEST_CASE("processor:started, as a worker publishes it when a step of a run with events starts") {
   Envelope run = run_envelope();
   run.session = "tenant-a";
@@ -110,4 +108,42 @@ TEST_CASE("processor:started, as a worker publishes it when a step of a run with
   CHECK(ts.size() == 24);
   CHECK(ts[10] == 'T');
   CHECK(ts.ends_with("Z"));
+}
+
+TEST_CASE("a step's end event with its members written as text: the same JSON a local run writes") {
+  Envelope run = run_envelope();
+  run.session = "tenant \"a\"";  // escaped where it must be
+  OpList ops;
+  add_run_event(ops, run, "processor:completed",
+                EventMembers()
+                    .number("durationMs", 12)
+                    .text("processor", "charge\n")
+                    .json("error", Json{{"message", "x"}})
+                    .number("attempt", -1));
+  const std::vector<std::string> argv = argv_of(ops);
+  const auto e_op = std::find(argv.begin(), argv.end(), "E");
+  REQUIRE(e_op != argv.end());
+  REQUIRE(std::distance(e_op, argv.end()) >= 3);
+  CHECK(*(e_op + 1) == "1");
+  const std::string& text = *(e_op + 2);
+  CHECK(text.find('\n') == std::string::npos);  // one line of the stream's entry
+  const Json e = Json::parse(text);
+  CHECK(e["event"] == "processor:completed");
+  CHECK(e["runId"] == "r1");
+  CHECK(e["sessionId"] == "tenant \"a\"");
+  CHECK(e["durationMs"] == 12);
+  CHECK(e["processor"] == "charge\n");
+  CHECK(e["error"] == Json{{"message", "x"}});
+  CHECK(e["attempt"] == -1);
+  CHECK(e["ts"].get<std::string>().size() == 24);
+  // the JSON form gives the same members
+  OpList same;
+  add_run_event(same, run, "processor:completed",
+                Json{{"durationMs", 12}, {"processor", "charge\n"}, {"error", {{"message", "x"}}}, {"attempt", -1}});
+  const std::vector<std::string> other = argv_of(same);
+  Json f = Json::parse(*(std::find(other.begin(), other.end(), "E") + 2));
+  f.erase("ts");
+  Json g = e;
+  g.erase("ts");
+  CHECK(f == g);
 }
