@@ -2,6 +2,8 @@
 // takes a whole round of jobs instead of half of one. Which jobs may wait for a slot here, and
 // when they start. Jobs that wait are locked and tracked as active (their locks renewed, their
 // runs' cancellations reachable); a worker that stops gives them back at once.
+#include <algorithm>
+
 #include "core/redis/worker_impl.hpp"
 
 namespace am2z::redis {
@@ -51,9 +53,12 @@ std::size_t Worker::Impl::started_steps() const {
 
 std::size_t Worker::Impl::running_steps() {
   std::lock_guard lock(mutex);
-  // and of those, the ones that ended but are not collected yet
+  // and of those, the ones that ended but are not collected yet (a big join that ended is not
+  // among the started steps: it counts in joins_merging until collected)
   const std::size_t started = started_steps();
-  return started > finished.size() ? started - finished.size() : 0;
+  const auto ended = static_cast<std::size_t>(std::count_if(
+      finished.begin(), finished.end(), [](const Finished& f) { return f.binding && f.binding->instance; }));
+  return started > ended ? started - ended : 0;
 }
 
 void Worker::Impl::take_fetched(FetchedJob job, const std::shared_ptr<Binding>& b) {
