@@ -28,6 +28,7 @@ struct WorkerArgs {
   std::vector<std::string> flows;
   int concurrency = 8;
   int prefetch = 0;
+  std::string prefetch_below = "2ms";
   std::string lock_duration = "30s";
   std::string stalled_interval = "30s";
   int max_stalled = 1;
@@ -55,7 +56,9 @@ int run(const WorkerArgs& a) {
   auto version_wait = parse_duration_flag(
       a.version_wait,
       {.command = "worker", .flag = "--version-wait", .expected = "a duration such as 60s", .allow_zero = true});
-  if (!lock || !stalled || !grace || !version_wait) return kExitUsage;
+  auto prefetch_below =
+      parse_duration_flag(a.prefetch_below, {.command = "worker", .flag = "--prefetch-below", .expected = kExpected});
+  if (!lock || !stalled || !grace || !version_wait || !prefetch_below) return kExitUsage;
   auto max_job = parse_size_flag(a.max_job_size, "worker", "--max-job-size", 1024, "1KiB");
   if (!max_job) return kExitUsage;
   auto endpoint = resolve_endpoint(a.redis, "worker");
@@ -99,6 +102,7 @@ int run(const WorkerArgs& a) {
   options.prefix = a.redis.prefix;
   options.concurrency = a.concurrency;
   options.prefetch = a.prefetch;
+  options.prefetch_below = std::chrono::duration_cast<std::chrono::microseconds>(*prefetch_below);
   options.lock_duration = *lock;
   options.stalled_interval = *stalled;
   options.max_stalled = a.max_stalled;
@@ -162,6 +166,9 @@ CommandHandler add_worker_command(CLI::App& app) {
                   "Step jobs held beyond -c, waiting for a slot, for queues of instant or short (under 2 ms) "
                   "steps: more jobs per Redis call, at the cost of latency under load (default 0: none)")
       ->check(CLI::Range(0, 100000));
+  cmd->add_option("--prefetch-below", args->prefetch_below,
+                  "With --prefetch: a queue's steps count as short while they run under this on average "
+                  "(default 2ms)");
   cmd->add_option("--lock-duration", args->lock_duration, "A job's lock; renewed while it runs (default 30s)");
   cmd->add_option("--stalled-interval", args->stalled_interval,
                   "How often jobs of dead workers are looked for (default 30s)");

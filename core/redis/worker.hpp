@@ -30,6 +30,8 @@ struct WorkerOptions {
   /// round: only of queues whose steps are instant or ran under 2 ms on average lately, never of
   /// one under a limit across workers. 0: a worker holds no more jobs than it runs.
   int prefetch = 0;
+  /// With prefetch: a queue's steps count as short while their moving average stays under this.
+  std::chrono::microseconds prefetch_below{2000};
   std::chrono::milliseconds lock_duration{30000};
   std::chrono::milliseconds stalled_interval{30000};
   int max_stalled = 1;

@@ -10,14 +10,6 @@ namespace am2z::redis {
 
 using namespace detail;
 
-namespace {
-
-/// A queue's steps count as short while their moving average stays under this: a job held for
-/// a slot then waits about as long as the steps ahead of it take, a millisecond or two.
-constexpr long long kShortStepUs = 2000;
-
-}  // namespace
-
 bool Worker::Impl::runs_inline(const FetchedJob& job, const Binding& b) {
   // Instant steps on small jobs take microseconds: a thread hand-off would cost more. A big job
   // is decoded on the pool, so the dispatcher keeps renewing locks meanwhile.
@@ -34,7 +26,8 @@ bool Worker::Impl::may_prefetch(const Binding& b) const {
   if (inst.policy.concurrency > 0 || inst.policy.rate.count > 0) return false;
   if (inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate) return true;
   const long long avg = b.step_us.load(std::memory_order_relaxed);
-  return avg >= 0 && avg < kShortStepUs;
+  // short: a job held for a slot then waits about as long as the steps ahead of it take
+  return avg >= 0 && avg < options.prefetch_below.count();
 }
 
 void Worker::Impl::note_step_time(Binding& b, Clock::duration took) {

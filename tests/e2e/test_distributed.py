@@ -374,11 +374,15 @@ class Errors(DistributedTestCase):
         self.assertExit(res, 2)
         self.assertIn("is neither a flow file nor a directory", res.stderr)
 
-    def test_a_negative_prefetch_is_a_usage_error(self):
+    def test_a_bad_prefetch_or_prefetch_below_is_a_usage_error(self):
         flow = self.write_tmp("f.yaml", FAILING)
         res = harness.run("worker", "--flows", flow, "--redis", self.redis.url, "--prefetch", "-1")
         self.assertExit(res, 2)
         self.assertIn("--prefetch: Value -1 not in range 0 to 100000", res.stderr)
+        res = harness.run("worker", "--flows", flow, "--redis", self.redis.url, "--prefetch-below", "soon")
+        self.assertExit(res, 2)
+        self.assertIn("am2z worker: --prefetch-below: 'soon' is not a positive duration such as 500ms or 30s",
+                      res.stderr)
 
     def test_wrong_password_is_reported(self):
         self.redis.client("CONFIG", "SET", "requirepass", "s3cret")

@@ -181,7 +181,9 @@ class StalledTooOften(DistributedTestCase):
         # the one running) to stalled-job recovery, which puts them back; every item ends once.
         flow = self.write_tmp("naps.yaml", NAPS)
         items = self.write_tmp("items.json", json.dumps({"items": list(range(300))}))
-        doomed = self.start_worker(flow, args=("-c", "1", "--prefetch", "8", "--lock-duration", "1s"))
+        # sanitizer builds take more than 2 ms to run a step of 1 ms: short enough here is 1 s
+        doomed = self.start_worker(flow, args=("-c", "1", "--prefetch", "8", "--prefetch-below", "1s",
+                                               "--lock-duration", "1s"))
         submit = harness.start("run", flow, "--redis", self.redis.url, "-i", items, "-c")
         c = self.redis.client
         # one running and more held: more active jobs than -c 1 and its unrecorded finishes allow
