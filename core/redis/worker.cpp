@@ -272,12 +272,11 @@ void Worker::Impl::return_memory() {
 std::deque<Worker::Impl::Finished> Worker::Impl::collect_finished(std::size_t& running) {
   std::deque<Finished> done;
   std::unique_lock lock(mutex);
-  if (!finished.empty() && finished.size() < active.size() - std::min(active.size(), prefetched.size())) {
+  if (!finished.empty() && finished.size() < held_active()) {
     // Jobs that take microseconds end in bursts: a moment's wait lets one call finish the
     // whole burst instead of one call per job. Bounded, so slow jobs lose nothing. (Jobs held
     // for a slot, worker_prefetch.cpp, are tracked as active but do not run.)
-    wake.wait_for(lock, options.burst_wait,
-                  [&] { return finished.size() >= active.size() - std::min(active.size(), prefetched.size()); });
+    wake.wait_for(lock, options.burst_wait, [&] { return finished.size() >= held_active(); });
   }
   done.swap(finished);
   if (started_count > 0) {

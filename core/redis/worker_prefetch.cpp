@@ -10,13 +10,21 @@ namespace am2z::redis {
 
 using namespace detail;
 
+namespace {
+
+/// Steps that never wait: no timeout to arm, no local limit to queue behind.
+bool instant_steps(const ProcessorInstance& inst) {
+  return inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate;
+}
+
+}  // namespace
+
 bool Worker::Impl::runs_inline(const FetchedJob& job, const Binding& b) {
   // Instant steps on small jobs take microseconds: a thread hand-off would cost more. A big job
   // is decoded on the pool, so the dispatcher keeps renewing locks meanwhile.
   constexpr std::size_t kInlineBytes = 64 * 1024;
-  const ProcessorInstance& inst = *b.instance;
   const bool small = job.field("data").size() + job.field("opts").size() < kInlineBytes;
-  return small && inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate;
+  return small && instant_steps(*b.instance);
 }
 
 bool Worker::Impl::may_prefetch(const Binding& b) const {
@@ -24,7 +32,7 @@ bool Worker::Impl::may_prefetch(const Binding& b) const {
   const ProcessorInstance& inst = *b.instance;
   // a step under a limit across workers would hold a slot of that limit while it waits here
   if (inst.policy.concurrency > 0 || inst.policy.rate.count > 0) return false;
-  if (inst.impl->instant() && !inst.policy.timeout && !inst.concurrency && !inst.rate) return true;
+  if (instant_steps(inst)) return true;
   const long long avg = b.step_us.load(std::memory_order_relaxed);
   // short: a job held for a slot then waits about as long as the steps ahead of it take
   return avg >= 0 && avg < options.prefetch_below.count();
