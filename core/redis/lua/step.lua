@@ -52,6 +52,9 @@ local rcall = redis.call
 --#include step_schedulers.lua
 
 local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, N = 4, E = 2, V = 3, W = 1, P = 1, M = 6, U = 2, K = 7, I = 6, Q = 5 }
+local n = #ARGV
+
+--#include step_locks.lua
 local failedGroups = {}
 local fetched = {}
 local dues = {}
@@ -61,7 +64,6 @@ local limits = {}
 
 local i = 11
 local group = 0
-local n = #ARGV
 while i <= n do
   local op = ARGV[i]
   if op == "G" then
@@ -100,10 +102,10 @@ while i <= n do
         local q, id, token = ARGV[a], ARGV[a + 1], ARGV[a + 2]
         local code
         if op == "L" then
-          local held = rcall("GET", q .. id .. ":lock")
+          local held = lockOf(q, id, a - 1)
           code = (not held and -2) or (held ~= token and -6) or 0
         else
-          code = release(q, id, token)
+          code = release(q, id, token, a - 1)
         end
         if code ~= 0 then
           failedGroups[#failedGroups + 1] = { group, code }
@@ -221,7 +223,7 @@ while i <= n do
           marker(q)
           if allEvents then xadd(q, "event", "waiting", "jobId", id) end
         else
-          rcall("LPUSH", q .. "wait", id)
+          waitLater(q, id)
           marker(q)
           if allEvents then xadd(q, "event", "waiting", "jobId", id) end
         end
@@ -260,9 +262,10 @@ while i <= n do
         if pushed == 1 then
           if reply ~= runKey then
             rcall("PEXPIRE", runKey, ttl ~= "0" and ttl or "86400000")
-            rcall("LPUSH", reply, ARGV[a + 1])
+            replyLater(reply, ARGV[a + 1], ttl)
+          elseif ttl ~= "0" then
+            rcall("PEXPIRE", reply, ttl)
           end
-          if ttl ~= "0" then rcall("PEXPIRE", reply, ttl) end
           -- what a resume of the run needs (recordKey, "" when none) lives as long as its outcome
           local rk = ARGV[a + 6]
           if rk ~= "" then
@@ -328,6 +331,8 @@ while i <= n do
         -- saw: those still locked with its tokens go back to the front of wait at once, not when
         -- their locks expire. Jobs another worker took since carry other tokens.
         local q, prefix = ARGV[a], ARGV[a + 1] .. ":"
+        flushLocks()
+        flushWaits()
         for _, id in ipairs(rcall("LRANGE", q .. "active", 0, -1)) do
           local held = rcall("GET", q .. id .. ":lock")
           if held and string.sub(held, 1, #prefix) == prefix then
@@ -340,6 +345,7 @@ while i <= n do
       elseif op == "W" then
         -- W q: a job of a queue with a concurrency limit ended: its slot is free, wake a worker
         local q = ARGV[a]
+        flushWaits()
         if rcall("LLEN", q .. "wait") > 0 or rcall("ZCARD", q .. "prioritized") > 0 then marker(q) end
       elseif op == "P" then
         -- P q: move due delayed jobs to wait; report the next due time
@@ -355,6 +361,8 @@ while i <= n do
         local nextDue = rcall("ZRANGE", q .. "delayed", 0, 0, "WITHSCORES")
         dues[#dues + 1] = { q, nextDue[2] and math.floor(tonumber(nextDue[2]) / 4096) or -1 }
       elseif op == "M" then
+        flushWaits()
+        flushLocks()
         fetch(a)
       end
     end
@@ -363,4 +371,7 @@ end
 flushSessionEnds()
 flushCompleted()
 flushEvents()
+flushWaits()
+flushReplies()
+flushLocks()
 return { failedGroups, fetched, dues, limits }

@@ -17,6 +17,56 @@ local function priorityScore(q, p)
   return p * 4294967296 + rcall("INCR", q .. "pc") % 4294967296
 end
 
+-- Writes held back to go out as one variadic command per key and call instead of one per job:
+-- `command` on key .. suffix with the arguments added, in the order added (at most 1000 at once,
+-- within unpack's limit). A batch is flushed before anything in the call reads its keys.
+local function batchOf(command, suffix)
+  return { command = command, suffix = suffix, by = {}, order = {} }
+end
+local function batchAdd(b, key, x, y)
+  local args = b.by[key]
+  if not args then
+    args = {}
+    b.by[key] = args
+    b.order[#b.order + 1] = key
+  end
+  args[#args + 1] = x
+  if y then args[#args + 1] = y end
+  if #args >= 1000 then
+    rcall(b.command, key .. b.suffix, unpack(args))
+    b.by[key] = {}
+  end
+end
+local function batchFlush(b)
+  for _, key in ipairs(b.order) do
+    local args = b.by[key]
+    if #args > 0 then rcall(b.command, key .. b.suffix, unpack(args)) end
+  end
+  b.by, b.order = {}, {}
+end
+
+-- Jobs made ready by this call, per queue. Pushing at the back in the same order gives the same
+-- list, however the pushes interleave with RPUSHes at the front; flushed before anything reads a
+-- wait list (ops M, W, U) and at the end of the call.
+local waits = batchOf("LPUSH", "wait")
+local function waitLater(q, id) batchAdd(waits, q, id) end
+local function flushWaits() batchFlush(waits) end
+
+-- Outcomes for reply lists (op "O": runs whose submitter collects many outcomes on one list), in
+-- order; the list's expiry is the last non-zero ttl given, as one PEXPIRE per run left it.
+-- Nothing in the call reads them.
+local replies = batchOf("LPUSH", "")
+local replyTtl = {}
+local function replyLater(reply, payload, ttl)
+  batchAdd(replies, reply, payload)
+  if ttl ~= "0" then replyTtl[reply] = ttl end
+end
+local function flushReplies()
+  batchFlush(replies)
+  for reply, ttl in pairs(replyTtl) do rcall("PEXPIRE", reply, ttl) end
+  replyTtl = {}
+end
+
 -- A job ready again (a retry, a delayed job come due): back in prioritized when it has a priority,
 -- as BullMQ does, else at the back of wait.
 local function requeue(q, id)
@@ -24,7 +74,7 @@ local function requeue(q, id)
   if p > 0 then
     rcall("ZADD", q .. "prioritized", priorityScore(q, p), id)
   else
-    rcall("LPUSH", q .. "wait", id)
+    waitLater(q, id)
   end
 end
 
@@ -40,20 +90,6 @@ local function enqueueAt(q, id, due, ...)
     marker(q)
     xadd(q, "event", "waiting", "jobId", id, ...)
   end
-end
-
--- Ownership check and lock release, as BullMQ's finish does it; "" = job fetched without lock.
-local function release(q, id, token)
-  if token ~= "" then
-    local held = rcall("GETDEL", q .. id .. ":lock")
-    if not held then return -2 end
-    if held ~= token then
-      rcall("SET", q .. id .. ":lock", held, "PX", lockMs)
-      return -6
-    end
-  end
-  if rcall("LREM", q .. "active", -1, id) == 0 then return -3 end
-  return 0
 end
 
 local function dropJob(q, id)
@@ -83,27 +119,11 @@ local function trim(q, set, keep)
   end
 end
 
--- Jobs completed by this call and kept without a trim, per queue: one ZADD per queue and call
--- instead of one per job (they all finish at `now`). Flushed before a trim reads a completed set
--- and at the end of the call.
-local completedBy = {}
-local function flushCompleted()
-  for q, members in pairs(completedBy) do rcall("ZADD", q .. "completed", unpack(members)) end
-  completedBy = {}
-end
-local function completedLater(q, id)
-  local members = completedBy[q]
-  if not members then
-    members = {}
-    completedBy[q] = members
-  end
-  members[#members + 1] = nowText
-  members[#members + 1] = id
-  if #members >= 1000 then -- within unpack's limit
-    rcall("ZADD", q .. "completed", unpack(members))
-    completedBy[q] = nil
-  end
-end
+-- Jobs completed by this call and kept without a trim, per queue (they all finish at `now`).
+-- Flushed before a trim reads a completed set and at the end of the call.
+local completions = batchOf("ZADD", "completed")
+local function completedLater(q, id) batchAdd(completions, q, nowText, id) end
+local function flushCompleted() batchFlush(completions) end
 
 -- Moves a job that waits for its children to wait, once, when `force` or no dependency is left.
 local function release_parent(jq, jid, force)
