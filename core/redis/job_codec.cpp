@@ -34,7 +34,7 @@ long long FetchedJob::number(const std::string& name, long long fallback) const 
 }
 
 Result<StepReply> decode_step_reply(const Reply& r) {
-  if (!r.is_array() || r.elements.size() != 4) return fail(malformed("not a four-part array"));
+  if (!r.is_array() || r.elements.size() != 5) return fail(malformed("not a five-part array"));
   StepReply out;
   for (const auto& g : r.elements[0].elements) {
     if (g.elements.size() != 2) return fail(malformed("refused group"));
@@ -65,6 +65,7 @@ Result<StepReply> decode_step_reply(const Reply& r) {
     if (l.elements.size() != 2) return fail(malformed("limited queue"));
     out.limited.emplace_back(l.elements[0].str, l.elements[1].integer);
   }
+  for (const auto& q : r.elements[4].elements) out.full.push_back(q.str);
   return out;
 }
 

@@ -36,6 +36,9 @@ struct StepReply {
   /// Queues a global limit held back: queue → when its rate window opens (ms), -1 for a
   /// concurrency cap (a finish wakes it).
   std::vector<std::pair<std::string, long long>> limited;
+  /// Queues a fetch took all it could from (as many as asked, or the call's budget allowed):
+  /// more may wait there.
+  std::vector<std::string> full;
 };
 
 /// Decodes a step reply; an ExecutionError when its shape is not what the script returns.

@@ -65,6 +65,9 @@ class KeySpace {
   std::string run_record(std::string_view run_id) const { return run_result(run_id) + ":record"; }
   /// Sorted set of cancelled runs, scored by when (ms); kept for kCancelledMemory.
   std::string cancelled_runs() const { return own_ + "cancelled"; }
+  /// A worker's own wake-up key: its marker waker blocks on it beside the queues' markers, so
+  /// that the worker's calls can make it look at other markers (a zset, popped as it fills).
+  std::string waker(std::string_view worker_token) const { return own_ + "waker:" + std::string(worker_token); }
   /// A worker's heartbeat hash, expiring when the worker stops beating.
   std::string worker(std::string_view name) const;
 

@@ -168,6 +168,8 @@ void OpList::wake(const std::string& q) {
 
 void OpList::promote(const std::string& q) { push(fetches_, "P", q); }
 
+void OpList::wake_waker(const std::string& key) { push(fetches_, "Z", key); }
+
 void OpList::fetch(const Fetch& f) {
   const bool rated = f.rate.count > 0;
   push(fetches_, "M", f.queue, std::to_string(f.count), f.with_children ? "1" : "0",

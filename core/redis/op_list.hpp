@@ -148,6 +148,8 @@ class OpList {
   /// free, so another worker is woken if jobs wait.
   void wake(const std::string& q);
   void promote(const std::string& q);
+  /// Wakes the worker's own marker waker, blocked on `key` (KeySpace::waker()) beside the markers.
+  void wake_waker(const std::string& key);
   void fetch(const Fetch& f);
 
   /// Number of finish/add/update operations so far (fetches and promotions excluded).

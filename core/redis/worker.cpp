@@ -70,6 +70,7 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<std::share
     const bool examined = b->instance == nullptr || left > 0;
     if (b->instance != nullptr) left -= got;
     if (examined) b->maybe_ready = got > 0;
+    b->full = std::find(decoded->full.begin(), decoded->full.end(), b->keys) != decoded->full.end();
     if (auto it = rate_limited.find(b->keys); it != rate_limited.end()) {
       b->limited_until = it->second;  // jobs wait: ask again when the window opens
       b->maybe_ready = true;
@@ -230,6 +231,7 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   // their replies say what they took. Two calls in flight share the slots, so that Redis runs one
   // while this thread handles the jobs of the other.
   bool sent = false;
+  update_waker_skip(!stopping_now);
   if (in_flight.size() < kMaxInFlight) {
     const int c = options.concurrency;
     const int extra = options.prefetch;
@@ -237,6 +239,10 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
     const int run_slots = stopping_now ? 0 : std::clamp(c - held, 0, std::max(1, (c + 1) / 2));
     const int free_slots = stopping_now ? 0 : std::clamp(c + extra - held, 0, std::max(1, (c + extra + 1) / 2));
     auto fetched_from = plan_fetch(ops, free_slots, run_slots);
+    if (waker_interrupt_due) {
+      ops.wake_waker(waker_key());
+      waker_interrupt_due = false;
+    }
     if (!unsent.empty() || !ops.empty()) {
       if (!send_call(conn, ops, std::move(fetched_from), free_slots, !done.empty(), t)) return true;
       sent = true;
@@ -247,7 +253,10 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
     return true;
   }
   if (sent) return true;
-  // 3. Idle: housekeeping, then sleep until a job ends, a marker pops, or a timer is due.
+  // 3. Idle: housekeeping, then sleep until a job ends, a marker pops, or a timer is due. The
+  // waker watches every queue first (a call wakes it if it left some out).
+  update_waker_skip(false);
+  if (waker_interrupt_due) return true;
   if (housekeeping(conn, t)) return true;
   sleep_until_due(t);
   return true;
@@ -338,7 +347,10 @@ std::vector<std::shared_ptr<Worker::Impl::Binding>> Worker::Impl::plan_fetch(OpL
   if (free_slots <= 0) return fetched_from;
   const long long now = now_ms();
   for (auto& [keys, b] : bindings) {
-    if (b->next_due >= 0 && b->next_due <= now) ops.promote(keys);
+    if ((b->next_due >= 0 && b->next_due <= now) || (b->skipped && now >= b->skip_promote_at)) {
+      ops.promote(keys);
+      b->skip_promote_at = now + kSkipPromoteMs;
+    }
   }
   // Start at another queue each call, so that when free slots are few every queue gets its turn.
   std::vector<std::shared_ptr<Binding>> order;

@@ -124,11 +124,15 @@ bool Worker::Impl::follow_bindings() {
   return true;
 }
 
-std::vector<std::string> Worker::Impl::marker_keys(std::uint64_t& version) {
+std::vector<std::string> Worker::Impl::marker_keys(std::uint64_t& version, std::uint64_t& skip_version) {
   std::lock_guard lock(mutex);
   version = served_version;
+  skip_version = waker_skip_version;
+  waker_skipping = waker_skip;
   std::vector<std::string> keys;
-  for (const auto& [k, b] : served_bindings) keys.push_back(queue_key(k, "marker"));
+  for (const auto& [k, b] : served_bindings) {
+    if (!waker_skip.contains(k)) keys.push_back(queue_key(k, "marker"));
+  }
   return keys;
 }
 

@@ -18,20 +18,26 @@ namespace {}  // namespace
 void Worker::Impl::waker_loop(Connection& blocker) {
   const double seconds = static_cast<double>(options.idle_poll.count()) / 1000.0;
   std::uint64_t version = 0;
+  std::uint64_t skip_version = 0;
   std::vector<std::string> args;
+  std::size_t served = 0;
+  const std::string own_key = waker_key();
   auto backoff = options.redis_backoff_min;
   while (!stopping.load()) {
     // A flow added or removed meanwhile: block on the markers of what is served now.
+    // ... or the queues whose markers it may leave alone changed.
     const bool changed = [&] {
       std::lock_guard lock(mutex);
-      return served_version != version;
+      served = served_bindings.size();
+      return served_version != version || waker_skip_version != skip_version;
     }();
     if (args.empty() || changed) {
       args = {"BZPOPMIN"};
-      for (auto& key : marker_keys(version)) args.push_back(std::move(key));
+      for (auto& key : marker_keys(version, skip_version)) args.push_back(std::move(key));
+      args.push_back(own_key);
       args.push_back(std::to_string(seconds));
     }
-    if (args.size() == 2) {  // no queue served: wait for one
+    if (served == 0) {  // no queue served: wait for one
       std::unique_lock lock(mutex);
       waker_wake.wait_for(lock, options.idle_poll, [&] { return stopping.load() || served_version != version; });
       continue;
@@ -44,7 +50,7 @@ void Worker::Impl::waker_loop(Connection& blocker) {
       continue;
     }
     backoff = options.redis_backoff_min;
-    if (r->is_array() && r->elements.size() >= 3) {
+    if (r->is_array() && r->elements.size() >= 3 && r->elements[0].str != own_key) {
       std::string key = r->elements[0].str;
       key.resize(key.size() - std::string("marker").size());
       std::lock_guard lock(mutex);
@@ -56,6 +62,22 @@ void Worker::Impl::waker_loop(Connection& blocker) {
       wake.notify_one();
     }
   }
+}
+
+void Worker::Impl::update_waker_skip(bool busy) {
+  std::set<std::string> skip;
+  for (auto& [keys, b] : bindings) {
+    b->skipped = busy && b->full && b->limited_until < 0;
+    if (b->skipped) skip.insert(keys);
+  }
+  std::lock_guard lock(mutex);
+  if (skip == waker_skip) return;
+  // Blocked while leaving out a queue that is to be watched now: only a call can wake it.
+  for (const auto& k : waker_skipping) {
+    if (!skip.contains(k)) waker_interrupt_due = true;
+  }
+  waker_skip = std::move(skip);
+  ++waker_skip_version;
 }
 
 void Worker::Impl::refresh_cancelled(Connection& c) {

@@ -61,6 +61,10 @@ struct Binding {
   long long next_due = -1;       ///< earliest delayed job, ms; -1 none known
   long long limited_until = -1;  ///< a rate limit across workers holds its jobs back till then, ms
   bool maybe_ready = true;
+  bool full = false;     ///< its last fetch took all it could: the next call fetches it again
+  bool skipped = false;  ///< the marker waker leaves its marker alone (Impl::update_waker_skip)
+  /// While skipped, its delayed jobs come due unheard: promoted on a clock instead, ms.
+  long long skip_promote_at = 0;
   std::chrono::steady_clock::time_point disabled_until{};  ///< a key of the queue is corrupt: skipped till then
   /// Moving average of how long its steps ran on the pool, us; -1 none yet (any thread writes it).
   std::atomic<long long> step_us{-1};
@@ -170,6 +174,13 @@ struct Worker::Impl {
   std::mutex mutex;
   std::condition_variable wake;        ///< the dispatcher's
   std::condition_variable waker_wake;  ///< the marker waker's, when it has no queue to block on
+  /// Queues (key prefixes) whose markers the waker need not pop: while the dispatcher keeps
+  /// calling Redis, a queue whose last fetch was full is fetched by its next call anyway, and a
+  /// pop meant to wake it (one per call when saturated) would be a round trip for nothing. Left in
+  /// Redis, such markers wake other workers, or this one once its queue is watched again.
+  std::set<std::string> waker_skip;
+  std::uint64_t waker_skip_version = 0;
+  std::set<std::string> waker_skipping;  ///< what the waker's blocking call leaves out
   std::deque<Finished> finished;
   /// processor:started events of steps that started since the dispatcher last looked, joined by
   /// newlines: they go out with its next call, ahead of those steps' ends (note_started()).
@@ -215,6 +226,10 @@ struct Worker::Impl {
   std::deque<detail::InFlight> in_flight;  ///< calls sent, oldest first
   /// Two calls in flight: Redis runs one while the dispatcher handles the other's jobs.
   static constexpr std::size_t kMaxInFlight = 2;
+  /// A skipped queue's delayed jobs are promoted at least this often, ms.
+  static constexpr long long kSkipPromoteMs = 20;
+  /// The waker blocks on markers it no longer may leave alone: the next call wakes it (op "Z").
+  bool waker_interrupt_due = false;
   std::map<std::string, Active> unsent_locks;  ///< their locks, renewed until it has
   std::size_t fetch_rotation = 0;
   /// Step jobs fetched beyond the free slots, oldest first, waiting for one (worker_prefetch.cpp).
@@ -290,7 +305,9 @@ struct Worker::Impl {
   /// worker never served that version. Thread-safe.
   std::shared_ptr<detail::Binding> retired_binding(const detail::Binding& b, const std::string& hash);
   bool follow_bindings();
-  std::vector<std::string> marker_keys(std::uint64_t& version);
+  /// The markers to block on: of the queues served (as of `version`), but those skipped (as of
+  /// `skip_version`), which become waker_skipping.
+  std::vector<std::string> marker_keys(std::uint64_t& version, std::uint64_t& skip_version);
 
   // worker_steps.cpp: one job.
   /// Holds `job` as active: its lock renewed, its cancellation reachable, until its end is recorded.
@@ -353,6 +370,10 @@ struct Worker::Impl {
 
   // worker_housekeeping.cpp.
   void waker_loop(Connection& blocker);
+  /// Tells the waker which markers it may leave alone: those of full queues while `busy` (the
+  /// dispatcher keeps calling), none otherwise. Sets waker_interrupt_due when it blocks on fewer.
+  void update_waker_skip(bool busy);
+  std::string waker_key() const { return space.waker(token_base); }
   void refresh_cancelled(Connection& c);
   /// Claims the due occurrences of schedules of flows served here (core/redis/schedules.hpp).
   void claim_schedules(Connection& c);

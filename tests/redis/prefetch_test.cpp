@@ -14,15 +14,15 @@
 #include "core/redis/worker.hpp"
 #include "flows/loader.hpp"
 #include "plugins/builtins.hpp"
+#include "tests/redis/worker_support.hpp"
 #include "tests/support/redis_server.hpp"
 
 using namespace am2z;
 using namespace am2z::redis;
+using namespace am2z::redis::testing_support;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr auto kPatience = 60s;
 
 /// What the `gauge` steps of a test saw: how many ran at once, and a gate that holds the steps
 /// whose data says `block` until it opens (or their cancellation).
@@ -87,66 +87,6 @@ WorkerOptions options(const testing::RedisServer& server, int concurrency, int p
   return o;
 }
 
-struct RunningWorker {
-  std::unique_ptr<Worker> worker;
-  CancelSource stop;
-  Status result;
-  std::thread thread;
-
-  RunningWorker(WorkerOptions o, std::shared_ptr<const PlannedFlow> flow) {
-    auto created = Worker::create(std::move(o), {std::move(flow)});
-    REQUIRE(created);
-    worker = std::move(*created);
-    thread = std::thread([this] { result = worker->run(stop.token()); });
-  }
-  void finish() {
-    if (!thread.joinable()) return;
-    stop.cancel("test over");
-    thread.join();
-    CHECK(result);
-  }
-  ~RunningWorker() { finish(); }
-};
-
-std::vector<std::string> submit(const testing::RedisServer& server, const PlannedFlow& flow, int runs, Json data) {
-  Connection c(server.endpoint(), ConnectOptions{});
-  REQUIRE(c.connect());
-  std::vector<std::string> replies;
-  for (int i = 0; i < runs; ++i) {
-    State s;
-    s.data = data;
-    auto sub = submit_run(c, flow, std::move(s), SubmitOptions{});
-    REQUIRE(sub);
-    replies.push_back(sub->reply_key);
-  }
-  return replies;
-}
-
-void await_all(const testing::RedisServer& server, const std::vector<std::string>& replies) {
-  Connection c(server.endpoint(), ConnectOptions{});
-  REQUIRE(c.connect());
-  for (const auto& key : replies) {
-    auto out = wait_outcome(c, key, SteadyClock::now() + kPatience, CancelToken());
-    REQUIRE_MESSAGE(out, (out ? "" : out.error().message));
-  }
-}
-
-/// Step-script calls Redis has run so far (INFO commandstats).
-long long script_calls(Connection& c) {
-  auto info = c.command({"INFO", "commandstats"});
-  REQUIRE(info);
-  const std::string& text = info->str;
-  const auto at = text.find("cmdstat_evalsha:calls=");
-  if (at == std::string::npos) return 0;
-  return std::stoll(text.substr(at + 22));
-}
-
-long long llen(Connection& c, const std::string& key) {
-  auto r = c.command({"LLEN", key});
-  REQUIRE(r);
-  return r->integer;
-}
-
 }  // namespace
 
 TEST_CASE("prefetch: a round of instant steps takes fewer calls, as many without it as jobs") {
@@ -158,10 +98,10 @@ TEST_CASE("prefetch: a round of instant steps takes fewer calls, as many without
   long long calls[2] = {0, 0};
   for (int prefetch : {0, 2}) {
     auto replies = submit(server, *flow, kRuns, Json::object());  // queued before the worker starts
-    const long long before = script_calls(c);
+    const long long before = command_calls(c, "evalsha");
     RunningWorker w(options(server, 2, prefetch), flow);
     await_all(server, replies);
-    calls[prefetch == 0 ? 0 : 1] = script_calls(c) - before;
+    calls[prefetch == 0 ? 0 : 1] = command_calls(c, "evalsha") - before;
     w.finish();
   }
   // -c 2 alone: two calls in flight share two slots, one job each
@@ -200,23 +140,24 @@ TEST_CASE("prefetch: jobs held for a slot go back to wait unstarted when the wor
     RunningWorker w(options(server, 1, 3), flow);
     await_all(server, submit(server, *flow, 20, Json::object()));  // the queue's steps are short
     blocked_reply = submit(server, *flow, 1, Json{{"block", true}}).front();
-    for (auto until = SteadyClock::now() + kPatience; gauge.blocked.load() == 0 && SteadyClock::now() < until;) {
+    for (auto until = SteadyClock::now() + kWorkerPatience; gauge.blocked.load() == 0 && SteadyClock::now() < until;) {
       std::this_thread::sleep_for(2ms);
     }
     REQUIRE(gauge.blocked.load() == 1);
     const int started_before = gauge.started.load();
     held_replies = submit(server, *flow, 5, Json::object());
     // one running, three held for its slot, two left waiting
-    for (auto until = SteadyClock::now() + kPatience; llen(c, queue + "active") < 4 && SteadyClock::now() < until;) {
+    for (auto until = SteadyClock::now() + kWorkerPatience;
+         int_reply(c, {"LLEN", queue + "active"}) < 4 && SteadyClock::now() < until;) {
       std::this_thread::sleep_for(2ms);
     }
-    CHECK(llen(c, queue + "active") == 4);
-    CHECK(llen(c, queue + "wait") == 2);
+    CHECK(int_reply(c, {"LLEN", queue + "active"}) == 4);
+    CHECK(int_reply(c, {"LLEN", queue + "wait"}) == 2);
     w.finish();  // the blocked step is cancelled after the grace period; the held ones go back at once
     CHECK(gauge.started.load() == started_before);
   }
-  CHECK(llen(c, queue + "active") == 0);
-  CHECK(llen(c, queue + "wait") == 6);
+  CHECK(int_reply(c, {"LLEN", queue + "active"}) == 0);
+  CHECK(int_reply(c, {"LLEN", queue + "wait"}) == 6);
   auto ids = c.command({"LRANGE", queue + "wait", "0", "-1"});
   REQUIRE(ids);
   for (const auto& id : ids->elements) {

@@ -11,23 +11,12 @@
 #include "core/redis/op_list.hpp"
 #include "core/redis/scripts.hpp"
 #include "tests/redis/step_call_support.hpp"
+#include "tests/redis/worker_support.hpp"
 #include "tests/support/redis_server.hpp"
 
 using namespace am2z;
 using namespace am2z::redis;
 using namespace am2z::redis::testing_support;
-
-namespace {
-
-/// How many times Redis ran `command` (INFO commandstats) since the last CONFIG RESETSTAT.
-long long calls_of(Connection& c, const std::string& command) {
-  const std::string info = must(c, {"INFO", "commandstats"}).str;
-  const std::string tag = "cmdstat_" + command + ":calls=";
-  const auto at = info.find(tag);
-  return at == std::string::npos ? 0 : std::stoll(info.substr(at + tag.size()));
-}
-
-}  // namespace
 
 TEST_CASE("a call's finishes read their locks in one MGET and release them in one DEL") {
   testing::RedisServer server;
@@ -45,10 +34,10 @@ TEST_CASE("a call's finishes read their locks in one MGET and release them in on
   REQUIRE(r.elements[0].elements.size() == 1);
   CHECK(r.elements[0].elements[0].elements[0].integer == 3);
   CHECK(r.elements[0].elements[0].elements[1].integer == -6);
-  CHECK(calls_of(c, "mget") == 1);
-  CHECK(calls_of(c, "del") == 1);
-  CHECK(calls_of(c, "getdel") == 0);
-  CHECK(calls_of(c, "get") == 0);
+  CHECK(command_calls(c, "mget") == 1);
+  CHECK(command_calls(c, "del") == 1);
+  CHECK(command_calls(c, "getdel") == 0);
+  CHECK(command_calls(c, "get") == 0);
   for (const std::string id : {"a", "b", "c"}) {
     CHECK(must(c, {"EXISTS", "bull:q:" + id + ":lock"}).integer == 0);
     CHECK(must(c, {"HGET", "bull:q:" + id, "returnvalue"}).str == "{\"v\":\"" + id + "\"}");
@@ -113,7 +102,7 @@ TEST_CASE("outcomes for one reply list go in one LPUSH, in order, with the last 
   for (const std::string run : {"r1", "r2", "r3", "r4"}) {
     CHECK(list_of(c, runs + run) == std::vector<std::string>{"out-" + run});
   }
-  CHECK(calls_of(c, "lpush") == 4 + 2);  // each run's own key, then one per reply list
+  CHECK(command_calls(c, "lpush") == 4 + 2);  // each run's own key, then one per reply list
 
   // a run that already had an outcome gives the reply list nothing
   step_call(c, {"G", "O", "replies", "second", "0", runs + "r1", "", "completed", ""});
@@ -138,5 +127,5 @@ TEST_CASE("jobs made ready in one call go to wait in one LPUSH, in order, before
   CHECK(r.elements[1].elements[0].elements[1].str == "old");
   CHECK(r.elements[1].elements[1].elements[1].str == "a");
   CHECK(list_of(c, "bull:q:wait") == std::vector<std::string>{"d", "c", "b"});
-  CHECK(calls_of(c, "lpush") == 2);  // a-c, then d
+  CHECK(command_calls(c, "lpush") == 2);  // a-c, then d
 }

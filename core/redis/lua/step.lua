@@ -25,7 +25,8 @@ by a worker that lost its job to stalled-job recovery.
 Returns { {groupIndex, code}... for every group whose finish failed }, { fetched jobs... },
 { next delayed due time (ms) per promoted queue... }, { {queue, until}... for every queue a limit
 kept from giving all that was asked: until = when a rate window opens (ms, the caller's clock),
--1 = a concurrency cap (a finish elsewhere wakes the queue) }. Codes: -1 job missing, -2 lock
+-1 = a concurrency cap (a finish elsewhere wakes the queue) }, { queues a fetch took all it could
+from, where more may wait }. Codes: -1 job missing, -2 lock
 missing, -3 job not active, -6 lock held by another worker, -7 schedule occurrence already
 claimed (op "K").
 ]]
@@ -51,7 +52,7 @@ local rcall = redis.call
 --#include step_helpers.lua
 --#include step_schedulers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, N = 4, E = 2, V = 3, W = 1, P = 1, M = 6, U = 2, K = 7, I = 6, Q = 5 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, N = 4, E = 2, V = 3, W = 1, P = 1, Z = 1, M = 6, U = 2, K = 7, I = 6, Q = 5 }
 local n = #ARGV
 
 --#include step_locks.lua
@@ -59,6 +60,7 @@ local failedGroups = {}
 local fetched = {}
 local dues = {}
 local limits = {}
+local fullQueues = {} -- queues a fetch took all it could from: more may wait there
 
 --#include step_fetch.lua
 
@@ -81,7 +83,8 @@ while i <= n do
         if rcall("HGET", k, "next") ~= ARGV[a + 3] then
           failedGroups[#failedGroups + 1] = { group, -7 }
           local j = i
-          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "V" and ARGV[j] ~= "M" and ARGV[j] ~= "P" do
+          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "V" and ARGV[j] ~= "M" and ARGV[j] ~= "P"
+            and ARGV[j] ~= "Z" do
             j = j + 1 + arity[ARGV[j]]
           end
           i = j
@@ -111,7 +114,8 @@ while i <= n do
           failedGroups[#failedGroups + 1] = { group, code }
           -- skip the rest of this group: scan forward to the next "G", the call's events ("V") or the fetch
           local j = i
-          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "V" and ARGV[j] ~= "M" and ARGV[j] ~= "P" do
+          while j <= n and ARGV[j] ~= "G" and ARGV[j] ~= "V" and ARGV[j] ~= "M" and ARGV[j] ~= "P"
+            and ARGV[j] ~= "Z" do
             j = j + 1 + arity[ARGV[j]]
           end
           i = j
@@ -360,6 +364,11 @@ while i <= n do
         if #due > 0 then marker(q) end
         local nextDue = rcall("ZRANGE", q .. "delayed", 0, 0, "WITHSCORES")
         dues[#dues + 1] = { q, nextDue[2] and math.floor(tonumber(nextDue[2]) / 4096) or -1 }
+      elseif op == "Z" then
+        -- Z key: wakes a worker's marker waker blocked on its own key (KeySpace::waker()); the
+        -- expiry only matters when that worker died before popping it
+        rcall("ZADD", ARGV[a], 0, "0")
+        rcall("PEXPIRE", ARGV[a], 60000)
       elseif op == "M" then
         flushWaits()
         flushLocks()
@@ -374,4 +383,4 @@ flushEvents()
 flushWaits()
 flushReplies()
 flushLocks()
-return { failedGroups, fetched, dues, limits }
+return { failedGroups, fetched, dues, limits, fullQueues }

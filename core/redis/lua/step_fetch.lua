@@ -226,5 +226,8 @@ local function fetch(a)
     rcall("ZADD", rateKey, unpack(log))
     rcall("PEXPIRE", rateKey, ratePeriod)
   end
-  if taken == count and count > 0 then marker(q) end -- more may be waiting: wake another worker
+  if taken == count and count > 0 then -- more may be waiting: wake another worker
+    marker(q)
+    fullQueues[#fullQueues + 1] = q
+  end
 end

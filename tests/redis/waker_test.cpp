@@ -1,0 +1,123 @@
+// The worker's marker waker leaves alone the markers of queues its dispatcher fetches anyway
+// (Worker::Impl::update_waker_skip): a saturated worker does not pop a marker per call, yet a
+// queue that drains is watched again at once, and delayed jobs of a busy queue still come due on
+// time.
+#include <doctest/doctest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "core/redis/worker.hpp"
+#include "flows/loader.hpp"
+#include "plugins/builtins.hpp"
+#include "tests/redis/worker_support.hpp"
+
+using namespace am2z;
+using namespace am2z::redis;
+using namespace am2z::redis::testing_support;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Sleeps `ms` (from its data; 2 by default): a step that keeps a worker busy without CPU.
+class NapProcessor final : public Processor {
+ public:
+  Status process(State& state, Context&) const override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(state.data.value("ms", 2)));
+    return {};
+  }
+};
+
+std::shared_ptr<const PlannedFlow> plan(const std::string& name, const std::string& processor) {
+  ProcessorRegistry registry;
+  register_builtins(registry);
+  ProcessorType nap;
+  nap.name = "nap";
+  nap.description = "test: sleeps";
+  nap.create = [](const Json&) -> Result<std::unique_ptr<Processor>> { return std::make_unique<NapProcessor>(); };
+  registry.add(std::move(nap));
+  const std::string yaml = "version: 1\nname: " + name + "\nprocessors:\n  step: " + processor + "\nflow: step\n";
+  LoadResult loaded = load_flow_text(yaml, name + ".yaml", registry, ".");
+  REQUIRE_MESSAGE(loaded.ok(), (loaded.diagnostics.empty() ? "" : loaded.diagnostics.front().to_string()));
+  return std::make_shared<const PlannedFlow>(loaded.flow, "hash", KeySpace{});
+}
+
+/// A worker whose safety poll (idle_poll) is far longer than any wait a test accepts: what it
+/// hears in time, it heard from a marker.
+WorkerOptions options(const testing::RedisServer& server, int concurrency) {
+  WorkerOptions o;
+  o.endpoint = server.endpoint();
+  o.concurrency = concurrency;
+  o.idle_poll = 30s;
+  o.grace = 300ms;
+  o.name = "waker-test";
+  o.logger = std::make_shared<spdlog::logger>("waker-test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return o;
+}
+
+constexpr const char* kBusyQueue = "bull:waker-busy.step:";
+
+}  // namespace
+
+TEST_CASE("waker: a saturated worker does not pop a marker per call") {
+  testing::RedisServer server;
+  auto busy = plan("waker-busy", "{use: set, with: {values: {.done: true}}}");
+  auto idle = plan("waker-idle", "{use: set, with: {values: {.done: true}}}");  // served, never used
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  auto replies = submit(server, *busy, 3000, Json::object());
+  REQUIRE(c.command({"CONFIG", "RESETSTAT"}));
+  RunningWorker w(options(server, 8), {busy, idle});
+  await_all(server, replies);
+  w.finish();
+  const long long calls = command_calls(c, "evalsha");
+  const long long pops = command_calls(c, "bzpopmin");
+  MESSAGE(calls << " step calls, " << pops << " marker pops");
+  // every full fetch leaves a marker (to wake other workers); popping each was one pop per call
+  CHECK(calls >= 3000 / 8);
+  CHECK(pops * 10 < calls);
+}
+
+TEST_CASE("waker: a queue that drained after a burst is watched again") {
+  testing::RedisServer server;
+  auto burst = plan("waker-burst", "{use: set, with: {values: {.done: true}}}");
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  auto replies = submit(server, *burst, 3000, Json::object());
+  RunningWorker w(options(server, 8), burst);
+  // saturated meanwhile: the waker left the queue's marker alone, blocked on its own key only
+  await_all(server, replies);
+  std::this_thread::sleep_for(100ms);
+  const auto start = SteadyClock::now();
+  const auto late = submit(server, *burst, 1, Json::object());
+  auto out = wait_outcome(c, late.front(), SteadyClock::now() + 5s, CancelToken());
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+  REQUIRE_MESSAGE(out, "a job on a drained queue was not taken within 5 s (the safety poll is 30 s)");
+  MESSAGE("a job on the drained queue waited " << waited.count() << " ms");
+  CHECK(waited < 2s);
+  w.finish();
+}
+
+TEST_CASE("waker: a delayed job of a queue the waker leaves alone still comes due on time") {
+  testing::RedisServer server;
+  auto busy = plan("waker-busy", "{use: nap}");
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  auto backlog = submit(server, *busy, 6000, Json::object());
+  RunningWorker w(options(server, 4), busy);
+  std::this_thread::sleep_for(200ms);  // saturated by now: its marker left alone
+  SubmitOptions later;
+  later.delay = 300ms;
+  submit(server, *busy, 1, Json::object(), later);
+  const std::string delayed = std::string(kBusyQueue) + "delayed";
+  CHECK(int_reply(c, {"ZCARD", delayed}) == 1);
+  const auto start = SteadyClock::now();
+  while (int_reply(c, {"ZCARD", delayed}) > 0 && SteadyClock::now() - start < 5s) std::this_thread::sleep_for(5ms);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+  MESSAGE("the delayed job left the delayed set after " << took.count() << " ms (due after 300)");
+  CHECK(int_reply(c, {"ZCARD", delayed}) == 0);
+  CHECK(took < 2s);
+  CHECK(int_reply(c, {"LLEN", std::string(kBusyQueue) + "wait"}) > 0);  // still busy meanwhile
+  w.finish();
+}

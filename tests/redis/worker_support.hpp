@@ -1,0 +1,92 @@
+// Helpers of the tests that run a Worker in-process against a real Redis: the worker on a
+// thread, runs submitted and awaited, and what Redis counted.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/redis/submitter.hpp"
+#include "core/redis/worker.hpp"
+#include "tests/support/redis_server.hpp"
+
+namespace am2z::redis::testing_support {
+
+inline constexpr auto kWorkerPatience = std::chrono::seconds(60);
+
+/// A worker serving `flows` on its own thread until finish() (or destruction).
+struct RunningWorker {
+  std::unique_ptr<Worker> worker;
+  CancelSource stop;
+  Status result;
+  std::thread thread;
+
+  RunningWorker(WorkerOptions o, std::vector<std::shared_ptr<const PlannedFlow>> flows) {
+    auto created = Worker::create(std::move(o), std::move(flows));
+    REQUIRE(created);
+    worker = std::move(*created);
+    thread = std::thread([this] { result = worker->run(stop.token()); });
+  }
+  RunningWorker(WorkerOptions o, std::shared_ptr<const PlannedFlow> flow)
+      : RunningWorker(std::move(o), std::vector<std::shared_ptr<const PlannedFlow>>{std::move(flow)}) {}
+  RunningWorker(const RunningWorker&) = delete;
+  RunningWorker& operator=(const RunningWorker&) = delete;
+  void finish() {
+    if (!thread.joinable()) return;
+    stop.cancel("test over");
+    thread.join();
+    CHECK(result);
+  }
+  ~RunningWorker() { finish(); }
+};
+
+/// Submits `runs` runs of `flow` with `data`: their reply keys.
+inline std::vector<std::string> submit(const testing::RedisServer& server, const PlannedFlow& flow, int runs, Json data,
+                                       const SubmitOptions& opts = {}) {
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  std::vector<std::string> replies;
+  for (int i = 0; i < runs; i += 500) {
+    std::vector<State> inputs;
+    for (int j = i; j < std::min(runs, i + 500); ++j) {
+      State s;
+      s.data = data;
+      inputs.push_back(std::move(s));
+    }
+    auto subs = submit_runs(c, flow, std::move(inputs), opts);
+    REQUIRE(subs);
+    for (auto& sub : *subs) replies.push_back(std::move(sub.reply_key));
+  }
+  return replies;
+}
+
+/// Waits for every run's outcome.
+inline void await_all(const testing::RedisServer& server, const std::vector<std::string>& replies) {
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  for (const auto& key : replies) {
+    auto out = wait_outcome(c, key, SteadyClock::now() + kWorkerPatience, CancelToken());
+    REQUIRE_MESSAGE(out, (out ? "" : out.error().message));
+  }
+}
+
+/// How many times Redis ran `command` so far (INFO commandstats), e.g. "evalsha".
+inline long long command_calls(Connection& c, const std::string& command) {
+  auto info = c.command({"INFO", "commandstats"});
+  REQUIRE(info);
+  const std::string tag = "cmdstat_" + command + ":calls=";
+  const auto at = info->str.find(tag);
+  return at == std::string::npos ? 0 : std::stoll(info->str.substr(at + tag.size()));
+}
+
+inline long long int_reply(Connection& c, const std::vector<std::string>& args) {
+  auto r = c.command(args);
+  REQUIRE(r);
+  return r->integer;
+}
+
+}  // namespace am2z::redis::testing_support
