@@ -1,10 +1,11 @@
 #include "core/redis/scripts.hpp"
 
+#include <array>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
-#include <array>
-#include <mutex>
+#include "core/redis/sha256.hpp"
 
 namespace am2z::redis {
 
@@ -20,32 +21,84 @@ namespace {
 struct Known {
   const char* name;
   const char* source;
+  bool function;  ///< a Redis Functions library (FUNCTION LOAD, FCALL), not a script (EVALSHA)
 };
 
 const Known& known(ScriptId id) {
   static const std::array<Known, 4> table{{
-      {"step", lua::step},
-      {"stalled", lua::stalled},
-      {"extend_locks", lua::extend_locks},
-      {"session_jobs", lua::session_jobs},
+      {"step", lua::step, true},
+      {"stalled", lua::stalled, false},
+      {"extend_locks", lua::extend_locks, false},
+      {"session_jobs", lua::session_jobs, false},
   }};
   return table[static_cast<std::size_t>(id)];
 }
 
-/// SHA1s as the server reported them: the same on every server, so one process-wide cache.
+/// What calls name a script by: SHA1s as the server reported them, or a library's function name
+/// once loaded; the same on every server, so one process-wide cache (emptied when a server says
+/// it lost them).
 std::mutex sha_mutex;
 std::array<std::string, 4> shas;
 
+/// A library's function: named after a hash of its text, so that workers of different versions
+/// each call their own on one Redis.
+struct Library {
+  std::string function;
+  std::string text;  ///< as FUNCTION LOAD takes it
+};
+
+const Library& library(ScriptId id) {
+  static const Library step = [] {
+    const std::string source = lua::step;
+    Library l;
+    l.function = "am2z_step_" + sha256_hex(source).substr(0, 16);
+    std::string body = source;
+    const std::string placeholder = "__AM2Z_STEP_FUNCTION__";
+    body.replace(body.find(placeholder), placeholder.size(), l.function);
+    l.text = "#!lua name=" + l.function + "\n" + body;
+    return l;
+  }();
+  (void)id;  // the step function is the only library
+  return step;
+}
+
 Result<std::string> load(Connection& c, ScriptId id) {
-  auto r = c.command({"SCRIPT", "LOAD", known(id).source});
-  if (!r) return fail(std::move(r.error()));
-  if (r->type != Reply::Type::string) {
-    return fail(errors::execution(std::string("redis script ") + known(id).name, "SCRIPT LOAD failed: " + r->str));
+  const Known& k = known(id);
+  std::string name;
+  if (k.function) {
+    const Library& l = library(id);
+    auto r = c.command({"FUNCTION", "LOAD", l.text});
+    if (!r) return fail(std::move(r.error()));
+    // another process of this version loaded it first
+    const bool there = r->is_error() && r->str.find("already exists") != std::string::npos;
+    if (r->is_error() && !there) {
+      const bool old = r->str.find("unknown command") != std::string::npos;
+      return fail(
+          errors::execution(std::string("redis script ") + k.name,
+                            old ? "this Redis has no FUNCTION command: am2z needs Redis 7.0 or later (" + r->str + ")"
+                                : "FUNCTION LOAD failed: " + r->str));
+    }
+    name = l.function;
+  } else {
+    auto r = c.command({"SCRIPT", "LOAD", k.source});
+    if (!r) return fail(std::move(r.error()));
+    if (r->type != Reply::Type::string) {
+      return fail(errors::execution(std::string("redis script ") + k.name, "SCRIPT LOAD failed: " + r->str));
+    }
+    name = r->str;
   }
   std::lock_guard lock(sha_mutex);
-  shas[static_cast<std::size_t>(id)] = r->str;
-  return r->str;
+  shas[static_cast<std::size_t>(id)] = name;
+  return name;
 }
+
+/// The server no longer has the script or the library (a restart without persistence, SCRIPT
+/// FLUSH, FUNCTION FLUSH): it is loaded again.
+bool lost_script(const Reply& r) {
+  return r.is_error() && (r.str.starts_with("NOSCRIPT") || r.str.find("Function not found") != std::string::npos);
+}
+
+const char* call_command(ScriptId id) { return known(id).function ? "FCALL" : "EVALSHA"; }
 
 /// The script's SHA1, loading it on `c` first if this process has not yet.
 Result<std::string> sha_of(Connection& c, ScriptId id) {
@@ -62,6 +115,7 @@ Result<Reply> run_script(Connection& c, ScriptId id, const std::vector<std::stri
   auto sha = sha_of(c, id);
   if (!sha) return fail(std::move(sha.error()));
   std::vector<std::string> argv = script_call(c);
+  argv[0] = call_command(id);
   argv[1] = *sha;
   argv.insert(argv.end(), args.begin(), args.end());
   int migrating_waits = 0;
@@ -75,7 +129,7 @@ Result<Reply> run_script(Connection& c, ScriptId id, const std::vector<std::stri
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    if (r->is_error() && r->str.starts_with("NOSCRIPT") && reloads < 3) {
+    if (lost_script(*r) && reloads < 3) {
       // The server lost the script (a restart, SCRIPT FLUSH) or the connection followed MOVED to
       // a master that never had it (a slot moved while this call waited out the migration).
       ++reloads;
@@ -100,6 +154,7 @@ std::vector<std::string> script_call(const Connection& c) {
 Status send_script(Connection& c, ScriptId id, std::vector<std::string>& call) {
   auto sha = sha_of(c, id);
   if (!sha) return fail(std::move(sha.error()));
+  call[0] = call_command(id);
   call[1] = std::move(*sha);
   return c.send(call);
 }
@@ -107,12 +162,12 @@ Status send_script(Connection& c, ScriptId id, std::vector<std::string>& call) {
 Result<Reply> receive_script(Connection& c, ScriptId id) {
   auto r = c.receive();
   if (!r) return r;
-  if (r->is_error() && r->str.starts_with("NOSCRIPT")) {
+  if (lost_script(*r)) {
     {
       std::lock_guard lock(sha_mutex);
       shas[static_cast<std::size_t>(id)].clear();
     }
-    Error e = errors::network(c.endpoint().display(), 0, "the server lost am2z's scripts (NOSCRIPT)");
+    Error e = errors::network(c.endpoint().display(), 0, "the server lost am2z's scripts (" + r->str + ")");
     e.retryable = true;
     return fail(std::move(e));
   }

@@ -1,6 +1,7 @@
 #pragma once
-// Our Lua scripts (core/redis/lua/*.lua, embedded at build time), run with EVALSHA and loaded
-// again when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+// Our Lua scripts (core/redis/lua/*.lua, embedded at build time), run with EVALSHA, and the step
+// function, a Redis Functions library run with FCALL (Redis 7.0 or later); loaded again when the
+// server lost them (NOSCRIPT, "Function not found": a restart, SCRIPT FLUSH, FUNCTION FLUSH).
 #include <string>
 #include <vector>
 
@@ -16,15 +17,16 @@ enum class ScriptId { step, stalled, extend_locks, session_jobs };
 /// script is an ExecutionError naming the script.
 Result<Reply> run_script(Connection& c, ScriptId id, const std::vector<std::string>& args);
 
-/// The start of a call's arguments on `c`: "EVALSHA", the script (send_script fills it in), and no
+/// The start of a call's arguments on `c`: the command and the script (send_script fills both in), and no
 /// key, or the endpoint's slot key (a Redis Cluster routes the call by it). Append ARGV to it.
 std::vector<std::string> script_call(const Connection& c);
 /// Sends a call begun with script_call(c) without reading its reply (Connection::send), loading
 /// the script first if this process has not (nothing may be in flight on `c` then).
 Status send_script(Connection& c, ScriptId id, std::vector<std::string>& call);
 /// The reply to the oldest call sent by send_script. An error reply from inside the script is an
-/// ExecutionError naming the script; NOSCRIPT (the server lost its scripts: a restart or SCRIPT
-/// FLUSH) is a retryable NetworkError, and the next send_script loads the script again.
+/// ExecutionError naming the script; NOSCRIPT or "Function not found" (the server lost them: a
+/// restart, SCRIPT FLUSH, FUNCTION FLUSH) is a retryable NetworkError, and the next send_script
+/// loads the script again.
 Result<Reply> receive_script(Connection& c, ScriptId id);
 
 }  // namespace am2z::redis

@@ -283,12 +283,14 @@ class OnACluster(WorkersTestCase):
 
     def test_a_submission_that_waits_out_a_slot_move_loads_the_scripts_on_the_new_master(self):
         # A run submitted while its slot migrates is answered ASK and waits; once the move ends it
-        # follows MOVED to a master that never loaded am2z's scripts (NOSCRIPT) and loads them there.
+        # follows MOVED to a master that never loaded am2z's scripts and step function ("Function
+        # not found") and loads them there.
         flow = self.write_tmp("spread.yaml", FLOW % "1ms")
         (tag, _) = tags_on_different_masters(self.cluster, avoid=1)
         prefix = "{" + tag + "}"
         for c in self.cluster.clients:
             c("SCRIPT", "FLUSH")
+            c("FUNCTION", "FLUSH")
         self.cluster.begin_move(prefix, 1)
         path = self.write_tmp("moving.json", json.dumps({"items": [7]}))
         submit = harness.start("run", flow, "--redis", self.cluster.url(0), "--prefix", prefix, "-i", path)

@@ -108,8 +108,9 @@ class FinishedStepsSurviveRedisTrouble(DistributedTestCase):
         self.assertTrue(state["metadata"]["sessionId"])
 
     def test_scripts_flushed_under_a_busy_worker_are_loaded_again_and_no_run_is_lost(self):
-        # SCRIPT FLUSH (or a restart without persistence of the script cache) while calls are in
-        # flight: each answers NOSCRIPT, their finishes are sent again once the script is loaded.
+        # SCRIPT FLUSH and FUNCTION FLUSH (or a restart without persistence) while calls are in
+        # flight: each answers NOSCRIPT or "Function not found", their finishes are sent again once
+        # the script or the step function is loaded.
         flow = self.write_tmp("napper.yaml", NAP_CHAIN % "10ms")
         worker = self.start_worker(flow, args=("-c", "16"))
         c = self.redis.client
@@ -119,13 +120,14 @@ class FinishedStepsSurviveRedisTrouble(DistributedTestCase):
             runs.append((i, res.json()["run"]))
             if i % 10 == 5:
                 c("SCRIPT", "FLUSH")
+                c("FUNCTION", "FLUSH")
         for i, run in runs:
             state = self.assertSucceeded(harness.run("result", run, "--redis", self.redis.url, "--wait",
                                                      "--timeout", "30s", timeout=40))
             self.assertEqual(state["i"], i)
             self.assertTrue(state["first"] and state["second"] and state["third"], state)
-        # Whether the worker met NOSCRIPT depends on whether a submitter loaded the script again
-        # first; the NOSCRIPT path itself is tested in tests/redis/pipelined_calls_test.cpp.
+        # Whether the worker met the loss depends on whether a submitter loaded the function again
+        # first; that path itself is tested in tests/redis/pipelined_calls_test.cpp.
         self.assertIsNone(worker.poll())
 
 

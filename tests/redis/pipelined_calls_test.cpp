@@ -52,14 +52,15 @@ TEST_CASE("a script the server lost is a retryable error, then loaded again by t
   CHECK(refused.error().category == ErrorCategory::execution);
   CHECK(refused.error().message.find("run results prefix") != std::string::npos);
 
-  REQUIRE(c.command({"SCRIPT", "FLUSH"}));
+  // the step function is a library: FUNCTION FLUSH (or a restart without persistence) loses it
+  REQUIRE(c.command({"FUNCTION", "FLUSH"}));
   call = script_call(c);
   REQUIRE(send_script(c, ScriptId::step, call));
   auto lost = receive_script(c, ScriptId::step);
   REQUIRE_FALSE(lost);
   CHECK(lost.error().category == ErrorCategory::network);
   CHECK(lost.error().retryable);
-  CHECK(lost.error().message.find("NOSCRIPT") != std::string::npos);
+  CHECK(lost.error().message.find("the server lost am2z's scripts (ERR Function not found)") != std::string::npos);
   CHECK(is_transient(lost.error()));
 
   call = script_call(c);
@@ -67,4 +68,27 @@ TEST_CASE("a script the server lost is a retryable error, then loaded again by t
   auto again = receive_script(c, ScriptId::step);
   REQUIRE_FALSE(again);
   CHECK(again.error().category == ErrorCategory::execution);  // the script ran this time
+
+  // run_script loads it again by itself
+  REQUIRE(c.command({"FUNCTION", "FLUSH"}));
+  auto reloaded = run_script(c, ScriptId::step, {});
+  REQUIRE_FALSE(reloaded);
+  CHECK(reloaded.error().message.find("run results prefix") != std::string::npos);
+}
+
+TEST_CASE("a script (EVALSHA) the server lost is loaded again") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  auto first = run_script(c, ScriptId::extend_locks, {"30000"});
+  REQUIRE_MESSAGE(first, first.error().message);
+  REQUIRE(c.command({"SCRIPT", "FLUSH"}));
+  auto call = script_call(c);
+  call.push_back("30000");
+  REQUIRE(send_script(c, ScriptId::extend_locks, call));
+  auto lost = receive_script(c, ScriptId::extend_locks);
+  REQUIRE_FALSE(lost);
+  CHECK(lost.error().retryable);
+  CHECK(lost.error().message.find("NOSCRIPT") != std::string::npos);
+  auto again = run_script(c, ScriptId::extend_locks, {"30000"});
+  CHECK_MESSAGE(again, again.error().message);
 }

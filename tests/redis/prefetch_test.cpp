@@ -98,10 +98,10 @@ TEST_CASE("prefetch: a round of instant steps takes fewer calls, as many without
   long long calls[2] = {0, 0};
   for (int prefetch : {0, 2}) {
     auto replies = submit(server, *flow, kRuns, Json::object());  // queued before the worker starts
-    const long long before = command_calls(c, "evalsha");
+    const long long before = command_calls(c, "fcall");
     RunningWorker w(options(server, 2, prefetch), flow);
     await_all(server, replies);
-    calls[prefetch == 0 ? 0 : 1] = command_calls(c, "evalsha") - before;
+    calls[prefetch == 0 ? 0 : 1] = command_calls(c, "fcall") - before;
     w.finish();
   }
   // -c 2 alone: two calls in flight share two slots, one job each

@@ -129,3 +129,23 @@ TEST_CASE("jobs made ready in one call go to wait in one LPUSH, in order, before
   CHECK(list_of(c, "bull:q:wait") == std::vector<std::string>{"d", "c", "b"});
   CHECK(command_calls(c, "lpush") == 2);  // a-c, then d
 }
+
+TEST_CASE("a call that fails halfway leaves nothing it gathered to the next (the function outlives calls)") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  StepHeader header;
+  header.now_ms = 1000;
+  header.token_prefix = "t";
+  header.run_results = KeySpace{}.run_results();
+  auto argv = header.argv();
+  // a job made ready (held back for one LPUSH at the end), then an op the function does not know
+  argv.insert(argv.end(), {"G", "A", "bull:q:", "a", "s", "{}", "{}", "w", "", "", "", "", "0", "0", "", "", "X"});
+  auto failed = run_script(c, ScriptId::step, argv);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().category == ErrorCategory::execution);
+  CHECK(int_reply(c, {"LLEN", "bull:q:wait"}) == 0);
+  step_call(c, {});
+  CHECK(int_reply(c, {"LLEN", "bull:q:wait"}) == 0);
+  step_call(c, {"G", "A", "bull:q:", "b", "s", "{}", "{}", "w", "", "", "", "", "0", "0", "", ""});
+  CHECK(list_of(c, "bull:q:wait") == std::vector<std::string>{"b"});
+}

@@ -71,7 +71,7 @@ TEST_CASE("waker: a saturated worker does not pop a marker per call") {
   RunningWorker w(options(server, 8), {busy, idle});
   await_all(server, replies);
   w.finish();
-  const long long calls = command_calls(c, "evalsha");
+  const long long calls = command_calls(c, "fcall");
   const long long pops = command_calls(c, "bzpopmin");
   MESSAGE(calls << " step calls, " << pops << " marker pops");
   // every full fetch leaves a marker (to wake other workers); popping each was one pop per call

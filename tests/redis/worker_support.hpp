@@ -74,7 +74,7 @@ inline void await_all(const testing::RedisServer& server, const std::vector<std:
   }
 }
 
-/// How many times Redis ran `command` so far (INFO commandstats), e.g. "evalsha".
+/// How many times Redis ran `command` so far (INFO commandstats), e.g. "fcall".
 inline long long command_calls(Connection& c, const std::string& command) {
   auto info = c.command({"INFO", "commandstats"});
   REQUIRE(info);

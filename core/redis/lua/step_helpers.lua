@@ -3,7 +3,7 @@ local function xadd(q, ...)
   rcall("XADD", q .. "events", "MAXLEN", "~", maxLen, "*", ...)
 end
 
-local marked = {}
+local marked -- queues woken in this call
 local function marker(q)
   if not marked[q] then -- one wake-up per queue and call is enough
     marked[q] = true
@@ -48,15 +48,14 @@ end
 -- Jobs made ready by this call, per queue. Pushing at the back in the same order gives the same
 -- list, however the pushes interleave with RPUSHes at the front; flushed before anything reads a
 -- wait list (ops M, W, U) and at the end of the call.
-local waits = batchOf("LPUSH", "wait")
+local waits
 local function waitLater(q, id) batchAdd(waits, q, id) end
 local function flushWaits() batchFlush(waits) end
 
 -- Outcomes for reply lists (op "O": runs whose submitter collects many outcomes on one list), in
 -- order; the list's expiry is the last non-zero ttl given, as one PEXPIRE per run left it.
 -- Nothing in the call reads them.
-local replies = batchOf("LPUSH", "")
-local replyTtl = {}
+local replies, replyTtl
 local function replyLater(reply, payload, ttl)
   batchAdd(replies, reply, payload)
   if ttl ~= "0" then replyTtl[reply] = ttl end
@@ -121,7 +120,7 @@ end
 
 -- Jobs completed by this call and kept without a trim, per queue (they all finish at `now`).
 -- Flushed before a trim reads a completed set and at the end of the call.
-local completions = batchOf("ZADD", "completed")
+local completions
 local function completedLater(q, id) batchAdd(completions, q, nowText, id) end
 local function flushCompleted() batchFlush(completions) end
 
@@ -136,7 +135,7 @@ local function release_parent(jq, jid, force)
 end
 
 -- Sessions index (KeySpace::session*): am2z's own root is the run results prefix minus "run:".
-local ownRoot = string.sub(runPrefix, 1, #runPrefix - 4)
+local ownRoot
 local function sessionKey(sid) return ownRoot .. "session:" .. sid end
 
 -- A session with no running run is idle: its keys expire after its ttl; a new run revives them.
@@ -150,7 +149,7 @@ end
 -- Runs that ended in this call, counted per session at the end of it (or before a run joins a
 -- session): one HINCRBY per kind of end and one check for idleness per session and call, not
 -- per run. sessionEnds[sk] = { sid = id, [end] = count }, in sessionOrder.
-local sessionEnds, sessionOrder = {}, {}
+local sessionEnds, sessionOrder
 local function sessionEndLater(sk, sid, kind)
   local e = sessionEnds[sk]
   if not e then
@@ -179,8 +178,7 @@ end
 -- event, is most of what events cost; the texts go in as they came (no table.concat: copying
 -- them into one more string cost more than the fields, measured). Flushed every 500 events, so
 -- an entry stays readable in one piece and within unpack's limit.
-local pendingEvents = {}
-local pendingCount = 0
+local pendingEvents, pendingCount
 local function flushEvents()
   if pendingCount > 0 then
     -- about kEventsRetention events, not entries: the cap in entries shrinks as entries grow
@@ -196,4 +194,16 @@ local function publish(count, text)
   pendingEvents[#pendingEvents + 1] = text
   pendingCount = pendingCount + count
   if pendingCount >= 500 then flushEvents() end
+end
+
+-- What the helpers gather in a call, empty at its start: the library's functions outlive calls,
+-- and a call that failed halfway leaves nothing to the next.
+local function resetHelpers()
+  marked = {}
+  waits = batchOf("LPUSH", "wait")
+  replies, replyTtl = batchOf("LPUSH", ""), {}
+  completions = batchOf("ZADD", "completed")
+  ownRoot = string.sub(runPrefix, 1, #runPrefix - 4)
+  sessionEnds, sessionOrder = {}, {}
+  pendingEvents, pendingCount = {}, 0
 end

@@ -3,8 +3,9 @@
 -- the locks of every finish after it in one MGET (up to an op that takes or drops locks: M, U),
 -- and the locks released go in one DEL before such an op and at the end of the call: two commands
 -- per call instead of a GETDEL per job. A lock held by another worker is left as it is.
-local heldLocks = nil -- lock key -> value read (false: none), for the finishes ahead
-local releasedLocks = {}
+local heldLocks -- lock key -> value read (false: none), for the finishes ahead; nil: none read
+local releasedLocks
+local function resetLocks() heldLocks, releasedLocks = nil, {} end
 
 local function readLocks(from)
   local keys = {}
