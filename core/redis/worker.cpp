@@ -231,7 +231,7 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   // their replies say what they took. Two calls in flight share the slots, so that Redis runs one
   // while this thread handles the jobs of the other.
   bool sent = false;
-  update_waker_skip(!stopping_now);
+  update_waker_skip(stopping_now);
   if (in_flight.size() < kMaxInFlight) {
     const int c = options.concurrency;
     const int extra = options.prefetch;
@@ -253,9 +253,8 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
     return true;
   }
   if (sent) return true;
-  // 3. Idle: housekeeping, then sleep until a job ends, a marker pops, or a timer is due. The
-  // waker watches every queue first (a call wakes it if it left some out).
-  update_waker_skip(false);
+  // 3. Idle: housekeeping, then sleep until a job ends, a marker pops, or a timer is due. A waker
+  // that must watch a queue again is woken first (by a call of its own, next turn).
   if (waker_interrupt_due) return true;
   if (housekeeping(conn, t)) return true;
   sleep_until_due(t);

@@ -64,10 +64,19 @@ void Worker::Impl::waker_loop(Connection& blocker) {
   }
 }
 
-void Worker::Impl::update_waker_skip(bool busy) {
+void Worker::Impl::update_waker_skip(bool stopping_now) {
+  // A full queue is fetched again at the dispatcher's next call, whenever a slot frees: unless a
+  // limit holds it back or a corrupt key has it skipped for a while.
+  const auto now = Clock::now();
+  bool changed = false;
+  for (auto& [keys, b] : bindings) {
+    const bool skip = !stopping_now && b->full && b->limited_until < 0 && b->disabled_until <= now;
+    changed = changed || skip != b->skipped;
+    b->skipped = skip;
+  }
+  if (!changed) return;
   std::set<std::string> skip;
   for (auto& [keys, b] : bindings) {
-    b->skipped = busy && b->full && b->limited_until < 0;
     if (b->skipped) skip.insert(keys);
   }
   std::lock_guard lock(mutex);

@@ -63,7 +63,8 @@ struct Binding {
   bool maybe_ready = true;
   bool full = false;     ///< its last fetch took all it could: the next call fetches it again
   bool skipped = false;  ///< the marker waker leaves its marker alone (Impl::update_waker_skip)
-  /// While skipped, its delayed jobs come due unheard: promoted on a clock instead, ms.
+  /// While skipped, its delayed jobs come due unheard: promoted on a clock instead (when the
+  /// worker has a free slot; other workers hear of them), ms.
   long long skip_promote_at = 0;
   std::chrono::steady_clock::time_point disabled_until{};  ///< a key of the queue is corrupt: skipped till then
   /// Moving average of how long its steps ran on the pool, us; -1 none yet (any thread writes it).
@@ -174,10 +175,10 @@ struct Worker::Impl {
   std::mutex mutex;
   std::condition_variable wake;        ///< the dispatcher's
   std::condition_variable waker_wake;  ///< the marker waker's, when it has no queue to block on
-  /// Queues (key prefixes) whose markers the waker need not pop: while the dispatcher keeps
-  /// calling Redis, a queue whose last fetch was full is fetched by its next call anyway, and a
-  /// pop meant to wake it (one per call when saturated) would be a round trip for nothing. Left in
-  /// Redis, such markers wake other workers, or this one once its queue is watched again.
+  /// Queues (key prefixes) whose markers the waker need not pop: a queue whose last fetch was full
+  /// is fetched by the dispatcher's next call anyway (whenever a slot frees), and a pop meant to
+  /// wake it (one per call when saturated) would be a round trip for nothing. Left in Redis, such
+  /// markers wake other workers, or this one once its queue is watched again.
   std::set<std::string> waker_skip;
   std::uint64_t waker_skip_version = 0;
   std::set<std::string> waker_skipping;  ///< what the waker's blocking call leaves out
@@ -370,9 +371,9 @@ struct Worker::Impl {
 
   // worker_housekeeping.cpp.
   void waker_loop(Connection& blocker);
-  /// Tells the waker which markers it may leave alone: those of full queues while `busy` (the
-  /// dispatcher keeps calling), none otherwise. Sets waker_interrupt_due when it blocks on fewer.
-  void update_waker_skip(bool busy);
+  /// Tells the waker which markers it may leave alone: those of queues whose last fetch was full
+  /// (none once stopping). Sets waker_interrupt_due when it blocks leaving out one to be watched.
+  void update_waker_skip(bool stopping_now);
   std::string waker_key() const { return space.waker(token_base); }
   void refresh_cancelled(Connection& c);
   /// Claims the due occurrences of schedules of flows served here (core/redis/schedules.hpp).

@@ -121,3 +121,25 @@ TEST_CASE("waker: a delayed job of a queue the waker leaves alone still comes du
   CHECK(int_reply(c, {"LLEN", std::string(kBusyQueue) + "wait"}) > 0);  // still busy meanwhile
   w.finish();
 }
+
+TEST_CASE("waker: a worker whose slots are all taken makes no calls while it waits") {
+  testing::RedisServer server;
+  auto busy = plan("waker-busy", "{use: nap}");
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  // ten long steps at -c 2: the fetches that took two were full, then every slot is busy
+  auto replies = submit(server, *busy, 10, Json{{"ms", 1500}});
+  RunningWorker w(options(server, 2), busy);
+  const std::string active = std::string(kBusyQueue) + "active";
+  for (auto until = SteadyClock::now() + 10s; int_reply(c, {"LLEN", active}) < 2 && SteadyClock::now() < until;) {
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(int_reply(c, {"LLEN", active}) == 2);
+  std::this_thread::sleep_for(100ms);
+  const long long before = command_calls(c, "fcall");
+  std::this_thread::sleep_for(800ms);
+  const long long calls = command_calls(c, "fcall") - before;
+  MESSAGE(calls << " step calls while both slots were busy for 800 ms");
+  CHECK(calls <= 5);
+  w.finish();
+}
