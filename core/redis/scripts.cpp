@@ -47,18 +47,16 @@ struct Library {
   std::string text;  ///< as FUNCTION LOAD takes it
 };
 
-const Library& library(ScriptId id) {
+/// The step function's library: the only one.
+const Library& step_library() {
   static const Library step = [] {
     const std::string source = lua::step;
     Library l;
     l.function = "am2z_step_" + sha256_hex(source).substr(0, 16);
-    std::string body = source;
-    const std::string placeholder = "__AM2Z_STEP_FUNCTION__";
-    body.replace(body.find(placeholder), placeholder.size(), l.function);
-    l.text = "#!lua name=" + l.function + "\n" + body;
+    // the chunk's last local is `step`: registered under the name the calls use
+    l.text = "#!lua name=" + l.function + "\n" + source + "\nredis.register_function(\"" + l.function + "\", step)\n";
     return l;
   }();
-  (void)id;  // the step function is the only library
   return step;
 }
 
@@ -66,7 +64,7 @@ Result<std::string> load(Connection& c, ScriptId id) {
   const Known& k = known(id);
   std::string name;
   if (k.function) {
-    const Library& l = library(id);
+    const Library& l = step_library();
     auto r = c.command({"FUNCTION", "LOAD", l.text});
     if (!r) return fail(std::move(r.error()));
     // another process of this version loaded it first

@@ -92,3 +92,15 @@ TEST_CASE("a script (EVALSHA) the server lost is loaded again") {
   auto again = run_script(c, ScriptId::extend_locks, {"30000"});
   CHECK_MESSAGE(again, again.error().message);
 }
+
+TEST_CASE("a server that refuses to load the step function is an error naming the script and the reason") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.command({"ACL", "SETUSER", "nofunctions", "on", ">pw", "~*", "&*", "+@all", "-function"}));
+  REQUIRE(c.command({"AUTH", "nofunctions", "pw"}));
+  auto r = run_script(c, ScriptId::step, {});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().category == ErrorCategory::execution);
+  CHECK_MESSAGE(r.error().message.find("redis script step") != std::string::npos, r.error().message);
+  CHECK_MESSAGE(r.error().message.find("FUNCTION LOAD failed: NOPERM") != std::string::npos, r.error().message);
+}

@@ -58,14 +58,28 @@ WorkerOptions options(const testing::RedisServer& server, int concurrency) {
 
 constexpr const char* kBusyQueue = "bull:waker-busy.step:";
 
+/// A Redis of the test's own and a connection to it.
+struct Redis {
+  testing::RedisServer server;
+  Connection c{server.endpoint(), ConnectOptions{}};
+  Redis() { REQUIRE(c.connect()); }
+};
+
+/// Polls `done` every 5 ms for up to `patience`: the time it took.
+template <class Done>
+std::chrono::milliseconds wait_until(Done done, std::chrono::milliseconds patience) {
+  const auto start = SteadyClock::now();
+  while (!done() && SteadyClock::now() - start < patience) std::this_thread::sleep_for(5ms);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+}
+
 }  // namespace
 
 TEST_CASE("waker: a saturated worker does not pop a marker per call") {
-  testing::RedisServer server;
+  Redis r;
+  auto& [server, c] = r;
   auto busy = plan("waker-busy", "{use: set, with: {values: {.done: true}}}");
   auto idle = plan("waker-idle", "{use: set, with: {values: {.done: true}}}");  // served, never used
-  Connection c(server.endpoint(), ConnectOptions{});
-  REQUIRE(c.connect());
   auto replies = submit(server, *busy, 3000, Json::object());
   REQUIRE(c.command({"CONFIG", "RESETSTAT"}));
   RunningWorker w(options(server, 8), {busy, idle});
@@ -80,10 +94,9 @@ TEST_CASE("waker: a saturated worker does not pop a marker per call") {
 }
 
 TEST_CASE("waker: a queue that drained after a burst is watched again") {
-  testing::RedisServer server;
+  Redis r;
+  auto& [server, c] = r;
   auto burst = plan("waker-burst", "{use: set, with: {values: {.done: true}}}");
-  Connection c(server.endpoint(), ConnectOptions{});
-  REQUIRE(c.connect());
   auto replies = submit(server, *burst, 3000, Json::object());
   RunningWorker w(options(server, 8), burst);
   // saturated meanwhile: the waker left the queue's marker alone, blocked on its own key only
@@ -100,10 +113,9 @@ TEST_CASE("waker: a queue that drained after a burst is watched again") {
 }
 
 TEST_CASE("waker: a delayed job of a queue the waker leaves alone still comes due on time") {
-  testing::RedisServer server;
+  Redis r;
+  auto& [server, c] = r;
   auto busy = plan("waker-busy", "{use: nap}");
-  Connection c(server.endpoint(), ConnectOptions{});
-  REQUIRE(c.connect());
   auto backlog = submit(server, *busy, 6000, Json::object());
   RunningWorker w(options(server, 4), busy);
   std::this_thread::sleep_for(200ms);  // saturated by now: its marker left alone
@@ -112,9 +124,7 @@ TEST_CASE("waker: a delayed job of a queue the waker leaves alone still comes du
   submit(server, *busy, 1, Json::object(), later);
   const std::string delayed = std::string(kBusyQueue) + "delayed";
   CHECK(int_reply(c, {"ZCARD", delayed}) == 1);
-  const auto start = SteadyClock::now();
-  while (int_reply(c, {"ZCARD", delayed}) > 0 && SteadyClock::now() - start < 5s) std::this_thread::sleep_for(5ms);
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+  const auto took = wait_until([&] { return int_reply(c, {"ZCARD", delayed}) == 0; }, 5s);
   MESSAGE("the delayed job left the delayed set after " << took.count() << " ms (due after 300)");
   CHECK(int_reply(c, {"ZCARD", delayed}) == 0);
   CHECK(took < 2s);
@@ -123,17 +133,14 @@ TEST_CASE("waker: a delayed job of a queue the waker leaves alone still comes du
 }
 
 TEST_CASE("waker: a worker whose slots are all taken makes no calls while it waits") {
-  testing::RedisServer server;
+  Redis r;
+  auto& [server, c] = r;
   auto busy = plan("waker-busy", "{use: nap}");
-  Connection c(server.endpoint(), ConnectOptions{});
-  REQUIRE(c.connect());
   // ten long steps at -c 2: the fetches that took two were full, then every slot is busy
   auto replies = submit(server, *busy, 10, Json{{"ms", 1500}});
   RunningWorker w(options(server, 2), busy);
   const std::string active = std::string(kBusyQueue) + "active";
-  for (auto until = SteadyClock::now() + 10s; int_reply(c, {"LLEN", active}) < 2 && SteadyClock::now() < until;) {
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_until([&] { return int_reply(c, {"LLEN", active}) >= 2; }, 10s);
   REQUIRE(int_reply(c, {"LLEN", active}) == 2);
   std::this_thread::sleep_for(100ms);
   const long long before = command_calls(c, "fcall");

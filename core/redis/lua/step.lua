@@ -392,5 +392,4 @@ local function step(_, args)
   flushLocks()
   return { failedGroups, fetched, dues, limits, fullQueues }
 end
-
-redis.register_function("__AM2Z_STEP_FUNCTION__", step)
+-- core/redis/scripts.cpp appends the registration: redis.register_function("<name>", step)
