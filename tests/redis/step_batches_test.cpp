@@ -127,7 +127,9 @@ TEST_CASE("jobs made ready in one call go to wait in one LPUSH, in order, before
   CHECK(r.elements[1].elements[0].elements[1].str == "old");
   CHECK(r.elements[1].elements[1].elements[1].str == "a");
   CHECK(list_of(c, "bull:q:wait") == std::vector<std::string>{"d", "c", "b"});
-  CHECK(command_calls(c, "lpush") == 2);  // a-c, then d
+  CHECK(command_calls(c, "lpush") == 3);  // a-c, the fetch's two to active, then d
+  CHECK(command_calls(c, "lmpop") == 1);  // the fetch's two from wait at once
+  CHECK(command_calls(c, "rpoplpush") == 0);
 }
 
 TEST_CASE("a call that fails halfway leaves nothing it gathered to the next (the function outlives calls)") {

@@ -223,6 +223,9 @@ local function step(_, args)
               -- each session stays FIFO. Tags stay below 2^32: a priority p puts the job after
               -- every job of a lower p, as BullMQ's scores do, and fairly among those of its own.
               local fair = q .. "am2z:fair"
+              -- nothing queued: the tags of runs gone before are stale (the fetch that took the last
+              -- one may not have known it was the last)
+              if rcall("ZCARD", q .. "prioritized") == 0 then rcall("DEL", fair) end
               local f = rcall("HMGET", fair, "", fairSession)
               local tag = math.max((tonumber(f[2]) or 0) + 1, tonumber(f[1]) or 0)
               rcall("HSET", fair, fairSession, tag)

@@ -56,7 +56,9 @@ local function fetch(a)
   -- BullMQ's plain jobs) and prioritized (named sessions in fair order, BullMQ's priority
   -- jobs after them). Slots alternate between the two, starting on a coin flip from the
   -- clock so one-slot fetches favour neither; a source found empty is not asked again.
-  local waitEmpty, fairEmpty = false, false
+  -- One ZCARD tells whether anything is queued in prioritized at all (it usually is not): then
+  -- the whole fetch comes from wait in one go, with no pop of prioritized to find it empty.
+  local waitEmpty, fairEmpty = false, count <= 0 or rcall("ZCARD", q .. "prioritized") == 0
   local fairFirst = now % 2 == 1
   local function fromWait()
     if waitEmpty then return nil end
@@ -65,17 +67,13 @@ local function fetch(a)
     return id
   end
   -- Up to n ids from wait at once, as n RPOPLPUSH would take them (wait's tail first, each to
-  -- active's head): three commands for a whole round instead of one per job.
+  -- active's head): two commands for a whole round instead of one per job.
   local function manyFromWait(n)
     if waitEmpty then return {} end
-    local tail = rcall("LRANGE", q .. "wait", -n, -1)
-    local got = #tail
-    if got < n then waitEmpty = true end
-    if got == 0 then return tail end
-    rcall("LTRIM", q .. "wait", 0, -got - 1)
-    local ids = {}
-    for x = got, 1, -1 do ids[#ids + 1] = tail[x] end
-    rcall("LPUSH", q .. "active", unpack(ids))
+    local popped = rcall("LMPOP", 1, q .. "wait", "RIGHT", "COUNT", n)
+    local ids = popped and popped[2] or {}
+    if #ids < n then waitEmpty = true end
+    if #ids > 0 then rcall("LPUSH", q .. "active", unpack(ids)) end
     return ids
   end
   -- Up to n ids from prioritized at once, as n ZPOPMIN of one would take them.
@@ -86,9 +84,10 @@ local function fetch(a)
     for x = 1, #p, 2 do ids[#ids + 1] = p[x] end
     if #ids < n then
       -- ran dry: nothing queued fairly any more (every tag is behind the virtual time, so all
-      -- can go): the virtual time goes
+      -- can go): the virtual time goes (when a pop takes the last one exactly, the next fair
+      -- job's enqueue finds the set empty and starts afresh: op "A")
       fairEmpty = true
-      rcall("DEL", q .. "am2z:fair")
+      if #ids > 0 then rcall("DEL", q .. "am2z:fair") end
     end
     if #ids == 0 then return ids end
     rcall("LPUSH", q .. "active", unpack(ids))
@@ -188,7 +187,7 @@ local function fetch(a)
       if run then outcomeKeys[#outcomeKeys + 1] = runPrefix .. run end
     end
     while #ids < want do
-      if want - #ids >= 4 and (fairEmpty or waitEmpty) then
+      if want - #ids >= 2 and (fairEmpty or waitEmpty) then
         -- only one source is left: the rest of the round in one go
         local many = fairEmpty and manyFromWait or manyFromFair
         for _, id in ipairs(many(math.min(want - #ids, 256))) do add(id) end

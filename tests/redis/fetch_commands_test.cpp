@@ -1,0 +1,78 @@
+// What a fetch (op "M" of core/redis/lua/step_fetch.lua) costs in commands: the usual queue has
+// nothing in prioritized, so one ZCARD says so and the whole round comes from wait in one LMPOP
+// and one LPUSH; the fair-queuing state is not touched then, and a stale one left by a fetch that
+// took the last fair job exactly is dropped at the next fair job's enqueue.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/redis/step_call_support.hpp"
+#include "tests/redis/worker_support.hpp"
+#include "tests/support/redis_server.hpp"
+
+using namespace am2z;
+using namespace am2z::redis;
+using namespace am2z::redis::testing_support;
+
+namespace {
+
+std::vector<std::string> add_op(const std::string& id, const std::string& session) {
+  return {"G", "A", "bull:q:", id, "s", "{}", "{}", "w", "", "", "", session, "0", "0", "", ""};
+}
+
+std::vector<std::string> fetched_ids(const Reply& r) {
+  std::vector<std::string> ids;
+  for (const auto& job : r.elements[1].elements) ids.push_back(job.elements[1].str);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("a fetch from a queue with nothing prioritized takes its round in one LMPOP, in FIFO order") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  std::vector<std::string> ops;
+  for (const std::string id : {"a", "b", "c", "d", "e"}) {
+    auto op = add_op(id, "");
+    ops.insert(ops.end(), op.begin(), op.end());
+  }
+  step_call(c, ops);
+  must(c, {"CONFIG", "RESETSTAT"});
+  for (int budget : {3, 1, 4}) {  // a round of 3, of 1, and one that finds wait short (1 left)
+    const Reply r = step_call(c, {"M", "bull:q:", "8", "0", "", "", ""}, budget);
+    if (budget == 3) CHECK(fetched_ids(r) == std::vector<std::string>{"a", "b", "c"});
+    if (budget == 1) CHECK(fetched_ids(r) == std::vector<std::string>{"d"});
+    if (budget == 4) CHECK(fetched_ids(r) == std::vector<std::string>{"e"});
+  }
+  CHECK(list_of(c, "bull:q:active") == std::vector<std::string>{"e", "d", "c", "b", "a"});  // as RPOPLPUSH leaves it
+  CHECK(list_of(c, "bull:q:wait").empty());
+  CHECK(command_calls(c, "zcard") == 3);  // one look at prioritized per fetch
+  CHECK(command_calls(c, "zpopmin") == 0);
+  CHECK(command_calls(c, "del") == 0);  // the fair-queuing state is left alone
+  CHECK(command_calls(c, "lmpop") == 2);  // the round of 3, and the round of 4 that found 1
+  CHECK(command_calls(c, "rpoplpush") == 1);  // a round of one job: d
+}
+
+TEST_CASE("a fair job enqueued after the last one was taken exactly starts the fair state afresh") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  for (const std::string id : {"x1", "x2"}) step_call(c, add_op(id, "X"));
+  CHECK(must(c, {"HGET", "bull:q:am2z:fair", "X"}).str == "2");
+  // a fetch of exactly two: prioritized is empty afterwards, which the fetch did not look at
+  Reply r = step_call(c, {"M", "bull:q:", "2", "0", "", "", ""}, 2);
+  CHECK(fetched_ids(r) == std::vector<std::string>{"x1", "x2"});
+  CHECK(must(c, {"EXISTS", "bull:q:am2z:fair"}).integer == 1);  // stale: X's tag and the virtual time 2
+  step_call(c, add_op("y1", "Y"));
+  CHECK(must(c, {"HGET", "bull:q:am2z:fair", "X"}).is_nil());  // X's tag went with the stale state
+  CHECK(must(c, {"HGET", "bull:q:am2z:fair", "Y"}).str == "1");
+  CHECK(must(c, {"ZSCORE", "bull:q:prioritized", "y1"}).str == "1");
+  // while jobs are queued the state is kept: a second session's job is tagged after the first's
+  step_call(c, add_op("y2", "Y"));
+  step_call(c, add_op("z1", "Z"));
+  CHECK(must(c, {"HGET", "bull:q:am2z:fair", "Y"}).str == "2");
+  CHECK(must(c, {"ZSCORE", "bull:q:prioritized", "z1"}).str == "1");
+  r = step_call(c, {"M", "bull:q:", "8", "0", "", "", ""}, 8);
+  CHECK(fetched_ids(r) == std::vector<std::string>{"y1", "z1", "y2"});
+  CHECK(must(c, {"EXISTS", "bull:q:am2z:fair"}).integer == 0);  // ran dry under a pop: gone at once
+}
