@@ -66,22 +66,55 @@ OpGroup next_chunk(AddFeed& feed, const OpGroup& check, std::size_t max_adds) {
   return chunk;
 }
 
+std::size_t bytes_in(const OpGroup& g) {
+  std::size_t n = 0;
+  for (const auto& arg : g) n += arg.size();
+  return n;
+}
+
+namespace {
+
+/// An outcome ("O") whose payload is over kBigCallBytes: in a group that finishes a job, it goes
+/// ahead behind the finish's ownership check, so the state does not travel twice in one call (as
+/// the finish's returnvalue and in the outcome). Ahead is safe: a run has one outcome whoever
+/// writes it first, and a worker that dies before the finish leaves the job to stalled recovery,
+/// whose outcome then adds nothing.
+bool is_big_outcome(const OpGroup& g, std::size_t begin) {
+  return g[begin] == "O" && g[begin + 2].size() > kBigCallBytes;
+}
+
+}  // namespace
+
 std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds) {
   const auto spans = spans_of(g);
   std::size_t children = 0;
-  for (const auto& [begin, end] : spans) children += is_child_add(g, begin) ? 1 : 0;
-  if (children <= max_adds) return {std::move(g)};
+  bool big_outcome = false;
+  for (const auto& [begin, end] : spans) {
+    children += is_child_add(g, begin) ? 1 : 0;
+    big_outcome = big_outcome || is_big_outcome(g, begin);
+  }
   // The finish's ownership check: chunks of a worker that lost its job add nothing.
   const OpGroup check = check_of(g);
+  if (check.empty()) big_outcome = false;  // a submission's or a cancel's outcome stays where it is
+  if (children <= max_adds && !big_outcome) return {std::move(g)};
   std::vector<OpGroup> out;
+  if (big_outcome) {
+    out.push_back(OpGroup{"G"});
+    out.back().insert(out.back().end(), check.begin(), check.end());
+  }
   OpGroup rest;
   std::size_t in_chunk = 0;
+  const std::size_t first_chunk = out.size();
   for (const auto& [begin, end] : spans) {
-    if (!is_child_add(g, begin)) {
+    if (big_outcome && is_big_outcome(g, begin)) {
+      for (std::size_t x = begin; x < end; ++x) out.front().push_back(std::move(g[x]));
+      continue;
+    }
+    if (children <= max_adds || !is_child_add(g, begin)) {
       for (std::size_t x = begin; x < end; ++x) rest.push_back(std::move(g[x]));
       continue;
     }
-    if (out.empty() || in_chunk == max_adds) {
+    if (out.size() == first_chunk || in_chunk == max_adds) {
       out.push_back(OpGroup{"G"});
       out.back().insert(out.back().end(), check.begin(), check.end());
       in_chunk = 0;
@@ -97,11 +130,13 @@ std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds) {
 }
 
 std::size_t groups_per_call(std::span<const OpGroup> groups, std::size_t max_adds) {
-  std::size_t n = 0, adds = 0;
+  std::size_t n = 0, adds = 0, bytes = 0;
   for (const auto& g : groups) {
     const std::size_t more = adds_in(g);
-    if (n > 0 && adds + more > max_adds) break;
+    const std::size_t size = bytes_in(g);
+    if (n > 0 && (adds + more > max_adds || bytes + size > kBigCallBytes)) break;
     adds += more;
+    bytes += size;
     ++n;
   }
   return n;

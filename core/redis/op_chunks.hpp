@@ -20,14 +20,22 @@ namespace am2z::redis {
 /// The most jobs one step-script call adds (a documented limit: README, "Big batches").
 inline constexpr std::size_t kMaxAddsPerCall = 250;
 
+/// Above this many bytes of arguments a call carries nothing more (it carries one group at least),
+/// and a run's outcome goes in a call of its own ahead of its finish. Each value handed to the
+/// step function becomes a Lua string, which Redis's Lua hashes byte by byte (about 1 ms per MB
+/// on a 2-core VM), and is written again by each command: a megabytes-big state and its outcome
+/// in one call made one command of 15 ms (README, "Big batches").
+inline constexpr std::size_t kBigCallBytes = 1u << 20;
+
 /// Arguments after an opcode, as lua/step.lua's `arity` table ("G" has none; 0 for unknown ones).
 std::size_t op_arity(const std::string& op);
 
 /// How many jobs the group adds (ops "A" and "a").
 std::size_t adds_in(const OpGroup& g);
 
-/// `g` as it should be sent: itself when it adds at most `max_adds` children of joins, else the
-/// chunks sent ahead of it, then what remains of it (see above).
+/// `g` as it should be sent: itself when it adds at most `max_adds` children of joins and ends no
+/// run with an outcome over kBigCallBytes, else the chunks sent ahead of it (children of joins;
+/// such an outcome, behind the same ownership check), then what remains of it (see above).
 std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds = kMaxAddsPerCall);
 
 /// The ownership check of the group's finish ("L q id token"), empty when it finishes no job (a
@@ -37,8 +45,11 @@ OpGroup check_of(const OpGroup& g);
 /// The next chunk of `feed`'s jobs: "G", `check`, then up to `max_adds` adds as op "a".
 OpGroup next_chunk(AddFeed& feed, const OpGroup& check, std::size_t max_adds = kMaxAddsPerCall);
 
+/// The bytes of the group's arguments.
+std::size_t bytes_in(const OpGroup& g);
+
 /// How many of `groups`, from the front, one call carries: as many as add at most `max_adds`
-/// jobs together, and at least one.
+/// jobs together and hold at most kBigCallBytes of arguments, and at least one.
 std::size_t groups_per_call(std::span<const OpGroup> groups, std::size_t max_adds = kMaxAddsPerCall);
 
 }  // namespace am2z::redis

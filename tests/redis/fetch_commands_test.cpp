@@ -49,8 +49,8 @@ TEST_CASE("a fetch from a queue with nothing prioritized takes its round in one 
   CHECK(list_of(c, "bull:q:wait").empty());
   CHECK(command_calls(c, "zcard") == 3);  // one look at prioritized per fetch
   CHECK(command_calls(c, "zpopmin") == 0);
-  CHECK(command_calls(c, "del") == 0);  // the fair-queuing state is left alone
-  CHECK(command_calls(c, "lmpop") == 2);  // the round of 3, and the round of 4 that found 1
+  CHECK(command_calls(c, "del") == 0);        // the fair-queuing state is left alone
+  CHECK(command_calls(c, "lmpop") == 2);      // the round of 3, and the round of 4 that found 1
   CHECK(command_calls(c, "rpoplpush") == 1);  // a round of one job: d
 }
 

@@ -141,7 +141,12 @@ local function step(_, args)
               else
                 dropJob(q, id)
               end
-              xadd(q, "event", "completed", "jobId", id, "returnvalue", ARGV[a + 5], "prev", "active")
+              -- A value over 1 MiB stays out of the event (a placeholder that is valid JSON, which
+              -- BullMQ's QueueEvents parses): writing it once more costs Redis milliseconds and the
+              -- stream keeps thousands of events. The job's returnvalue holds it.
+              local rv = ARGV[a + 5]
+              if #rv > 1048576 then rv = '{"am2zOmitted":{"bytes":' .. #rv .. ',"readFrom":"returnvalue"}}' end
+              xadd(q, "event", "completed", "jobId", id, "returnvalue", rv, "prev", "active")
             elseif op == "F" then
               if ARGV[a + 7] ~= "0" then
                 rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "finishedOn", now,
