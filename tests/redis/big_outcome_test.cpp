@@ -122,3 +122,24 @@ TEST_CASE("a worker that lost the job writes no outcome ahead; a value of 1 MiB 
   REQUIRE(events.elements.size() == 1);
   CHECK(events.elements[0].elements[1].elements[5].str == state);
 }
+
+TEST_CASE("a worker that dies between its outcome and its finish: the next owner's finish adds no second outcome") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  const std::string state = big_state(kBigCallBytes + 10);
+  hold(c, "tok");
+  auto first = chunk_group(last_finish(state, "tok"));
+  REQUIRE(first.size() == 2);
+  send(c, first[0]);  // the outcome lands, then the worker is killed
+  const auto outcome = list_of(c, kRun);
+  REQUIRE(outcome.size() == 1);
+  hold(c, "tok2");                // stalled-job recovery gave the job to another worker, which runs it again
+  auto late = send(c, first[1]);  // the dead worker's finish, sent late, is refused
+  REQUIRE(late.elements[0].elements.size() == 1);
+  CHECK(late.elements[0].elements[0].elements[1].integer == -6);
+  const std::string again = big_state(kBigCallBytes + 20);  // its state may differ: the first stays
+  for (const auto& part : chunk_group(last_finish(again, "tok2"))) CHECK(send(c, part).elements[0].elements.empty());
+  CHECK(list_of(c, kRun) == outcome);
+  CHECK(must(c, {"ZSCORE", kQ + "completed", "j1"}).str == "1000");
+  CHECK(must(c, {"EXISTS", kQ + "j1:lock"}).integer == 0);
+}
