@@ -61,6 +61,23 @@ class BigBatches(DistributedTestCase):
         self.assertEqual([r["item"] for r in out["results"]], list(range(n)), "results out of order")
         self.assertTrue(all(r["t"] == 1 for r in out["results"]))
 
+    def check_big_state_kept(self, run):
+        """The run's state (the join's value) is kept by its outcome, once, and by the join's job;
+        over 1 MiB (the Release size) the outcome went in a call ahead of the join's finish and
+        the join's completed event carries a placeholder instead of it."""
+        c = self.redis.client
+        self.assertEqual(c("LLEN", f"am2z:run:{run}"), 1, "a run must have exactly one outcome")
+        value = c("HGET", f"bull:big._join:r{run}.n.1", "returnvalue")
+        size = len(value.encode())
+        if not SANITIZED:
+            self.assertGreater(size, 1 << 20, "the Release size must take the big-state path")
+        events = [dict(zip(fields[::2], fields[1::2])) for _, fields in c("XRANGE", "bull:big._join:events", "-", "+")]
+        completed = [e for e in events if e.get("event") == "completed" and e.get("jobId") == f"r{run}.n.1"]
+        self.assertEqual(len(completed), 1)
+        expected = value if size <= 1 << 20 else json.dumps(
+            {"am2zOmitted": {"bytes": size, "readFrom": "returnvalue"}}, separators=(",", ":"))
+        self.assertEqual(completed[0]["returnvalue"], expected)
+
     def test_a_batch_started_by_the_submitter_and_one_after_a_step_on_two_workers(self):
         n = 1_200  # five chunks
         start = self.write_tmp("start.yaml", AT_THE_START)
@@ -114,10 +131,12 @@ class BigBatches(DistributedTestCase):
         self.assertLessEqual(sum(r - 1 for r in runs), 2, "items ran again")
         first = c("ZRANGE", "bull:big.first:completed", 0, -1)
         self.assertEqual(first, [f"r{run}.n.0"])
+        self.check_big_state_kept(run)
 
 
 class BigBatchAcrossARedisRestart(DistributedTestCase):
     check_results = BigBatches.check_results
+    check_big_state_kept = BigBatches.check_big_state_kept
 
     @classmethod
     def setUpClass(cls):
@@ -147,3 +166,4 @@ class BigBatchAcrossARedisRestart(DistributedTestCase):
         self.assertTrue(all(r >= 1 for r in runs), "an item never ran")
         self.assertLessEqual(sum(r - 1 for r in runs), 4, "items ran again")
         self.assertEqual(c("ZCARD", "bull:big._join:completed"), 1)
+        self.check_big_state_kept(run)
