@@ -53,8 +53,8 @@ bool parse_timestamp(std::string_view text, SystemClock::time_point& out) {
   using namespace std::chrono;
   // exactly YYYY-MM-DDTHH:MM:SS: no blanks, signs or short fields
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
-      text[16] != ':' || !read_digits(text, 0, 4, y) || !read_digits(text, 5, 2, mo) || !read_digits(text, 8, 2, d) ||
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' || text[16] != ':' ||
+      !read_digits(text, 0, 4, y) || !read_digits(text, 5, 2, mo) || !read_digits(text, 8, 2, d) ||
       !read_digits(text, 11, 2, h) || !read_digits(text, 14, 2, mi) || !read_digits(text, 17, 2, sec)) {
     return false;
   }
@@ -143,8 +143,18 @@ Json State::to_json() const {
 }
 
 std::string State::to_text() const {
-  // Keys in the order to_json()'s sorted object would have them, "metadata" in its place.
-  const std::string meta_text = dump_text(metadata_json());
+  // Keys in the order to_json()'s sorted object would have them, "metadata" in its place; the
+  // metadata written as dump_text(metadata_json()) would write it, without building the object
+  // (a job's state is written at every step: this was a fifth of the time it took).
+  std::string meta_text = R"({"createdAt":")";
+  meta_text += format_timestamp(meta.created_at);
+  meta_text += R"(","lastUpdated":")";
+  meta_text += format_timestamp(meta.last_updated);
+  meta_text += R"(","sessionId":)";
+  meta_text += dump_text(Json(meta.session_id));
+  meta_text += R"(,"version":)";
+  meta_text += std::to_string(meta.version);
+  meta_text += '}';
   std::string out = "{";
   bool meta_written = false;
   auto write_meta = [&] {

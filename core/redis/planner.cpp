@@ -35,10 +35,17 @@ Json outcome_payload(const std::string& run, const Result<State>& outcome) {
   return Json{{"run", run}, {"ok", false}, {"error", outcome.error().to_json()}};
 }
 
-std::string outcome_text(const std::string& run, const Result<State>& outcome) {
+std::string outcome_text(const std::string& run, const Result<State>& outcome, std::string_view state_text) {
   if (!outcome) return dump_text(outcome_payload(run, outcome));
   // keys as outcome_payload's sorted object writes them: ok, run, state
-  return R"({"ok":true,"run":)" + dump_text(Json(run)) + R"(,"state":)" + outcome->to_text() + "}";
+  std::string out = R"({"ok":true,"run":)" + dump_text(Json(run)) + R"(,"state":)";
+  if (state_text.empty()) {
+    out += outcome->to_text();
+  } else {
+    out += state_text;
+  }
+  out += '}';
+  return out;
 }
 
 namespace {
@@ -286,8 +293,8 @@ void Planner::start(int e, State state, Envelope env, const std::string& child_k
   entry.node->plan_start(std::move(state), step);
 }
 
-void Planner::done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops,
-                   bool& added) const {
+void Planner::done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops, bool& added,
+                   std::string_view state_text) const {
   const NodeEntry& entry = flow_.entries()[static_cast<std::size_t>(e)];
   if (entry.parent < 0) {
     const auto end = outcome ? OpList::RunEnd::completed : OpList::end_for(outcome.error().category);
@@ -310,8 +317,8 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
       }
     }
     // only a named session is indexed (a generated one has no keys to count the end in)
-    ops.outcome(env.reply, outcome_text(env.run, outcome), env.reply_ttl_ms, flow_.keys().run_result(env.run),
-                env.named_session() ? env.session : std::string(), end,
+    ops.outcome(env.reply, outcome_text(env.run, outcome, state_text), env.reply_ttl_ms,
+                flow_.keys().run_result(env.run), env.named_session() ? env.session : std::string(), end,
                 env.recorded ? flow_.keys().run_record(env.run) : std::string());
     return;
   }
@@ -320,11 +327,12 @@ void Planner::done(int e, Result<State> outcome, Envelope env, const std::string
   parent.node->plan_child_end(entry.position, std::move(outcome), step);
 }
 
-void Planner::finished(const Envelope& self, const std::string& self_key, Result<State> outcome, OpList& ops) const {
+void Planner::finished(const Envelope& self, const std::string& self_key, Result<State> outcome, OpList& ops,
+                       std::string_view state_text) const {
   const int e = flow_.find(self.node);
   if (e < 0) return;  // checked by the worker before running the job
   bool added = false;
-  done(e, std::move(outcome), self, self_key, ops, added);
+  done(e, std::move(outcome), self, self_key, ops, added, state_text);
   // The branch moved on to new jobs: they replaced this one among the join's dependencies.
   if (added && self.join) ops.drop_dependency(self.join->dependencies_key(), self_key);
 }

@@ -60,7 +60,7 @@ std::vector<std::string> queues_of(const PlannedFlow& flow);
 Json outcome_payload(const std::string& run, const Result<State>& outcome);
 /// dump_text(outcome_payload(run, outcome)), without copying a successful state into a JSON
 /// object first.
-std::string outcome_text(const std::string& run, const Result<State>& outcome);
+std::string outcome_text(const std::string& run, const Result<State>& outcome, std::string_view state_text = {});
 
 class Planner {
  public:
@@ -72,8 +72,11 @@ class Planner {
   void start_run(State input, Envelope run, OpList& ops, bool new_group = true) const;
 
   /// The job at `self.node` (key `self_key`) ended with `outcome`: schedules what follows.
-  /// A failure's partial state must already be set to the job's input.
-  void finished(const Envelope& self, const std::string& self_key, Result<State> outcome, OpList& ops) const;
+  /// A failure's partial state must already be set to the job's input. `state_text`, when not
+  /// empty, is `outcome->to_text()` already written (the finish's returnvalue): a run that ends
+  /// with this step takes it into its outcome instead of writing the state again.
+  void finished(const Envelope& self, const std::string& self_key, Result<State> outcome, OpList& ops,
+                std::string_view state_text = {}) const;
 
   using ChildValues = std::vector<std::pair<std::string, std::string>>;
   /// A join's succeeded children as (child key, state JSON) pairs, one at a time: a big join's
@@ -102,8 +105,8 @@ class Planner {
   /// Sets `added` when new jobs were added under `env.join`.
   void start(int e, State state, Envelope env, const std::string& child_key, OpList& ops, bool& added) const;
   /// Node `e` ended: its parent decides what follows (the next step, a join delivery), or the run ends.
-  void done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops,
-            bool& added) const;
+  void done(int e, Result<State> outcome, Envelope env, const std::string& child_key, OpList& ops, bool& added,
+            std::string_view state_text = {}) const;
   void add_job(int e, const State& state, const Envelope& env, bool join, OpList& ops) const;
   void add_remote(int e, const State& state, const Envelope& env, OpList& ops) const;
   Result<State> settle_remote(const Node* node, State base, const ChildValues& succeeded,

@@ -346,7 +346,7 @@ void Worker::Impl::plan_ahead(Finished& f) const {
   f.value = f.outcome->to_text();
   f.version = f.outcome->meta.version;
   if (f.envelope && !f.tell_run_directly) {
-    f.binding->planner->finished(*f.envelope, f.job.key(), std::move(f.outcome), f.continuation);
+    f.binding->planner->finished(*f.envelope, f.job.key(), std::move(f.outcome), f.continuation, f.value);
   }
 }
 

@@ -170,12 +170,19 @@ TEST_CASE("to_text writes exactly dump_text(to_json()) without the copy") {
       Json{{"b", {{"metadata", {{"deep", true}}}, {"c", Json::array()}}}, {"a", Json::object()}},
       Json::array({1, 2}),  // not an object: to_json() treats it as empty
   };
+  // the metadata is written as text too: sessions that need escaping, any version
+  const std::string sessions[] = {"sess", "q\"uo\\te\nnew\tline\x01", bad_utf8, ""};
   for (const Json& data : cases) {
-    State s = State::create("sess");
-    s.data = data;
-    s.meta.version = 7;
-    CAPTURE(data.dump(-1, ' ', false, Json::error_handler_t::replace));
-    CHECK(s.to_text() == dump_text(s.to_json()));
+    for (const std::string& session : sessions) {
+      for (std::int64_t version : {std::int64_t{7}, std::int64_t{-3}, std::int64_t{9007199254740993}}) {
+        State s = State::create(session);
+        s.data = data;
+        s.meta.version = version;
+        CAPTURE(data.dump(-1, ' ', false, Json::error_handler_t::replace));
+        CAPTURE(version);
+        CHECK(s.to_text() == dump_text(s.to_json()));
+      }
+    }
   }
 }
 

@@ -147,3 +147,35 @@ TEST_CASE("a step's end event with its members written as text: the same JSON a 
   g.erase("ts");
   CHECK(f == g);
 }
+
+TEST_CASE("a run that ends with the step that finished takes the state text its finish wrote into its outcome") {
+  auto flow = plan(R"(
+version: 1
+name: f
+processors:
+  a: {use: set, with: {values: {a: 1}}}
+flow: a
+)");
+  Envelope self = run_envelope();
+  self.node = "n";
+  State s = state_of(Json{{"a", 1}, {"q\"", "line\nbreak"}});
+  const std::string text = s.to_text();
+  OpList written;
+  written.begin_group();
+  Planner(*flow).finished(self, "bull:f.a:x", s, written);
+  OpList reused;
+  reused.begin_group();
+  Planner(*flow).finished(self, "bull:f.a:x", s, reused, text);
+  const auto a = argv_of(written);
+  const auto b = argv_of(reused);
+  CHECK(a == b);  // the same outcome, the state not written twice
+  REQUIRE(shape(b).size() >= 2);
+  CHECK(b[1] == "O");
+  CHECK(b[3] == R"({"ok":true,"run":")" + self.run + R"(","state":)" + text + "}");
+  CHECK(Json::parse(b[3]) == outcome_payload(self.run, s));
+  // the text given is the one used: the caller vouches that it is the state's
+  OpList given;
+  given.begin_group();
+  Planner(*flow).finished(self, "bull:f.a:x", s, given, R"({"given":true})");
+  CHECK(argv_of(given)[3] == R"({"ok":true,"run":")" + self.run + R"(","state":{"given":true}})");
+}
