@@ -54,6 +54,29 @@ TEST_CASE("a fetch from a queue with nothing prioritized takes its round in one 
   CHECK(command_calls(c, "rpoplpush") == 1);  // a round of one job: d
 }
 
+TEST_CASE("a big round from wait goes by LRANGE and one LTRIM, in the order LMPOP would take it") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  std::vector<std::string> ops;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back("j" + std::to_string(100 + i));
+    auto op = add_op(ids.back(), "");
+    ops.insert(ops.end(), op.begin(), op.end());
+  }
+  step_call(c, ops);
+  must(c, {"CONFIG", "RESETSTAT"});
+  const Reply r = step_call(c, {"M", "bull:q:", "16", "0", "", "", ""}, 16);
+  CHECK(fetched_ids(r) == std::vector<std::string>(ids.begin(), ids.begin() + 16));
+  CHECK(command_calls(c, "lrange") == 1);
+  CHECK(command_calls(c, "ltrim") == 1);
+  CHECK(command_calls(c, "lmpop") == 0);
+  CHECK(command_calls(c, "rpoplpush") == 0);
+  CHECK(list_of(c, "bull:q:active") == std::vector<std::string>(ids.rend() - 16, ids.rend()));
+  CHECK(list_of(c, "bull:q:wait") ==
+        std::vector<std::string>{ids[19], ids[18], ids[17], ids[16]});  // the newest, at the head
+}
+
 TEST_CASE("a fair job enqueued after the last one was taken exactly starts the fair state afresh") {
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});

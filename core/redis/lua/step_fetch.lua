@@ -67,11 +67,21 @@ local function fetch(a)
     return id
   end
   -- Up to n ids from wait at once, as n RPOPLPUSH would take them (wait's tail first, each to
-  -- active's head): two commands for a whole round instead of one per job.
+  -- active's head). A small round in one LMPOP (two commands with the LPUSH); a big one by
+  -- LRANGE and one LTRIM, as LMPOP pops one element at a time, shrinking the list's node each
+  -- time: with rounds of about 32 (concurrency 64) it cost 4% of the jobs/s (alternating pairs).
   local function manyFromWait(n)
     if waitEmpty then return {} end
-    local popped = rcall("LMPOP", 1, q .. "wait", "RIGHT", "COUNT", n)
-    local ids = popped and popped[2] or {}
+    local ids
+    if n < 8 then
+      local popped = rcall("LMPOP", 1, q .. "wait", "RIGHT", "COUNT", n)
+      ids = popped and popped[2] or {}
+    else
+      local tail = rcall("LRANGE", q .. "wait", -n, -1)
+      if #tail > 0 then rcall("LTRIM", q .. "wait", 0, -#tail - 1) end
+      ids = {}
+      for x = #tail, 1, -1 do ids[#ids + 1] = tail[x] end
+    end
     if #ids < n then waitEmpty = true end
     if #ids > 0 then rcall("LPUSH", q .. "active", unpack(ids)) end
     return ids
