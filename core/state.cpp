@@ -145,7 +145,7 @@ Json State::to_json() const {
 std::string State::to_text() const {
   // Keys in the order to_json()'s sorted object would have them, "metadata" in its place; the
   // metadata written as dump_text(metadata_json()) would write it, without building the object
-  // (a job's state is written at every step: this was a fifth of the time it took).
+  // (a job's state is written at every step: this was about half of the time it took).
   std::string meta_text = R"({"createdAt":")";
   meta_text += format_timestamp(meta.created_at);
   meta_text += R"(","lastUpdated":")";
