@@ -1,7 +1,8 @@
 // What a fetch (op "M" of core/redis/lua/step_fetch.lua) costs in commands: the usual queue has
-// nothing in prioritized, so one ZCARD says so and the whole round comes from wait in one LMPOP
-// and one LPUSH; the fair-queuing state is not touched then, and a stale one left by a fetch that
-// took the last fair job exactly is dropped at the next fair job's enqueue.
+// nothing in prioritized, so one ZCARD says so and the whole round comes from wait at once (one
+// LMPOP under 8 jobs, LRANGE and one LTRIM from 8 on, then one LPUSH); the fair-queuing state is
+// not touched then, and a stale one left by a fetch that took the last fair job exactly is dropped
+// at the next fair job's enqueue.
 #include <doctest/doctest.h>
 
 #include <string>
