@@ -64,7 +64,7 @@ class BigBatches(DistributedTestCase):
     def check_big_state_kept(self, run):
         """The run's state (the join's value) is kept by its outcome, once, and by the join's job;
         over 1 MiB (the Release size) the outcome went in a call ahead of the join's finish and
-        the join's completed event carries a placeholder instead of it."""
+        the join's completed event names its size instead of carrying it."""
         c = self.redis.client
         self.assertEqual(c("LLEN", f"am2z:run:{run}"), 1, "a run must have exactly one outcome")
         value = c("HGET", f"bull:big._join:r{run}.n.1", "returnvalue")

@@ -104,3 +104,18 @@ TEST_CASE("a server that refuses to load the step function is an error naming th
   CHECK_MESSAGE(r.error().message.find("redis script step") != std::string::npos, r.error().message);
   CHECK_MESSAGE(r.error().message.find("FUNCTION LOAD failed: NOPERM") != std::string::npos, r.error().message);
 }
+
+TEST_CASE("a Redis without FUNCTION (older than 7.0) is an error that says am2z needs 7.0 or later") {
+  testing::RedisServer server({"--rename-command", "FUNCTION", ""});
+  Connection c(server.endpoint(), ConnectOptions{});
+  auto r = run_script(c, ScriptId::step, {});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().category == ErrorCategory::execution);
+  CHECK_MESSAGE(r.error().message.find("redis script step") != std::string::npos, r.error().message);
+  CHECK_MESSAGE(
+      r.error().message.find("this Redis has no FUNCTION command: am2z needs Redis 7.0 or later") != std::string::npos,
+      r.error().message);
+  // the other scripts still run there (EVALSHA)
+  auto other = run_script(c, ScriptId::extend_locks, {"30000"});
+  CHECK_MESSAGE(other, other.error().message);
+}

@@ -38,7 +38,7 @@ int free_port() {
 
 }  // namespace
 
-RedisServer::RedisServer() {
+RedisServer::RedisServer(const std::vector<std::string>& extra_args) {
   char tmpl[] = "/tmp/am2z-redis-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -48,12 +48,16 @@ RedisServer::RedisServer() {
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = free_port();
     const std::string port = std::to_string(port_);
+    std::vector<std::string> args{program,        "--port", port,    "--bind", "127.0.0.1", "--save",           "",
+                                  "--appendonly", "no",     "--dir", dir_,     "--logfile", dir_ + "/redis.log"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
-      ::execlp(program.c_str(), program.c_str(), "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", dir_.c_str(), "--logfile", (dir_ + "/redis.log").c_str(),
-               static_cast<char*>(nullptr));
+      ::execvp(program.c_str(), argv.data());
       std::_Exit(127);
     }
     redis::Connection c(endpoint(), short_timeouts());

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "core/redis/connection.hpp"
 #include "core/redis/redis_url.hpp"
@@ -21,7 +22,10 @@ class RedisServer {
  public:
   /// Starts redis-server (REDIS_SERVER, else the one on PATH) and waits until it answers PING.
   /// Throws std::runtime_error naming what went wrong when it cannot.
-  RedisServer();
+  RedisServer() : RedisServer(std::vector<std::string>{}) {}
+  /// The same with more configuration on its command line (say {"--rename-command", "FUNCTION",
+  /// ""}: a server without that command).
+  explicit RedisServer(const std::vector<std::string>& extra_args);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;

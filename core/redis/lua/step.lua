@@ -141,9 +141,9 @@ local function step(_, args)
               else
                 dropJob(q, id)
               end
-              -- A value over 1 MiB stays out of the event (a placeholder that is valid JSON, which
-              -- BullMQ's QueueEvents parses): writing it once more costs Redis milliseconds and the
-              -- stream keeps thousands of events. The job's returnvalue holds it.
+              -- A value over 1 MiB stays out of the event, which names its size instead (valid JSON,
+              -- which BullMQ's QueueEvents parses): writing it once more costs Redis milliseconds and
+              -- the stream keeps thousands of events. The job's returnvalue holds it.
               local rv = ARGV[a + 5]
               if #rv > 1048576 then rv = '{"am2zOmitted":{"bytes":' .. #rv .. ',"readFrom":"returnvalue"}}' end
               xadd(q, "event", "completed", "jobId", id, "returnvalue", rv, "prev", "active")
