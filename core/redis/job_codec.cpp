@@ -21,6 +21,37 @@ std::vector<std::pair<std::string, std::string>> pairs_of(const Reply& flat) {
   return out;
 }
 
+// The fetched jobs, in one list (lua/step_fetch.lua): per job q, id, token, its hash (field,
+// value...), then 0; or 1 and how many children to read; or 2 and its children's three hashes.
+Status decode_fetched(const std::vector<Reply>& list, std::vector<FetchedJob>& jobs) {
+  std::size_t i = 0;
+  const auto has = [&](std::size_t n) { return list.size() - i >= n; };
+  while (i < list.size()) {
+    if (!has(5) || !list[i + 3].is_array()) return fail(malformed("fetched job"));
+    FetchedJob job;
+    job.queue = list[i].str;
+    job.id = list[i + 1].str;
+    job.token = list[i + 2].str;
+    const auto& hash = list[i + 3].elements;
+    for (std::size_t f = 0; f + 1 < hash.size(); f += 2) job.fields.emplace(hash[f].str, hash[f + 1].str);
+    const Reply& follows = list[i + 4];
+    i += 5;
+    if (follows.type != Reply::Type::integer) return fail(malformed("fetched job's children"));
+    if (follows.integer == 1 && has(1)) {
+      job.children_to_read = list[i++].integer;
+    } else if (follows.integer == 2 && has(3)) {
+      job.succeeded = pairs_of(list[i]);
+      job.failed = pairs_of(list[i + 1]);
+      for (auto& [k, v] : pairs_of(list[i + 2])) job.errors.emplace(std::move(k), std::move(v));
+      i += 3;
+    } else if (follows.integer != 0) {
+      return fail(malformed("fetched job's children"));
+    }
+    jobs.push_back(std::move(job));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string FetchedJob::field(const std::string& name, const std::string& fallback) const {
@@ -40,23 +71,7 @@ Result<StepReply> decode_step_reply(const Reply& r) {
     if (g.elements.size() != 2) return fail(malformed("refused group"));
     out.refused.emplace_back(g.elements[0].integer, g.elements[1].integer);
   }
-  for (const auto& j : r.elements[1].elements) {
-    if (j.elements.size() < 4) return fail(malformed("fetched job"));
-    FetchedJob job;
-    job.queue = j.elements[0].str;
-    job.id = j.elements[1].str;
-    job.token = j.elements[2].str;
-    const auto& flat = j.elements[3].elements;
-    for (std::size_t i = 0; i + 1 < flat.size(); i += 2) job.fields.emplace(flat[i].str, flat[i + 1].str);
-    if (j.elements.size() == 5) {
-      job.children_to_read = j.elements[4].integer;
-    } else if (j.elements.size() >= 7) {
-      job.succeeded = pairs_of(j.elements[4]);
-      job.failed = pairs_of(j.elements[5]);
-      for (auto& [k, v] : pairs_of(j.elements[6])) job.errors.emplace(std::move(k), std::move(v));
-    }
-    out.jobs.push_back(std::move(job));
-  }
+  if (auto st = decode_fetched(r.elements[1].elements, out.jobs); !st) return fail(std::move(st.error()));
   for (const auto& d : r.elements[2].elements) {
     if (d.elements.size() != 2) return fail(malformed("due time"));
     out.next_due.emplace_back(d.elements[0].str, d.elements[1].integer);

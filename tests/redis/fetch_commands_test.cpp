@@ -22,12 +22,6 @@ std::vector<std::string> add_op(const std::string& id, const std::string& sessio
   return {"G", "A", "bull:q:", id, "s", "{}", "{}", "w", "", "", "", session, "0", "0", "", ""};
 }
 
-std::vector<std::string> fetched_ids(const Reply& r) {
-  std::vector<std::string> ids;
-  for (const auto& job : r.elements[1].elements) ids.push_back(job.elements[1].str);
-  return ids;
-}
-
 }  // namespace
 
 TEST_CASE("a fetch from a queue with nothing prioritized takes its round in one LMPOP, in FIFO order") {

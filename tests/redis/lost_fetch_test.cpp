@@ -59,15 +59,13 @@ TEST_CASE("a fetch takes a round from wait at once, in the order one RPOPLPUSH p
   must(c, {"LPUSH", q + "active", "older"});
   // six of them (the budget), first come first taken; the rest stay, in order
   auto r = step_call(c, {"M", q, "10", "0", "", "", ""}, 6);
-  std::vector<std::string> fetched;
-  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  std::vector<std::string> fetched = fetched_ids(r);
   CHECK(fetched == std::vector<std::string>{"j1", "j2", "j3", "j4", "j5", "j6"});
   CHECK(list_of(c, q + "active") == std::vector<std::string>{"j6", "j5", "j4", "j3", "j2", "j1", "older"});
   CHECK(list_of(c, q + "wait") == std::vector<std::string>{"j12", "j11", "j10", "j9", "j8", "j7"});
   // more asked than wait holds: what there is, in order, and wait is gone
   r = step_call(c, {"M", q, "10", "0", "", "", ""}, 10);
-  fetched.clear();
-  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  fetched = fetched_ids(r);
   CHECK(fetched == std::vector<std::string>{"j7", "j8", "j9", "j10", "j11", "j12"});
   CHECK(list_of(c, q + "wait").empty());
   CHECK(list_of(c, q + "active") ==
@@ -127,8 +125,7 @@ TEST_CASE("a fetch takes a round from prioritized at once, lowest score first, k
   zadd.push_back("p");
   must(c, zadd);
   auto r = step_call(c, {"M", q, "10", "0", "", "", ""}, 6);
-  std::vector<std::string> fetched;
-  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  std::vector<std::string> fetched = fetched_ids(r);
   CHECK(fetched == std::vector<std::string>{"t1", "t2", "t3", "t4", "t5", "t6"});
   CHECK(list_of(c, q + "active") == std::vector<std::string>{"t6", "t5", "t4", "t3", "t2", "t1"});
   auto vt = c.command({"HGET", q + "am2z:fair", ""});
@@ -137,8 +134,7 @@ TEST_CASE("a fetch takes a round from prioritized at once, lowest score first, k
   // the rest, the priority job last; the virtual time stays that of the last fair tag, then goes
   // with the set once it ran dry
   r = step_call(c, {"M", q, "10", "0", "", "", ""}, 10);
-  fetched.clear();
-  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  fetched = fetched_ids(r);
   CHECK(fetched == std::vector<std::string>{"t7", "t8", "p"});
   auto fair = c.command({"EXISTS", q + "am2z:fair"});
   REQUIRE(fair);
@@ -158,8 +154,7 @@ TEST_CASE("a round holding steps of ended and of running runs fails the first un
   }
   for (const char* ended : {"b", "e"}) must(c, {"LPUSH", keys.run_result(ended), "{\"ok\":true}"});
   auto r = step_call(c, {"M", q, "10", "0", "", "", ""}, 4);
-  std::vector<std::string> fetched;
-  for (const auto& job : r.elements[1].elements) fetched.push_back(job.elements[1].str);
+  std::vector<std::string> fetched = fetched_ids(r);
   // the budget (4) counts steps that run: the ended runs' steps do not use it up
   CHECK(fetched == std::vector<std::string>{"ra.n.0", "rc.n.0", "rd.n.0", "rf.n.0"});
   auto failed = c.command({"ZRANGE", q + "failed", "0", "-1"});

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/redis/job_codec.hpp"
 #include "core/redis/key_space.hpp"
 #include "core/redis/op_list.hpp"
 #include "core/redis/scripts.hpp"
@@ -25,6 +26,20 @@ inline Reply step_call(Connection& c, const std::vector<std::string>& ops, int b
   auto r = run_script(c, ScriptId::step, argv);
   REQUIRE_MESSAGE(r, r.error().message);
   return *r;
+}
+
+/// The jobs a step-script reply fetched, decoded as the worker decodes them.
+inline std::vector<FetchedJob> fetched_jobs(const Reply& r) {
+  auto decoded = decode_step_reply(r);
+  REQUIRE_MESSAGE(decoded, decoded.error().message);
+  return decoded->jobs;
+}
+
+/// The ids of the jobs a step-script reply fetched, in order.
+inline std::vector<std::string> fetched_ids(const Reply& r) {
+  std::vector<std::string> ids;
+  for (const auto& job : fetched_jobs(r)) ids.push_back(job.id);
+  return ids;
 }
 
 /// A command that must succeed: its reply.

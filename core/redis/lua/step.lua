@@ -25,7 +25,9 @@ by a worker that lost its job to stalled-job recovery.
 "V" (after the groups) carries the groups' run events, left out for the groups skipped.
 "N" indexes a new run under its session; "O" counts its end there (KeySpace::session*).
 
-Returns { {groupIndex, code}... for every group whose finish failed }, { fetched jobs... },
+Returns { {groupIndex, code}... for every group whose finish failed }, { fetched jobs, in one list:
+per job q, id, token, its hash (field, value...), then 0; or 1 and how many children it has to
+read; or 2 and its children's three hashes (processed, failed, errors) },
 { next delayed due time (ms) per promoted queue... }, { {queue, until}... for every queue a limit
 kept from giving all that was asked: until = when a rate window opens (ms, the caller's clock),
 -1 = a concurrency cap (a finish elsewhere wakes the queue) }, { queues a fetch took all it could
@@ -38,6 +40,20 @@ local ARGV, rcall
 local now, nowText, lockMs, maxLen, tokenPrefix, workerName, allEvents, runPrefix, maxJobBytes, budget, oversizeField
 local n
 
+-- Decimal texts of small integers, kept across calls: a number handed to redis.call or joined
+-- into a string is formatted by printf each time (the three of every job cost about 3% of the
+-- step's Redis time, measured with callgrind). Made as first asked for: the library's load may
+-- not call tostring.
+local decimal = {}
+local function dec(x)
+  local text = decimal[x]
+  if not text then
+    text = tostring(x)
+    if x >= -4096 and x <= 4096 then decimal[x] = text end
+  end
+  return text
+end
+
 --#include step_helpers.lua
 --#include step_schedulers.lua
 
@@ -45,6 +61,7 @@ local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7,
 
 --#include step_locks.lua
 local failedGroups, fetched, dues, limits
+local fetchedLen, fetchedCount -- slots of fetched used, jobs in it
 local fullQueues -- queues a fetch took all it could from: more may wait there
 
 --#include step_fetch.lua
@@ -82,6 +99,7 @@ local function step(_, args)
   resetHelpers()
   resetLocks()
   failedGroups, fetched, dues, limits, fullQueues = {}, {}, {}, {}, {}
+  fetchedLen, fetchedCount = 0, 0
   local i = 11
   local group = 0
   while i <= n do

@@ -62,6 +62,6 @@ local function release(q, id, token, at)
     heldLocks[key] = false
     releasedLocks[#releasedLocks + 1] = key
   end
-  if rcall("LREM", q .. "active", -1, id) == 0 then return -3 end
+  if rcall("LREM", q .. "active", "-1", id) == 0 then return -3 end
   return 0
 end
