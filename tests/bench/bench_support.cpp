@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/redis/sha256.hpp"
 #include "flows/loader.hpp"
@@ -126,6 +127,30 @@ bool collect(Connection& c, const std::string& key, long long n) {
     if (r->is_array() && r->elements.size() == 2) got += static_cast<long long>(r->elements[1].elements.size());
   }
   return got == n;
+}
+
+void wait_until_idle(Connection& c, int workers) {
+  const auto until = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < until) {
+    const std::string stats = must(c, {"INFO", "commandstats"}).str;
+    const auto at = stats.find("cmdstat_fcall:calls=");
+    const long long calls = at == std::string::npos ? 0 : std::atoll(stats.c_str() + at + 20);
+    const std::string clients = must(c, {"CLIENT", "LIST"}).str;
+    int blocked = 0;
+    for (std::size_t from = 0; (from = clients.find("cmd=bzpopmin", from)) != std::string::npos; ++from) ++blocked;
+    if (calls >= workers && blocked >= workers) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  die("the workers did not become idle within 30 s");
+}
+
+long long wait_for_length(Connection& c, const std::string& key, long long n) {
+  const auto until = Clock::now() + std::chrono::minutes(5);
+  for (long long polls = 1; Clock::now() < until; ++polls) {
+    if (must(c, {"LLEN", key}).integer >= n) return polls;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return -1;
 }
 
 double percentile(std::vector<double> v, double p) {

@@ -35,6 +35,13 @@ WorkerProcess start_worker(const std::string& bin, const std::string& flows, con
                            bool remove_on_complete, int prefetch = 0);
 /// Collects `n` outcomes from a shared reply list; false on timeout.
 bool collect(redis::Connection& c, const std::string& key, long long n);
+/// Waits (30 s at most) until `workers` am2z workers are idle, ready for work: each has made
+/// its first step call and its marker waker is blocked in BZPOPMIN.
+void wait_until_idle(redis::Connection& c, int workers);
+/// Polls LLEN of `key` every millisecond until it holds `n` elements (5 minutes at most): the
+/// commands it sent (to leave out of the system's count), or -1 when it timed out. Unlike
+/// collect, it costs the Redis under test nothing per outcome.
+long long wait_for_length(redis::Connection& c, const std::string& key, long long n);
 double percentile(std::vector<double> v, double p);
 double round3(double x);
 
