@@ -80,6 +80,7 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
   std::vector<std::string> queues;
   for (const auto& name : queues_of(flow)) queues.push_back(flow.keys().queue(name));
   for (const auto& q : queues) must(c, {"HSET", q + "meta", "paused", "1"});
+  must(c, {"CONFIG", "RESETSTAT"});  // from here on, the step calls counted are the workers'
   std::vector<WorkerProcess> workers;
   for (int i = 0; i < d.workers; ++i)
     workers.push_back(start_worker(bin, dir, url, conc, d.remove_on_complete, d.prefetch));

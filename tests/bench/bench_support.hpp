@@ -36,7 +36,8 @@ WorkerProcess start_worker(const std::string& bin, const std::string& flows, con
 /// Collects `n` outcomes from a shared reply list; false on timeout.
 bool collect(redis::Connection& c, const std::string& key, long long n);
 /// Waits (30 s at most) until `workers` am2z workers are idle, ready for work: each has made
-/// its first step call and its marker waker is blocked in BZPOPMIN.
+/// its first step call (FCALLs counted since the last CONFIG RESETSTAT) and its marker waker is
+/// blocked in BZPOPMIN.
 void wait_until_idle(redis::Connection& c, int workers);
 /// Polls LLEN of `key` every millisecond until it holds `n` elements (5 minutes at most): the
 /// commands it sent (to leave out of the system's count), or -1 when it timed out. Unlike
