@@ -18,6 +18,9 @@ namespace am2z::redis {
 struct Fetch {
   std::string queue;  ///< key prefix "bull:<name>:"
   int count = 0;
+  /// Of `count`, how many the worker can start now (the rest it would hold for a slot, with
+  /// --prefetch): all it takes while the queue's prioritized set holds jobs. -1: all of them.
+  int startable = -1;
   bool with_children = false;  ///< a join queue: return each job's child results too
   /// The flow's limits for the queue's processor instance, held across workers by the script:
   /// at most `concurrency` active jobs (0: none), at most `rate.count` starts per `rate.per`.

@@ -69,8 +69,10 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<std::share
     const int got = per_queue[b->keys];
     const bool examined = b->instance == nullptr || left > 0;
     if (b->instance != nullptr) left -= got;
-    if (examined) b->maybe_ready = got > 0;
     b->full = std::find(decoded->full.begin(), decoded->full.end(), b->keys) != decoded->full.end();
+    // full with none taken: jobs wait that this worker may not hold yet (op "M"'s heldCount)
+    if (examined) b->maybe_ready = got > 0 || b->full;
+    b->held_back = examined && got == 0 && b->full;
     if (auto it = rate_limited.find(b->keys); it != rate_limited.end()) {
       b->limited_until = it->second;  // jobs wait: ask again when the window opens
       b->maybe_ready = true;
@@ -211,6 +213,7 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   }
   queue_groups(ops.take_fed_groups());
   if (memory_to_return) return_memory();
+  if (!reruns.empty()) start_reruns();
   if (!prefetched.empty()) {
     start_prefetched();
     std::lock_guard lock(mutex);
@@ -235,7 +238,7 @@ bool Worker::Impl::turn(Connection& conn, LoopTimers& t) {
   if (in_flight.size() < kMaxInFlight) {
     const int c = options.concurrency;
     const int extra = options.prefetch;
-    const int held = static_cast<int>(running + prefetched.size()) + reserved_budget();
+    const int held = static_cast<int>(running + prefetched.size() + reruns.size()) + reserved_budget();
     const int run_slots = stopping_now ? 0 : std::clamp(c - held, 0, std::max(1, (c + 1) / 2));
     const int free_slots = stopping_now ? 0 : std::clamp(c + extra - held, 0, std::max(1, (c + extra + 1) / 2));
     auto fetched_from = plan_fetch(ops, free_slots, run_slots);
@@ -295,8 +298,9 @@ std::deque<Worker::Impl::Finished> Worker::Impl::collect_finished(std::size_t& r
     started_count = 0;
   }
   for (const auto& f : done) {
-    // Its lock stays ours, and renewed, until Redis has recorded its end.
-    if (auto it = active.find(f.job.key()); it != active.end()) {
+    // Its lock stays ours, and renewed, until Redis has recorded its end. (Only its own: a rerun
+    // given back unstarted has the token of another fetch than the run in `active`.)
+    if (auto it = active.find(f.job.key()); it != active.end() && it->second.token == f.job.token) {
       unsent_locks.insert_or_assign(it->first, std::move(it->second));
       active.erase(it);
       if (f.binding->instance == nullptr && joins_merging > 0) --joins_merging;
@@ -362,9 +366,11 @@ std::vector<std::shared_ptr<Worker::Impl::Binding>> Worker::Impl::plan_fetch(OpL
     b->limited_until = -1;
     if (!b->maybe_ready || b->disabled_until > Clock::now()) continue;
     const bool join = b->instance == nullptr;
-    const int slots = join ? options.concurrency : may_prefetch(*b) ? free_slots : run_slots;
-    if (slots <= 0) continue;
-    Fetch f{b->keys, slots, join};
+    const bool ahead = !join && may_prefetch(*b);
+    const int slots = join ? options.concurrency : ahead ? free_slots : run_slots;
+    if (slots <= 0 || (b->held_back && run_slots <= 0)) continue;
+    Fetch f{.queue = b->keys, .count = slots, .with_children = join};
+    if (ahead) f.startable = run_slots;
     if (!join) {
       f.concurrency = b->instance->policy.concurrency;
       f.rate = b->instance->policy.rate;

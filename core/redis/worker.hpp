@@ -28,8 +28,10 @@ struct WorkerOptions {
   int concurrency = 8;  ///< steps run at once
   /// Step jobs taken beyond `concurrency`, to wait here for a slot, so one call fetches a whole
   /// round: only of queues whose steps are instant or ran under 2 ms on average lately, never of
-  /// one under a limit across workers. 0: a worker holds no more jobs than it runs.
-  int prefetch = 0;
+  /// one under a limit across workers, and none while jobs wait in a queue's prioritized set
+  /// (named sessions' fair turns, BullMQ priorities). 0: a worker holds no more jobs than it
+  /// runs; -1: as many as `concurrency`.
+  int prefetch = -1;
   /// With prefetch: a queue's steps count as short while their moving average stays under this.
   std::chrono::microseconds prefetch_below{2000};
   std::chrono::milliseconds lock_duration{30000};

@@ -147,6 +147,7 @@ Result<std::unique_ptr<Worker>> Worker::create(WorkerOptions options,
   auto impl = std::make_unique<Impl>();
   impl->log = options.logger ? options.logger : spdlog::default_logger();
   if (options.name.empty()) options.name = default_worker_name();
+  if (options.prefetch < 0) options.prefetch = options.concurrency;
   impl->token_base = options.name + ":" + std::to_string(now_ms());
   impl->space = KeySpace(options.prefix);
   impl->pool = options.pool ? options.pool.get() : &TaskPool::shared();

@@ -153,6 +153,12 @@ void Worker::Impl::renew_locks(Connection& c) {
     args.insert(args.end(), {a.lock_key, a.token, a.stalled_key, a.id});
     a.renewed = Clock::now();
   }
+  for (auto& [key, r] : reruns) {  // likewise
+    if (r.renewed > due) continue;
+    args.insert(args.end(),
+                {lock_key(r.job.queue, r.job.id), r.job.token, queue_key(r.job.queue, "stalled"), r.job.id});
+    r.renewed = Clock::now();
+  }
   if (args.size() == 1) return;
   auto r = run_script(c, ScriptId::extend_locks, args);
   if (!r) {

@@ -61,7 +61,10 @@ struct Binding {
   long long next_due = -1;       ///< earliest delayed job, ms; -1 none known
   long long limited_until = -1;  ///< a rate limit across workers holds its jobs back till then, ms
   bool maybe_ready = true;
-  bool full = false;     ///< its last fetch took all it could: the next call fetches it again
+  bool full = false;  ///< its last fetch took all it could: the next call fetches it again
+  /// Its last fetch took nothing as jobs wait in prioritized and this worker could start none
+  /// (it would have held them): it is asked again when a slot frees.
+  bool held_back = false;
   bool skipped = false;  ///< the marker waker leaves its marker alone (Impl::update_waker_skip)
   /// While skipped, its delayed jobs come due unheard: promoted on a clock instead (when the
   /// worker has a free slot; other workers hear of them), ms.
@@ -235,6 +238,16 @@ struct Worker::Impl {
   std::size_t fetch_rotation = 0;
   /// Step jobs fetched beyond the free slots, oldest first, waiting for one (worker_prefetch.cpp).
   std::deque<std::pair<FetchedJob, std::shared_ptr<detail::Binding>>> prefetched;
+  /// A job fetched again while an earlier run of it is still active here: that one lost its lock
+  /// (Redis paused past it, say) and stalled-job recovery gave the job back. It starts once the
+  /// earlier one ends, so -c holds and `active` has one entry per job; its lock is renewed
+  /// meanwhile. By job key (worker_prefetch.cpp).
+  struct Rerun {
+    FetchedJob job;
+    std::shared_ptr<detail::Binding> binding;
+    detail::Clock::time_point renewed;
+  };
+  std::map<std::string, Rerun> reruns;
   /// One idle connection per served queue (by name), named as BullMQ names its workers'
   /// connections, so Queue.getWorkers() and Bull Board list this worker.
   std::map<std::string, std::unique_ptr<Connection>> named;
@@ -274,7 +287,9 @@ struct Worker::Impl {
   /// A fetched step job: run now, or held until a slot frees.
   void take_fetched(FetchedJob job, const std::shared_ptr<detail::Binding>& b);
   void start_prefetched();
-  /// Stopping: the held jobs go back to wait at once, their attempts not counted.
+  /// The reruns whose earlier run ended: taken as fetched now.
+  void start_reruns();
+  /// Stopping: the held jobs (and reruns) go back to wait at once, their attempts not counted.
   void return_prefetched();
 
   // worker_calls.cpp: pipelined step-script calls.

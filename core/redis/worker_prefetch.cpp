@@ -63,6 +63,15 @@ std::size_t Worker::Impl::running_steps() {
 }
 
 void Worker::Impl::take_fetched(FetchedJob job, const std::shared_ptr<Binding>& b) {
+  {
+    std::lock_guard lock(mutex);
+    if (active.contains(job.key())) {
+      std::string key = job.key();
+      // A third copy replaces the second, unstarted: its lock, no longer renewed, lapses.
+      reruns.insert_or_assign(std::move(key), Rerun{std::move(job), b, Clock::now()});
+      return;
+    }
+  }
   if (runs_inline(job, *b)) return dispatch(std::move(job), b);  // one at a time, on this thread
   if (prefetched.empty() && running_steps() < static_cast<std::size_t>(options.concurrency)) {
     return dispatch(std::move(job), b);
@@ -82,10 +91,26 @@ void Worker::Impl::start_prefetched() {
   }
 }
 
+void Worker::Impl::start_reruns() {
+  std::vector<Rerun> ready;
+  {
+    std::lock_guard lock(mutex);
+    for (auto it = reruns.begin(); it != reruns.end();) {
+      if (active.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      ready.push_back(std::move(it->second));
+      it = reruns.erase(it);
+    }
+  }
+  for (auto& r : ready) take_fetched(std::move(r.job), r.binding);
+}
+
 void Worker::Impl::return_prefetched() {
-  if (prefetched.empty()) return;
+  if (prefetched.empty() && reruns.empty()) return;
   std::lock_guard lock(mutex);
-  for (auto& [job, b] : prefetched) {
+  const auto give_back = [&](FetchedJob job, const std::shared_ptr<Binding>& b) {
     Finished f;
     f.binding = b;
     f.processed_on = now_ms();
@@ -93,8 +118,13 @@ void Worker::Impl::return_prefetched() {
     f.policy = &b->instance->policy.retry;
     f.never_started = true;
     finished.push_back(interrupted(std::move(f), std::move(job)));
-  }
+  };
+  for (auto& [job, b] : prefetched) give_back(std::move(job), b);
   prefetched.clear();
+  // A rerun is not in `active` (its earlier run is, under another token): collect_finished
+  // leaves that entry alone.
+  for (auto& [key, r] : reruns) give_back(std::move(r.job), r.binding);
+  reruns.clear();
 }
 
 }  // namespace am2z::redis

@@ -100,7 +100,7 @@ WorkerProcess start_worker(const std::string& bin, const std::string& flows, con
                                   flows.c_str(), "-c",     c.c_str(), "-q"};
     if (remove_on_complete) argv.push_back("--remove-on-complete");
     const std::string p = std::to_string(prefetch);
-    if (prefetch > 0) {
+    if (prefetch >= 0) {
       argv.push_back("--prefetch");
       argv.push_back(p.c_str());
     }

@@ -30,9 +30,9 @@ struct WorkerProcess {
   void stop();
 };
 
-/// `am2z worker --flows flows -c conc -q` on `url`, with `--prefetch` when not 0.
+/// `am2z worker --flows flows -c conc -q` on `url`, with `--prefetch` when not -1 (the default).
 WorkerProcess start_worker(const std::string& bin, const std::string& flows, const std::string& url, int conc,
-                           bool remove_on_complete, int prefetch = 0);
+                           bool remove_on_complete, int prefetch = -1);
 /// Collects `n` outcomes from a shared reply list; false on timeout.
 bool collect(redis::Connection& c, const std::string& key, long long n);
 /// Waits (30 s at most) until `workers` am2z workers are idle, ready for work: each has made

@@ -52,9 +52,9 @@ def pair_figures(ours, peer):
         ratio = am2z / bullmq if higher_is_better else bullmq / am2z
         out[figure] = (am2z, bullmq, ratio)
 
-    # one worker draining: -c 8 and 64, and -c 8 with --prefetch 16, each against BullMQ's phase
-    # of the same -c and retention
-    for conc, flag in ((8, ""), (64, ""), (8, "_prefetch16")):
+    # one worker draining: -c 8 and 64, and -c 8 with --prefetch 0 (none held beyond -c), each
+    # against BullMQ's phase of the same -c and retention
+    for conc, flag in ((8, ""), (64, ""), (8, "_prefetch0")):
         for retention, suffix in (("default", ""), ("removeOnComplete", "_remove_on_complete")):
             mine, theirs = ours.get(f"process_c{conc}{suffix}{flag}"), process(conc, retention)
             if not (mine and theirs):

@@ -55,17 +55,17 @@ class CompareTest(unittest.TestCase):
                     and o["figure"] == "jobs_per_s_4procs_c8_removeOnComplete")
         self.assertEqual((four["am2z"], four["bullmq"], four["ratio"]["median"]), (9000, 6000, 1.5))
 
-    def test_prefetch_is_compared_with_bullmq_at_the_same_concurrency(self):
-        mine = [{"scenario": "process_c8_prefetch16", "system": "am2z", "jobs_per_s": 12000, "redis_cmds_per_job": 11.0},
+    def test_no_prefetch_is_compared_with_bullmq_at_the_same_concurrency(self):
+        mine = [{"scenario": "process_c8_prefetch0", "system": "am2z", "jobs_per_s": 12000, "redis_cmds_per_job": 11.0},
                 {"scenario": "fairness_prefetch16", "system": "am2z", "p50_ratio": 3.5}]
         theirs = peer(5000)
         theirs["result"]["process"].append({"conc": 8, "procs": 1, "retention": "default", "jobs_per_s": 6000,
                                             "cmds_per_job": 24})
         out = compare([*mine, theirs])
-        row = next(o for o in out if o["scenario"] == "vs_bullmq" and o["figure"] == "jobs_per_s_c8_default_prefetch16")
+        row = next(o for o in out if o["scenario"] == "vs_bullmq" and o["figure"] == "jobs_per_s_c8_default_prefetch0")
         self.assertEqual((row["am2z"], row["bullmq"], row["ratio"]["median"]), (12000, 6000, 2.0))
         cmds = next(o for o in out if o["scenario"] == "vs_bullmq"
-                    and o["figure"] == "redis_cmds_per_job_c8_default_prefetch16")
+                    and o["figure"] == "redis_cmds_per_job_c8_default_prefetch0")
         self.assertEqual(cmds["ratio"]["median"], 3.0)  # (9 + 24) / 11
         price = next(o for o in out if o["scenario"] == "am2z_ratio" and o["figure"] == "fairness_prefetch16_p50_behind_over_alone")
         self.assertEqual(price["ratio"]["median"], 3.5)

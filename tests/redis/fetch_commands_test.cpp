@@ -2,9 +2,11 @@
 // nothing in prioritized, so one ZCARD says so and the whole round comes from wait at once (one
 // LMPOP under 8 jobs, LRANGE and one LTRIM from 8 on, then one LPUSH); the fair-queuing state is
 // not touched then, and a stale one left by a fetch that took the last fair job exactly is dropped
-// at the next fair job's enqueue.
+// at the next fair job's enqueue. A worker's count may include jobs it would hold for a slot
+// (--prefetch): while prioritized holds jobs the fetch takes only those it can start.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,13 @@ std::vector<std::string> add_op(const std::string& id, const std::string& sessio
   return {"G", "A", "bull:q:", id, "s", "{}", "{}", "w", "", "", "", session, "0", "0", "", ""};
 }
 
+/// The queues a step-script reply names as full: more may be waiting than it took.
+std::vector<std::string> full_queues(const Reply& r) {
+  auto decoded = decode_step_reply(r);
+  REQUIRE_MESSAGE(decoded, decoded.error().message);
+  return decoded->full;
+}
+
 }  // namespace
 
 TEST_CASE("a fetch from a queue with nothing prioritized takes its round in one LMPOP, in FIFO order") {
@@ -35,7 +44,7 @@ TEST_CASE("a fetch from a queue with nothing prioritized takes its round in one 
   step_call(c, ops);
   must(c, {"CONFIG", "RESETSTAT"});
   for (int budget : {3, 1, 4}) {  // a round of 3, of 1, and one that finds wait short (1 left)
-    const Reply r = step_call(c, {"M", "bull:q:", "8", "0", "", "", ""}, budget);
+    const Reply r = step_call(c, {"M", "bull:q:", "8", "0", "", "", "", ""}, budget);
     if (budget == 3) CHECK(fetched_ids(r) == std::vector<std::string>{"a", "b", "c"});
     if (budget == 1) CHECK(fetched_ids(r) == std::vector<std::string>{"d"});
     if (budget == 4) CHECK(fetched_ids(r) == std::vector<std::string>{"e"});
@@ -61,7 +70,7 @@ TEST_CASE("a big round from wait goes by LRANGE and one LTRIM, in the order LMPO
   }
   step_call(c, ops);
   must(c, {"CONFIG", "RESETSTAT"});
-  const Reply r = step_call(c, {"M", "bull:q:", "16", "0", "", "", ""}, 16);
+  const Reply r = step_call(c, {"M", "bull:q:", "16", "0", "", "", "", ""}, 16);
   CHECK(fetched_ids(r) == std::vector<std::string>(ids.begin(), ids.begin() + 16));
   CHECK(command_calls(c, "lrange") == 1);
   CHECK(command_calls(c, "ltrim") == 1);
@@ -78,7 +87,7 @@ TEST_CASE("a fair job enqueued after the last one was taken exactly starts the f
   for (const std::string id : {"x1", "x2"}) step_call(c, add_op(id, "X"));
   CHECK(must(c, {"HGET", "bull:q:am2z:fair", "X"}).str == "2");
   // a fetch of exactly two: prioritized is empty afterwards, which the fetch did not look at
-  Reply r = step_call(c, {"M", "bull:q:", "2", "0", "", "", ""}, 2);
+  Reply r = step_call(c, {"M", "bull:q:", "2", "0", "", "", "", ""}, 2);
   CHECK(fetched_ids(r) == std::vector<std::string>{"x1", "x2"});
   CHECK(must(c, {"EXISTS", "bull:q:am2z:fair"}).integer == 1);  // stale: X's tag and the virtual time 2
   step_call(c, add_op("y1", "Y"));
@@ -90,7 +99,41 @@ TEST_CASE("a fair job enqueued after the last one was taken exactly starts the f
   step_call(c, add_op("z1", "Z"));
   CHECK(must(c, {"HGET", "bull:q:am2z:fair", "Y"}).str == "2");
   CHECK(must(c, {"ZSCORE", "bull:q:prioritized", "z1"}).str == "1");
-  r = step_call(c, {"M", "bull:q:", "8", "0", "", "", ""}, 8);
+  r = step_call(c, {"M", "bull:q:", "8", "0", "", "", "", ""}, 8);
   CHECK(fetched_ids(r) == std::vector<std::string>{"y1", "z1", "y2"});
   CHECK(must(c, {"EXISTS", "bull:q:am2z:fair"}).integer == 0);  // ran dry under a pop: gone at once
+}
+
+TEST_CASE("a fetch holds no job beyond those the worker can start while jobs wait in prioritized") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  std::vector<std::string> ops;
+  for (int i = 0; i < 10; ++i) {
+    auto op = add_op("w" + std::to_string(i), "");
+    ops.insert(ops.end(), op.begin(), op.end());
+  }
+  step_call(c, ops);
+  // nothing prioritized: the whole count, held jobs included (6 asked, 2 startable)
+  Reply r = step_call(c, {"M", "bull:q:", "6", "0", "", "", "", "2"}, 6);
+  CHECK(fetched_ids(r) == std::vector<std::string>{"w0", "w1", "w2", "w3", "w4", "w5"});
+  // a named session's job waits: only the two startable, one from each source
+  step_call(c, add_op("f1", "S"));
+  step_call(c, add_op("f2", "S"));
+  r = step_call(c, {"M", "bull:q:", "6", "0", "", "", "", "2"}, 6);
+  auto ids = fetched_ids(r);
+  REQUIRE(ids.size() == 2);
+  CHECK(std::count(ids.begin(), ids.end(), "f1") == 1);
+  CHECK(full_queues(r) == std::vector<std::string>{"bull:q:"});
+  // none startable: none taken, the queue said full (the worker asks again when a slot frees) and
+  // its marker set for another worker
+  must(c, {"DEL", "bull:q:marker"});
+  r = step_call(c, {"M", "bull:q:", "6", "0", "", "", "", "0"}, 6);
+  CHECK(fetched_ids(r).empty());
+  CHECK(full_queues(r) == std::vector<std::string>{"bull:q:"});
+  CHECK(must(c, {"ZCARD", "bull:q:marker"}).integer == 1);
+  CHECK(must(c, {"ZCARD", "bull:q:prioritized"}).integer == 1);
+  // no limit given: the whole count again, prioritized or not
+  r = step_call(c, {"M", "bull:q:", "6", "0", "", "", "", ""}, 6);
+  CHECK(fetched_ids(r).size() == 4);  // f2 and the three left in wait
+  CHECK(full_queues(r).empty());
 }

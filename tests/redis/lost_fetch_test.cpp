@@ -58,13 +58,13 @@ TEST_CASE("a fetch takes a round from wait at once, in the order one RPOPLPUSH p
   }
   must(c, {"LPUSH", q + "active", "older"});
   // six of them (the budget), first come first taken; the rest stay, in order
-  auto r = step_call(c, {"M", q, "10", "0", "", "", ""}, 6);
+  auto r = step_call(c, {"M", q, "10", "0", "", "", "", ""}, 6);
   std::vector<std::string> fetched = fetched_ids(r);
   CHECK(fetched == std::vector<std::string>{"j1", "j2", "j3", "j4", "j5", "j6"});
   CHECK(list_of(c, q + "active") == std::vector<std::string>{"j6", "j5", "j4", "j3", "j2", "j1", "older"});
   CHECK(list_of(c, q + "wait") == std::vector<std::string>{"j12", "j11", "j10", "j9", "j8", "j7"});
   // more asked than wait holds: what there is, in order, and wait is gone
-  r = step_call(c, {"M", q, "10", "0", "", "", ""}, 10);
+  r = step_call(c, {"M", q, "10", "0", "", "", "", ""}, 10);
   fetched = fetched_ids(r);
   CHECK(fetched == std::vector<std::string>{"j7", "j8", "j9", "j10", "j11", "j12"});
   CHECK(list_of(c, q + "wait").empty());
@@ -124,7 +124,7 @@ TEST_CASE("a fetch takes a round from prioritized at once, lowest score first, k
   zadd.push_back("4294967297");  // a BullMQ priority 1: after every fairly queued job
   zadd.push_back("p");
   must(c, zadd);
-  auto r = step_call(c, {"M", q, "10", "0", "", "", ""}, 6);
+  auto r = step_call(c, {"M", q, "10", "0", "", "", "", ""}, 6);
   std::vector<std::string> fetched = fetched_ids(r);
   CHECK(fetched == std::vector<std::string>{"t1", "t2", "t3", "t4", "t5", "t6"});
   CHECK(list_of(c, q + "active") == std::vector<std::string>{"t6", "t5", "t4", "t3", "t2", "t1"});
@@ -133,7 +133,7 @@ TEST_CASE("a fetch takes a round from prioritized at once, lowest score first, k
   CHECK(vt->str == "6");  // the last tag taken
   // the rest, the priority job last; the virtual time stays that of the last fair tag, then goes
   // with the set once it ran dry
-  r = step_call(c, {"M", q, "10", "0", "", "", ""}, 10);
+  r = step_call(c, {"M", q, "10", "0", "", "", "", ""}, 10);
   fetched = fetched_ids(r);
   CHECK(fetched == std::vector<std::string>{"t7", "t8", "p"});
   auto fair = c.command({"EXISTS", q + "am2z:fair"});
@@ -153,7 +153,7 @@ TEST_CASE("a round holding steps of ended and of running runs fails the first un
     must(c, {"LPUSH", q + "wait", id});
   }
   for (const char* ended : {"b", "e"}) must(c, {"LPUSH", keys.run_result(ended), "{\"ok\":true}"});
-  auto r = step_call(c, {"M", q, "10", "0", "", "", ""}, 4);
+  auto r = step_call(c, {"M", q, "10", "0", "", "", "", ""}, 4);
   std::vector<std::string> fetched = fetched_ids(r);
   // the budget (4) counts steps that run: the ended runs' steps do not use it up
   CHECK(fetched == std::vector<std::string>{"ra.n.0", "rc.n.0", "rd.n.0", "rf.n.0"});
@@ -183,7 +183,7 @@ TEST_CASE("a job added after the fetching call was built is not taken before it 
   must(c, {"HSET", q + "late", "name", "s", "data", "{}", "opts", "{}", "timestamp", "1003"});
   must(c, {"HSET", q + "early", "name", "s", "data", "{}", "opts", "{}", "timestamp", "900"});
   must(c, {"LPUSH", q + "wait", "late", "early"});
-  step_call(c, {"M", q, "2", "0", "", "", ""}, 2);
+  step_call(c, {"M", q, "2", "0", "", "", "", ""}, 2);
   auto early = c.command({"HGET", q + "early", "processedOn"});
   auto late = c.command({"HGET", q + "late", "processedOn"});
   REQUIRE(early);

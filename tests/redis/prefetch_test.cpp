@@ -1,6 +1,8 @@
 // A worker holding more step jobs than it runs (WorkerOptions::prefetch), against a real Redis:
 // -c still bounds the steps running at once, a round of jobs costs fewer calls, and jobs held
-// for a slot go back to wait, unstarted and their attempts not counted, when the worker stops.
+// for a slot go back to wait, unstarted and their attempts not counted, when the worker stops;
+// none is held while a named session's job waits in prioritized (fair queuing lets it past); a
+// job fetched again while its earlier run (which lost its lock) still runs waits for that run.
 #include <doctest/doctest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +16,7 @@
 #include "core/redis/worker.hpp"
 #include "flows/loader.hpp"
 #include "plugins/builtins.hpp"
+#include "tests/redis/step_call_support.hpp"
 #include "tests/redis/worker_support.hpp"
 #include "tests/support/redis_server.hpp"
 
@@ -87,6 +90,54 @@ WorkerOptions options(const testing::RedisServer& server, int concurrency, int p
   return o;
 }
 
+/// Submits one run whose step blocks until the gauge's gate opens, and waits until it runs: the
+/// run's reply key.
+std::string submit_blocked(const testing::RedisServer& server, const PlannedFlow& flow, Gauge& gauge) {
+  const int before = gauge.blocked.load();
+  std::string reply = submit(server, flow, 1, Json{{"block", true}}).front();
+  for (auto until = SteadyClock::now() + kWorkerPatience;
+       gauge.blocked.load() == before && SteadyClock::now() < until;) {
+    std::this_thread::sleep_for(2ms);
+  }
+  REQUIRE(gauge.blocked.load() == before + 1);
+  return reply;
+}
+
+/// A test's Redis, its gauge and the gauge flow, and a connection to look at the queue.
+struct GaugeFixture {
+  testing::RedisServer server;
+  Gauge gauge;
+  std::shared_ptr<const PlannedFlow> flow = plan("{use: gauge}");
+  Connection c{server.endpoint(), ConnectOptions{}};
+  const std::string queue = "bull:prefetch-test.step:";
+  GaugeFixture() {
+    g_gauge = &gauge;
+    REQUIRE(c.connect());
+  }
+  ~GaugeFixture() { g_gauge = nullptr; }
+  /// With a worker running: 20 short runs (the queue's steps are timed short, so prefetched),
+  /// then one that blocks (submit_blocked).
+  std::string short_runs_then_blocked() {
+    await_all(server, submit(server, *flow, 20, Json::object()));
+    return submit_blocked(server, *flow, gauge);
+  }
+  GaugeFixture(const GaugeFixture&) = delete;
+  GaugeFixture& operator=(const GaugeFixture&) = delete;
+};
+
+void open_gate(Gauge& gauge) {
+  std::lock_guard lock(gauge.mutex);
+  gauge.open = true;
+}
+
+/// Runs on a worker of its own at -c 1 what is left until every run of `replies` has ended.
+void run_on_new_worker(const testing::RedisServer& server, std::shared_ptr<const PlannedFlow> flow,
+                       const std::vector<std::string>& replies) {
+  RunningWorker again(options(server, 1, 3), std::move(flow));
+  await_all(server, replies);
+  again.finish();
+}
+
 }  // namespace
 
 TEST_CASE("prefetch: a round of instant steps takes fewer calls, as many without it as jobs") {
@@ -126,24 +177,12 @@ TEST_CASE("prefetch: -c still bounds the steps running at once") {
   g_gauge = nullptr;
 }
 
-TEST_CASE("prefetch: jobs held for a slot go back to wait unstarted when the worker stops") {
-  testing::RedisServer server;
-  Gauge gauge;
-  g_gauge = &gauge;
-  auto flow = plan("{use: gauge}");
-  Connection c(server.endpoint(), ConnectOptions{});
-  REQUIRE(c.connect());
-  const std::string queue = "bull:prefetch-test.step:";
+TEST_CASE_FIXTURE(GaugeFixture, "prefetch: jobs held for a slot go back to wait unstarted when the worker stops") {
   std::vector<std::string> held_replies;
   std::string blocked_reply;
   {
     RunningWorker w(options(server, 1, 3), flow);
-    await_all(server, submit(server, *flow, 20, Json::object()));  // the queue's steps are short
-    blocked_reply = submit(server, *flow, 1, Json{{"block", true}}).front();
-    for (auto until = SteadyClock::now() + kWorkerPatience; gauge.blocked.load() == 0 && SteadyClock::now() < until;) {
-      std::this_thread::sleep_for(2ms);
-    }
-    REQUIRE(gauge.blocked.load() == 1);
+    blocked_reply = short_runs_then_blocked();
     const int started_before = gauge.started.load();
     held_replies = submit(server, *flow, 5, Json::object());
     // one running, three held for its slot, two left waiting
@@ -168,13 +207,73 @@ TEST_CASE("prefetch: jobs held for a slot go back to wait unstarted when the wor
     REQUIRE(lock);
     CHECK(lock->integer == 0);
   }
-  {
-    std::lock_guard lock(gauge.mutex);
-    gauge.open = true;
-  }
-  RunningWorker again(options(server, 1, 3), flow);
+  open_gate(gauge);
   held_replies.push_back(blocked_reply);
-  await_all(server, held_replies);
-  again.finish();
-  g_gauge = nullptr;
+  run_on_new_worker(server, flow, held_replies);
+}
+
+TEST_CASE_FIXTURE(GaugeFixture, "prefetch: no job is held beyond -c while a named session's jobs wait in prioritized") {
+  std::vector<std::string> fair_replies;
+  std::string blocked_reply;
+  {
+    RunningWorker w(options(server, 1, 3), flow);
+    blocked_reply = short_runs_then_blocked();
+    const long long calls_before = command_calls(c, "fcall");
+    SubmitOptions named;
+    named.session = "tenant-a";
+    fair_replies = submit(server, *flow, 5, Json::object(), named);
+    // the worker hears of them (a call of its own), and takes none: its one slot is busy
+    for (auto until = SteadyClock::now() + kWorkerPatience;
+         command_calls(c, "fcall") <= calls_before + 1 && SteadyClock::now() < until;) {
+      std::this_thread::sleep_for(2ms);
+    }
+    const long long calls_heard = command_calls(c, "fcall");
+    CHECK(calls_heard > calls_before + 1);  // the submission's, and the worker's
+    // nor does it ask again and again while its slot stays busy
+    std::this_thread::sleep_for(200ms);
+    CHECK(command_calls(c, "fcall") - calls_heard <= 10);  // not one per turn of its loop
+    CHECK(int_reply(c, {"LLEN", queue + "active"}) == 1);
+    CHECK(int_reply(c, {"ZCARD", queue + "prioritized"}) == 5);
+    open_gate(gauge);
+  }
+  // what the first worker did not run before it stopped, a new one runs
+  fair_replies.push_back(blocked_reply);
+  run_on_new_worker(server, flow, fair_replies);
+}
+
+TEST_CASE_FIXTURE(GaugeFixture,
+                  "a job given back by stalled recovery while its earlier run still runs here waits for that run") {
+  RunningWorker w(options(server, 2, 0), flow);
+  const std::string reply = submit_blocked(server, *flow, gauge);
+  auto active = c.command({"LRANGE", queue + "active", "0", "-1"});
+  REQUIRE((active && active->elements.size() == 1));
+  const std::string id = active->elements[0].str;
+  const std::string first_token = c.command({"GET", queue + id + ":lock"})->str;
+  // its lock lapses (Redis paused past it, say) and recovery gives the job back to wait
+  must(c, {"DEL", queue + id + ":lock"});
+  must(c, {"LREM", queue + "active", "1", id});
+  must(c, {"RPUSH", queue + "wait", id});
+  must(c, {"ZADD", queue + "marker", "0", "0"});
+  std::string token;
+  for (auto until = SteadyClock::now() + kWorkerPatience; SteadyClock::now() < until;) {
+    auto lock = c.command({"GET", queue + id + ":lock"});
+    if (lock && !lock->str.empty()) {
+      token = lock->str;
+      break;
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+  REQUIRE_MESSAGE(!token.empty(), "the worker did not fetch the job again");
+  CHECK(token != first_token);
+  std::this_thread::sleep_for(100ms);
+  CHECK(gauge.started.load() == 1);  // not run twice at once: the second waits for the first
+  open_gate(gauge);
+  await_all(server, {reply});
+  // the first run's end is refused (its lock is gone); the second runs and ends the run
+  for (auto until = SteadyClock::now() + kWorkerPatience; gauge.started.load() < 2 && SteadyClock::now() < until;) {
+    std::this_thread::sleep_for(2ms);
+  }
+  CHECK(gauge.started.load() == 2);
+  CHECK(gauge.most.load() == 1);
+  w.finish();
 }

@@ -71,7 +71,7 @@ TEST_CASE("a lock missing, a job finished twice, and a lock taken between two fe
   must(c, {"SET", "bull:q:x:lock", "tx", "PX", "30000"});
   const Reply again = step_call(c,
                                 {"G", "R", "bull:q:", "x", "tx", "1000", "1", "boom", "[]", "0",  //
-                                 "M", "bull:q:", "1", "0", "", "", ""},
+                                 "M", "bull:q:", "1", "0", "", "", "", ""},
                                 8);
   CHECK(again.elements[0].elements.empty());
   const auto jobs = fetched_jobs(again);
@@ -121,7 +121,7 @@ TEST_CASE("jobs made ready in one call go to wait in one LPUSH, in order, before
   for (const std::string id : {"a", "b", "c"}) {
     ops.insert(ops.end(), {"G", "A", "bull:q:", id, "s", "{}", "{}", "w", "", "", "", "", "0", "0", "", ""});
   }
-  ops.insert(ops.end(), {"M", "bull:q:", "2", "0", "", "", ""});  // takes the oldest two
+  ops.insert(ops.end(), {"M", "bull:q:", "2", "0", "", "", "", ""});  // takes the oldest two
   ops.insert(ops.end(), {"G", "A", "bull:q:", "d", "s", "{}", "{}", "w", "", "", "", "", "0", "0", "", ""});
   const Reply r = step_call(c, ops, 8);
   CHECK(fetched_ids(r) == std::vector<std::string>{"old", "a"});

@@ -57,7 +57,7 @@ end
 --#include step_helpers.lua
 --#include step_schedulers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, N = 4, E = 2, V = 3, W = 1, P = 1, Z = 1, M = 6, U = 2, K = 7, I = 6, Q = 5 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, N = 4, E = 2, V = 3, W = 1, P = 1, Z = 1, M = 7, U = 2, K = 7, I = 6, Q = 5 }
 
 --#include step_locks.lua
 local failedGroups, fetched, dues, limits

@@ -1,6 +1,7 @@
 -- Part of the step script (step.lua includes it): op "M", taking jobs from a queue for this call.
--- M q count withChildren concurrency rateMax ratePeriodMs: take up to count jobs from q;
--- "1" also returns a join's results. Step jobs (withChildren "0") also draw on the call's
+-- M q count withChildren concurrency rateMax ratePeriodMs heldCount: take up to count jobs from
+-- q, but at most heldCount ("" = count) while its prioritized set holds jobs; "1" also returns a
+-- join's results. Step jobs (withChildren "0") also draw on the call's
 -- budget, so a worker never holds more locked step jobs than it has slots, however many
 -- queues it serves. The limits hold across every worker of the queue, here, as the jobs
 -- are taken: `concurrency` (the flow's, and BullMQ's meta.concurrency: the lower wins)
@@ -8,7 +9,14 @@
 -- sliding window (a log of start times in <q>am2z:rate, by Redis's clock, so workers'
 -- clocks do not matter); BullMQ's global rate limit (meta.max per meta.duration) counts
 -- in its fixed-window `limiter` key as BullMQ's own workers do.
--- Arguments as op "M" has them: q count withChildren concurrency rateMax ratePeriodMs, from ARGV[a].
+-- A worker's count may include jobs it holds for a slot (--prefetch) beyond those it can start
+-- now (heldCount): those wait behind the jobs it runs. Named sessions' fair turns and BullMQ's
+-- priorities are in prioritized; a job there may be the newcomer that fair queuing lets past a
+-- backlog, and held jobs would keep it waiting, so while any is queued a worker takes no more
+-- than it can start. Jobs of wait (first in, first out) lose nothing: what a worker holds came
+-- before them anyway.
+-- Arguments as op "M" has them: q count withChildren concurrency rateMax ratePeriodMs heldCount,
+-- from ARGV[a].
 local function fetch(a)
   local q, count, withChildren = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == "1"
   if not withChildren then count = math.min(count, budget) end
@@ -59,6 +67,11 @@ local function fetch(a)
   -- One ZCARD tells whether anything is queued in prioritized at all (it usually is not): then
   -- the whole fetch comes from wait in one go, with no pop of prioritized to find it empty.
   local waitEmpty, fairEmpty = false, count <= 0 or rcall("ZCARD", q .. "prioritized") == 0
+  local startable, cut = tonumber(ARGV[a + 6]), false
+  if not fairEmpty and startable and startable < count then
+    count, cut = startable, true
+    fairEmpty = count <= 0
+  end
   local fairFirst = now % 2 == 1
   local function fromWait()
     if waitEmpty then return nil end
@@ -247,7 +260,8 @@ local function fetch(a)
     rcall("ZADD", rateKey, unpack(log))
     rcall("PEXPIRE", rateKey, ratePeriod)
   end
-  if taken == count and count > 0 then -- more may be waiting: wake another worker
+  -- More may be waiting (or, cut to nothing, is): wake another worker; this one asks again.
+  if taken == count and (count > 0 or cut) then
     marker(q)
     fullQueues[#fullQueues + 1] = q
   end
