@@ -67,6 +67,7 @@ void Worker::Impl::take_fetched(FetchedJob job, const std::shared_ptr<Binding>& 
     std::lock_guard lock(mutex);
     if (active.contains(job.key())) {
       std::string key = job.key();
+      log->warn("job {} was given back while its earlier run still runs here: it starts when that one ends", key);
       // A third copy replaces the second, unstarted: its lock, no longer renewed, lapses.
       reruns.insert_or_assign(std::move(key), Rerun{std::move(job), b, Clock::now()});
       return;
