@@ -174,8 +174,7 @@ void OpList::fetch(const Fetch& f) {
   const bool rated = f.rate.count > 0;
   push(fetches_, "M", f.queue, std::to_string(f.count), f.with_children ? "1" : "0",
        f.concurrency > 0 ? std::to_string(f.concurrency) : "", rated ? std::to_string(f.rate.count) : "",
-       rated ? std::to_string(f.rate.per.count()) : "",
-       f.startable >= 0 && f.startable < f.count ? std::to_string(f.startable) : "");
+       rated ? std::to_string(f.rate.per.count()) : "", f.startable >= 0 ? std::to_string(f.startable) : "");
 }
 
 void OpList::append_open_group(OpList&& planned) {

@@ -18,8 +18,10 @@ namespace am2z::redis {
 struct Fetch {
   std::string queue;  ///< key prefix "bull:<name>:"
   int count = 0;
-  /// Of `count`, how many the worker can start now (the rest it would hold for a slot, with
-  /// --prefetch): all it takes while the queue's prioritized set holds jobs. -1: all of them.
+  /// How many jobs the worker can start now, shared by a call's step fetches: a fetch whose
+  /// count is no more takes only jobs to start; one whose count is more (--prefetch) holds the
+  /// rest for a slot, but takes no more than this while the queue's prioritized set holds jobs.
+  /// -1: no such limit.
   int startable = -1;
   bool with_children = false;  ///< a join queue: return each job's child results too
   /// The flow's limits for the queue's processor instance, held across workers by the script:

@@ -370,8 +370,8 @@ std::vector<std::shared_ptr<Worker::Impl::Binding>> Worker::Impl::plan_fetch(OpL
     const int slots = join ? options.concurrency : ahead ? free_slots : run_slots;
     if (slots <= 0 || (b->held_back && run_slots <= 0)) continue;
     Fetch f{.queue = b->keys, .count = slots, .with_children = join};
-    if (ahead) f.startable = run_slots;
     if (!join) {
+      f.startable = run_slots;  // shared by the call's step fetches (lua/step_fetch.lua)
       f.concurrency = b->instance->policy.concurrency;
       f.rate = b->instance->policy.rate;
     }

@@ -3,7 +3,8 @@
 // LMPOP under 8 jobs, LRANGE and one LTRIM from 8 on, then one LPUSH); the fair-queuing state is
 // not touched then, and a stale one left by a fetch that took the last fair job exactly is dropped
 // at the next fair job's enqueue. A worker's count may include jobs it would hold for a slot
-// (--prefetch): while prioritized holds jobs the fetch takes only those it can start.
+// (--prefetch): while prioritized holds jobs the fetch takes only those it can start, and the
+// jobs it can start are shared by the call's fetches from every queue.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -20,8 +21,9 @@ using namespace am2z::redis::testing_support;
 
 namespace {
 
-std::vector<std::string> add_op(const std::string& id, const std::string& session) {
-  return {"G", "A", "bull:q:", id, "s", "{}", "{}", "w", "", "", "", session, "0", "0", "", ""};
+std::vector<std::string> add_op(const std::string& id, const std::string& session,
+                                const std::string& queue = "bull:q:") {
+  return {"G", "A", queue, id, "s", "{}", "{}", "w", "", "", "", session, "0", "0", "", ""};
 }
 
 /// The queues a step-script reply names as full: more may be waiting than it took.
@@ -136,4 +138,26 @@ TEST_CASE("a fetch holds no job beyond those the worker can start while jobs wai
   r = step_call(c, {"M", "bull:q:", "6", "0", "", "", "", ""}, 6);
   CHECK(fetched_ids(r).size() == 4);  // f2 and the three left in wait
   CHECK(full_queues(r).empty());
+}
+
+TEST_CASE("a call's fetches share the jobs the worker can start: queues whose jobs are not held") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  std::vector<std::string> ops;
+  for (const std::string q : {"bull:a:", "bull:b:", "bull:c:"}) {
+    for (int i = 0; i < 3; ++i) {
+      auto op = add_op(q.substr(5, 1) + std::to_string(i), "", q);
+      ops.insert(ops.end(), op.begin(), op.end());
+    }
+  }
+  step_call(c, ops);
+  // budget 6 with 2 to start: a takes 2, b none (reported full, to be asked again), c (its jobs
+  // may be held, nothing prioritized) up to what is left of the budget
+  const Reply r = step_call(c, {"M", "bull:a:", "2", "0", "", "", "", "2",  //
+                                "M", "bull:b:", "2", "0", "", "", "", "2",  //
+                                "M", "bull:c:", "6", "0", "", "", "", "2"},
+                            6);
+  CHECK(fetched_ids(r) == std::vector<std::string>{"a0", "a1", "c0", "c1", "c2"});
+  CHECK(full_queues(r) == std::vector<std::string>{"bull:a:", "bull:b:"});
+  CHECK(must(c, {"LLEN", "bull:b:wait"}).integer == 3);
 }

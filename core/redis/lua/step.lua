@@ -100,6 +100,7 @@ local function step(_, args)
   resetLocks()
   failedGroups, fetched, dues, limits, fullQueues = {}, {}, {}, {}, {}
   fetchedLen, fetchedCount = 0, 0
+  startTaken = 0
   local i = 11
   local group = 0
   while i <= n do

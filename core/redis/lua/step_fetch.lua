@@ -1,7 +1,6 @@
 -- Part of the step script (step.lua includes it): op "M", taking jobs from a queue for this call.
--- M q count withChildren concurrency rateMax ratePeriodMs heldCount: take up to count jobs from
--- q, but at most heldCount ("" = count) while its prioritized set holds jobs; "1" also returns a
--- join's results. Step jobs (withChildren "0") also draw on the call's
+-- M q count withChildren concurrency rateMax ratePeriodMs startable: take up to count jobs from
+-- q; "1" also returns a join's results. Step jobs (withChildren "0") also draw on the call's
 -- budget, so a worker never holds more locked step jobs than it has slots, however many
 -- queues it serves. The limits hold across every worker of the queue, here, as the jobs
 -- are taken: `concurrency` (the flow's, and BullMQ's meta.concurrency: the lower wins)
@@ -9,17 +8,26 @@
 -- sliding window (a log of start times in <q>am2z:rate, by Redis's clock, so workers'
 -- clocks do not matter); BullMQ's global rate limit (meta.max per meta.duration) counts
 -- in its fixed-window `limiter` key as BullMQ's own workers do.
--- A worker's count may include jobs it holds for a slot (--prefetch) beyond those it can start
--- now (heldCount): those wait behind the jobs it runs. Named sessions' fair turns and BullMQ's
--- priorities are in prioritized; a job there may be the newcomer that fair queuing lets past a
--- backlog, and held jobs would keep it waiting, so while any is queued a worker takes no more
--- than it can start. Jobs of wait (first in, first out) lose nothing: what a worker holds came
--- before them anyway.
--- Arguments as op "M" has them: q count withChildren concurrency rateMax ratePeriodMs heldCount,
+-- The budget may include jobs a worker holds for a slot (--prefetch) beyond those it can start
+-- now: `startable` ("" = no such limit), the same for every step fetch of a call, which share it
+-- (startTaken). A fetch whose count is no more than startable takes only jobs to start (a queue
+-- whose jobs are not held), so what the call's fetches before it took counts against it. One
+-- whose count is more may hold the rest, but not while its prioritized set holds jobs: named
+-- sessions' fair turns and BullMQ's priorities are there, a job there may be the newcomer that
+-- fair queuing lets past a backlog, and held jobs would keep it waiting. Jobs of wait (first
+-- in, first out) lose nothing: what a worker holds came before them anyway.
+local startTaken = 0
+-- Arguments as op "M" has them: q count withChildren concurrency rateMax ratePeriodMs startable,
 -- from ARGV[a].
 local function fetch(a)
   local q, count, withChildren = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == "1"
+  local startable, cut = not withChildren and tonumber(ARGV[a + 6]), false
+  local room = startable and math.max(0, startable - startTaken)
+  local holds = startable and count > startable
   if not withChildren then count = math.min(count, budget) end
+  if startable and not holds and room < count then
+    count, cut = room, true -- the call's fetches before this one took the slots to start
+  end
   local flowLimit, rateMax = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   local meta = rcall("HMGET", q .. "meta", "paused", "concurrency", "max", "duration")
   local bullMax = tonumber(meta[3])
@@ -67,9 +75,8 @@ local function fetch(a)
   -- One ZCARD tells whether anything is queued in prioritized at all (it usually is not): then
   -- the whole fetch comes from wait in one go, with no pop of prioritized to find it empty.
   local waitEmpty, fairEmpty = false, count <= 0 or rcall("ZCARD", q .. "prioritized") == 0
-  local startable, cut = tonumber(ARGV[a + 6]), false
-  if not fairEmpty and startable and startable < count then
-    count, cut = startable, true
+  if not fairEmpty and holds and room < count then
+    count, cut = room, true
     fairEmpty = count <= 0
   end
   local fairFirst = now % 2 == 1
@@ -245,7 +252,10 @@ local function fetch(a)
     for x = 1, #ids do take(ids[x], runs[x] or nil) end
     if waitEmpty and fairEmpty then break end -- both sources ran dry
   end
-  if not withChildren then budget = budget - taken end
+  if not withChildren then
+    budget = budget - taken
+    startTaken = startTaken + taken
+  end
   if taken > 0 and bullMax then
     if rcall("INCRBY", q .. "limiter", taken) == taken then
       rcall("PEXPIRE", q .. "limiter", tonumber(meta[4]) or 1000)
