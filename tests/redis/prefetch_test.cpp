@@ -2,7 +2,8 @@
 // -c still bounds the steps running at once, a round of jobs costs fewer calls, and jobs held
 // for a slot go back to wait, unstarted and their attempts not counted, when the worker stops;
 // none is held while a named session's job waits in prioritized (fair queuing lets it past); a
-// job fetched again while its earlier run (which lost its lock) still runs waits for that run.
+// job fetched again while its earlier run (which lost its lock) still runs waits for that run,
+// and goes back unstarted if the worker stops meanwhile.
 #include <doctest/doctest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -121,6 +122,32 @@ struct GaugeFixture {
     await_all(server, submit(server, *flow, 20, Json::object()));
     return submit_blocked(server, *flow, gauge);
   }
+  /// The one active job's lock lapses (Redis paused past it, say) and recovery gives it back to
+  /// wait while its step still runs; waits until the worker has fetched it again: its lock's
+  /// tokens before and after.
+  std::pair<std::string, std::string> give_back_running_job() {
+    auto active = c.command({"LRANGE", queue + "active", "0", "-1"});
+    REQUIRE((active && active->elements.size() == 1));
+    given_back = active->elements[0].str;
+    const std::string& id = given_back;
+    std::string first_token = c.command({"GET", queue + id + ":lock"})->str;
+    must(c, {"DEL", queue + id + ":lock"});
+    must(c, {"LREM", queue + "active", "1", id});
+    must(c, {"RPUSH", queue + "wait", id});
+    must(c, {"ZADD", queue + "marker", "0", "0"});
+    std::string token;
+    for (auto until = SteadyClock::now() + kWorkerPatience; SteadyClock::now() < until;) {
+      auto lock = c.command({"GET", queue + id + ":lock"});
+      if (lock && !lock->str.empty()) {
+        token = lock->str;
+        break;
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+    REQUIRE_MESSAGE(!token.empty(), "the worker did not fetch the job again");
+    return {first_token, token};
+  }
+  std::string given_back;  ///< the id of the job give_back_running_job gave back
   GaugeFixture(const GaugeFixture&) = delete;
   GaugeFixture& operator=(const GaugeFixture&) = delete;
 };
@@ -245,25 +272,7 @@ TEST_CASE_FIXTURE(GaugeFixture,
                   "a job given back by stalled recovery while its earlier run still runs here waits for that run") {
   RunningWorker w(options(server, 2, 0), flow);
   const std::string reply = submit_blocked(server, *flow, gauge);
-  auto active = c.command({"LRANGE", queue + "active", "0", "-1"});
-  REQUIRE((active && active->elements.size() == 1));
-  const std::string id = active->elements[0].str;
-  const std::string first_token = c.command({"GET", queue + id + ":lock"})->str;
-  // its lock lapses (Redis paused past it, say) and recovery gives the job back to wait
-  must(c, {"DEL", queue + id + ":lock"});
-  must(c, {"LREM", queue + "active", "1", id});
-  must(c, {"RPUSH", queue + "wait", id});
-  must(c, {"ZADD", queue + "marker", "0", "0"});
-  std::string token;
-  for (auto until = SteadyClock::now() + kWorkerPatience; SteadyClock::now() < until;) {
-    auto lock = c.command({"GET", queue + id + ":lock"});
-    if (lock && !lock->str.empty()) {
-      token = lock->str;
-      break;
-    }
-    std::this_thread::sleep_for(2ms);
-  }
-  REQUIRE_MESSAGE(!token.empty(), "the worker did not fetch the job again");
+  const auto [first_token, token] = give_back_running_job();
   CHECK(token != first_token);
   std::this_thread::sleep_for(100ms);
   CHECK(gauge.started.load() == 1);  // not run twice at once: the second waits for the first
@@ -276,4 +285,22 @@ TEST_CASE_FIXTURE(GaugeFixture,
   CHECK(gauge.started.load() == 2);
   CHECK(gauge.most.load() == 1);
   w.finish();
+}
+
+TEST_CASE_FIXTURE(GaugeFixture,
+                  "a worker that stops while a job waits for its earlier run gives that job back unstarted") {
+  std::string reply;
+  {
+    RunningWorker w(options(server, 2, 0), flow);
+    reply = submit_blocked(server, *flow, gauge);
+    give_back_running_job();
+    w.finish();  // the blocked run is cancelled after the grace period; the waiting one goes back
+  }
+  CHECK(gauge.started.load() == 1);
+  CHECK(list_of(c, queue + "wait") == std::vector<std::string>{given_back});
+  CHECK(int_reply(c, {"LLEN", queue + "active"}) == 0);
+  CHECK(int_reply(c, {"EXISTS", queue + given_back + ":lock"}) == 0);
+  open_gate(gauge);
+  run_on_new_worker(server, flow, {reply});
+  CHECK(gauge.started.load() == 2);
 }
