@@ -116,6 +116,20 @@ Result<Json> parse_outcome(const std::string& key, const std::string& text) {
   }
   return j;
 }
+
+/// A run whose outcome went to a reply list of many runs keeps it under its own key as a string
+/// (step.lua, op "O"), where a list's readers find WRONGTYPE: read it there instead.
+Result<std::optional<Json>> read_kept_outcome(Connection& c, const std::string& key) {
+  auto r = c.command({"GET", key});
+  if (!r) return fail(std::move(r.error()));
+  if (r->is_error()) return fail(errors::execution("redis", "GET " + key + ": " + r->str));
+  if (r->is_nil()) return std::optional<Json>();
+  auto j = parse_outcome(key, r->str);
+  if (!j) return fail(std::move(j.error()));
+  return std::optional<Json>(std::move(*j));
+}
+
+bool wrong_type(const Reply& r) { return r.is_error() && r.str.starts_with("WRONGTYPE"); }
 }  // namespace
 
 Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::optional<Deadline> deadline,
@@ -151,6 +165,12 @@ Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::opti
     lost_since = kNoDeadline;
     backoff = std::chrono::milliseconds(50);
     if (!r) return fail(std::move(r.error()));
+    if (wrong_type(*r)) {
+      auto kept = read_kept_outcome(c, reply_key);
+      if (!kept) return fail(std::move(kept.error()));
+      if (*kept) return std::move(**kept);
+      continue;  // replaced meanwhile (it expired and a list came): block on that
+    }
     if (r->is_error()) return fail(errors::execution("redis", "BLMOVE " + reply_key + ": " + r->str));
     if (r->type == Reply::Type::string) return parse_outcome(reply_key, r->str);
   }
@@ -159,6 +179,7 @@ Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::opti
 Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply_key) {
   auto r = c.command({"LINDEX", reply_key, "0"});
   if (!r) return fail(std::move(r.error()));
+  if (wrong_type(*r)) return read_kept_outcome(c, reply_key);
   if (r->is_error()) return fail(errors::execution("redis", "LINDEX " + reply_key + ": " + r->str));
   if (r->is_nil()) return std::optional<Json>();
   auto j = parse_outcome(reply_key, r->str);

@@ -100,15 +100,28 @@ TEST_CASE("outcomes for one reply list go in one LPUSH, in order, with the last 
   CHECK(ttl > 60000);
   CHECK(ttl <= 70000);
   CHECK(must(c, {"PTTL", "other"}).integer == -1);
+  // each run's own key keeps its outcome (a string: one SET with its expiry, no list per run)
   for (const std::string run : {"r1", "r2", "r3", "r4"}) {
-    CHECK(list_of(c, runs + run) == std::vector<std::string>{"out-" + run});
+    CHECK(must(c, {"GET", runs + run}).str == "out-" + run);
   }
-  CHECK(command_calls(c, "lpush") == 4 + 2);  // each run's own key, then one per reply list
+  CHECK(must(c, {"PTTL", runs + "r1"}).integer > 86000000);  // no ttl given: a day, as before
+  CHECK(must(c, {"PTTL", runs + "r2"}).integer <= 70000);
+  CHECK(command_calls(c, "lpush") == 2);  // one per reply list
+  CHECK(command_calls(c, "set") == 4);
+  CHECK(command_calls(c, "pexpire") == 1);  // the reply list with a ttl
 
   // a run that already had an outcome gives the reply list nothing
   step_call(c, {"G", "O", "replies", "second", "0", runs + "r1", "", "completed", ""});
   CHECK(list_of(c, "replies").size() == 3);
-  CHECK(list_of(c, runs + "r1") == std::vector<std::string>{"out-r1"});
+  CHECK(must(c, {"GET", runs + "r1"}).str == "out-r1");
+  // nor does a cancel, which writes to the run's own key as a list
+  step_call(c, {"G", "O", runs + "r2", "cancel", "0", runs + "r2", "", "cancelled", ""});
+  CHECK(must(c, {"GET", runs + "r2"}).str == "out-r2");
+  // and a run cancelled first keeps that outcome: a later end writes nothing anywhere
+  step_call(c, {"G", "O", runs + "r5", "cancel-r5", "0", runs + "r5", "", "cancelled", ""});
+  step_call(c, {"G", "O", "replies", "out-r5", "0", runs + "r5", "", "completed", ""});
+  CHECK(list_of(c, runs + "r5") == std::vector<std::string>{"cancel-r5"});
+  CHECK(list_of(c, "replies").size() == 3);
 }
 
 TEST_CASE("jobs made ready in one call go to wait in one LPUSH, in order, before a fetch reads it") {

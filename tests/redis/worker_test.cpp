@@ -227,3 +227,38 @@ TEST_CASE("a job running when its flow is removed finishes and is recorded") {
   CHECK(out->value("ok", false));
   CHECK(recorder->saw("finished step 1"));
 }
+
+TEST_CASE("a run whose outcome goes to a reply list of many runs: its own key still gives it") {
+  testing::RedisServer server;
+  auto flow = plan(one_step_flow("wt-shared", "{use: set, with: {values: {.done: true}}}"));
+  RunningWorker w(server, {flow}, std::make_shared<Recorder>());
+  Connection c(server.endpoint(), ConnectOptions{});
+  SubmitOptions shared;
+  shared.reply_key = "am2z:replies";
+  auto sub = submit_run(c, *flow, input(Json::object()), shared);
+  REQUIRE(sub);
+  CHECK(sub->reply_key == "am2z:replies");
+  auto out = wait_outcome(c, "am2z:replies", SteadyClock::now() + kPatience, CancelToken());
+  REQUIRE(out);
+  CHECK(out->value("ok", false));
+  // what `am2z result` and `am2z dlq` read: the run's own key, where the outcome is a string
+  const std::string own = KeySpace{}.run_result(sub->run_id);
+  auto type = c.command({"TYPE", own});
+  REQUIRE(type);
+  CHECK(type->str == "string");
+  auto kept = read_outcome(c, own);
+  REQUIRE(kept);
+  REQUIRE(kept->has_value());
+  CHECK((**kept)["state"]["done"] == true);
+  auto waited = wait_outcome(c, own, SteadyClock::now() + kPatience, CancelToken());
+  REQUIRE(waited);
+  CHECK((*waited)["run"] == sub->run_id);
+  // a key of another type is an error naming it, not a crash or a wait
+  REQUIRE(c.command({"HSET", "am2z:not-a-run", "f", "v"}));
+  auto wrong = wait_outcome(c, "am2z:not-a-run", SteadyClock::now() + kPatience, CancelToken());
+  REQUIRE_FALSE(wrong);
+  CHECK(wrong.error().message.find("GET am2z:not-a-run: WRONGTYPE") != std::string::npos);
+  auto wrong_read = read_outcome(c, "am2z:not-a-run");
+  REQUIRE_FALSE(wrong_read);
+  CHECK(wrong_read.error().message.find("am2z:not-a-run") != std::string::npos);
+}

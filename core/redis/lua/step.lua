@@ -288,22 +288,29 @@ local function step(_, args)
           release_parent(jq, jid, mode == "3" or mode == "4")
         elseif op == "O" then
           -- O replyKey payload ttlMs runKey session end recordKey: a run ended; its outcome goes to whoever
-          -- waits for it, unless the run already has one (runKey exists). A run with a reply list of
-          -- its own also gets its outcome under runKey, which is what marks it ended. Its session
+          -- waits for it, unless the run already has one (runKey exists). A run whose outcome goes to
+          -- a reply list of many runs also gets it under runKey, which is what marks it ended. Its session
           -- ("" = none known) counts the end (completed / failed / cancelled).
           local reply, runKey, ttl, sid = ARGV[a], ARGV[a + 3], ARGV[a + 2], ARGV[a + 4]
-          -- runKey is a list, so it exists while it holds an outcome: the outcome is pushed first and
-          -- taken back at once when another was there before it (one command, not EXISTS then LPUSH).
-          -- A key of another type there (not am2z's) also counts as an outcome, as EXISTS did.
-          local pushed = redis.pcall("LPUSH", runKey, ARGV[a + 1])
-          if type(pushed) == "number" and pushed > 1 then rcall("LPOP", runKey) end
-          if pushed == 1 then
-            if reply ~= runKey then
-              rcall("PEXPIRE", runKey, ttl ~= "0" and ttl or "86400000")
-              replyLater(reply, ARGV[a + 1], ttl)
-            elseif ttl ~= "0" then
-              rcall("PEXPIRE", reply, ttl)
-            end
+          local first
+          if reply ~= runKey then
+            -- The outcome goes to a reply list that collects many runs': the run's own key only marks
+            -- it ended and keeps its outcome for `am2z result`, a string written only when the key
+            -- is not there (one command, not a list's push and its expiry). A key of any type there
+            -- (a list: the run's end was cancelled to its own key) counts as an outcome.
+            first = rcall("SET", runKey, ARGV[a + 1], "NX", "PX", ttl ~= "0" and ttl or "86400000")
+            if first then replyLater(reply, ARGV[a + 1], ttl) end
+          else
+            -- runKey is a list its submitter blocks on, so it exists while it holds an outcome: the
+            -- outcome is pushed first and taken back at once when another was there before it (one
+            -- command, not EXISTS then LPUSH). A key of another type there (a string: the run's
+            -- outcome for a reply list, or not am2z's) also counts as an outcome, as EXISTS did.
+            local pushed = redis.pcall("LPUSH", runKey, ARGV[a + 1])
+            if type(pushed) == "number" and pushed > 1 then rcall("LPOP", runKey) end
+            first = pushed == 1
+            if first and ttl ~= "0" then rcall("PEXPIRE", reply, ttl) end
+          end
+          if first then
             -- what a resume of the run needs (recordKey, "" when none) lives as long as its outcome
             local rk = ARGV[a + 6]
             if rk ~= "" then
