@@ -27,7 +27,7 @@ struct WorkerArgs {
   RedisArgs redis;
   std::vector<std::string> flows;
   int concurrency = 8;
-  int prefetch = -1;  ///< as many as -c
+  int prefetch = -1;  ///< as many as -c, at least 16
   std::string prefetch_below = "2ms";
   std::string lock_duration = "30s";
   std::string stalled_interval = "30s";
@@ -165,7 +165,7 @@ CommandHandler add_worker_command(CLI::App& app) {
   cmd->add_option("--prefetch", args->prefetch,
                   "Step jobs held beyond -c, waiting for a slot, for queues of instant or short (under 2 ms) "
                   "steps and no named session's or priority job waiting: more jobs per Redis call "
-                  "(default: as many as -c; 0: none)")
+                  "(default: as many as -c, at least 16; 0: none)")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--prefetch-below", args->prefetch_below,
                   "With --prefetch: a queue's steps count as short while they run under this on average "

@@ -22,6 +22,10 @@ class TaskPool;
 
 namespace am2z::redis {
 
+/// The default --prefetch is -c, but no less than this: enough for the calls at a small -c to
+/// carry a dozen jobs each (worker_bindings.cpp says why).
+inline constexpr int kDefaultPrefetchAtLeast = 16;
+
 struct WorkerOptions {
   Endpoint endpoint;
   std::string prefix = "bull";
@@ -30,7 +34,7 @@ struct WorkerOptions {
   /// round: only of queues whose steps are instant or ran under 2 ms on average lately, never of
   /// one under a limit across workers, and none while jobs wait in a queue's prioritized set
   /// (named sessions' fair turns, BullMQ priorities). 0: a worker holds no more jobs than it
-  /// runs; -1: as many as `concurrency`.
+  /// runs; -1: as many as `concurrency`, and at least kDefaultPrefetchAtLeast.
   int prefetch = -1;
   /// With prefetch: a queue's steps count as short while their moving average stays under this.
   std::chrono::microseconds prefetch_below{2000};

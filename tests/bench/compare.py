@@ -87,7 +87,7 @@ def self_figures(ours):
     plain, events = ours.get("process_c64"), ours.get("process_c64_events")
     if plain and events and plain["jobs_per_s"]:
         out["events_on_throughput_c64"] = events["jobs_per_s"] / plain["jobs_per_s"]
-    for name in ("fairness", "fairness_2ms", "fairness_prefetch16"):
+    for name in ("fairness", "fairness_2ms", "fairness_prefetch0"):
         if name in ours:
             out[f"{name}_p50_behind_over_alone"] = ours[name]["p50_ratio"]
     return out

@@ -57,7 +57,7 @@ class CompareTest(unittest.TestCase):
 
     def test_no_prefetch_is_compared_with_bullmq_at_the_same_concurrency(self):
         mine = [{"scenario": "process_c8_prefetch0", "system": "am2z", "jobs_per_s": 12000, "redis_cmds_per_job": 11.0},
-                {"scenario": "fairness_prefetch16", "system": "am2z", "p50_ratio": 3.5}]
+                {"scenario": "fairness_prefetch0", "system": "am2z", "p50_ratio": 3.5}]
         theirs = peer(5000)
         theirs["result"]["process"].append({"conc": 8, "procs": 1, "retention": "default", "jobs_per_s": 6000,
                                             "cmds_per_job": 24})
@@ -67,7 +67,7 @@ class CompareTest(unittest.TestCase):
         cmds = next(o for o in out if o["scenario"] == "vs_bullmq"
                     and o["figure"] == "redis_cmds_per_job_c8_default_prefetch0")
         self.assertEqual(cmds["ratio"]["median"], 3.0)  # (9 + 24) / 11
-        price = next(o for o in out if o["scenario"] == "am2z_ratio" and o["figure"] == "fairness_prefetch16_p50_behind_over_alone")
+        price = next(o for o in out if o["scenario"] == "am2z_ratio" and o["figure"] == "fairness_prefetch0_p50_behind_over_alone")
         self.assertEqual(price["ratio"]["median"], 3.5)
 
     def test_exec_steps_are_compared_with_bullmq_running_the_same_command(self):
