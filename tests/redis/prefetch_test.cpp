@@ -189,6 +189,23 @@ TEST_CASE("prefetch: a round of instant steps takes fewer calls, as many without
   MESSAGE("step-script calls for " << kRuns << " runs: " << calls[0] << " without prefetch, " << calls[1] << " with");
 }
 
+TEST_CASE("prefetch: by default a worker at a small -c holds 16, so its calls carry about 9 jobs at -c 2") {
+  testing::RedisServer server;
+  auto flow = plan("{use: set, with: {values: {.done: true}}}");
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  constexpr int kRuns = 400;
+  auto replies = submit(server, *flow, kRuns, Json::object());
+  const long long before = command_calls(c, "fcall");
+  RunningWorker w(options(server, 2, -1), flow);  // -1: the default
+  await_all(server, replies);
+  const long long calls = command_calls(c, "fcall") - before;
+  w.finish();
+  MESSAGE("step-script calls for " << kRuns << " runs at -c 2 with the default prefetch: " << calls);
+  // as many as -c (2) held: about 2 jobs per call, 200 calls; 16: about 9 per call
+  CHECK(calls < kRuns / 4);
+}
+
 TEST_CASE("prefetch: -c still bounds the steps running at once") {
   testing::RedisServer server;
   Gauge gauge;
