@@ -149,7 +149,7 @@ Result<std::unique_ptr<Worker>> Worker::create(WorkerOptions options,
   if (options.name.empty()) options.name = default_worker_name();
   // A call costs Redis about as much as two jobs whatever it carries: calls of 8 (the default
   // held at -c 8 was -c, each of the two calls in flight asking for half of -c + prefetch) left
-  // Redis a quarter of its time on calls; with 16 held they carry 12 (+13% jobs/s at -c 8 in
+  // Redis about a fifth of its time on calls; with 16 held they carry 12 (+13% jobs/s at -c 8 in
   // alternating pairs, none at -c 64 from holding 128 instead of 64).
   if (options.prefetch < 0) options.prefetch = std::max(options.concurrency, kDefaultPrefetchAtLeast);
   impl->token_base = options.name + ":" + std::to_string(now_ms());

@@ -165,42 +165,39 @@ void run_on_new_worker(const testing::RedisServer& server, std::shared_ptr<const
   again.finish();
 }
 
+/// How many step-script calls a worker at -c 2 with `prefetch` makes to run `runs` one-step runs
+/// of an instant step, queued before it starts.
+long long step_calls_for_instant_runs(const testing::RedisServer& server, int runs, int prefetch) {
+  auto flow = plan("{use: set, with: {values: {.done: true}}}");
+  Connection c(server.endpoint(), ConnectOptions{});
+  REQUIRE(c.connect());
+  auto replies = submit(server, *flow, runs, Json::object());
+  const long long before = command_calls(c, "fcall");
+  RunningWorker w(options(server, 2, prefetch), flow);
+  await_all(server, replies);
+  const long long calls = command_calls(c, "fcall") - before;
+  w.finish();
+  return calls;
+}
+
 }  // namespace
 
 TEST_CASE("prefetch: a round of instant steps takes fewer calls, as many without it as jobs") {
   testing::RedisServer server;
-  auto flow = plan("{use: set, with: {values: {.done: true}}}");
-  Connection c(server.endpoint(), ConnectOptions{});
-  REQUIRE(c.connect());
   constexpr int kRuns = 400;
-  long long calls[2] = {0, 0};
-  for (int prefetch : {0, 2}) {
-    auto replies = submit(server, *flow, kRuns, Json::object());  // queued before the worker starts
-    const long long before = command_calls(c, "fcall");
-    RunningWorker w(options(server, 2, prefetch), flow);
-    await_all(server, replies);
-    calls[prefetch == 0 ? 0 : 1] = command_calls(c, "fcall") - before;
-    w.finish();
-  }
+  const long long without = step_calls_for_instant_runs(server, kRuns, 0);
+  const long long with = step_calls_for_instant_runs(server, kRuns, 2);
   // -c 2 alone: two calls in flight share two slots, one job each
-  CHECK(calls[0] >= kRuns);
+  CHECK(without >= kRuns);
   // two more held: two jobs per call
-  CHECK(calls[1] < kRuns * 3 / 4);
-  MESSAGE("step-script calls for " << kRuns << " runs: " << calls[0] << " without prefetch, " << calls[1] << " with");
+  CHECK(with < kRuns * 3 / 4);
+  MESSAGE("step-script calls for " << kRuns << " runs: " << without << " without prefetch, " << with << " with");
 }
 
 TEST_CASE("prefetch: by default a worker at a small -c holds 16, so its calls carry about 9 jobs at -c 2") {
   testing::RedisServer server;
-  auto flow = plan("{use: set, with: {values: {.done: true}}}");
-  Connection c(server.endpoint(), ConnectOptions{});
-  REQUIRE(c.connect());
   constexpr int kRuns = 400;
-  auto replies = submit(server, *flow, kRuns, Json::object());
-  const long long before = command_calls(c, "fcall");
-  RunningWorker w(options(server, 2, -1), flow);  // -1: the default
-  await_all(server, replies);
-  const long long calls = command_calls(c, "fcall") - before;
-  w.finish();
+  const long long calls = step_calls_for_instant_runs(server, kRuns, -1);  // -1: the default
   MESSAGE("step-script calls for " << kRuns << " runs at -c 2 with the default prefetch: " << calls);
   // as many as -c (2) held: about 2 jobs per call, 200 calls; 16: about 9 per call
   CHECK(calls < kRuns / 4);

@@ -262,3 +262,43 @@ TEST_CASE("a run whose outcome goes to a reply list of many runs: its own key st
   REQUIRE_FALSE(wrong_read);
   CHECK(wrong_read.error().message.find("am2z:not-a-run") != std::string::npos);
 }
+
+TEST_CASE("a run of a shared reply list whose step is given back while it runs still ends once") {
+  // the step's lock lapses mid-step (a frozen worker, say): stalled recovery gives the job back,
+  // the worker fetches it again and runs it after the first run, whose finish is refused
+  testing::RedisServer server;
+  auto flow = plan(one_step_flow("wt-redo", "{use: sleep, with: {duration: 300ms}}"));
+  RunningWorker w(server, {flow}, std::make_shared<Recorder>());
+  Connection c(server.endpoint(), ConnectOptions{});
+  SubmitOptions shared;
+  shared.reply_key = "am2z:replies";
+  auto sub = submit_run(c, *flow, input(Json::object()), shared);
+  REQUIRE(sub);
+  const std::string q = flow->processor_keys("step");
+  std::string id;
+  for (auto until = SteadyClock::now() + kPatience; id.empty() && SteadyClock::now() < until;) {
+    auto active = c.command({"LRANGE", q + "active", "0", "-1"});
+    if (active && active->elements.size() == 1 &&
+        c.command({"EXISTS", q + active->elements[0].str + ":lock"})->integer == 1)
+      id = active->elements[0].str;
+    else
+      std::this_thread::sleep_for(2ms);
+  }
+  REQUIRE_FALSE(id.empty());
+  for (const std::vector<std::string>& give_back : {std::vector<std::string>{"DEL", q + id + ":lock"},
+                                                    {"LREM", q + "active", "1", id},
+                                                    {"RPUSH", q + "wait", id},
+                                                    {"ZADD", q + "marker", "0", "0"}}) {
+    REQUIRE(c.command(give_back));
+  }
+  auto out = wait_outcome(c, "am2z:replies", SteadyClock::now() + kPatience, CancelToken());
+  REQUIRE(out);
+  CHECK(out->value("ok", false));
+  std::this_thread::sleep_for(800ms);                        // both runs of the step have ended by now
+  CHECK(c.command({"LLEN", "am2z:replies"})->integer == 1);  // one outcome: the refused finish wrote none
+  auto kept = read_outcome(c, KeySpace{}.run_result(sub->run_id));
+  REQUIRE(kept);
+  REQUIRE(kept->has_value());
+  CHECK((**kept)["run"] == sub->run_id);
+  CHECK(c.command({"HGET", q + id, "ats"})->str == "2");  // it did run twice
+}
