@@ -17,8 +17,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/units.hpp"
 #include "core/redis/submitter.hpp"
+#include "core/units.hpp"
 #include "tests/bench/bench_support.hpp"
 
 using namespace am2z;
@@ -48,8 +48,8 @@ struct FlowDir {
 /// Runs `n` one-step runs of the flow in `dir` on four workers; the (processedOn, finishedOn)
 /// of every job of `queue` and the seconds from the workers' start to the last outcome.
 std::pair<std::vector<std::pair<long long, long long>>, double> drain(Connection& c, const std::string& bin,
-                                                                     const std::string& url, const FlowDir& dir,
-                                                                     const std::string& queue, long long n) {
+                                                                      const std::string& url, const FlowDir& dir,
+                                                                      const std::string& queue, long long n) {
   must(c, {"FLUSHALL"});
   auto flow = plan(dir.file);
   SubmitOptions opts;
@@ -119,8 +119,9 @@ void rate_scenario(Connection& c, const std::string& bin, const std::string& url
   const auto period = parse_duration(period_text);
   if (!period) die("bad rate period " + period_text);
   const long long period_ms = period->count();
-  const FlowDir dir("version: 1\nname: limits-rate\nprocessors:\n  tick: {use: set, with: {values: {t: 1}}, rate: 600/" +
-                    period_text + "}\nflow: tick\n");
+  const FlowDir dir(
+      "version: 1\nname: limits-rate\nprocessors:\n  tick: {use: set, with: {values: {t: 1}}, rate: 600/" +
+      period_text + "}\nflow: tick\n");
   const long long n = 3 * kLimit;
   const auto [spans, seconds] = drain(c, bin, url, dir, "limits-rate.tick", n);
   std::vector<long long> starts;

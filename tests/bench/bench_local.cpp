@@ -72,7 +72,8 @@ Scenario make(const std::string& name) {
     spec.output = *JsonPath::parse(".batch");
     return {std::make_shared<BatchNode>("batch", noop_leaf("noop"), std::move(spec)), Json::object(), 1000, 20};
   }
-  std::fprintf(stderr, "unknown scenario '%s' (chain_10, chain_1000, parallel_8, parallel_8_instant, batch_1000)\n", name.c_str());
+  std::fprintf(stderr, "unknown scenario '%s' (chain_10, chain_1000, parallel_8, parallel_8_instant, batch_1000)\n",
+               name.c_str());
   std::exit(2);
 }
 

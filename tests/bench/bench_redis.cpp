@@ -9,7 +9,8 @@
 // chain5_latency (five no-op steps per run, one run at a time), process_c64_events (process_c64
 // with the runs' events published), session_stop (a session of N/2 queued one-step runs stopped),
 // fairness and fairness_2ms (a small session's p50 run latency alone and behind 5N queued steps of
-// another session; no-op steps, and steps of 2 ms).
+// another session; no-op steps, and steps of 2 ms), layout_floor_c64 (the same N runs taken and
+// finished by a minimal Redis function: the Redis CPU per job of BullMQ's layout alone).
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include "core/redis/sessions.hpp"
 #include "core/redis/submitter.hpp"
 #include "tests/bench/bench_support.hpp"
+#include "tests/bench/layout_floor.hpp"
 
 using namespace am2z;
 using namespace am2z::redis;
@@ -58,19 +60,7 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
   must(c, {"FLUSHALL"});
   must(c, {"CONFIG", "RESETSTAT"});
   const std::string reply = "am2z:bench:reply";
-  SubmitOptions opts;
-  opts.reply_key = reply;
-  opts.result_ttl = std::chrono::milliseconds(0);
-  opts.events = events;
-  for (long long i = 0; i < n; i += 1000) {
-    std::vector<State> batch;
-    for (long long j = i; j < std::min(n, i + 1000); ++j) {
-      State s;
-      s.data = Json{{"i", j}};
-      batch.push_back(std::move(s));
-    }
-    if (auto r = submit_runs(c, flow, std::move(batch), opts); !r) die(r.error().message);
-  }
+  submit_numbered_runs(c, flow, n, reply, events);
   const long long add_cmds = server_commands(c);
   // As BullMQ's harness does it (its workers connect and load their scripts before GO, the
   // clock stops at the last job's end): the queues are paused (BullMQ's meta field, which the
@@ -286,6 +276,9 @@ int main(int argc, char** argv) {
   // four worker processes at -c 8, as BullMQ's multi-process phase (MULTI_PROCS=4, MULTI_CONC=8)
   drains.push_back({.conc = 8, .remove_on_complete = true, .workers = 4});
   for (const Drain& d : drains) {
+    // right before process_c64 (the machine drifts between scenarios, and the figure is their
+    // ratio): the Redis CPU per job of BullMQ's layout alone
+    if (d.name() == "process_c64" && wanted("layout_floor_c64")) layout_floor_scenario(c, *noop, n);
     if (wanted(d.name())) process_scenario(c, bin, dir, url, *noop, n, d);
   }
   // exec steps of about 5 ms, the common real case (tests/bench/peer_exec.mjs: BullMQ's worker

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/redis/sha256.hpp"
+#include "core/redis/submitter.hpp"
 #include "flows/loader.hpp"
 #include "plugins/builtins.hpp"
 
@@ -40,6 +41,23 @@ Reply must(Connection& c, const std::vector<std::string>& args) {
   auto r = c.command(args);
   if (!r || r->is_error()) die("redis " + args.front() + ": " + (r ? r->str : r.error().message));
   return *r;
+}
+
+void submit_numbered_runs(Connection& c, const redis::PlannedFlow& flow, long long n, const std::string& reply,
+                          bool events) {
+  redis::SubmitOptions opts;
+  opts.reply_key = reply;
+  opts.result_ttl = std::chrono::milliseconds(0);
+  opts.events = events;
+  for (long long i = 0; i < n; i += 1000) {
+    std::vector<State> batch;
+    for (long long j = i; j < std::min(n, i + 1000); ++j) {
+      State s;
+      s.data = Json{{"i", j}};
+      batch.push_back(std::move(s));
+    }
+    if (auto r = submit_runs(c, flow, std::move(batch), opts); !r) die(r.error().message);
+  }
 }
 
 long long server_commands(Connection& c) {

@@ -87,6 +87,11 @@ def self_figures(ours):
     plain, events = ours.get("process_c64"), ours.get("process_c64_events")
     if plain and events and plain["jobs_per_s"]:
         out["events_on_throughput_c64"] = events["jobs_per_s"] / plain["jobs_per_s"]
+    # Redis CPU per job of a -c 64 drain over that of BullMQ's layout alone (layout_floor_c64):
+    # what am2z's own logic adds to the server that bounds the throughput
+    floor = ours.get("layout_floor_c64")
+    if plain and floor and floor.get("redis_cpu_us_per_job"):
+        out["redis_cpu_over_layout_floor_c64"] = plain["redis_cpu_us_per_job"] / floor["redis_cpu_us_per_job"]
     for name in ("fairness", "fairness_2ms", "fairness_prefetch0"):
         if name in ours:
             out[f"{name}_p50_behind_over_alone"] = ours[name]["p50_ratio"]

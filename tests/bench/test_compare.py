@@ -81,6 +81,17 @@ class CompareTest(unittest.TestCase):
             rss = next(o for o in out if o["scenario"] == "vs_bullmq" and o["figure"] == "worker_peak_rss_kb_exec5ms_c8")
             self.assertEqual(rss["ratio"]["median"], 15.0)
 
+    def test_a_drain_s_redis_cpu_is_set_against_that_of_the_layout_alone(self):
+        lines = []
+        for i, (drain, floor) in enumerate([(30.0, 25.0), (26.0, 20.0), (24.0, 24.0)], 1):
+            mine = ours(10000, 9000)
+            mine[0]["redis_cpu_us_per_job"] = drain
+            lines += [{"scenario": "pair", "pair": i}, *mine,
+                      {"scenario": "layout_floor_c64", "system": "am2z", "redis_cpu_us_per_job": floor}]
+        out = compare(lines)
+        row = next(o for o in out if o["scenario"] == "am2z_ratio" and o["figure"] == "redis_cpu_over_layout_floor_c64")
+        self.assertEqual(row["ratio"], {"median": 1.2, "min": 1.0, "max": 1.3, "pairs": 3})
+
     def test_a_run_without_the_peer_still_reports_am2z_against_itself(self):
         out = compare(ours(10000, 8000))
         self.assertFalse([o for o in out if o["scenario"].startswith("vs_bullmq")])
