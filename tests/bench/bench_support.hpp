@@ -18,7 +18,7 @@ std::shared_ptr<const redis::PlannedFlow> plan(const std::string& file);
 /// The reply to `args`; dies on a connection error or an error reply.
 redis::Reply must(redis::Connection& c, const std::vector<std::string>& args);
 /// Submits `n` one-step runs of `flow` with inputs {"i": 0..n-1}, in calls of 1000, their
-/// outcomes going to the shared reply list `reply`, kept no longer than the list.
+/// outcomes going to the shared reply list `reply`, which never expires (result_ttl 0).
 void submit_numbered_runs(redis::Connection& c, const redis::PlannedFlow& flow, long long n, const std::string& reply,
                           bool events);
 /// Sum of calls in INFO commandstats, without the benchmark's own bookkeeping commands.
