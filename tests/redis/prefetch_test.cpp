@@ -131,10 +131,7 @@ struct GaugeFixture {
     given_back = active->elements[0].str;
     const std::string& id = given_back;
     std::string first_token = c.command({"GET", queue + id + ":lock"})->str;
-    must(c, {"DEL", queue + id + ":lock"});
-    must(c, {"LREM", queue + "active", "1", id});
-    must(c, {"RPUSH", queue + "wait", id});
-    must(c, {"ZADD", queue + "marker", "0", "0"});
+    give_back_to_wait(c, queue, id);
     std::string token;
     for (auto until = SteadyClock::now() + kWorkerPatience; SteadyClock::now() < until;) {
       auto lock = c.command({"GET", queue + id + ":lock"});

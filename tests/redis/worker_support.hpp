@@ -44,6 +44,19 @@ struct RunningWorker {
   ~RunningWorker() { finish(); }
 };
 
+/// What stalled recovery does to an active job of `queue` whose lock lapsed while its step still
+/// runs: the lock gone, the job back in wait at the end workers take from, and a worker woken.
+inline void give_back_to_wait(Connection& c, const std::string& queue, const std::string& id) {
+  for (const std::vector<std::string>& command : {std::vector<std::string>{"DEL", queue + id + ":lock"},
+                                                  {"LREM", queue + "active", "1", id},
+                                                  {"RPUSH", queue + "wait", id},
+                                                  {"ZADD", queue + "marker", "0", "0"}}) {
+    auto r = c.command(command);
+    REQUIRE(r);
+    REQUIRE_FALSE(r->is_error());
+  }
+}
+
 /// Submits `runs` runs of `flow` with `data`: their reply keys.
 inline std::vector<std::string> submit(const testing::RedisServer& server, const PlannedFlow& flow, int runs, Json data,
                                        const SubmitOptions& opts = {}) {

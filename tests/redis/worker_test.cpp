@@ -14,6 +14,7 @@
 #include "core/redis/submitter.hpp"
 #include "flows/loader.hpp"
 #include "plugins/builtins.hpp"
+#include "tests/redis/worker_support.hpp"
 #include "tests/support/redis_server.hpp"
 
 using namespace am2z;
@@ -228,21 +229,29 @@ TEST_CASE("a job running when its flow is removed finishes and is recorded") {
   CHECK(recorder->saw("finished step 1"));
 }
 
+namespace {
+/// A run submitted with the reply list of many runs "am2z:replies" (SubmitOptions::reply_key).
+Submission submit_to_shared_replies(Connection& c, const PlannedFlow& flow) {
+  SubmitOptions shared;
+  shared.reply_key = "am2z:replies";
+  auto sub = submit_run(c, flow, input(Json::object()), shared);
+  REQUIRE(sub);
+  return *sub;
+}
+}  // namespace
+
 TEST_CASE("a run whose outcome goes to a reply list of many runs: its own key still gives it") {
   testing::RedisServer server;
   auto flow = plan(one_step_flow("wt-shared", "{use: set, with: {values: {.done: true}}}"));
   RunningWorker w(server, {flow}, std::make_shared<Recorder>());
   Connection c(server.endpoint(), ConnectOptions{});
-  SubmitOptions shared;
-  shared.reply_key = "am2z:replies";
-  auto sub = submit_run(c, *flow, input(Json::object()), shared);
-  REQUIRE(sub);
-  CHECK(sub->reply_key == "am2z:replies");
+  auto sub = submit_to_shared_replies(c, *flow);
+  CHECK(sub.reply_key == "am2z:replies");
   auto out = wait_outcome(c, "am2z:replies", SteadyClock::now() + kPatience, CancelToken());
   REQUIRE(out);
   CHECK(out->value("ok", false));
   // what `am2z result` and `am2z dlq` read: the run's own key, where the outcome is a string
-  const std::string own = KeySpace{}.run_result(sub->run_id);
+  const std::string own = KeySpace{}.run_result(sub.run_id);
   auto type = c.command({"TYPE", own});
   REQUIRE(type);
   CHECK(type->str == "string");
@@ -252,7 +261,7 @@ TEST_CASE("a run whose outcome goes to a reply list of many runs: its own key st
   CHECK((**kept)["state"]["done"] == true);
   auto waited = wait_outcome(c, own, SteadyClock::now() + kPatience, CancelToken());
   REQUIRE(waited);
-  CHECK((*waited)["run"] == sub->run_id);
+  CHECK((*waited)["run"] == sub.run_id);
   // a key of another type is an error naming it, not a crash or a wait
   REQUIRE(c.command({"HSET", "am2z:not-a-run", "f", "v"}));
   auto wrong = wait_outcome(c, "am2z:not-a-run", SteadyClock::now() + kPatience, CancelToken());
@@ -270,10 +279,7 @@ TEST_CASE("a run of a shared reply list whose step is given back while it runs s
   auto flow = plan(one_step_flow("wt-redo", "{use: sleep, with: {duration: 300ms}}"));
   RunningWorker w(server, {flow}, std::make_shared<Recorder>());
   Connection c(server.endpoint(), ConnectOptions{});
-  SubmitOptions shared;
-  shared.reply_key = "am2z:replies";
-  auto sub = submit_run(c, *flow, input(Json::object()), shared);
-  REQUIRE(sub);
+  auto sub = submit_to_shared_replies(c, *flow);
   const std::string q = flow->processor_keys("step");
   std::string id;
   for (auto until = SteadyClock::now() + kPatience; id.empty() && SteadyClock::now() < until;) {
@@ -285,20 +291,15 @@ TEST_CASE("a run of a shared reply list whose step is given back while it runs s
       std::this_thread::sleep_for(2ms);
   }
   REQUIRE_FALSE(id.empty());
-  for (const std::vector<std::string>& give_back : {std::vector<std::string>{"DEL", q + id + ":lock"},
-                                                    {"LREM", q + "active", "1", id},
-                                                    {"RPUSH", q + "wait", id},
-                                                    {"ZADD", q + "marker", "0", "0"}}) {
-    REQUIRE(c.command(give_back));
-  }
+  testing_support::give_back_to_wait(c, q, id);
   auto out = wait_outcome(c, "am2z:replies", SteadyClock::now() + kPatience, CancelToken());
   REQUIRE(out);
   CHECK(out->value("ok", false));
   std::this_thread::sleep_for(800ms);                        // both runs of the step have ended by now
   CHECK(c.command({"LLEN", "am2z:replies"})->integer == 1);  // one outcome: the refused finish wrote none
-  auto kept = read_outcome(c, KeySpace{}.run_result(sub->run_id));
+  auto kept = read_outcome(c, KeySpace{}.run_result(sub.run_id));
   REQUIRE(kept);
   REQUIRE(kept->has_value());
-  CHECK((**kept)["run"] == sub->run_id);
+  CHECK((**kept)["run"] == sub.run_id);
   CHECK(c.command({"HGET", q + id, "ats"})->str == "2");  // it did run twice
 }
