@@ -22,8 +22,6 @@ struct FetchedJob {
   /// A join with more ended children than its fetch hands over: how many, read with
   /// read_join_failures and a HashScan of :processed (join_children.hpp); 0 when they came with the job.
   long long children_to_read = 0;
-  /// Its fetch left its start fields (processedOn, pb, ats) to its finish (Fetch::start_at_finish).
-  bool start_at_finish = false;
 
   std::string key() const { return queue + id; }
   /// A field's value, or `fallback` when the hash lacks it.

@@ -60,27 +60,24 @@ void OpList::begin_group() {
   groups_.push_back(OpGroup{"G"});
 }
 
-std::string StartFields::text() const {
-  return given ? std::to_string(processed_on) + ":" + std::to_string(starts) : std::string();
-}
-
-void OpList::complete(const std::string& q, const std::string& id, const std::string& token, const StartFields& started,
+void OpList::complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
                       long long attempts_made, std::string return_value, const std::string& keep) {
-  push(head_, "C", q, id, token, started.text(), std::to_string(attempts_made), std::move(return_value), keep);
+  push(head_, "C", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), std::move(return_value),
+       keep);
   ++ops_;
 }
 
-void OpList::fail_final(const std::string& q, const std::string& id, const std::string& token,
-                        const StartFields& started, long long attempts_made, const std::string& reason,
-                        const std::string& stacktrace, const std::string& keep) {
-  push(head_, "F", q, id, token, started.text(), std::to_string(attempts_made), reason, stacktrace, keep);
+void OpList::fail_final(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
+                        long long attempts_made, const std::string& reason, const std::string& stacktrace,
+                        const std::string& keep) {
+  push(head_, "F", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), reason, stacktrace, keep);
   ++ops_;
 }
 
-void OpList::retry(const std::string& q, const std::string& id, const std::string& token, const StartFields& started,
+void OpList::retry(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
                    long long attempts_made, const std::string& reason, const std::string& stacktrace,
                    long long delay_ms) {
-  push(head_, "R", q, id, token, started.text(), std::to_string(attempts_made), reason, stacktrace,
+  push(head_, "R", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), reason, stacktrace,
        std::to_string(delay_ms));
   ++ops_;
 }
@@ -175,10 +172,7 @@ void OpList::wake_waker(const std::string& key) { push(fetches_, "Z", key); }
 
 void OpList::fetch(const Fetch& f) {
   const bool rated = f.rate.count > 0;
-  push(fetches_, "M", f.queue, std::to_string(f.count),
-       f.with_children     ? "1"
-       : f.start_at_finish ? "2"
-                           : "0",
+  push(fetches_, "M", f.queue, std::to_string(f.count), f.with_children ? "1" : "0",
        f.concurrency > 0 ? std::to_string(f.concurrency) : "", rated ? std::to_string(f.rate.count) : "",
        rated ? std::to_string(f.rate.per.count()) : "", f.startable >= 0 ? std::to_string(f.startable) : "");
 }

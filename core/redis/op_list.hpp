@@ -24,25 +24,10 @@ struct Fetch {
   /// -1: no such limit.
   int startable = -1;
   bool with_children = false;  ///< a join queue: return each job's child results too
-  /// Steps that end within the worker's next call (instant steps): their finish writes the start
-  /// fields (processedOn, pb, ats) instead of the fetch, one command per job fewer
-  /// (lua/step_fetch.lua, withChildren "2"); the finish must then say them (StartFields).
-  bool start_at_finish = false;
   /// The flow's limits for the queue's processor instance, held across workers by the script:
   /// at most `concurrency` active jobs (0: none), at most `rate.count` starts per `rate.per`.
   int concurrency = 0;
   RateLimit rate{};
-};
-
-/// A job's start fields for its finish to write (the fetch left them to it): processedOn (ms) and
-/// ats, BullMQ's count of starts; pb is the worker's name, from the call's header.
-struct StartFields {
-  bool given = false;  ///< false: the fetch wrote them, the finish leaves them
-  long long processed_on = 0;
-  long long starts = 0;
-
-  /// The ops' argument: "<processedOn>:<ats>", or "" when not given.
-  std::string text() const;
 };
 
 /// The fixed arguments of one call of lua/step.lua (its header says what each one does).
@@ -105,14 +90,13 @@ class OpList {
   /// Opens the group of one finished job (or of a submission, which has no finish).
   void begin_group();
   /// `keep`: "1" keep, "0" delete at once, "c<count>a<seconds>" keep and trim (BullMQ's
-  /// removeOnComplete / removeOnFail forms). `started`: the job's start fields when its fetch left
-  /// them to the finish (Fetch::start_at_finish), else none (StartFields::text()).
-  void complete(const std::string& q, const std::string& id, const std::string& token, const StartFields& started,
+  /// removeOnComplete / removeOnFail forms).
+  void complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
                 long long attempts_made, std::string return_value, const std::string& keep);
-  void fail_final(const std::string& q, const std::string& id, const std::string& token, const StartFields& started,
+  void fail_final(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
                   long long attempts_made, const std::string& reason, const std::string& stacktrace,
                   const std::string& keep);
-  void retry(const std::string& q, const std::string& id, const std::string& token, const StartFields& started,
+  void retry(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
              long long attempts_made, const std::string& reason, const std::string& stacktrace, long long delay_ms);
   using JobExtras = AddedJobExtras;
   /// A job: `waiting_children` puts it in waiting-children (a join), else it is ready: in wait

@@ -83,10 +83,6 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<std::share
   for (auto& job : decoded->jobs) {
     auto it = bindings.find(job.queue);
     if (it == bindings.end()) continue;
-    // as the call's fetch asked (a binding replaced since may say otherwise)
-    const auto asked = std::find_if(fetched_from.begin(), fetched_from.end(),
-                                    [&](const std::shared_ptr<Binding>& b) { return b->keys == job.queue; });
-    job.start_at_finish = asked != fetched_from.end() && starts_at_finish(**asked);
     if (it->second->instance == nullptr) {
       take_join(std::move(job), it->second, join_ops);
       joins = true;
@@ -378,7 +374,6 @@ std::vector<std::shared_ptr<Worker::Impl::Binding>> Worker::Impl::plan_fetch(OpL
       f.startable = run_slots;  // shared by the call's step fetches (lua/step_fetch.lua)
       f.concurrency = b->instance->policy.concurrency;
       f.rate = b->instance->policy.rate;
-      f.start_at_finish = starts_at_finish(*b);
     }
     ops.fetch(f);
     fetched_from.push_back(b);

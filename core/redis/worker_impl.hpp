@@ -273,8 +273,6 @@ struct Worker::Impl {
   // worker_prefetch.cpp: jobs held beyond -c.
   /// Run on the dispatcher at once (instant, small): such a job never waits for a slot.
   static bool runs_inline(const FetchedJob& job, const detail::Binding& b);
-  /// Whether a fetch from b's queue leaves its jobs' start fields to their finish (Fetch::start_at_finish).
-  static bool starts_at_finish(const detail::Binding& b);
   /// Whether jobs of `b` may be fetched beyond the free slots: instant steps, or steps that
   /// have run for under 2 ms on average, under no limit across workers.
   bool may_prefetch(const detail::Binding& b) const;

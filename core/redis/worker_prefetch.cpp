@@ -27,12 +27,6 @@ bool Worker::Impl::runs_inline(const FetchedJob& job, const Binding& b) {
   return small && instant_steps(*b.instance);
 }
 
-bool Worker::Impl::starts_at_finish(const Binding& b) {
-  // Their jobs start as they arrive and end within the worker's next call: what a fetch would
-  // write on their start would be there a few milliseconds sooner, for one command per job more.
-  return b.instance != nullptr && instant_steps(*b.instance);
-}
-
 bool Worker::Impl::may_prefetch(const Binding& b) const {
   if (options.prefetch <= 0 || b.instance == nullptr) return false;
   const ProcessorInstance& inst = *b.instance;

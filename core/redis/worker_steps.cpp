@@ -40,16 +40,6 @@ void step_end_events(Finished& f, OpList& ops, std::string_view name, EventMembe
   add_run_event(ops, *f.envelope, name, members);
 }
 
-/// The start fields a finish writes: those its fetch left to it, for a job that started here. Not
-/// before the job was added (timestamp <= processedOn, as BullMQ's readers expect; a fetch that
-/// writes them clamps the same way).
-StartFields start_fields(const Finished& f) {
-  if (!f.job.start_at_finish || f.never_started) return {};
-  return {.given = true,
-          .processed_on = std::max(f.processed_on, f.job.number("timestamp")),
-          .starts = f.job.number("ats") + 1};
-}
-
 long long duration_of(const Finished& f) { return std::max(0LL, f.finished_on - f.processed_on); }
 
 }  // namespace
@@ -277,7 +267,7 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
     } else {
       delay = foreign_backoff_ms(f);
     }
-    ops.retry(job.queue, job.id, job.token, start_fields(f), f.attempt, e.message, error_stack(e), delay);
+    ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e), delay);
     if (events_on(f)) {
       step_end_events(
           f, ops, event::kProcessorRetrying,
@@ -287,7 +277,7 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
     return;
   }
   if (f.attempt > 1) e.context["attempts"] = f.attempt;
-  ops.fail_final(job.queue, job.id, job.token, start_fields(f), f.attempt, e.message, error_stack(e),
+  ops.fail_final(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e),
                  retention(f.opts, "removeOnFail", options.keep_failed));
   if (events_on(f)) {
     step_end_events(f, ops, event::kProcessorFailed,
@@ -324,11 +314,11 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
     const std::string why = "waiting for a worker with its flow's version (sha256 " +
                             f.envelope->flow_hash.substr(0, 12) + "): " + f.outcome.error().message;
     log->debug("{}: {}", job.key(), why);
-    ops.retry(job.queue, job.id, job.token, start_fields(f), f.attempt - 1, why, "[]", kOtherVersionRetryMs);
+    ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt - 1, why, "[]", kOtherVersionRetryMs);
     return;
   }
   if (f.interrupted) {  // shutdown: back to wait for another worker, this attempt not counted
-    ops.retry(job.queue, job.id, job.token, start_fields(f), f.attempt - 1, "worker shutting down", "[]", 0);
+    ops.retry(job.queue, job.id, job.token, f.processed_on, f.attempt - 1, "worker shutting down", "[]", 0);
     const Error why = f.outcome ? errors::cancelled("worker shutting down") : f.outcome.error();
     if (!f.never_started) notify(&WorkerObserver::step_retried, job, f, &why);
     return;
@@ -337,7 +327,7 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   if (!f.planned_ahead) plan_ahead(f);  // a join merged here, on the dispatcher
   // the value goes into the call as it is (a big join's state is megabytes); a foreign job's
   // completion below still reads it
-  ops.complete(job.queue, job.id, job.token, start_fields(f), f.attempt, f.envelope ? std::move(f.value) : f.value,
+  ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, f.envelope ? std::move(f.value) : f.value,
                retention(f.opts, "removeOnComplete", options.keep_completed));
   if (events_on(f)) {
     EventMembers members;

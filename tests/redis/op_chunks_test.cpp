@@ -51,7 +51,7 @@ FedGroup finish_with_batch(const PlannedFlow& flow, int items, const std::string
   s.data = Json{{"xs", xs}};
   OpList ops;
   ops.begin_group();
-  ops.complete("bull:h.a:", "rr1.n.0", token, {}, 1, "{}", "1");
+  ops.complete("bull:h.a:", "rr1.n.0", token, 1, 1, "{}", "1");
   Planner(flow).finished(self, "bull:h.a:rr1.n.0", std::move(s), ops);
   auto groups = ops.take_fed_groups();
   REQUIRE(groups.size() == 1);

@@ -15,6 +15,7 @@ using namespace am2z;
 using namespace am2z::redis;
 using namespace am2z::redis::testing;
 
+
 TEST_CASE("a run starts with the first step's job") {
   auto flow = plan(kFlow);
   OpList ops;
@@ -269,7 +270,7 @@ flow:
   const State state = state_of({{"items", Json::array({1, 2, 3})}});
   auto finish = [&](OpList& ops) {
     ops.begin_group();
-    ops.complete("bull:f.a:", "rr1.n.0", "tok", {}, 1, "{}", "1");
+    ops.complete("bull:f.a:", "rr1.n.0", "tok", 1, 1, "{}", "1");
     ops.event(R"({"event":"processor:completed","processor":"a"})");  // no time stamp: both lists alike
   };
   OpList in_place;
@@ -283,8 +284,9 @@ flow:
   const auto expected = argv_of(in_place);
   CHECK(argv_of(appended) == expected);
   // the batch's items, then the branch, then the joins inner first, then the events as one op
-  CHECK(shape(expected) == std::vector<std::string>{"G", "C bull:f.a:", "A bull:f.b:", "A bull:f.b:", "A bull:f.b:",
-                                                    "A bull:f.b:", "A bull:f._join:", "A bull:f._join:", "E 1"});
+  CHECK(shape(expected) == std::vector<std::string>{"G", "C bull:f.a:", "A bull:f.b:", "A bull:f.b:",
+                                                    "A bull:f.b:", "A bull:f.b:", "A bull:f._join:",
+                                                    "A bull:f._join:", "E 1"});
 }
 
 TEST_CASE("a processor's own event is published under its run's ids, whatever it was stamped with") {

@@ -13,15 +13,13 @@
 
 namespace am2z::redis::testing_support {
 
-/// One step-script call at time 1000 with token prefix "t": the ops after the header, how many
-/// step jobs its fetches may take together, and the worker's name (hash field pb; "" none).
-inline Reply step_call(Connection& c, const std::vector<std::string>& ops, int budget = 0,
-                       const std::string& worker = "") {
+/// One step-script call at time 1000 with token prefix "t": the ops after the header, and how
+/// many step jobs its fetches may take together.
+inline Reply step_call(Connection& c, const std::vector<std::string>& ops, int budget = 0) {
   StepHeader header;
   header.now_ms = 1000;
   header.fetch_budget = budget;
   header.token_prefix = "t";
-  header.worker = worker;
   header.run_results = KeySpace{}.run_results();
   auto argv = header.argv();
   argv.insert(argv.end(), ops.begin(), ops.end());

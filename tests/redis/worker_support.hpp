@@ -3,8 +3,6 @@
 #pragma once
 
 #include <doctest/doctest.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <memory>
@@ -19,19 +17,6 @@
 namespace am2z::redis::testing_support {
 
 inline constexpr auto kWorkerPatience = std::chrono::seconds(60);
-
-/// Options of a test's worker named `name`: -c 4, quick to notice new jobs and to stop, logs
-/// dropped.
-inline WorkerOptions quiet_worker_options(const testing::RedisServer& server, const std::string& name) {
-  WorkerOptions o;
-  o.endpoint = server.endpoint();
-  o.concurrency = 4;
-  o.idle_poll = std::chrono::milliseconds(200);
-  o.grace = std::chrono::milliseconds(300);
-  o.name = name;
-  o.logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::null_sink_mt>());
-  return o;
-}
 
 /// A worker serving `flows` on its own thread until finish() (or destruction).
 struct RunningWorker {

@@ -98,8 +98,13 @@ struct RunningWorker {
 
   RunningWorker(const testing::RedisServer& server, std::vector<std::shared_ptr<const PlannedFlow>> flows,
                 std::shared_ptr<WorkerObserver> observer = nullptr) {
-    WorkerOptions o = testing_support::quiet_worker_options(server, "worker-test");
+    WorkerOptions o;
+    o.endpoint = server.endpoint();
+    o.concurrency = 4;
+    o.idle_poll = 200ms;
     o.grace = 10s;
+    o.name = "worker-test";
+    o.logger = std::make_shared<spdlog::logger>("worker-test", std::make_shared<spdlog::sinks::null_sink_mt>());
     if (observer) o.observers.push_back(std::move(observer));
     auto created = Worker::create(std::move(o), std::move(flows));
     REQUIRE(created);

@@ -129,11 +129,10 @@ local function step(_, args)
             rcall("ZADD", ARGV[a + 1], ARGV[a + 4], ARGV[a + 2])
           end
         elseif op == "C" or op == "F" or op == "R" or op == "L" then
-          -- C q id token started atm returnvalue keep
-          -- F q id token started atm failedReason stacktrace keep
-          -- R q id token started atm failedReason stacktrace delay
-          -- started: "" when the fetch wrote the start fields, as BullMQ does; "<processedOn>:<ats>"
-          -- for a job fetched with them left to its finish (op "M", withChildren "2")
+          -- C q id token processedOn atm returnvalue keep
+          -- F q id token processedOn atm failedReason stacktrace keep
+          -- R q id token processedOn atm failedReason stacktrace delay
+          -- (processedOn is written at fetch, as BullMQ does; the argument is the worker's own record)
           -- L q id token: only the ownership check, for a chunk sent ahead of its job's finish
           local q, id, token = ARGV[a], ARGV[a + 1], ARGV[a + 2]
           local code
@@ -150,7 +149,7 @@ local function step(_, args)
             local k = q .. id
             if op == "C" then
               if ARGV[a + 6] ~= "0" then
-                finishFields(k, ARGV[a + 3], "returnvalue", ARGV[a + 5], "finishedOn", nowText, "atm", ARGV[a + 4])
+                rcall("HSET", k, "returnvalue", ARGV[a + 5], "finishedOn", nowText, "atm", ARGV[a + 4])
                 if ARGV[a + 6] == "1" then
                   completedLater(q, id)
                 else
@@ -169,8 +168,8 @@ local function step(_, args)
               xadd(q, "event", "completed", "jobId", id, "returnvalue", rv, "prev", "active")
             elseif op == "F" then
               if ARGV[a + 7] ~= "0" then
-                finishFields(k, ARGV[a + 3], "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "finishedOn",
-                  now, "atm", ARGV[a + 4])
+                rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "finishedOn", now,
+                  "atm", ARGV[a + 4])
                 rcall("HDEL", k, "defa")
                 rcall("ZADD", q .. "failed", now, id)
                 trim(q, "failed", ARGV[a + 7])
@@ -181,8 +180,8 @@ local function step(_, args)
               xadd(q, "event", "retries-exhausted", "jobId", id, "attemptsMade", ARGV[a + 4])
             else
               local delay = tonumber(ARGV[a + 7])
-              finishFields(k, ARGV[a + 3], "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "atm",
-                ARGV[a + 4], "delay", delay)
+              rcall("HSET", k, "failedReason", ARGV[a + 5], "stacktrace", ARGV[a + 6], "atm", ARGV[a + 4],
+                "delay", delay)
               enqueueAt(q, id, now + delay, "prev", "failed")
             end
           end

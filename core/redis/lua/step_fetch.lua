@@ -1,9 +1,6 @@
 -- Part of the step script (step.lua includes it): op "M", taking jobs from a queue for this call.
 -- M q count withChildren concurrency rateMax ratePeriodMs startable: take up to count jobs from
--- q; withChildren "1": a join's, returned with its children's results; "0": step jobs; "2": step
--- jobs that end within the worker's next call (instant steps), whose start fields (processedOn,
--- pb, ats) their finish writes instead (op "C", "F" or "R"): one HSET per job fewer, about 5% of
--- Redis's instructions per job at -c 64 (callgrind). Step jobs ("0", "2") also draw on the call's
+-- q; "1" also returns a join's results. Step jobs (withChildren "0") also draw on the call's
 -- budget, so a worker never holds more locked step jobs than it has slots, however many
 -- queues it serves. The limits hold across every worker of the queue, here, as the jobs
 -- are taken: `concurrency` (the flow's, and BullMQ's meta.concurrency: the lower wins)
@@ -23,7 +20,7 @@ local startTaken = 0
 -- Arguments as op "M" has them: q count withChildren concurrency rateMax ratePeriodMs startable,
 -- from ARGV[a].
 local function fetch(a)
-  local q, count, withChildren, startLater = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == "1", ARGV[a + 2] == "2"
+  local q, count, withChildren = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == "1"
   local startable, cut = not withChildren and tonumber(ARGV[a + 6]), false
   local room = startable and math.max(0, startable - startTaken)
   local holds = startable and count > startable
@@ -177,8 +174,7 @@ local function fetch(a)
       -- readers expect).
       local startedOn = nowText
       if added and (tonumber(added) or 0) > now then startedOn = added end
-      if startLater then -- the finish writes them (a worker that dies first leaves none: README)
-      elseif workerName ~= "" then rcall("HSET", k, "processedOn", startedOn, "pb", workerName, "ats", dec(ats + 1))
+      if workerName ~= "" then rcall("HSET", k, "processedOn", startedOn, "pb", workerName, "ats", dec(ats + 1))
       else rcall("HSET", k, "processedOn", startedOn, "ats", dec(ats + 1)) end
       if allEvents then xadd(q, "event", "active", "jobId", id, "prev", "waiting") end
       local size = dataBytes + optsBytes

@@ -91,20 +91,6 @@ local function enqueueAt(q, id, due, ...)
   end
 end
 
--- A finish's HSET of job hash k: the fields given, and the start's (processedOn, ats, pb) when
--- its fetch left them to it (`started` "<processedOn>:<ats>"; "": the fetch wrote them).
-local function finishFields(k, started, ...)
-  local colon = string.find(started, ":", 1, true)
-  if not colon then
-    rcall("HSET", k, ...)
-  elseif workerName ~= "" then
-    rcall("HSET", k, "processedOn", string.sub(started, 1, colon - 1), "ats", string.sub(started, colon + 1),
-      "pb", workerName, ...)
-  else
-    rcall("HSET", k, "processedOn", string.sub(started, 1, colon - 1), "ats", string.sub(started, colon + 1), ...)
-  end
-end
-
 local function dropJob(q, id)
   local k = q .. id
   rcall("DEL", k, k .. ":logs", k .. ":dependencies", k .. ":processed", k .. ":failed", k .. ":unsuccessful",
