@@ -1,7 +1,7 @@
 // The floor under am2z's step calls (layout_floor.hpp). At -c 64 the Redis server's one core is
 // the limit, so its CPU per job sets the throughput; this scenario tells how much of it BullMQ's
 // layout and one outcome per run cost on their own, and so how much am2z's own logic adds
-// (compare.py: redis_cpu_over_floor_c64).
+// (compare.py: redis_cpu_over_layout_floor_c64).
 #include "tests/bench/layout_floor.hpp"
 
 #include <chrono>
