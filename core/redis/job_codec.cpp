@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "core/redis/key_space.hpp"
+
 namespace am2z::redis {
 
 namespace {
@@ -21,19 +23,27 @@ std::vector<std::pair<std::string, std::string>> pairs_of(const Reply& flat) {
   return out;
 }
 
-// The fetched jobs, in one list (lua/step_fetch.lua): per job q, id, token, its hash (field,
-// value...), then 0; or 1 and how many children to read; or 2 and its children's three hashes.
+// The fetched jobs, in one list (lua/step_fetch.lua): per job q, id, token, the values of
+// kFetchedFields (nil: the job has no such field; then its size when it is too big to hand over),
+// then 0; or 1 and how many children to read; or 2 and its children's three hashes.
 Status decode_fetched(const std::vector<Reply>& list, std::vector<FetchedJob>& jobs) {
   std::size_t i = 0;
   const auto has = [&](std::size_t n) { return list.size() - i >= n; };
   while (i < list.size()) {
     if (!has(5) || !list[i + 3].is_array()) return fail(malformed("fetched job"));
+    const auto& values = list[i + 3].elements;
+    if (values.size() != kFetchedFields.size() && values.size() != kFetchedFields.size() + 1) {
+      return fail(malformed("fetched job's fields (" + std::to_string(values.size()) + " values, not " +
+                            std::to_string(kFetchedFields.size()) + ")"));
+    }
     FetchedJob job;
     job.queue = list[i].str;
     job.id = list[i + 1].str;
     job.token = list[i + 2].str;
-    const auto& hash = list[i + 3].elements;
-    for (std::size_t f = 0; f + 1 < hash.size(); f += 2) job.fields.emplace(hash[f].str, hash[f + 1].str);
+    for (std::size_t f = 0; f < kFetchedFields.size(); ++f) {
+      if (!values[f].is_nil()) job.fields.emplace(kFetchedFields[f], values[f].str);
+    }
+    if (values.size() > kFetchedFields.size()) job.fields.emplace(kOversizeField, values.back().str);
     const Reply& follows = list[i + 4];
     i += 5;
     if (follows.type != Reply::Type::integer) return fail(malformed("fetched job's children"));

@@ -1,6 +1,7 @@
 #pragma once
 // Reading what lua/step.lua returns: the groups whose finish was refused, the jobs it fetched
-// (their hash as it is in Redis) and the next due time of delayed jobs per queue.
+// (the fields of their hash a worker reads) and the next due time of delayed jobs per queue.
+#include <array>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -10,11 +11,16 @@
 
 namespace am2z::redis {
 
+/// The fields of a job's hash a fetch reads and returns, by position, in this order (jobFields in
+/// core/redis/lua/step_fetch.lua); a job too big to hand over has its size after them.
+inline constexpr std::array<const char*, 10> kFetchedFields{"data", "opts",       "timestamp", "atm",    "ats",
+                                                            "defa", "am2zReused", "rjk",       "parent", "parentKey"};
+
 struct FetchedJob {
   std::string queue;  ///< key prefix "bull:<name>:"
   std::string id;
-  std::string token;  ///< our lock token
-  std::unordered_map<std::string, std::string> fields;
+  std::string token;                                    ///< our lock token
+  std::unordered_map<std::string, std::string> fields;  ///< those of kFetchedFields the job has
   /// A join's children that ended: child key → returnvalue (:processed), → failedReason (:failed),
   /// → am2z's error JSON (:errors).
   std::vector<std::pair<std::string, std::string>> succeeded, failed;
