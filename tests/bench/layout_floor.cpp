@@ -19,7 +19,8 @@ constexpr const char* kFunction = "am2z_bench_floor";
 
 // One call: finishes (id token returnvalue runKey payload, from ARGV[7]) as am2z's ops C and O
 // do for a one-step run whose outcome goes to a shared reply list, then takes up to ARGV[5] jobs
-// as am2z's op M does from wait; returns id, token, fields per job taken.
+// as am2z's op M does from wait, reading the fields am2z's fetch reads (redis::kFetchedFields)
+// the same way; returns id, token, those fields' values per job taken.
 constexpr const char* kLibrary = R"lua(#!lua name=am2z_bench_floor
 local function floor(_, a)
   local rcall = redis.call
@@ -54,7 +55,8 @@ local function floor(_, a)
   rcall("LPUSH", q .. "active", unpack(ids))
   for x, id in ipairs(ids) do
     local k = q .. id
-    local fields = rcall("HGETALL", k)
+    local fields = rcall("HMGET", k, "data", "opts", "timestamp", "atm", "ats", "defa", "am2zReused", "rjk", "parent",
+      "parentKey")
     local token = a[7] .. ":" .. x
     rcall("SET", k .. ":lock", token, "PX", lockMs)
     rcall("HSET", k, "processedOn", now, "pb", "floor", "ats", "1")
@@ -67,11 +69,10 @@ end
 redis.register_function("am2z_bench_floor", floor)
 )lua";
 
-std::string field_of(const Reply& fields, const std::string& name) {
-  for (std::size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-    if (fields.elements[i].str == name) return fields.elements[i + 1].str;
-  }
-  die("layout_floor: a job without field " + name);
+/// A job's data from the values the floor read (those of redis::kFetchedFields, data first).
+std::string data_of(const Reply& values) {
+  if (values.elements.empty() || values.elements[0].is_nil()) die("layout_floor: a job without data");
+  return values.elements[0].str;
 }
 
 long long wall_ms() {
@@ -101,7 +102,7 @@ void layout_floor_scenario(Connection& c, const redis::PlannedFlow& flow, long l
     const Reply r = must(c, args);
     for (std::size_t i = 0; i + 2 < r.elements.size(); i += 3) {
       const std::string& id = r.elements[i].str;
-      const std::string data = field_of(r.elements[i + 2], "data");
+      const std::string data = data_of(r.elements[i + 2]);
       const std::string run = id.substr(1, id.find('.') - 1);  // r<run>.<node>
       finishes.insert(finishes.end(), {id, r.elements[i + 1].str, data, "am2z:run:" + run,
                                        R"({"ok":true,"run":")" + run + R"(","state":)" + data + "}"});
