@@ -69,16 +69,33 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-void append(redisContext* ctx, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
+// The command in Redis's protocol (RESP), written here in one buffer: hiredis's
+// redisAppendCommandArgv writes each argument's length with its own printf (sdscatfmt), which
+// cost a worker at -c 64 about an eighth of its instructions per job (callgrind).
+std::string resp_of(const std::vector<std::string>& args) {
+  std::size_t size = 16;
+  for (const auto& a : args) size += a.size() + 24;
+  std::string out;
+  out.reserve(size);
+  const auto count = [&out](char mark, std::size_t n) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    out.push_back(mark);
+    out.append(digits, end);
+    out.append("\r\n", 2);
+  };
+  count('*', args.size());
   for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
+    count('$', a.size());
+    out.append(a);
+    out.append("\r\n", 2);
   }
-  redisAppendCommandArgv(ctx, static_cast<int>(args.size()), argv.data(), lens.data());
+  return out;
+}
+
+void append(redisContext* ctx, const std::vector<std::string>& args) {
+  const std::string command = resp_of(args);
+  redisAppendFormattedCommand(ctx, command.data(), command.size());
 }
 
 }  // namespace
