@@ -18,7 +18,7 @@ esac
 
 packages=(g++ cmake ninja-build pkg-config python3 redis-server
           libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libspdlog-dev libfmt-dev doctest-dev
-          libcurl4-openssl-dev libvalijson-dev libcpp-httplib-dev openssl graphviz)
+          libcurl4-openssl-dev libvalijson-dev libcpp-httplib-dev libmimalloc-dev openssl graphviz)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

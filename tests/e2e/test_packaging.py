@@ -59,6 +59,21 @@ class DebianPackage(E2ETestCase):
             status = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", dep], capture_output=True, text=True)
             self.assertEqual(status.stdout, "install ok installed", f"{dep}: {status.stderr}")
 
+    def test_the_binary_allocates_with_mimalloc(self):
+        # Linked ahead of libc (CMakeLists.txt, AM2Z_MIMALLOC), mimalloc's malloc and free are the
+        # process's: libc's own calls and the libraries' (hiredis) bind to it, as ld.so reports.
+        am2z = self.path("usr", "bin", "am2z")
+        env = dict(os.environ, LD_DEBUG="bindings")
+        run = subprocess.run([am2z, "--version"], capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(run.returncode, 0, run.stderr[-2000:])
+        bound = {}
+        for line in run.stderr.splitlines():
+            for symbol in ("malloc", "free"):
+                if f"normal symbol `{symbol}'" in line:
+                    bound.setdefault(symbol, set()).add(line.split(" to ")[1].split(" [")[0].rsplit("/", 1)[-1])
+        self.assertEqual(bound.get("malloc"), {"libmimalloc.so.2"}, bound)
+        self.assertEqual(bound.get("free"), {"libmimalloc.so.2"}, bound)
+
     def test_the_worker_unit(self):
         unit = configparser.ConfigParser(interpolation=None, strict=False)
         unit.optionxform = str
