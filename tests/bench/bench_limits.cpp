@@ -62,9 +62,10 @@ std::pair<std::vector<std::pair<long long, long long>>, double> drain(Connection
   const auto t0 = Clock::now();
   std::vector<WorkerProcess> workers;
   for (int i = 0; i < kWorkers; ++i) workers.push_back(start_worker(bin, dir.path, url, kWorkerConcurrency, false));
-  if (!collect(c, opts.reply_key, n)) die("timed out waiting for outcomes");
+  const bool all = collect(c, opts.reply_key, n);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  for (auto& w : workers) w.stop();
+  for (auto& w : workers) w.stop();  // before a timeout's exit too: no worker outlives the benchmark
+  if (!all) die("timed out waiting for outcomes");
   std::vector<std::pair<long long, long long>> spans;
   const Reply ids = must(c, {"ZRANGE", "bull:" + queue + ":completed", "0", "-1"});
   for (const Reply& id : ids.elements) {

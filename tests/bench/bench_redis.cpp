@@ -83,7 +83,10 @@ void process_scenario(Connection& c, const std::string& bin, const std::string& 
     must(c, {"ZADD", q + "marker", "0", "0"});
   }
   const long long polls = wait_for_length(c, reply, n);
-  if (polls < 0) die("timed out waiting for outcomes");
+  if (polls < 0) {
+    for (auto& w : workers) w.stop();  // no worker outlives the benchmark
+    die("timed out waiting for outcomes");
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double redis_cpu = redis_cpu_us(c) - cpu0;
   long long rss = 0;      // the largest worker's

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -23,7 +24,8 @@ using namespace am2z::redis;
 using Clock = std::chrono::steady_clock;
 
 [[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_redis: %s\n", what.c_str());
+  // the benchmark's own name (bench_redis, bench_limits): glibc's, as g++ builds with _GNU_SOURCE
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
   std::exit(1);
 }
 
