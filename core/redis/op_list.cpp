@@ -28,7 +28,7 @@ std::vector<std::string> StepHeader::argv() const {
           run_results,
           std::to_string(max_job_bytes),
           std::to_string(fetch_budget),
-          kOversizeField};
+          kOversizeField};  // not read any more (step.lua, ARGV[10]): keeps the operations at ARGV[11]
 }
 
 void OpList::flush_group() {

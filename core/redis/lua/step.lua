@@ -12,10 +12,12 @@ ARGV[6] "all": also the events BullMQ writes for every job (added, waiting, acti
         those someone usually reads (completed, failed, retries, delays, stalls): cheaper.
 ARGV[7] prefix of run outcome keys (KeySpace::run_results()): a fetched am2z job whose run already has an
         outcome is failed here, unrun (a retried step cannot revive an ended run)
-ARGV[8] largest job (bytes of data + opts) a worker takes whole; a bigger one is returned with its
-        small fields only and field ARGV[10] = its size, so the worker never loads it
+ARGV[8] largest job (bytes of data + opts) a worker takes whole; a bigger one is returned without
+        its data (and without its opts when they are bigger) and with its size, so the worker never
+        loads it
 ARGV[9] how many step jobs all fetches of this call may take together (the worker's free slots)
-ARGV[10] name of that field (kOversizeField)
+ARGV[10] not read (it named a field that carried that size, which now follows the job's values):
+        kept so that the operations still start at ARGV[11]
 Then operations, each an opcode followed by its fixed number of arguments. "G" opens a group of
 operations: when the group's first operation (a finish) finds that this worker
 no longer owns the job, the rest of the group is skipped, so a continuation is never scheduled
@@ -26,7 +28,9 @@ by a worker that lost its job to stalled-job recovery.
 "N" indexes a new run under its session; "O" counts its end there (KeySpace::session*).
 
 Returns { {groupIndex, code}... for every group whose finish failed }, { fetched jobs, in one list:
-per job q, id, token, its hash (field, value...), then 0; or 1 and how many children it has to
+per job q, id, token, the values of its fields that a worker reads (jobFields in
+step_fetch.lua, in that order; false where the job has none; then its size when it is too big to
+hand over), then 0; or 1 and how many children it has to
 read; or 2 and its children's three hashes (processed, failed, errors) },
 { next delayed due time (ms) per promoted queue... }, { {queue, until}... for every queue a limit
 kept from giving all that was asked: until = when a rate window opens (ms, the caller's clock),
@@ -37,7 +41,7 @@ claimed (op "K").
 ]]
 -- The call's arguments and what they say, set at its start (step() below); the helpers read them.
 local ARGV, rcall
-local now, nowText, lockMs, maxLen, tokenPrefix, workerName, allEvents, runPrefix, maxJobBytes, budget, oversizeField
+local now, nowText, lockMs, maxLen, tokenPrefix, workerName, allEvents, runPrefix, maxJobBytes, budget
 local n
 
 -- Decimal texts of small integers, kept across calls: a number handed to redis.call or joined
@@ -90,10 +94,9 @@ local function step(_, args)
   runPrefix = ARGV[7]
   maxJobBytes = tonumber(ARGV[8])
   budget = tonumber(ARGV[9])
-  oversizeField = ARGV[10]
-  -- Without these an ended run's steps would run again: refuse a caller that forgot them.
-  if runPrefix == nil or runPrefix == "" or oversizeField == nil or oversizeField == "" then
-    return redis.error_reply("ERR am2z step script: the run results prefix and oversize field are required")
+  -- Without it an ended run's steps would run again: refuse a caller that forgot it.
+  if runPrefix == nil or runPrefix == "" then
+    return redis.error_reply("ERR am2z step script: the run results prefix (ARGV[7]) is required")
   end
   n = #ARGV
   resetHelpers()

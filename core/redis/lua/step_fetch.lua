@@ -18,9 +18,9 @@
 -- in, first out) lose nothing: what a worker holds came before them anyway.
 local startTaken = 0
 -- The job fields a fetch reads and returns, in this order (kFetchedFields, core/redis/job_codec.hpp):
--- what the worker uses, and ats for the count of starts. One HMGET of these costs Redis about 2%
--- less per job than an HGETALL of the whole hash (callgrind): no field names go into Lua and back
--- out, nor the fields nobody reads (name, delay, priority).
+-- what the worker uses, and ats for the count of starts. One HMGET of these costs Redis about 3%
+-- fewer instructions per job than an HGETALL of the whole hash (callgrind at -c 64): no field
+-- names go into Lua and back out, nor the fields nobody reads (name, delay, priority).
 local jobFields = { "data", "opts", "timestamp", "atm", "ats", "defa", "am2zReused", "rjk", "parent", "parentKey" }
 -- Arguments as op "M" has them: q count withChildren concurrency rateMax ratePeriodMs startable,
 -- from ARGV[a].
@@ -187,8 +187,8 @@ local function fetch(a)
         if optsBytes > maxJobBytes then values[2] = false end
         values[#jobFields + 1] = tostring(size)
       end
-      -- All the jobs of a call in one list (q, id, token, its hash as HGETALL gave it, what
-      -- follows), not a table each: Redis turns every table of a reply into an array at a cost
+      -- All the jobs of a call in one list (q, id, token, its fields' values, what follows), not
+      -- a table each: Redis turns every table of a reply into an array at a cost
       -- of about a fifth of the job's reply (callgrind).
       local at = fetchedLen
       fetched[at + 1], fetched[at + 2], fetched[at + 3], fetched[at + 4] = q, id, token, values
