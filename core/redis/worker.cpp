@@ -183,7 +183,17 @@ Status Worker::Impl::serve(const CancelToken& stop) {
     std::lock_guard lock(mutex);
     waker_wake.notify_all();
   }
+  // The waker may be blocked on the markers for up to idle_poll: a member on its own key ends
+  // the block now, so a stop does not wait the poll out (30 s at --idle-poll 30000). Should
+  // Redis be gone, the block fails as soon as its connection does.
+  const std::string own_key = waker_key();
+  if (auto woke = conn.pipeline({{"ZADD", own_key, "0", "0"}, {"PEXPIRE", own_key, "60000"}}); !woke) {
+    log->debug("redis: could not wake the marker waker ({})", woke.error().message);
+  }
   waker.join();
+  if (auto removed = conn.command({"DEL", own_key}); !removed) {
+    log->debug("redis: could not remove the waker's key {} ({})", own_key, removed.error().message);
+  }
   heartbeat(conn, false);
   named.clear();
   const StatsObserver& s = *stats;

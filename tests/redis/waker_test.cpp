@@ -151,3 +151,21 @@ TEST_CASE("waker: a worker whose slots are all taken makes no calls while it wai
   CHECK(calls <= 5);
   w.finish();
 }
+
+TEST_CASE("waker: a worker stops at once though its waker blocks for the whole idle poll") {
+  Redis r;
+  auto& [server, c] = r;
+  auto idle = plan("waker-idle", "{use: set, with: {values: {.done: true}}}");
+  RunningWorker w(options(server, 2), idle);  // idle_poll 30 s: the marker block lasts that long
+  // blocked on the markers by now (nothing to fetch)
+  wait_until([&] { return command_calls(c, "bzpopmin") >= 1; }, 5s);
+  std::this_thread::sleep_for(200ms);
+  const auto start = SteadyClock::now();
+  w.finish();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+  MESSAGE("the worker stopped " << took.count() << " ms after it was told to");
+  CHECK(took < 3s);
+  Result<Reply> left = c.command({"KEYS", "*waker:*"});
+  REQUIRE(left);
+  CHECK(left->elements.empty());  // the member that woke it is not left behind
+}
