@@ -183,9 +183,9 @@ Status Worker::Impl::serve(const CancelToken& stop) {
     std::lock_guard lock(mutex);
     waker_wake.notify_all();
   }
-  // The waker may be blocked on the markers for up to idle_poll: a member on its own key ends
-  // the block now, so a stop does not wait the poll out (30 s at --idle-poll 30000). Should
-  // Redis be gone, the block fails as soon as its connection does.
+  // The waker may be blocked on the markers for up to idle_poll (1 s by default, 30 s in
+  // tests/redis/waker_test.cpp): a member on its own key ends the block now, so a stop does not
+  // wait the poll out. Should Redis be gone, the block fails as soon as its connection does.
   const std::string own_key = waker_key();
   if (auto woke = conn.pipeline({{"ZADD", own_key, "0", "0"}, {"PEXPIRE", own_key, "60000"}}); !woke) {
     log->debug("redis: could not wake the marker waker ({})", woke.error().message);
