@@ -186,6 +186,7 @@ Status Worker::Impl::serve(const CancelToken& stop) {
   // The waker may be blocked on the markers for up to idle_poll (1 s by default, 30 s in
   // tests/redis/waker_test.cpp): a member on its own key ends the block now, so a stop does not
   // wait the poll out. Should Redis be gone, the block fails as soon as its connection does.
+  // The same member and expiry as a call's wake-up (op "Z" of lua/step.lua, OpList::wake_waker).
   const std::string own_key = waker_key();
   if (auto woke = conn.pipeline({{"ZADD", own_key, "0", "0"}, {"PEXPIRE", own_key, "60000"}}); !woke) {
     log->debug("redis: could not wake the marker waker ({})", woke.error().message);

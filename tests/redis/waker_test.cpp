@@ -169,3 +169,18 @@ TEST_CASE("waker: a worker stops at once though its waker blocks for the whole i
   REQUIRE(left);
   CHECK(left->elements.empty());  // the member that woke it is not left behind
 }
+
+TEST_CASE("waker: a worker told to stop while Redis is down still stops at once") {
+  Redis r;
+  auto& [server, c] = r;
+  auto idle = plan("waker-idle", "{use: set, with: {values: {.done: true}}}");
+  RunningWorker w(options(server, 2), idle);
+  wait_until([&] { return command_calls(c, "bzpopmin") >= 1; }, 5s);
+  (void)c.command({"SHUTDOWN", "NOSAVE"});  // no reply: the server is gone
+  std::this_thread::sleep_for(200ms);
+  const auto start = SteadyClock::now();
+  w.finish();  // the wake-up and the key's removal fail; the worker still ends without an error
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
+  MESSAGE("with Redis gone, the worker stopped " << took.count() << " ms after it was told to");
+  CHECK(took < 5s);
+}
