@@ -3,6 +3,9 @@
 
 #include "tests/core/test_support.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace distributed_test {
+
 using namespace am2z;
 
 namespace {
@@ -11,9 +14,7 @@ namespace {
 class RecordingPlan final : public DistributedPlan {
  public:
   void run_as_job(const State& state) override { record("job", state); }
-  void start_child(std::size_t child, State state) override {
-    record("child " + std::to_string(child), state);
-  }
+  void start_child(std::size_t child, State state) override { record("child " + std::to_string(child), state); }
   void fan_out(const State& state, std::vector<Branch> b) override {
     record("fan-out", state);
     branches = std::move(b);
@@ -191,3 +192,5 @@ TEST_CASE("a join places a child that comes twice once, and fail-fast reports th
   CHECK(settled->data["batch"]["counts"] == Json{{"total", 3}, {"succeeded", 3}, {"failed", 0}});
   CHECK(settled->data["batch"]["results"][2] == Json{{"item", 2}, {"done", true}});
 }
+
+}  // namespace distributed_test

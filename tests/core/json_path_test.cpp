@@ -5,6 +5,9 @@
 
 #include <string>
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace json_path_test {
+
 using namespace am2z;
 
 namespace {
@@ -160,3 +163,5 @@ TEST_CASE("erase removes keys and array elements") {
   CHECK(path(".").erase(doc));
   CHECK(doc == Json::object());
 }
+
+}  // namespace json_path_test

@@ -9,6 +9,9 @@
 
 #include "tests/core/test_support.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace limiter_test {
+
 using namespace am2z;
 using namespace std::chrono_literals;
 
@@ -220,3 +223,5 @@ TEST_CASE("a concurrency wait inside a timed-out run ends with the run") {
   CHECK(g->active == 0);
   CHECK(g->runs == 1);
 }
+
+}  // namespace limiter_test

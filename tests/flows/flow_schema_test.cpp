@@ -38,7 +38,7 @@ std::vector<std::string> flow_files_under(const std::string& relative) {
 /// The committed schema/am2z-flow.schema.json, which e2e_schema proves equal to `am2z schema`.
 const Json& committed_schema() {
   static const Json document = [] {
-    std::ifstream in(std::string(AM2Z_SOURCE_DIR) + "/schema/am2z-flow.schema.json");
+    std::ifstream in(AM2Z_SOURCE_DIR "/schema/am2z-flow.schema.json");
     return Json::parse(in, nullptr, /*allow_exceptions=*/false);
   }();
   return document;

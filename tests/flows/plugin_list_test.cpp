@@ -8,6 +8,9 @@
 
 #include "flows/loader.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace plugin_list_test {
+
 using namespace am2z;
 
 namespace {
@@ -72,3 +75,5 @@ TEST_CASE("plugins: not a list, or no hook to load them, is reported") {
   REQUIRE_FALSE(no_hook.ok());
   CHECK(no_hook.diagnostics[0].to_string() == "f.yaml:3:11: plugins[0]: plugins cannot be loaded here");
 }
+
+}  // namespace plugin_list_test

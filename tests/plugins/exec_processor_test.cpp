@@ -8,6 +8,9 @@
 #include "plugins/exec_params.hpp"
 #include "process_probe.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace exec_processor_test {
+
 using namespace am2z;
 
 namespace {
@@ -104,8 +107,7 @@ TEST_CASE("exec: stdout beyond max_output stops the program and fails, not retry
   REQUIRE_FALSE(st);
   CHECK(st.error().code == "RESOURCE_EXHAUSTED");
   CHECK_FALSE(st.error().retryable);
-  CHECK(st.error().message ==
-        "stdout of '/bin/sh' exceeded the 100 KiB limit (max_output); the program was stopped");
+  CHECK(st.error().message == "stdout of '/bin/sh' exceeded the 100 KiB limit (max_output); the program was stopped");
   CHECK(SteadyClock::now() - t0 < std::chrono::seconds(5));  // `yes` never ends on its own
 
   REQUIRE(run(*sh("cat >/dev/null; echo '{\"ok\": true}'", {{"max_output", 100000}}), s, h));
@@ -115,7 +117,8 @@ TEST_CASE("exec: stdout beyond max_output stops the program and fails, not retry
 TEST_CASE("exec: stdout is limited to 64 MiB unless the step says otherwise") {
   test::Harness h;
   State s = sample();
-  const std::string just_over = "cat >/dev/null; printf '{\"a\":\"'; head -c 67108860 /dev/zero | tr '\\0' a; echo '\"}'";
+  const std::string just_over =
+      "cat >/dev/null; printf '{\"a\":\"'; head -c 67108860 /dev/zero | tr '\\0' a; echo '\"}'";
   auto st = run(*sh(just_over), s, h);
   REQUIRE_FALSE(st);
   CHECK(st.error().message == "stdout of '/bin/sh' exceeded the 64 MiB limit (max_output); the program was stopped");
@@ -124,26 +127,25 @@ TEST_CASE("exec: stdout is limited to 64 MiB unless the step says otherwise") {
 }
 
 TEST_CASE("exec: max_output takes bytes or a size with a unit") {
-  for (const auto& [given, bytes] : std::initializer_list<std::pair<Json, std::size_t>>{
-           {1, 1},
-           {"4096", 4096},
-           {"4096B", 4096},
-           {"512KiB", 512 * 1024},
-           {"64MiB", 64u << 20},
-           {"64 MiB", 64u << 20},
-           {"2GiB", 2ull << 30},
-           {"500kB", 500000},
-           {"100MB", 100000000},
-           {"1 GB", 1000000000}}) {
+  for (const auto& [given, bytes] : std::initializer_list<std::pair<Json, std::size_t>>{{1, 1},
+                                                                                        {"4096", 4096},
+                                                                                        {"4096B", 4096},
+                                                                                        {"512KiB", 512 * 1024},
+                                                                                        {"64MiB", 64u << 20},
+                                                                                        {"64 MiB", 64u << 20},
+                                                                                        {"2GiB", 2ull << 30},
+                                                                                        {"500kB", 500000},
+                                                                                        {"100MB", 100000000},
+                                                                                        {"1 GB", 1000000000}}) {
     CAPTURE(given);
     auto size = read_byte_size(given, "max_output");
     REQUIRE(size);
     CHECK(*size == bytes);
     CHECK(test::create("exec", {{"argv", {"true"}}, {"max_output", given}}));
   }
-  for (const Json& bad : {Json(0), Json(-5), Json(""), Json("0MiB"), Json("64 mb"), Json("64MiBs"), Json("MiB"),
-                          Json(" 64MiB"), Json("1.5GiB"), Json("99999999999999999999"), Json("17179869184GiB"),
-                          Json(true), Json::array({64})}) {
+  for (const Json& bad :
+       {Json(0), Json(-5), Json(""), Json("0MiB"), Json("64 mb"), Json("64MiBs"), Json("MiB"), Json(" 64MiB"),
+        Json("1.5GiB"), Json("99999999999999999999"), Json("17179869184GiB"), Json(true), Json::array({64})}) {
     CAPTURE(bad);
     CHECK(test::rejected_field("exec", {{"argv", {"true"}}, {"max_output", bad}}) == "max_output");
   }
@@ -320,3 +322,5 @@ TEST_CASE("exec: parameters are validated with the field inside `with`") {
   CHECK(test::create("exec",
                      {{"argv", Json::array({"sh", ""})}, {"kill_grace", 500}, {"env", Json::object()}, {"cwd", "/"}}));
 }
+
+}  // namespace exec_processor_test

@@ -7,6 +7,9 @@
 #include "../core/test_support.hpp"
 #include "plugin_harness.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace exec_protocol_test {
+
 using namespace am2z;
 
 namespace {
@@ -136,3 +139,5 @@ TEST_CASE("exec protocol: a state value that is missing fails before anything ru
   CHECK(test::rejected_field("exec", {{"argv", Json::array({"sh"})}, {"env", {{"A", {{"path", "..x"}}}}}}) ==
         "env.A.path");
 }
+
+}  // namespace exec_protocol_test

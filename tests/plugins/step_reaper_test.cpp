@@ -15,6 +15,9 @@
 #include "plugins/subprocess.hpp"
 #include "process_probe.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace step_reaper_test {
+
 using namespace am2z;
 
 namespace {
@@ -95,7 +98,8 @@ TEST_CASE("reaper: a step's daemons are its own; a concurrent step's live on unt
   std::expected<SubprocessResult, SpawnError> long_run;
   auto long_options = with_daemon(long_dir, "sleep 4");  // outlasts the short step even under TSan
   std::thread long_step([&] { long_run = run_subprocess(long_options); });
-  for (int i = 0; i < 300 && test::read_text(long_dir.file("pid")).empty(); ++i) std::this_thread::sleep_for(Millis(10));
+  for (int i = 0; i < 300 && test::read_text(long_dir.file("pid")).empty(); ++i)
+    std::this_thread::sleep_for(Millis(10));
   auto r = run_ok(with_daemon(short_dir, "true"));
   CHECK(r.succeeded());
   CHECK(no_such_process(daemon_pid(short_dir)));
@@ -161,3 +165,5 @@ TEST_CASE("reaper: kill_all_subprocesses reaches a setsid daemon too") {
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
 }
+
+}  // namespace step_reaper_test

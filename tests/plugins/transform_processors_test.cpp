@@ -3,6 +3,9 @@
 
 #include "plugin_harness.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace transform_processors_test {
+
 using namespace am2z;
 
 namespace {
@@ -68,3 +71,5 @@ TEST_CASE("pick keeps only the listed paths; delete removes them") {
     CHECK(test::rejected_field(type, {{"paths", {".a["}}}) == "paths[0]");
   }
 }
+
+}  // namespace transform_processors_test

@@ -13,6 +13,9 @@
 #include "tests/redis/step_call_support.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace big_outcome_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 using namespace am2z::redis::testing_support;
@@ -143,3 +146,5 @@ TEST_CASE("a worker that dies between its outcome and its finish: the next owner
   CHECK(must(c, {"ZSCORE", kQ + "completed", "j1"}).str == "1000");
   CHECK(must(c, {"EXISTS", kQ + "j1:lock"}).integer == 0);
 }
+
+}  // namespace big_outcome_test

@@ -9,6 +9,9 @@
 #include "core/redis/scripts.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace call_events_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 
@@ -132,3 +135,5 @@ TEST_CASE("the step script publishes every group's events, and leaves out a skip
   REQUIRE(len);
   CHECK(len->integer == 0);
 }
+
+}  // namespace call_events_test

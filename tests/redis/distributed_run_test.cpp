@@ -12,6 +12,9 @@
 #include "plugins/builtins.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace distributed_run_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 
@@ -235,3 +238,5 @@ TEST_CASE("an input over the workers' job limit is refused before anything is wr
   CHECK(run.error().message.find("more than the 1024-byte job limit") != std::string::npos);
   CHECK(cluster.command({"KEYS", "*"}).elements.empty());
 }
+
+}  // namespace distributed_run_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace envelope_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 
@@ -92,7 +95,8 @@ TEST_CASE("job ids are unique per node and batch item, never integer-like, never
 }
 
 TEST_CASE("an envelope cannot point a worker at keys outside am2z's own") {
-  auto e = Envelope::from_json(Json::parse(R"({"run":"r","flow":"f","fh":"h","node":"n","reply":"bull:q:wait"})"), KeySpace{});
+  auto e = Envelope::from_json(Json::parse(R"({"run":"r","flow":"f","fh":"h","node":"n","reply":"bull:q:wait"})"),
+                               KeySpace{});
   REQUIRE_FALSE(e);
   CHECK(e.error().message.find("opts.am2z.reply") != std::string::npos);
   CHECK(e.error().message.find("must be a key under 'am2z:'") != std::string::npos);
@@ -104,3 +108,5 @@ TEST_CASE("an envelope cannot point a worker at keys outside am2z's own") {
   CHECK(defaulted->reply == "am2z:run:r1");
   CHECK(KeySpace{}.run_result("r1") == "am2z:run:r1");
 }
+
+}  // namespace envelope_test

@@ -6,6 +6,9 @@
 
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace event_stream_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 
@@ -70,7 +73,9 @@ TEST_CASE("entries written before 0.2 (\"run\", \"sess\", \"e\" per event) are s
 
 TEST_CASE("an event that is not a JSON object is counted as skipped, the rest are kept") {
   Fixture f;
-  f.add({"ev", "not json\n" R"({"n":"ok"})"});
+  f.add({"ev",
+         "not json\n"
+         R"({"n":"ok"})"});
   f.add({"something", "else"});
   auto batch = read_events(f.conn, f.keys, "0-0", {}, std::nullopt);
   REQUIRE(batch);
@@ -82,3 +87,5 @@ TEST_CASE("an event that is not a JSON object is counted as skipped, the rest ar
   REQUIRE(next);
   CHECK(next->events.empty());
 }
+
+}  // namespace event_stream_test

@@ -15,6 +15,9 @@
 #include "tests/redis/worker_support.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace fetch_commands_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 using namespace am2z::redis::testing_support;
@@ -161,3 +164,5 @@ TEST_CASE("a call's fetches share the jobs the worker can start: queues whose jo
   CHECK(full_queues(r) == std::vector<std::string>{"bull:a:", "bull:b:"});
   CHECK(must(c, {"LLEN", "bull:b:wait"}).integer == 3);
 }
+
+}  // namespace fetch_commands_test

@@ -11,6 +11,9 @@
 #include "tests/redis/step_call_support.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace fetched_fields_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 using namespace am2z::redis::testing_support;
@@ -115,3 +118,5 @@ TEST_CASE("a hash with none of data, opts and timestamp is still a job; an id wi
   CHECK(list_of(c, "bull:q:active") == std::vector<std::string>{"odd"});
   CHECK(must(c, {"EXISTS", "bull:q:gone"}).integer == 0);  // not made by the fetch's writes
 }
+
+}  // namespace fetched_fields_test

@@ -9,6 +9,9 @@
 
 #include "core/redis/key_space.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace job_codec_test {
+
 using namespace am2z::redis;
 
 namespace {
@@ -119,3 +122,5 @@ TEST_CASE("a reply of another shape is an error naming what is wrong") {
     CHECK(error_of(reply_with(bad)).find(prefix + "fetched job's children") != std::string::npos);
   }
 }
+
+}  // namespace job_codec_test

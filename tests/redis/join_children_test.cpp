@@ -10,6 +10,9 @@
 
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace join_children_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 
@@ -139,3 +142,5 @@ TEST_CASE("a hash scan that loses its connection reads on from its cursor on a n
   REQUIRE(after);
   CHECK(after->empty());
 }
+
+}  // namespace join_children_test

@@ -1,8 +1,12 @@
 // KeySpace: every key from the prefix; am2z's own keys follow a non-default prefix.
+#include "core/redis/key_space.hpp"
+
 #include <doctest/doctest.h>
 
 #include "core/redis/envelope.hpp"
-#include "core/redis/key_space.hpp"
+
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace key_space_test {
 
 using namespace am2z;
 using namespace am2z::redis;
@@ -34,8 +38,8 @@ TEST_CASE("another prefix moves every key, am2z's own included") {
 
 TEST_CASE("a job of one deployment cannot write into another deployment's run results") {
   const KeySpace mine("blue");
-  auto other = Envelope::from_json(Json::parse(R"({"run":"r","flow":"f","fh":"h","node":"n","reply":"am2z:run:r"})"),
-                                   mine);
+  auto other =
+      Envelope::from_json(Json::parse(R"({"run":"r","flow":"f","fh":"h","node":"n","reply":"am2z:run:r"})"), mine);
   REQUIRE_FALSE(other);
   CHECK(other.error().message.find("must be a key under 'blue:am2z:'") != std::string::npos);
   auto own = Envelope::from_json(Json::parse(R"({"run":"r","flow":"f","fh":"h","node":"n"})"), mine);
@@ -46,3 +50,5 @@ TEST_CASE("a job of one deployment cannot write into another deployment's run re
   REQUIRE_FALSE(stolen);
   CHECK(stolen.error().message.find("this run's own result key 'blue:am2z:run:r'") != std::string::npos);
 }
+
+}  // namespace key_space_test

@@ -11,6 +11,9 @@
 #include "tests/redis/step_call_support.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace lost_fetch_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 using namespace am2z::redis::testing_support;
@@ -191,3 +194,5 @@ TEST_CASE("a job added after the fetching call was built is not taken before it 
   CHECK(early->str == "1000");
   CHECK(late->str == "1003");
 }
+
+}  // namespace lost_fetch_test

@@ -1,18 +1,20 @@
 // A Redis that goes away between two writes (a restart while a worker's calls are pipelined) must
 // fail the write with a network error, never kill the process with SIGPIPE: before the fix both
 // workers of the AOF restart test died of it (exit -13) and their runs waited out the lock.
+#include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "core/redis/connection.hpp"
+
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace lost_server_test {
 
 using namespace am2z::redis;
 
@@ -72,7 +74,8 @@ am2z::Error write_to_a_gone_server(Write write) {
 
 TEST_CASE("a server gone between two writes fails the write with a network error, not SIGPIPE") {
   // The default action of SIGPIPE ends the process: the test only survives if none is delivered.
-  struct sigaction dfl {}, previous {};
+  struct sigaction dfl {
+  }, previous{};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   ::sigaction(SIGPIPE, &dfl, &previous);
@@ -92,3 +95,5 @@ TEST_CASE("a server gone between two writes fails the write with a network error
   CHECK_FALSE(sigismember(&pending, SIGPIPE));
   ::sigaction(SIGPIPE, &previous, nullptr);
 }
+
+}  // namespace lost_server_test

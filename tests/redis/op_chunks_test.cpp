@@ -12,6 +12,9 @@
 #include "plugins/builtins.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace op_chunks_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 
@@ -190,3 +193,5 @@ TEST_CASE("a join created after its children all ended is released at once") {
   CHECK(f.integer({"ZCARD", "bull:h._join:waiting-children"}) == 0);
   CHECK(f.integer({"LLEN", "bull:h._join:wait"}) == 1);
 }
+
+}  // namespace op_chunks_test

@@ -7,6 +7,9 @@
 #include "core/redis/scripts.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace pipelined_calls_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 
@@ -119,3 +122,5 @@ TEST_CASE("a Redis without FUNCTION (older than 7.0) is an error that says am2z 
   auto other = run_script(c, ScriptId::extend_locks, {"30000"});
   CHECK_MESSAGE(other, other.error().message);
 }
+
+}  // namespace pipelined_calls_test

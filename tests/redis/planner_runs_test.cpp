@@ -7,9 +7,12 @@
 #include "core/redis/submitter.hpp"
 #include "tests/redis/planner_support.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace planner_runs_test {
+
 using namespace am2z;
 using namespace am2z::redis;
-using namespace am2z::redis::testing;
+using namespace am2z::redis::planner_testing;
 
 TEST_CASE("a resumed run's steps name the job whose result they take; its joins do not") {
   auto flow = plan(R"(
@@ -179,3 +182,5 @@ flow: a
   Planner(*flow).finished(self, "bull:f.a:x", s, given, R"({"given":true})");
   CHECK(argv_of(given)[3] == R"({"ok":true,"run":")" + self.run + R"(","state":{"given":true}})");
 }
+
+}  // namespace planner_runs_test

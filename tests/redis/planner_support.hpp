@@ -12,7 +12,7 @@
 #include "flows/loader.hpp"
 #include "plugins/builtins.hpp"
 
-namespace am2z::redis::testing {
+namespace am2z::redis::planner_testing {
 
 inline std::shared_ptr<const PlannedFlow> plan(const std::string& yaml) {
   ProcessorRegistry registry;
@@ -70,4 +70,4 @@ flow:
       default: b
 )";
 
-}  // namespace am2z::redis::testing
+}  // namespace am2z::redis::planner_testing

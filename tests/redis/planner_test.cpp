@@ -11,10 +11,12 @@
 #include "core/redis/submitter.hpp"
 #include "tests/redis/planner_support.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace planner_test {
+
 using namespace am2z;
 using namespace am2z::redis;
-using namespace am2z::redis::testing;
-
+using namespace am2z::redis::planner_testing;
 
 TEST_CASE("a run starts with the first step's job") {
   auto flow = plan(kFlow);
@@ -284,9 +286,8 @@ flow:
   const auto expected = argv_of(in_place);
   CHECK(argv_of(appended) == expected);
   // the batch's items, then the branch, then the joins inner first, then the events as one op
-  CHECK(shape(expected) == std::vector<std::string>{"G", "C bull:f.a:", "A bull:f.b:", "A bull:f.b:",
-                                                    "A bull:f.b:", "A bull:f.b:", "A bull:f._join:",
-                                                    "A bull:f._join:", "E 1"});
+  CHECK(shape(expected) == std::vector<std::string>{"G", "C bull:f.a:", "A bull:f.b:", "A bull:f.b:", "A bull:f.b:",
+                                                    "A bull:f.b:", "A bull:f._join:", "A bull:f._join:", "E 1"});
 }
 
 TEST_CASE("a processor's own event is published under its run's ids, whatever it was stamped with") {
@@ -370,3 +371,5 @@ flow:
   CHECK(out->data["batch"]["errors"][0]["index"] == 0);
   CHECK(out->data["batch"]["errors"][0]["error"]["message"].get<std::string>().ends_with("refused"));
 }
+
+}  // namespace planner_test

@@ -21,6 +21,9 @@
 #include "tests/redis/worker_support.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace prefetch_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 using namespace am2z::redis::testing_support;
@@ -315,3 +318,5 @@ TEST_CASE_FIXTURE(GaugeFixture,
   run_on_new_worker(server, flow, {reply});
   CHECK(gauge.started.load() == 2);
 }
+
+}  // namespace prefetch_test

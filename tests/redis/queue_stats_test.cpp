@@ -9,6 +9,9 @@
 #include "core/redis/stats_report.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace queue_stats_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 
@@ -229,7 +232,8 @@ TEST_CASE("stats: sessions show in the text and the JSON") {
   s.sessions.push_back(nightly);
   s.sessions_total = 4;
   const std::string text = to_text(s);
-  CHECK(text.find("SESSION   RUNS RUNNING COMPLETED FAILED CANCELLED\nnightly      9       2         5      1         1\n") !=
+  CHECK(text.find(
+            "SESSION   RUNS RUNNING COMPLETED FAILED CANCELLED\nnightly      9       2         5      1         1\n") !=
         std::string::npos);
   CHECK(text.find("(3 more: am2z session list)") != std::string::npos);
   CHECK(text.find("no queues under prefix 'bull'") != std::string::npos);
@@ -241,3 +245,5 @@ TEST_CASE("stats: sessions show in the text and the JSON") {
   CHECK(j["sessions"][0]["completed"] == 5);
   CHECK(j["sessionsTotal"] == 4);
 }
+
+}  // namespace queue_stats_test

@@ -5,6 +5,9 @@
 
 #include "core/redis/connection.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace redis_server_test {
+
 using namespace am2z;
 
 TEST_CASE("the test Redis answers on a port of its own and is gone afterwards") {
@@ -44,3 +47,5 @@ TEST_CASE("arguments reach Redis byte for byte: empty, binary, protocol-like and
   CHECK((*replies)[2].integer == static_cast<long long>(big.size()));
   CHECK((*replies)[3].str == "after");
 }
+
+}  // namespace redis_server_test

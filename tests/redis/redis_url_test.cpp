@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace redis_url_test {
+
 using namespace am2z::redis;
 
 TEST_CASE("redis URLs: host, port, database, ACL user and password") {
@@ -75,3 +78,5 @@ TEST_CASE("redis endpoint from the environment: REDIS_URL first, then the origin
   unsetenv("REDIS_PORT");
   unsetenv("REDIS_PASSWORD");
 }
+
+}  // namespace redis_url_test

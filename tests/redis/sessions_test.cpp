@@ -9,6 +9,9 @@
 #include "plugins/builtins.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace sessions_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 
@@ -84,7 +87,7 @@ TEST_CASE("stopping a session cancels its runs and removes its queued jobs, and 
     CHECK((*out)->error->code == "CANCELLED");
     CHECK((*out)->error->message == "cancelled: session a stopped");
   }
-  CHECK(c.command({"ZCARD", "bull:quick.first:prioritized"})->integer == 1);  // b's job is still there
+  CHECK(c.command({"ZCARD", "bull:quick.first:prioritized"})->integer == 1);       // b's job is still there
   CHECK(c.command({"HEXISTS", "bull:quick.first:am2z:fair", "a"})->integer == 0);  // a's fair-queuing tag went
   auto b_queues = session_queues(c, keys, "b");
   REQUIRE(b_queues);
@@ -99,8 +102,8 @@ TEST_CASE("stopping a session cancels its runs and removes its queued jobs, and 
   CHECK((*a)->running == 0);
   CHECK((*a)->cancelled == 3);
   CHECK((*a)->stopped_ms > 0);
-  CHECK(c.command({"PTTL", keys.session("a")})->integer > 0);     // idle now: it expires
-  CHECK(c.command({"PTTL", keys.session("b")})->integer == -1);   // still running: it does not
+  CHECK(c.command({"PTTL", keys.session("a")})->integer > 0);    // idle now: it expires
+  CHECK(c.command({"PTTL", keys.session("b")})->integer == -1);  // still running: it does not
 
   auto again = stop_session(c, keys, "a", Millis{0});
   REQUIRE(again);
@@ -123,3 +126,5 @@ TEST_CASE("percentiles are nearest-rank over the sample") {
   CHECK(q.percentile(1) == 7);
   CHECK(q.percentile(99) == 7);
 }
+
+}  // namespace sessions_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace sha256_test {
+
 using am2z::redis::sha256_hex;
 
 TEST_CASE("sha256 matches the FIPS 180-4 test vectors") {
@@ -14,3 +17,5 @@ TEST_CASE("sha256 matches the FIPS 180-4 test vectors") {
   CHECK(sha256_hex(std::string(55, 'x')).size() == 64);
   CHECK(sha256_hex(std::string(56, 'x')) != sha256_hex(std::string(57, 'x')));
 }
+
+}  // namespace sha256_test

@@ -14,6 +14,9 @@
 #include "tests/redis/worker_support.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace step_batches_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 using namespace am2z::redis::testing_support;
@@ -163,3 +166,5 @@ TEST_CASE("a call that fails halfway leaves nothing it gathered to the next (the
   step_call(c, {"G", "A", "bull:q:", "b", "s", "{}", "{}", "w", "", "", "", "", "0", "0", "", ""});
   CHECK(list_of(c, "bull:q:wait") == std::vector<std::string>{"b"});
 }
+
+}  // namespace step_batches_test

@@ -13,6 +13,9 @@
 #include "plugins/builtins.hpp"
 #include "tests/redis/worker_support.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace waker_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 using namespace am2z::redis::testing_support;
@@ -184,3 +187,5 @@ TEST_CASE("waker: a worker told to stop while Redis is down still stops at once"
   MESSAGE("with Redis gone, the worker stopped " << took.count() << " ms after it was told to");
   CHECK(took < 5s);
 }
+
+}  // namespace waker_test

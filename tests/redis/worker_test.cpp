@@ -17,6 +17,9 @@
 #include "tests/redis/worker_support.hpp"
 #include "tests/support/redis_server.hpp"
 
+// In a namespace named after the file: unity builds join these files, whose helpers share names.
+namespace worker_test {
+
 using namespace am2z;
 using namespace am2z::redis;
 using namespace std::chrono_literals;
@@ -303,3 +306,5 @@ TEST_CASE("a run of a shared reply list whose step is given back while it runs s
   CHECK((**kept)["run"] == sub.run_id);
   CHECK(c.command({"HGET", q + id, "ats"})->str == "2");  // it did run twice
 }
+
+}  // namespace worker_test
