@@ -8,8 +8,8 @@ namespace am2z::redis {
 
 std::size_t op_arity(const std::string& op) {
   static const std::map<std::string, std::size_t> kArity{
-      {"G", 0}, {"C", 7}, {"F", 8}, {"R", 8}, {"L", 3}, {"A", 14}, {"a", 14}, {"S", 2}, {"J", 6}, {"O", 7}, {"N", 4},
-      {"E", 2}, {"V", 3}, {"W", 1}, {"P", 1}, {"Z", 1}, {"M", 7},  {"U", 2},  {"K", 7}, {"I", 6}, {"Q", 5}};
+      {"G", 0}, {"C", 7}, {"F", 8}, {"R", 8}, {"L", 3}, {"A", 14}, {"a", 14}, {"S", 2}, {"J", 6}, {"O", 7}, {"o", 7},
+      {"N", 4}, {"E", 2}, {"V", 3}, {"W", 1}, {"P", 1}, {"Z", 1},  {"M", 7},  {"U", 2}, {"K", 7}, {"I", 6}, {"Q", 5}};
   const auto it = kArity.find(op);
   return it == kArity.end() ? 0 : it->second;
 }
@@ -127,6 +127,17 @@ std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds) {
   if (rest.empty() || rest.front() != "G") rest.insert(rest.begin(), "G");
   out.push_back(std::move(rest));
   return out;
+}
+
+std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& call_token) {
+  // "G", "L" q id token, "O" reply payload ttl runKey session end record
+  if (g.size() != 13 || g[0] != "G" || g[1] != "L" || g[5] != "O" || g[7].size() <= kBigCallBytes) return std::nullopt;
+  if (g[6] != g[9]) return std::nullopt;  // a reply list of many runs' gets the payload itself
+  const std::string key = g[9] + ":staged:" + call_token;
+  StagedOutcome s;
+  s.commands = {{"RPUSH", key, g[7]}, {"PEXPIRE", key, std::to_string(kStagedOutcomeTtlMs)}};
+  s.group = {"G", "L", g[2], g[3], g[4], "o", g[6], key, g[8], g[9], g[10], g[11], g[12]};
+  return s;
 }
 
 std::size_t groups_per_call(std::span<const OpGroup> groups, std::size_t max_adds) {

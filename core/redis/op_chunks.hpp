@@ -9,6 +9,7 @@
 // the rest. Until that last part lands, the children already added run and deliver to a join
 // that does not exist yet; it finds their results when it is created.
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,6 +27,29 @@ inline constexpr std::size_t kMaxAddsPerCall = 250;
 /// on a 2-core VM), and is written again by each command: a megabytes-big state and its outcome
 /// in one call made one command of 15 ms (README, "Big batches").
 inline constexpr std::size_t kBigCallBytes = 1u << 20;
+
+/// A run's outcome staged ahead of its call (op "o" of lua/step.lua): the commands that push it,
+/// as the only element of a list, under its staging key, and the group sent in its stead, which
+/// names that list. Sent that way, megabytes of state never become a Lua string: Redis's Lua
+/// hashes every byte of every string it is handed (about 1.25 ms per MB here), so a 3 MB outcome
+/// made one call of 30 ms on a 2-core VM (README, "Big batches").
+struct StagedOutcome {
+  std::vector<std::vector<std::string>> commands;
+  OpGroup group;
+};
+
+/// How long a staged outcome lives when its call never uses it (the call was lost and its outcome
+/// staged again under another name, or its worker died in between): the call follows it at once.
+inline constexpr long long kStagedOutcomeTtlMs = 600'000;
+
+/// The refusal of a group whose staged outcome was gone when its call ran (evicted, deleted).
+inline constexpr long long kStagedOutcomeGoneCode = -8;
+
+/// When `g` is an outcome that chunk_group sent ahead of its finish ("G", the ownership check
+/// "L", then "O" with a payload over kBigCallBytes) and the run's submitter waits on the run's own
+/// key, its staged form, under that key followed by ":staged:" and `call_token` (unique per call,
+/// so that a stale worker's staging never meets the owner's); else nullopt.
+std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& call_token);
 
 /// Arguments after an opcode, as lua/step.lua's `arity` table ("G" has none; 0 for unknown ones).
 std::size_t op_arity(const std::string& op);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/redis/op_chunks.hpp"
 #include "core/redis/schedules.hpp"
 #include "core/redis/scripts.hpp"
 #include "core/redis/worker_impl.hpp"
@@ -39,8 +40,9 @@ std::vector<std::string> Worker::Impl::step_header(long long now, int fetch_budg
   return h.argv();
 }
 
-bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<std::shared_ptr<Binding>>& fetched_from,
-                                int fetch_budget) {
+bool Worker::Impl::accept_reply(const Reply& reply, InFlight& call) {
+  const auto& fetched_from = call.fetched_from;
+  const int fetch_budget = call.budget;
   auto decoded = decode_step_reply(reply);
   if (!decoded) {
     log->error("{}", decoded.error().message);
@@ -49,6 +51,13 @@ bool Worker::Impl::accept_reply(const Reply& reply, const std::vector<std::share
   for (const auto& [group, code] : decoded->refused) {
     if (code == kScheduleClaimedCode) {
       log->debug("a schedule's occurrence was claimed by another worker (or the schedule removed)");
+    } else if (code == kStagedOutcomeGoneCode && group >= 1 && static_cast<std::size_t>(group) <= call.groups.size()) {
+      // Nothing else was sent behind it (send_call), so the finish still holds its job: the
+      // outcome goes again first, in the call itself this time.
+      OpGroup& g = call.groups[static_cast<std::size_t>(group) - 1];
+      log->warn("the staged outcome of {} was gone when its call ran (evicted or deleted): sending it again", g[9]);
+      unstaged_outcomes.insert(g[9]);
+      unsent.insert(unsent.begin(), std::move(g));
     } else {
       log->warn("a finished job was not recorded (code {}): this worker no longer owned it", code);
     }

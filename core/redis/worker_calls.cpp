@@ -5,6 +5,7 @@
 // a reply is lost.
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <thread>
 
 #include "core/redis/call_events.hpp"
@@ -64,26 +65,56 @@ bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::sha
   call.insert(call.end(), std::make_move_iterator(header.begin()), std::make_move_iterator(header.end()));
   // A big batch's chunks go one call each (op_chunks.hpp); the calls after them carry the rest.
   const auto carried = static_cast<std::ptrdiff_t>(groups_per_call(unsent));
-  append_groups(call, std::span<const OpGroup>(unsent.data(), static_cast<std::size_t>(carried)));
+  // An outcome over kBigCallBytes travels alone (groups_per_call) and, when it can, staged ahead
+  // of its call rather than in it (op_chunks.hpp, StagedOutcome).
+  std::optional<StagedOutcome> staged = carried == 1 ? stage_outcome(unsent.front(), token_prefix) : std::nullopt;
+  if (staged && unstaged_outcomes.erase(unsent.front()[9]) > 0) staged.reset();
+  if (staged) {
+    append_groups(call, std::span<const OpGroup>(&staged->group, 1));
+  } else {
+    append_groups(call, std::span<const OpGroup>(unsent.data(), static_cast<std::size_t>(carried)));
+  }
   ops.append_to(call);
   std::vector<OpGroup> sent(std::make_move_iterator(unsent.begin()), std::make_move_iterator(unsent.begin() + carried));
   unsent.erase(unsent.begin(), unsent.begin() + carried);
-  in_flight.push_back(
-      InFlight{std::move(sent), std::move(fetched_from), budget, ended_some, std::move(token_prefix), Clock::now()});
-  if (auto st = send_script(conn, ScriptId::step, call); !st) {
+  const int staging_replies = staged ? static_cast<int>(staged->commands.size()) : 0;
+  in_flight.push_back(InFlight{std::move(sent), std::move(fetched_from), budget, ended_some, std::move(token_prefix),
+                               Clock::now(), staging_replies});
+  Status st;
+  if (staged) {
+    for (const auto& command : staged->commands) {
+      if (st = conn.send(command); !st) break;
+    }
+  }
+  if (st) st = send_script(conn, ScriptId::step, call);
+  if (!st) {
     tell_redis_call("step", in_flight.back().sent_at, false);
     // The connection is gone, and with it the replies of the calls still in flight (this one
     // may have been written whole).
     lost_calls(st.error(), t);
     return false;
   }
+  // Nothing follows a staged outcome until its reply is read: were its staged list gone, the
+  // group is sent again (kStagedOutcomeGoneCode), which its job's finish, queued behind it, must
+  // not overtake (the finish releases the lock that the outcome's ownership check needs).
+  if (staged) drain_calls(conn, t);
   return true;
+}
+
+Result<Reply> Worker::Impl::receive_step(Connection& conn, const InFlight& call) {
+  for (int i = 0; i < call.staging_replies; ++i) {
+    auto r = conn.receive();
+    if (!r) return r;
+    // Out of memory, say: the call finds no staged list and refuses the group (op "o").
+    if (r->is_error()) log->warn("redis: staging a run's outcome: {}", r->str);
+  }
+  return receive_script(conn, ScriptId::step);
 }
 
 bool Worker::Impl::receive_call(Connection& conn, LoopTimers& t) {
   InFlight call = std::move(in_flight.front());
   in_flight.pop_front();
-  auto reply = receive_script(conn, ScriptId::step);
+  auto reply = receive_step(conn, call);
   tell_redis_call("step", call.sent_at, static_cast<bool>(reply));
   if (reply) return accept_call(call, *reply, t);
   const Error e = std::move(reply.error());
@@ -95,7 +126,7 @@ bool Worker::Impl::receive_call(Connection& conn, LoopTimers& t) {
   while (!in_flight.empty() && conn.connected()) {
     InFlight next = std::move(in_flight.front());
     in_flight.pop_front();
-    auto r = receive_script(conn, ScriptId::step);
+    auto r = receive_step(conn, next);
     tell_redis_call("step", next.sent_at, static_cast<bool>(r));
     if (r) {
       accept_call(next, *r, t);
@@ -122,7 +153,7 @@ bool Worker::Impl::receive_call(Connection& conn, LoopTimers& t) {
 bool Worker::Impl::accept_call(InFlight& call, const Reply& reply, LoopTimers& t) {
   t.redis_backoff = options.redis_backoff_min;
   for (const auto& g : call.groups) unsent_locks.erase(group_job_key(g));
-  return accept_reply(reply, call.fetched_from, call.budget) || call.ended_some;
+  return accept_reply(reply, call) || call.ended_some;
 }
 
 void Worker::Impl::drain_calls(Connection& conn, LoopTimers& t) {

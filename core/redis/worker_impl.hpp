@@ -152,6 +152,7 @@ struct InFlight {
   bool ended_some = false;
   std::string token_prefix;   ///< of the locks it takes: what to give back if its reply is lost
   Clock::time_point sent_at;  ///< for the observers' round-trip time
+  int staging_replies = 0;    ///< of the commands that staged its outcome, read before its own
 };
 
 struct LoopTimers {
@@ -235,6 +236,8 @@ struct Worker::Impl {
   /// The waker blocks on markers it no longer may leave alone: the next call wakes it (op "Z").
   bool waker_interrupt_due = false;
   std::map<std::string, Active> unsent_locks;  ///< their locks, renewed until it has
+  /// Runs (result keys) whose staged outcome was gone when its call ran: sent once unstaged ("O").
+  std::set<std::string> unstaged_outcomes;
   std::size_t fetch_rotation = 0;
   /// Step jobs fetched beyond the free slots, oldest first, waiting for one (worker_prefetch.cpp).
   std::deque<std::pair<FetchedJob, std::shared_ptr<detail::Binding>>> prefetched;
@@ -264,7 +267,7 @@ struct Worker::Impl {
   bool housekeeping(Connection& conn, detail::LoopTimers& t);
   void sleep_until_due(const detail::LoopTimers& t);
   std::vector<std::string> step_header(long long now, int fetch_budget);
-  bool accept_reply(const Reply& reply, const std::vector<std::shared_ptr<Binding>>& fetched_from, int fetch_budget);
+  bool accept_reply(const Reply& reply, detail::InFlight& call);
   void isolate_failure(Connection& c, const std::vector<std::shared_ptr<Binding>>& fetched_from);
   bool housekeeping_due(const detail::LoopTimers& t) const;
   /// Gives free heap pages of every malloc arena back to the system (malloc_trim).
@@ -309,6 +312,8 @@ struct Worker::Impl {
                  bool ended_some, detail::LoopTimers& t);
   /// Reads the oldest call's reply and takes what it fetched; true when it ended or took jobs.
   bool receive_call(Connection& conn, detail::LoopTimers& t);
+  /// The call's reply, read after those of the commands that staged its outcome.
+  Result<Reply> receive_step(Connection& conn, const detail::InFlight& call);
   bool accept_call(detail::InFlight& call, const Reply& reply, detail::LoopTimers& t);
   void drain_calls(Connection& conn, detail::LoopTimers& t);
   void lost_calls(const Error& e, detail::LoopTimers& t);

@@ -37,7 +37,7 @@ kept from giving all that was asked: until = when a rate window opens (ms, the c
 -1 = a concurrency cap (a finish elsewhere wakes the queue) }, { queues a fetch took all it could
 from, where more may wait }. Codes: -1 job missing, -2 lock
 missing, -3 job not active, -6 lock held by another worker, -7 schedule occurrence already
-claimed (op "K").
+claimed (op "K"), -8 a staged outcome is gone (op "o").
 ]]
 -- The call's arguments and what they say, set at its start (step() below); the helpers read them.
 local ARGV, rcall
@@ -61,7 +61,7 @@ end
 --#include step_helpers.lua
 --#include step_schedulers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, N = 4, E = 2, V = 3, W = 1, P = 1, Z = 1, M = 7, U = 2, K = 7, I = 6, Q = 5 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, o = 7, N = 4, E = 2, V = 3, W = 1, P = 1, Z = 1, M = 7, U = 2, K = 7, I = 6, Q = 5 }
 
 --#include step_locks.lua
 local failedGroups, fetched, dues, limits
@@ -77,6 +77,19 @@ local function restOfGroup(j)
     j = j + 1 + arity[ARGV[j]]
   end
   return j
+end
+
+-- A run's outcome was written (ops "O", "o"): what a resume of the run needs (recordKey, "" when
+-- none) lives as long as it, and its session (sid, "" = none) counts its end.
+local function outcomeWritten(runKey, ttl, sid, endKind, recordKey)
+  if recordKey ~= "" then
+    if ttl ~= "0" then rcall("PEXPIRE", recordKey, ttl) else rcall("PERSIST", recordKey) end
+  end
+  local sk = sid ~= "" and sessionKey(sid)
+  -- only a run the session still counts as running: an expired session is not revived
+  if sk and rcall("ZREM", sk .. ":running", string.sub(runKey, #runPrefix + 1)) == 1 then
+    sessionEndLater(sk, sid, endKind)
+  end
 end
 
 local function step(_, args)
@@ -313,17 +326,25 @@ local function step(_, args)
             first = pushed == 1
             if first and ttl ~= "0" then rcall("PEXPIRE", reply, ttl) end
           end
-          if first then
-            -- what a resume of the run needs (recordKey, "" when none) lives as long as its outcome
-            local rk = ARGV[a + 6]
-            if rk ~= "" then
-              if ttl ~= "0" then rcall("PEXPIRE", rk, ttl) else rcall("PERSIST", rk) end
-            end
-            local sk = sid ~= "" and sessionKey(sid)
-            -- only a run the session still counts as running: an expired session is not revived
-            if sk and rcall("ZREM", sk .. ":running", string.sub(runKey, #runPrefix + 1)) == 1 then
-              sessionEndLater(sk, sid, ARGV[a + 5])
-            end
+          if first then outcomeWritten(runKey, ttl, sid, ARGV[a + 5], ARGV[a + 6]) end
+        elseif op == "o" then
+          -- o replyKey stagedKey ttlMs runKey session end recordKey: "O" for an outcome too big
+          -- to hand to this function (Redis's Lua hashes every byte of every string it is given),
+          -- of a run whose submitter waits on runKey itself (replyKey = runKey). Its worker pushed
+          -- it, in the same pipeline just before this call, as the only element of the list
+          -- stagedKey (op_chunks.hpp, staged_outcome): a RENAME moves it into place whole and wakes
+          -- the submitter blocked on runKey, as LPUSH does. A run that has an outcome keeps it; a
+          -- staged list that is gone (evicted, deleted) refuses the group, sent again as "O".
+          local staged, ttl, runKey, sid = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+          if rcall("EXISTS", runKey) == 1 then
+            rcall("DEL", staged)
+          elseif rcall("EXISTS", staged) == 0 then
+            failedGroups[#failedGroups + 1] = { group, -8 }
+            i = restOfGroup(i)
+          else
+            rcall("RENAME", staged, runKey)
+            if ttl ~= "0" then rcall("PEXPIRE", runKey, ttl) else rcall("PERSIST", runKey) end
+            outcomeWritten(runKey, ttl, sid, ARGV[a + 5], ARGV[a + 6])
           end
         elseif op == "Q" then
           -- Q q schedulerId producerJobId nextMillis opts: a BullMQ job scheduler's job ended here
