@@ -36,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 jobs=$(nproc)
-# Unity builds: each target's sources compiled a dozen at a time, about three times faster from
+# Unity builds: each target's sources compiled 24 at a time, about three times faster from
 # scratch (AM2Z_UNITY=OFF compiles file by file, as a development build does).
 export AM2Z_UNITY=${AM2Z_UNITY:-ON}
 build() {  # build DIR [cmake args...]

@@ -11,7 +11,7 @@ namespace am2z::redis {
 
 namespace {
 
-long long number(const Json& beat, const char* field) {
+long long beat_number(const Json& beat, const char* field) {
   const auto it = beat.find(field);
   return it != beat.end() && it->is_number_integer() ? it->get<long long>() : 0;
 }
@@ -55,13 +55,13 @@ Result<std::vector<LiveWorker>> live_workers(Connection& c, const KeySpace& keys
     LiveWorker w;
     w.name = text(*beat, "name");
     w.host = text(*beat, "host");
-    w.pid = number(*beat, "pid");
-    w.concurrency = number(*beat, "concurrency");
-    w.active = number(*beat, "active");
-    w.completed = number(*beat, "completed");
-    w.failed = number(*beat, "failed");
-    w.started_ms = number(*beat, "started");
-    w.seen_ms = number(*beat, "seen");
+    w.pid = beat_number(*beat, "pid");
+    w.concurrency = beat_number(*beat, "concurrency");
+    w.active = beat_number(*beat, "active");
+    w.completed = beat_number(*beat, "completed");
+    w.failed = beat_number(*beat, "failed");
+    w.started_ms = beat_number(*beat, "started");
+    w.seen_ms = beat_number(*beat, "seen");
     if (const auto q = beat->find("queues"); q != beat->end() && q->is_array()) {
       for (const auto& name : *q)
         if (name.is_string()) w.queues.push_back(name.get<std::string>());
