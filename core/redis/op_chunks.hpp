@@ -31,8 +31,8 @@ inline constexpr std::size_t kBigCallBytes = 1u << 20;
 /// A run's outcome staged ahead of its call (op "o" of lua/step.lua): the commands that push it,
 /// as the only element of a list, under its staging key, and the group sent in its stead, which
 /// names that list. Sent that way, megabytes of state never become a Lua string: Redis's Lua
-/// hashes every byte of every string it is handed (about 1.25 ms per MB here), so a 3 MB outcome
-/// made one call of 30 ms on a 2-core VM (README, "Big batches").
+/// hashes every byte of every string it is handed (about 1.25 ms per MB here), and a 3 MB outcome
+/// cost Redis 4.7 ms through the step function against 0.69 ms staged (README, "Big states").
 struct StagedOutcome {
   std::vector<std::vector<std::string>> commands;
   OpGroup group;

@@ -332,7 +332,7 @@ local function step(_, args)
           -- to hand to this function (Redis's Lua hashes every byte of every string it is given),
           -- of a run whose submitter waits on runKey itself (replyKey = runKey). Its worker pushed
           -- it, in the same pipeline just before this call, as the only element of the list
-          -- stagedKey (op_chunks.hpp, staged_outcome): a RENAME moves it into place whole and wakes
+          -- stagedKey (op_chunks.hpp, stage_outcome): a RENAME moves it into place whole and wakes
           -- the submitter blocked on runKey, as LPUSH does. A run that has an outcome keeps it; a
           -- staged list that is gone (evicted, deleted) refuses the group, sent again as "O".
           local staged, ttl, runKey, sid = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
