@@ -129,13 +129,22 @@ std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds) {
   return out;
 }
 
+namespace {
+// Positions in an outcome sent ahead: "G", "L" q id token, "O" reply payload ttl runKey session end record
+constexpr std::size_t kAheadReply = 6, kAheadPayload = 7, kAheadRunKey = 9;
+}  // namespace
+
+const std::string& outcome_run_key(const OpGroup& g) { return g[kAheadRunKey]; }
+
 std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& call_token) {
-  // "G", "L" q id token, "O" reply payload ttl runKey session end record
-  if (g.size() != 13 || g[0] != "G" || g[1] != "L" || g[5] != "O" || g[7].size() <= kBigCallBytes) return std::nullopt;
-  if (g[6] != g[9]) return std::nullopt;  // a reply list of many runs' gets the payload itself
-  const std::string key = g[9] + ":staged:" + call_token;
+  if (g.size() != 13 || g[0] != "G" || g[1] != "L" || g[5] != "O" || g[kAheadPayload].size() <= kBigCallBytes) {
+    return std::nullopt;
+  }
+  // a reply list of many runs' gets the payload itself
+  if (g[kAheadReply] != g[kAheadRunKey]) return std::nullopt;
+  const std::string key = g[kAheadRunKey] + ":staged:" + call_token;
   StagedOutcome s;
-  s.commands = {{"RPUSH", key, g[7]}, {"PEXPIRE", key, std::to_string(kStagedOutcomeTtlMs)}};
+  s.commands = {{"RPUSH", key, g[kAheadPayload]}, {"PEXPIRE", key, std::to_string(kStagedOutcomeTtlMs)}};
   s.group = {"G", "L", g[2], g[3], g[4], "o", g[6], key, g[8], g[9], g[10], g[11], g[12]};
   return s;
 }

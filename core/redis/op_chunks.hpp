@@ -51,6 +51,9 @@ inline constexpr long long kStagedOutcomeGoneCode = -8;
 /// so that a stale worker's staging never meets the owner's); else nullopt.
 std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& call_token);
 
+/// The run key (KeySpace::run_result) of an outcome group that stage_outcome accepts.
+const std::string& outcome_run_key(const OpGroup& g);
+
 /// Arguments after an opcode, as lua/step.lua's `arity` table ("G" has none; 0 for unknown ones).
 std::size_t op_arity(const std::string& op);
 

@@ -55,8 +55,9 @@ bool Worker::Impl::accept_reply(const Reply& reply, InFlight& call) {
       // Nothing else was sent behind it (send_call), so the finish still holds its job: the
       // outcome goes again first, in the call itself this time.
       OpGroup& g = call.groups[static_cast<std::size_t>(group) - 1];
-      log->warn("the staged outcome of {} was gone when its call ran (evicted or deleted): sending it again", g[9]);
-      unstaged_outcomes.insert(g[9]);
+      log->warn("the staged outcome of {} was gone when its call ran (evicted or deleted): sending it again",
+                outcome_run_key(g));
+      unstaged_outcomes.insert(outcome_run_key(g));
       unsent.insert(unsent.begin(), std::move(g));
     } else {
       log->warn("a finished job was not recorded (code {}): this worker no longer owned it", code);

@@ -68,7 +68,7 @@ bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::sha
   // An outcome over kBigCallBytes travels alone (groups_per_call) and, when it can, staged ahead
   // of its call rather than in it (op_chunks.hpp, StagedOutcome).
   std::optional<StagedOutcome> staged = carried == 1 ? stage_outcome(unsent.front(), token_prefix) : std::nullopt;
-  if (staged && unstaged_outcomes.erase(unsent.front()[9]) > 0) staged.reset();
+  if (staged && unstaged_outcomes.erase(outcome_run_key(unsent.front())) > 0) staged.reset();
   if (staged) {
     append_groups(call, std::span<const OpGroup>(&staged->group, 1));
   } else {
