@@ -136,6 +136,10 @@ constexpr std::size_t kAheadReply = 6, kAheadPayload = 7, kAheadRunKey = 9;
 
 const std::string& outcome_run_key(const OpGroup& g) { return g[kAheadRunKey]; }
 
+std::string outcome_chunks_header(std::size_t chunks, std::size_t bytes) {
+  return "{\"am2zChunks\":" + std::to_string(chunks) + ",\"bytes\":" + std::to_string(bytes) + "}";
+}
+
 std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& call_token) {
   if (g.size() != 13 || g[0] != "G" || g[1] != "L" || g[5] != "O" || g[kAheadPayload].size() <= kBigCallBytes) {
     return std::nullopt;
@@ -144,7 +148,13 @@ std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& 
   if (g[kAheadReply] != g[kAheadRunKey]) return std::nullopt;
   const std::string key = g[kAheadRunKey] + ":staged:" + call_token;
   StagedOutcome s;
-  s.commands = {{"RPUSH", key, g[kAheadPayload]}, {"PEXPIRE", key, std::to_string(kStagedOutcomeTtlMs)}};
+  const std::string& payload = g[kAheadPayload];
+  const std::size_t chunks = (payload.size() + kOutcomeChunkBytes - 1) / kOutcomeChunkBytes;
+  s.commands.push_back({"RPUSH", key, outcome_chunks_header(chunks, payload.size())});
+  for (std::size_t at = 0; at < payload.size(); at += kOutcomeChunkBytes) {
+    s.commands.push_back({"RPUSH", key, payload.substr(at, kOutcomeChunkBytes)});
+  }
+  s.commands.push_back({"PEXPIRE", key, std::to_string(kStagedOutcomeTtlMs)});
   s.group = {"G", "L", g[2], g[3], g[4], "o", g[6], key, g[8], g[9], g[10], g[11], g[12]};
   return s;
 }

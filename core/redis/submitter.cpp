@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <span>
 #include <thread>
+#include <utility>
 
 #include "core/json_limits.hpp"
 #include "core/redis/op_chunks.hpp"
@@ -130,6 +132,53 @@ Result<std::optional<Json>> read_kept_outcome(Connection& c, const std::string& 
 }
 
 bool wrong_type(const Reply& r) { return r.is_error() && r.str.starts_with("WRONGTYPE"); }
+
+/// The chunks' count and bytes when `first` (the first element of a run's key) is the header of
+/// an outcome its worker staged in chunks (op_chunks.hpp, outcome_chunks_header).
+/// Redis's own limit on a string (proto-max-bulk-len's default, 512 MB).
+constexpr std::size_t kMaxOutcomeBytes = std::size_t{512} << 20;
+
+std::optional<std::pair<std::size_t, std::size_t>> chunks_header(const std::string& first) {
+  if (!first.starts_with("{\"am2zChunks\":")) return std::nullopt;
+  auto parsed = parse_outside_json(first);
+  if (!parsed || !parsed->is_object()) return std::nullopt;
+  const auto chunks = parsed->find("am2zChunks");
+  const auto bytes = parsed->find("bytes");
+  if (chunks == parsed->end() || bytes == parsed->end() || !chunks->is_number_unsigned() ||
+      !bytes->is_number_unsigned()) {
+    return std::nullopt;
+  }
+  // as its worker cuts it: a forged header cannot make its reader ask for millions of chunks
+  const auto n = chunks->get<std::size_t>(), size = bytes->get<std::size_t>();
+  if (size > kMaxOutcomeBytes || n != (size + kOutcomeChunkBytes - 1) / kOutcomeChunkBytes) return std::nullopt;
+  return std::make_pair(n, size);
+}
+
+/// The outcome whose first element under `key` is `first`: itself, or the chunks that follow a
+/// header, read a chunk per command (none writes or reads more than kOutcomeChunkBytes: a reply
+/// of megabytes costs Redis a page fault per 4 KiB of its output buffer) and joined.
+Result<Json> read_whole_outcome(Connection& c, const std::string& key, std::string first) {
+  const auto header = chunks_header(first);
+  if (!header) return parse_outcome(key, first);
+  const auto [chunks, bytes] = *header;
+  std::vector<std::vector<std::string>> reads;
+  reads.reserve(chunks);
+  for (std::size_t i = 1; i <= chunks; ++i) reads.push_back({"LINDEX", key, std::to_string(i)});
+  auto r = c.pipeline(reads);
+  if (!r) return fail(std::move(r.error()));
+  std::string text;
+  text.reserve(bytes);
+  for (const Reply& chunk : *r) {
+    if (chunk.type != Reply::Type::string) break;
+    text += chunk.str;
+  }
+  if (text.size() != bytes) {
+    return fail(errors::execution("redis", "the outcome at " + key + " is " + std::to_string(text.size()) +
+                                               " bytes in its chunks, not the " + std::to_string(bytes) +
+                                               " its header names (it expired or was replaced while read)"));
+  }
+  return parse_outcome(key, text);
+}
 }  // namespace
 
 Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::optional<Deadline> deadline,
@@ -172,7 +221,7 @@ Result<Json> wait_outcome(Connection& c, const std::string& reply_key, std::opti
       continue;  // replaced meanwhile (it expired and a list came): block on that
     }
     if (r->is_error()) return fail(errors::execution("redis", "BLMOVE " + reply_key + ": " + r->str));
-    if (r->type == Reply::Type::string) return parse_outcome(reply_key, r->str);
+    if (r->type == Reply::Type::string) return read_whole_outcome(c, reply_key, std::move(r->str));
   }
 }
 
@@ -182,7 +231,7 @@ Result<std::optional<Json>> read_outcome(Connection& c, const std::string& reply
   if (wrong_type(*r)) return read_kept_outcome(c, reply_key);
   if (r->is_error()) return fail(errors::execution("redis", "LINDEX " + reply_key + ": " + r->str));
   if (r->is_nil()) return std::optional<Json>();
-  auto j = parse_outcome(reply_key, r->str);
+  auto j = read_whole_outcome(c, reply_key, std::move(r->str));
   if (!j) return fail(std::move(j.error()));
   return std::optional<Json>(std::move(*j));
 }

@@ -1,8 +1,9 @@
 // A run's outcome over kBigCallBytes whose submitter waits on the run's own key is staged ahead of
-// its call (op_chunks.hpp, StagedOutcome; op "o" of lua/step.lua): pushed by plain commands as the
-// only element of a list, then renamed into place by the step function, so the megabytes never
-// become a Lua string (which Redis's Lua hashes byte by byte). Still one outcome per run, behind
-// the finish's ownership check; a staged list that is gone refuses the group (-8).
+// its call (op_chunks.hpp, StagedOutcome; op "o" of lua/step.lua): pushed by plain commands to a
+// list, a header and then chunks of kOutcomeChunkBytes, then renamed into place by the step
+// function, so the megabytes never become a Lua string (which Redis's Lua hashes byte by byte)
+// and no command writes or reads more than a chunk. Still one outcome per run, behind the
+// finish's ownership check; a staged list that is gone or incomplete refuses the group (-8).
 #include <doctest/doctest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -57,6 +58,14 @@ long long blocked_clients(Connection& c) {
   return std::stoll(info.substr(at + 16));
 }
 
+/// The run's outcome as its submitter reads it.
+Json outcome_of(Connection& c) {
+  auto out = read_outcome(c, kRun);
+  REQUIRE_MESSAGE(out, (out ? "" : out.error().message));
+  REQUIRE(*out);
+  return std::move(**out);
+}
+
 /// Runs the staging commands, then the staged group: the step call's refusals.
 Reply stage_and_send(Connection& c, const StagedOutcome& s) {
   auto staged = c.pipeline(s.commands);
@@ -72,9 +81,22 @@ TEST_CASE("an outcome sent ahead is staged only when it is over kBigCallBytes an
   auto s = stage_outcome(ahead(payload), "c7");
   REQUIRE(s);
   const std::string key = kRun + ":staged:c7";
-  REQUIRE(s->commands.size() == 2);
-  CHECK(s->commands[0] == std::vector<std::string>{"RPUSH", key, payload});
-  CHECK(s->commands[1] == std::vector<std::string>{"PEXPIRE", key, std::to_string(kStagedOutcomeTtlMs)});
+  // a header, then the text in chunks of kOutcomeChunkBytes (the last one shorter), then the expiry
+  const std::size_t chunks = payload.size() / kOutcomeChunkBytes + 1;
+  REQUIRE(chunks == 5);
+  REQUIRE(s->commands.size() == chunks + 2);
+  CHECK(s->commands[0] == std::vector<std::string>{"RPUSH", key, outcome_chunks_header(chunks, payload.size())});
+  CHECK(s->commands[0][2] == "{\"am2zChunks\":5,\"bytes\":" + std::to_string(payload.size()) + "}");
+  std::string joined;
+  for (std::size_t i = 1; i <= chunks; ++i) {
+    REQUIRE(s->commands[i].size() == 3);
+    CHECK(s->commands[i][0] == "RPUSH");
+    CHECK(s->commands[i][1] == key);
+    CHECK(s->commands[i][2].size() == (i < chunks ? kOutcomeChunkBytes : payload.size() % kOutcomeChunkBytes));
+    joined += s->commands[i][2];
+  }
+  CHECK(joined == payload);
+  CHECK(s->commands.back() == std::vector<std::string>{"PEXPIRE", key, std::to_string(kStagedOutcomeTtlMs)});
   CHECK(s->group == OpGroup{"G", "L", kQ, "j1", "tok", "o", kRun, key, "0", kRun, "", "completed", ""});
   CHECK(op_arity("o") == op_arity("O"));
 
@@ -97,15 +119,16 @@ TEST_CASE("a staged outcome becomes the run's outcome whole and wakes the submit
   std::string received;
   std::thread waiter([&] {
     Connection w(server.endpoint(), ConnectOptions{});
-    auto r = w.command({"BLPOP", kRun, "20"}, 25s);
-    if (r && r->is_array() && r->elements.size() == 2) received = r->elements[1].str;
+    auto r = wait_outcome(w, kRun, SteadyClock::now() + 20s, CancelToken());
+    if (r) received = r->dump();
   });
   // the waiter is blocked before the outcome lands
   for (int i = 0; i < 400 && blocked_clients(c) == 0; ++i) std::this_thread::sleep_for(5ms);
   REQUIRE(blocked_clients(c) == 1);
   CHECK(stage_and_send(c, *s).elements.empty());
   waiter.join();
-  CHECK(received == payload);
+  CHECK(received == payload);  // the same JSON text: dump() writes it as it was built
+  CHECK(must(c, {"LLEN", kRun}).integer == 1 + static_cast<long long>(payload.size() / kOutcomeChunkBytes + 1));
   CHECK(must(c, {"EXISTS", kRun + ":staged:c1"}).integer == 0);
   CHECK(must(c, {"EXISTS", kQ + "j1:lock"}).integer == 1);  // the finish comes after it
 }
@@ -121,7 +144,7 @@ TEST_CASE("a staged outcome keeps the run's expiry, ends its session's run and m
   auto s = stage_outcome(ahead(payload, kRun, "5000", "s1", "am2z:run:r1:record"), "c2");
   REQUIRE(s);
   CHECK(stage_and_send(c, *s).elements.empty());
-  CHECK(list_of(c, kRun) == std::vector<std::string>{payload});
+  CHECK(outcome_of(c).dump() == payload);
   const long long ttl = must(c, {"PTTL", kRun}).integer;
   CHECK(ttl > 0);
   CHECK(ttl <= 5000);  // the run's, not the staging's 10 minutes
@@ -170,6 +193,16 @@ TEST_CASE("a staged list that is gone when its call runs refuses the group (-8) 
   CHECK(refused.elements[0].elements[0].integer == 1);
   CHECK(refused.elements[0].elements[1].integer == kStagedOutcomeGoneCode);
   CHECK(must(c, {"EXISTS", kRun}).integer == 0);
+  // incomplete: one of its pushes was refused (for memory, say) and the ones after it were not
+  auto partial = stage_outcome(ahead(big_payload(kBigCallBytes + 5)), "c9");
+  REQUIRE(partial);
+  REQUIRE(c.pipeline(partial->commands));
+  must(c, {"LREM", kRun + ":staged:c9", "1", partial->commands[2][2]});
+  auto incomplete = step_call(c, std::vector<std::string>(partial->group.begin(), partial->group.end())).elements[0];
+  REQUIRE(incomplete.elements.size() == 1);
+  CHECK(incomplete.elements[0].elements[1].integer == kStagedOutcomeGoneCode);
+  CHECK(must(c, {"EXISTS", kRun}).integer == 0);
+  CHECK(must(c, {"EXISTS", kRun + ":staged:c9"}).integer == 0);  // dropped, not left to expire
   // a worker that lost the job stages nothing into place either
   must(c, {"SET", kQ + "j1:lock", "another-worker"});
   auto lost = stage_outcome(ahead(big_payload(kBigCallBytes + 5)), "c8");
@@ -178,6 +211,35 @@ TEST_CASE("a staged list that is gone when its call runs refuses the group (-8) 
   REQUIRE(refusal.elements.size() == 1);
   CHECK(refusal.elements[0].elements[1].integer == -6);
   CHECK(must(c, {"EXISTS", kRun}).integer == 0);
+}
+
+TEST_CASE("a chunked outcome that lost chunks, or a forged header, is an error naming the key, not a crash") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  hold(c);
+  const std::string payload = big_payload(kBigCallBytes + 5);
+  auto s = stage_outcome(ahead(payload), "c10");
+  REQUIRE(s);
+  CHECK(stage_and_send(c, *s).elements.empty());
+  CHECK(outcome_of(c).dump() == payload);
+  // its last chunks gone (expired, replaced while it was read): the reader says so
+  must(c, {"LTRIM", kRun, "0", "2"});
+  auto cut = read_outcome(c, kRun);
+  REQUIRE_FALSE(cut);
+  CHECK(cut.error().message.find("the outcome at " + kRun + " is " + std::to_string(2 * kOutcomeChunkBytes) +
+                                 " bytes in its chunks, not the " + std::to_string(payload.size()) +
+                                 " its header names") != std::string::npos);
+  auto waited = wait_outcome(c, kRun, SteadyClock::now() + 5s, CancelToken());
+  REQUIRE_FALSE(waited);
+  CHECK(waited.error().message.find("bytes in its chunks") != std::string::npos);
+  // a header whose count does not match its size (a forged one asking for a billion chunks) is
+  // no header: the element is read as an outcome, which it is not
+  must(c, {"DEL", kRun});
+  must(c, {"RPUSH", kRun, "{\"am2zChunks\":1000000000,\"bytes\":10}"});
+  auto forged = read_outcome(c, kRun);
+  REQUIRE_FALSE(forged);
+  CHECK(forged.error().message.find("is not a run outcome") != std::string::npos);
+  CHECK(forged.error().message.find(kRun) != std::string::npos);
 }
 
 namespace {
@@ -205,10 +267,19 @@ WorkerOptions worker_options(Endpoint endpoint) {
 /// What the step calls and the stagings of one run with a state over kBigCallBytes showed in
 /// SLOWLOG (every command logged), after its outcome came back whole.
 struct Seen {
-  bool staged = false;   ///< an RPUSH to a staging list
-  bool renamed = false;  ///< a step call with op "o"
-  bool in_call = false;  ///< a step call with op "O"
+  bool staged = false;           ///< an RPUSH to a staging list
+  bool renamed = false;          ///< a step call with op "o"
+  bool in_call = false;          ///< a step call with op "O"
+  std::size_t biggest_push = 0;  ///< the longest value one staging RPUSH wrote
 };
+
+/// The size of an argument SLOWLOG logged: it keeps 128 bytes of a longer one and says
+/// "... (N more bytes)".
+std::size_t logged_size(const std::string& logged) {
+  const auto at = logged.rfind("... (");
+  if (at != 128 || !logged.ends_with(" more bytes)")) return logged.size();
+  return 128 + std::stoull(logged.substr(at + 5));
+}
 
 Seen run_big(Connection& c, const PlannedFlow& flow) {
   must(c, {"CONFIG", "SET", "slowlog-log-slower-than", "0"});
@@ -229,6 +300,8 @@ Seen run_big(Connection& c, const PlannedFlow& flow) {
     const auto& args = entry.elements[3].elements;
     if (args.size() > 1 && args[0].str == "RPUSH" && args[1].str.find(":staged:") != std::string::npos) {
       seen.staged = true;
+      for (std::size_t i = 2; i < args.size(); ++i)
+        seen.biggest_push = std::max(seen.biggest_push, logged_size(args[i].str));
     }
     if (args.empty() || args[0].str != "FCALL") continue;
     for (const auto& a : args) {
@@ -252,6 +325,7 @@ TEST_CASE("a worker hands over a megabytes-big outcome staged: whole, once, and 
   CHECK(seen.staged);
   CHECK(seen.renamed);
   CHECK_FALSE(seen.in_call);
+  CHECK(seen.biggest_push == kOutcomeChunkBytes);  // no command writes more than a chunk
 }
 
 TEST_CASE("a worker whose staging fails sends the outcome again inside its call: the run still ends, whole") {

@@ -37,7 +37,7 @@ kept from giving all that was asked: until = when a rate window opens (ms, the c
 -1 = a concurrency cap (a finish elsewhere wakes the queue) }, { queues a fetch took all it could
 from, where more may wait }. Codes: -1 job missing, -2 lock
 missing, -3 job not active, -6 lock held by another worker, -7 schedule occurrence already
-claimed (op "K"), -8 a staged outcome is gone (op "o").
+claimed (op "K"), -8 a staged outcome is gone or incomplete (op "o").
 ]]
 -- The call's arguments and what they say, set at its start (step() below); the helpers read them.
 local ARGV, rcall
@@ -331,14 +331,19 @@ local function step(_, args)
           -- o replyKey stagedKey ttlMs runKey session end recordKey: "O" for an outcome too big
           -- to hand to this function (Redis's Lua hashes every byte of every string it is given),
           -- of a run whose submitter waits on runKey itself (replyKey = runKey). Its worker pushed
-          -- it, in the same pipeline just before this call, as the only element of the list
-          -- stagedKey (op_chunks.hpp, stage_outcome): a RENAME moves it into place whole and wakes
-          -- the submitter blocked on runKey, as LPUSH does. A run that has an outcome keeps it; a
-          -- staged list that is gone (evicted, deleted) refuses the group, sent again as "O".
+          -- it, in the same pipeline just before this call, to the list stagedKey: a header
+          -- {"am2zChunks":n,...} and n chunks of its text (op_chunks.hpp, stage_outcome). A RENAME
+          -- moves it into place whole and wakes the submitter blocked on runKey, as LPUSH does. A
+          -- run that has an outcome keeps it; a staged list that is gone (evicted, deleted) or
+          -- incomplete (a push refused, say for memory) refuses the group, sent again as "O".
           local staged, ttl, runKey, sid = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+          local length = rcall("LLEN", staged)
+          local chunks
+          if length > 0 then chunks = tonumber(string.match(rcall("LINDEX", staged, 0), '^{"am2zChunks":(%d+),')) end
           if rcall("EXISTS", runKey) == 1 then
             rcall("DEL", staged)
-          elseif rcall("EXISTS", staged) == 0 then
+          elseif chunks == nil or length ~= chunks + 1 then
+            rcall("DEL", staged)
             failedGroups[#failedGroups + 1] = { group, -8 }
             i = restOfGroup(i)
           else
