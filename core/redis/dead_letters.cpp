@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/json_limits.hpp"
+#include "core/redis/blobs.hpp"
 #include "core/redis/envelope.hpp"
 #include "core/redis/queue_stats.hpp"
 
@@ -14,8 +15,8 @@ namespace {
 constexpr long long kPage = 500;
 
 /// The job fields a dead step is read from, in this order.
-const std::vector<std::string> kFields{"name", "opts", "failedReason", "stacktrace", "atm", "finishedOn",
-                                       kRetriedByField};
+const std::vector<std::string> kFields{"name", "opts",       "failedReason", "stacktrace",
+                                       "atm",  "finishedOn", kRetriedByField};
 
 /// am2z's error JSON: the first entry of the stacktrace the worker wrote; null when there is none.
 Json error_of(const std::string& stacktrace) {
@@ -67,8 +68,8 @@ Status read_queue(Connection& c, const KeySpace& keys, const std::string& queue,
   const std::string max = filter.failed_before_ms > 0 ? "(" + std::to_string(filter.failed_before_ms) : "+inf";
   std::size_t found = 0;
   for (long long offset = 0;; offset += kPage) {
-    auto ids = c.command({"ZREVRANGEBYSCORE", q + "failed", max, "-inf", "LIMIT", std::to_string(offset),
-                          std::to_string(kPage)});
+    auto ids = c.command(
+        {"ZREVRANGEBYSCORE", q + "failed", max, "-inf", "LIMIT", std::to_string(offset), std::to_string(kPage)});
     if (!ids) return fail(std::move(ids.error()));
     if (ids->is_error()) return fail(errors::network(q + "failed", 0, ids->str));
     if (ids->elements.empty()) return {};
@@ -104,9 +105,9 @@ Result<std::vector<std::string>> step_queues(Connection& c, const KeySpace& keys
 }  // namespace
 
 Json DeadStep::to_json() const {
-  Json j{{"job", name()},       {"queue", queue},         {"id", id},        {"run", run},
-         {"flow", flow},        {"node", node},           {"step", step},    {"session", session},
-         {"attempts", attempts}, {"failedAt", failed_at_ms}, {"reason", reason}, {"error", error}};
+  Json j{{"job", name()},    {"queue", queue}, {"id", id},           {"run", run},           {"flow", flow},
+         {"node", node},     {"step", step},   {"session", session}, {"attempts", attempts}, {"failedAt", failed_at_ms},
+         {"reason", reason}, {"error", error}};
   if (!scope.empty()) j["item"] = scope;
   j["retriedBy"] = retried_by.empty() ? Json() : Json(retried_by);
   return j;
@@ -124,6 +125,11 @@ Result<std::vector<DeadStep>> list_dead_steps(Connection& c, const KeySpace& key
   if (filter.limit > 0 && out.size() > filter.limit) out.resize(filter.limit);
   return out;
 }
+
+namespace {
+/// The most of a dead step's data that is read to be shown.
+constexpr std::size_t kMaxShownDataBytes = std::size_t{64} << 20;
+}  // namespace
 
 Result<std::optional<DeadStep>> find_dead_step(Connection& c, const KeySpace& keys, const std::string& name,
                                                std::string* data) {
@@ -146,7 +152,12 @@ Result<std::optional<DeadStep>> find_dead_step(Connection& c, const KeySpace& ke
     if (!r) return fail(std::move(r.error()));
     if ((*r)[0].is_nil() || (*r)[1].elements.size() != kFields.size() + 1) continue;
     std::vector<Reply>& f = (*r)[1].elements;
-    if (data != nullptr) *data = f.back().str;
+    if (data != nullptr) {
+      // kept out of line (blobs.hpp): its value while it lives (as long as its run's outcome),
+      // else the pointer, which says where it was
+      auto value = resolve_value(c, f.back().str, kMaxShownDataBytes);
+      *data = value ? std::move(*value) : f.back().str;
+    }
     f.pop_back();
     if (auto s = read_step(keys, queue, id, f)) return std::optional<DeadStep>(std::move(*s));
   }

@@ -149,10 +149,10 @@ std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& 
   const std::string key = g[kAheadRunKey] + ":staged:" + call_token;
   StagedOutcome s;
   const std::string& payload = g[kAheadPayload];
-  const std::size_t chunks = (payload.size() + kOutcomeChunkBytes - 1) / kOutcomeChunkBytes;
+  const std::size_t chunks = (payload.size() + kValueChunkBytes - 1) / kValueChunkBytes;
   s.commands.push_back({"RPUSH", key, outcome_chunks_header(chunks, payload.size())});
-  for (std::size_t at = 0; at < payload.size(); at += kOutcomeChunkBytes) {
-    s.commands.push_back({"RPUSH", key, payload.substr(at, kOutcomeChunkBytes)});
+  for (std::size_t at = 0; at < payload.size(); at += kValueChunkBytes) {
+    s.commands.push_back({"RPUSH", key, payload.substr(at, kValueChunkBytes)});
   }
   s.commands.push_back({"PEXPIRE", key, std::to_string(kStagedOutcomeTtlMs)});
   s.group = {"G", "L", g[2], g[3], g[4], "o", g[6], key, g[8], g[9], g[10], g[11], g[12]};

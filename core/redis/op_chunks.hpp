@@ -29,7 +29,7 @@ inline constexpr std::size_t kMaxAddsPerCall = 250;
 inline constexpr std::size_t kBigCallBytes = 1u << 20;
 
 /// A run's outcome staged ahead of its call (op "o" of lua/step.lua): the commands that push it
-/// under its staging key, as a header and then its text cut in chunks of kOutcomeChunkBytes, and
+/// under its staging key, as a header and then its text cut in chunks of kValueChunkBytes, and
 /// the group sent in its stead, which names that list. Sent that way, megabytes of state never
 /// become a Lua string (Redis's Lua hashes every byte of every string it is handed, about 1.25 ms
 /// per MB here: a 3 MB outcome cost Redis 4.7 ms through the step function against 0.69 ms
@@ -39,11 +39,11 @@ struct StagedOutcome {
   OpGroup group;
 };
 
-/// The most bytes of a staged outcome one command writes or reads. Where Redis's memory is new
-/// to it (a big batch grows it by hundreds of MB) each 4 KiB page it touches first costs a page
-/// fault, about 13 us on a 2-core VM: a 3 MB value written in one command took 10-17 ms there,
-/// a chunk of 256 KiB takes under 1 ms.
-inline constexpr std::size_t kOutcomeChunkBytes = 256u << 10;
+/// The most bytes of one value (a staged outcome, a blob: blobs.hpp) one command writes or reads.
+/// Where Redis's memory is new to it (a big batch grows it by hundreds of MB) each 4 KiB page it
+/// touches first costs a page fault, about 13 us on a 2-core VM: a 3 MB value written in one
+/// command took 10-17 ms there, a chunk of 256 KiB takes under 1 ms.
+inline constexpr std::size_t kValueChunkBytes = 256u << 10;
 
 /// The first element of a staged outcome's list: how many chunks follow it and their bytes
 /// together (valid JSON, without the "ok" of an outcome). Readers join the chunks
@@ -59,7 +59,7 @@ inline constexpr long long kStagedOutcomeGoneCode = -8;
 
 /// When `g` is an outcome that chunk_group sent ahead of its finish ("G", the ownership check
 /// "L", then "O" with a payload over kBigCallBytes) and the run's submitter waits on the run's own
-/// key, its staged form (a header, then chunks of kOutcomeChunkBytes, each pushed by a command of
+/// key, its staged form (a header, then chunks of kValueChunkBytes, each pushed by a command of
 /// its own), under that key followed by ":staged:" and `call_token` (unique per call,
 /// so that a stale worker's staging never meets the owner's); else nullopt.
 std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& call_token);

@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "core/json_limits.hpp"
+#include "core/redis/blobs.hpp"
+#include "core/redis/job_codec.hpp"
 #include "core/redis/op_chunks.hpp"
 #include "core/redis/scripts.hpp"
 #include "core/runner.hpp"
@@ -88,15 +90,44 @@ Status send_planned(Connection& c, const PlannedFlow& flow, OpList& ops, long lo
     }
     for (auto& part : chunk_group(std::move(g.ops))) parts.push_back(std::move(part));
   }
+  // A value over a chunk (the input of a big batch, say) goes out of line (blobs.hpp), under a
+  // name of this submission's own.
+  const std::string blob_token = "submit-" + new_run_id();
   for (std::size_t at = 0; at < parts.size();) {
     const std::size_t n = groups_per_call(std::span<const OpGroup>(parts).subspan(at));
     std::vector<std::string> argv = header.argv();
+    std::vector<std::vector<std::string>> ahead;
+    std::vector<OpGroup> originals;  // of the groups sent with blobs: sent again should one be refused
     for (std::size_t g = at; g < at + n; ++g) {
-      argv.insert(argv.end(), std::make_move_iterator(parts[g].begin()), std::make_move_iterator(parts[g].end()));
+      auto blobbed = blob_values(parts[g], blob_token + "-" + std::to_string(g), header.run_results);
+      OpGroup& sent = blobbed ? blobbed->group : parts[g];
+      argv.insert(argv.end(), std::make_move_iterator(sent.begin()), std::make_move_iterator(sent.end()));
+      if (blobbed) {
+        for (auto& command : blobbed->commands) ahead.push_back(std::move(command));
+        originals.push_back(std::move(parts[g]));
+      } else {
+        originals.emplace_back();
+      }
       OpGroup().swap(parts[g]);  // what was sent is not kept meanwhile
     }
     at += n;
-    if (auto r = run_script(c, ScriptId::step, argv); !r) return fail(std::move(r.error()));
+    // A refused push (memory, say) leaves its blob not whole, and the call refuses its group.
+    if (!ahead.empty()) {
+      if (auto r = c.pipeline(ahead); !r) return fail(std::move(r.error()));
+    }
+    auto r = run_script(c, ScriptId::step, argv);
+    if (!r) return fail(std::move(r.error()));
+    if (ahead.empty()) continue;
+    auto reply = decode_step_reply(*r);
+    if (!reply) return fail(std::move(reply.error()));
+    for (const auto& [group, code] : reply->refused) {
+      if (code != kBlobGoneCode || group < 1 || static_cast<std::size_t>(group) > originals.size()) continue;
+      // sent again with its values in it
+      std::vector<std::string> again = header.argv();
+      OpGroup& g = originals[static_cast<std::size_t>(group) - 1];
+      again.insert(again.end(), std::make_move_iterator(g.begin()), std::make_move_iterator(g.end()));
+      if (auto r2 = run_script(c, ScriptId::step, again); !r2) return fail(std::move(r2.error()));
+    }
   }
   return {};
 }
@@ -150,12 +181,12 @@ std::optional<std::pair<std::size_t, std::size_t>> chunks_header(const std::stri
   }
   // as its worker cuts it: a forged header cannot make its reader ask for millions of chunks
   const auto n = chunks->get<std::size_t>(), size = bytes->get<std::size_t>();
-  if (size > kMaxOutcomeBytes || n != (size + kOutcomeChunkBytes - 1) / kOutcomeChunkBytes) return std::nullopt;
+  if (size > kMaxOutcomeBytes || n != (size + kValueChunkBytes - 1) / kValueChunkBytes) return std::nullopt;
   return std::make_pair(n, size);
 }
 
 /// The outcome whose first element under `key` is `first`: itself, or the chunks that follow a
-/// header, read a chunk per command (none writes or reads more than kOutcomeChunkBytes: a reply
+/// header, read a chunk per command (none writes or reads more than kValueChunkBytes: a reply
 /// of megabytes costs Redis a page fault per 4 KiB of its output buffer) and joined.
 Result<Json> read_whole_outcome(Connection& c, const std::string& key, std::string first) {
   const auto header = chunks_header(first);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/redis/blobs.hpp"
 #include "core/redis/op_chunks.hpp"
 #include "core/redis/schedules.hpp"
 #include "core/redis/scripts.hpp"
@@ -58,6 +59,15 @@ bool Worker::Impl::accept_reply(const Reply& reply, InFlight& call) {
       log->warn("the staged outcome of {} was gone when its call ran (evicted or deleted): sending it again",
                 outcome_run_key(g));
       unstaged_outcomes.insert(outcome_run_key(g));
+      unsent.insert(unsent.begin(), std::move(g));
+    } else if (code == kBlobGoneCode && group >= 1 && static_cast<std::size_t>(group) <= call.groups.size()) {
+      // As above: nothing was sent behind it; the group goes again with its values in it.
+      OpGroup& g = call.groups[static_cast<std::size_t>(group) - 1];
+      log->warn(
+          "a value kept out of line for {} was not whole when its call ran (evicted, deleted, or a push "
+          "refused): sending it again in the call",
+          g.size() > 3 ? g[2] + g[3] : std::string("a submission"));
+      inline_groups.insert(group_identity(g));
       unsent.insert(unsent.begin(), std::move(g));
     } else {
       log->warn("a finished job was not recorded (code {}): this worker no longer owned it", code);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/redis/blobs.hpp"
 #include "core/redis/call_events.hpp"
 #include "core/redis/op_chunks.hpp"
 #include "core/redis/scripts.hpp"
@@ -64,27 +65,41 @@ bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::sha
   std::string token_prefix = header[3];  // StepHeader::argv(): now, lock, max events, token prefix
   call.insert(call.end(), std::make_move_iterator(header.begin()), std::make_move_iterator(header.end()));
   // A big batch's chunks go one call each (op_chunks.hpp); the calls after them carry the rest.
-  const auto carried = static_cast<std::ptrdiff_t>(groups_per_call(unsent));
+  auto carried = static_cast<std::ptrdiff_t>(groups_per_call(unsent));
   // An outcome over kBigCallBytes travels alone (groups_per_call) and, when it can, staged ahead
   // of its call rather than in it (op_chunks.hpp, StagedOutcome).
   std::optional<StagedOutcome> staged = carried == 1 ? stage_outcome(unsent.front(), token_prefix) : std::nullopt;
   if (staged && unstaged_outcomes.erase(outcome_run_key(unsent.front())) > 0) staged.reset();
+  // Commands sent ahead of the call: a staged outcome's, or the blobs of values over a chunk
+  // (blobs.hpp); the groups kept for sending again are the originals.
+  std::vector<std::vector<std::string>> ahead;
   if (staged) {
     append_groups(call, std::span<const OpGroup>(&staged->group, 1));
+    ahead = std::move(staged->commands);
   } else {
-    append_groups(call, std::span<const OpGroup>(unsent.data(), static_cast<std::size_t>(carried)));
+    for (std::ptrdiff_t g = 0; g < carried; ++g) {
+      const OpGroup& group = unsent[static_cast<std::size_t>(g)];
+      std::optional<BlobbedGroup> blobbed = inline_groups.erase(group_identity(group)) > 0
+                                                ? std::nullopt
+                                                : blob_values(group, token_prefix, space.run_results());
+      if (!blobbed) {
+        append_groups(call, std::span<const OpGroup>(&group, 1));
+        continue;
+      }
+      append_groups(call, std::span<const OpGroup>(&blobbed->group, 1));
+      for (auto& command : blobbed->commands) ahead.push_back(std::move(command));
+      carried = g + 1;  // it ends the call: nothing may overtake it should it be refused (below)
+    }
   }
   ops.append_to(call);
   std::vector<OpGroup> sent(std::make_move_iterator(unsent.begin()), std::make_move_iterator(unsent.begin() + carried));
   unsent.erase(unsent.begin(), unsent.begin() + carried);
-  const int staging_replies = staged ? static_cast<int>(staged->commands.size()) : 0;
+  const int ahead_replies = static_cast<int>(ahead.size());
   in_flight.push_back(InFlight{std::move(sent), std::move(fetched_from), budget, ended_some, std::move(token_prefix),
-                               Clock::now(), staging_replies});
+                               Clock::now(), ahead_replies});
   Status st;
-  if (staged) {
-    for (const auto& command : staged->commands) {
-      if (st = conn.send(command); !st) break;
-    }
+  for (const auto& command : ahead) {
+    if (st = conn.send(command); !st) break;
   }
   if (st) st = send_script(conn, ScriptId::step, call);
   if (!st) {
@@ -94,19 +109,19 @@ bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::sha
     lost_calls(st.error(), t);
     return false;
   }
-  // Nothing follows a staged outcome until its reply is read: were its staged list gone, the
-  // group is sent again (kStagedOutcomeGoneCode), which its job's finish, queued behind it, must
-  // not overtake (the finish releases the lock that the outcome's ownership check needs).
-  if (staged) drain_calls(conn, t);
+  // Nothing follows a staged outcome or a blob until its reply is read: were it gone, its group
+  // is sent again (kStagedOutcomeGoneCode, kBlobGoneCode), which its job's finish, queued behind
+  // it, must not overtake (the finish releases the lock that the group's ownership check needs).
+  if (!ahead.empty()) drain_calls(conn, t);
   return true;
 }
 
 Result<Reply> Worker::Impl::receive_step(Connection& conn, const InFlight& call) {
-  for (int i = 0; i < call.staging_replies; ++i) {
+  for (int i = 0; i < call.ahead_replies; ++i) {
     auto r = conn.receive();
     if (!r) return r;
-    // Out of memory, say: the call finds no staged list and refuses the group (op "o").
-    if (r->is_error()) log->warn("redis: staging a run's outcome: {}", r->str);
+    // Out of memory, say: the call finds the list not whole and refuses the group (ops "o", "B").
+    if (r->is_error()) log->warn("redis: writing a big value ahead of its call: {}", r->str);
   }
   return receive_script(conn, ScriptId::step);
 }

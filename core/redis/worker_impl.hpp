@@ -152,7 +152,7 @@ struct InFlight {
   bool ended_some = false;
   std::string token_prefix;   ///< of the locks it takes: what to give back if its reply is lost
   Clock::time_point sent_at;  ///< for the observers' round-trip time
-  int staging_replies = 0;    ///< of the commands that staged its outcome, read before its own
+  int ahead_replies = 0;      ///< of the commands sent ahead of it (a staged outcome, blobs), read first
 };
 
 struct LoopTimers {
@@ -238,6 +238,9 @@ struct Worker::Impl {
   std::map<std::string, Active> unsent_locks;  ///< their locks, renewed until it has
   /// Runs (result keys) whose staged outcome was gone when its call ran: sent once unstaged ("O").
   std::set<std::string> unstaged_outcomes;
+  /// Groups (group_identity) one of whose blobs was gone when their call ran: sent once with
+  /// their values in them.
+  std::set<std::string> inline_groups;
   std::size_t fetch_rotation = 0;
   /// Step jobs fetched beyond the free slots, oldest first, waiting for one (worker_prefetch.cpp).
   std::deque<std::pair<FetchedJob, std::shared_ptr<detail::Binding>>> prefetched;
@@ -312,7 +315,7 @@ struct Worker::Impl {
                  bool ended_some, detail::LoopTimers& t);
   /// Reads the oldest call's reply and takes what it fetched; true when it ended or took jobs.
   bool receive_call(Connection& conn, detail::LoopTimers& t);
-  /// The call's reply, read after those of the commands that staged its outcome.
+  /// The call's reply, read after those of the commands sent ahead of it.
   Result<Reply> receive_step(Connection& conn, const detail::InFlight& call);
   bool accept_call(detail::InFlight& call, const Reply& reply, detail::LoopTimers& t);
   void drain_calls(Connection& conn, detail::LoopTimers& t);
@@ -347,6 +350,9 @@ struct Worker::Impl {
   /// Reads a big join's failed children (join_children.hpp), trying a transient failure again
   /// (Redis away) until it succeeds or the worker stops.
   Status read_children(FetchedJob& job);
+  /// Replaces the job's data by the value it points to when it was kept out of line (blobs.hpp);
+  /// a network error only once the worker stops (Redis away is waited for meanwhile).
+  Status read_blob_data(FetchedJob& job);
   /// Runs `attempt` until it succeeds, fails for good (not a network error) or the worker stops,
   /// backing off between attempts; `what` names what is read in the warnings.
   Status until_not_transient(const std::string& what, const std::function<Status()>& attempt) const;

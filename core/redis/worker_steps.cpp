@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/guarded.hpp"
+#include "core/redis/blobs.hpp"
 #include "core/redis/join_children.hpp"
 #include "core/redis/worker_impl.hpp"
 
@@ -147,7 +148,13 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
     wake.notify_one();
   };
 
+  Status data = read_blob_data(job);
+  if (!data && data.error().category == ErrorCategory::network) {
+    f.interrupted = true;  // stopping while Redis is away: back to wait for another worker
+    return finish(State{});
+  }
   JobRead in = read_job(job, limits(), space);
+  if (!data) in.error = std::move(data.error());
   f.opts = std::move(in.opts);
   f.envelope = std::move(in.envelope);
   f.tell_run_directly = in.envelope_partial;
@@ -353,7 +360,9 @@ void Worker::Impl::plan_ahead(Finished& f) const {
 void Worker::Impl::take_join(FetchedJob job, const std::shared_ptr<Binding>& b, OpList& ops) {
   // Merging costs about a microsecond per child here, many times that in sanitizer builds; a join
   // whose children are still to be read waits on Redis.
-  if (job.children_to_read == 0 && job.succeeded.size() + job.failed.size() < kJoinInlineChildren) {
+  // So does one whose state was kept out of line (blobs.hpp).
+  if (job.children_to_read == 0 && job.succeeded.size() + job.failed.size() < kJoinInlineChildren &&
+      !blob_ref(job.field("data"))) {
     Finished f = settle_join(std::move(job), b);
     finish_ops(f, ops);
     return;
@@ -377,7 +386,10 @@ Finished Worker::Impl::settle_join(FetchedJob job, std::shared_ptr<Binding> b) {
   f.binding = b;
   f.processed_on = now_ms();
   f.attempt = job.number("atm") + 1;
+  Status data = read_blob_data(job);
+  if (!data && data.error().category == ErrorCategory::network) return interrupted(std::move(f), std::move(job));
   JobRead in = read_job(job, limits(), space);
+  if (!data) in.error = std::move(data.error());
   f.opts = std::move(in.opts);
   f.envelope = std::move(in.envelope);
   f.tell_run_directly = in.envelope_partial;
@@ -430,65 +442,6 @@ Finished Worker::Impl::interrupted(Finished f, FetchedJob job) const {
   f.finished_on = now_ms();
   f.job = std::move(job);
   return f;
-}
-
-Worker::Impl::ScannedChildren::ScannedChildren(Impl& worker, std::string key)
-    : worker_(worker), scan_(std::move(key)) {}
-
-std::optional<std::pair<std::string, std::string>> Worker::Impl::ScannedChildren::next() {
-  while (at_ == chunk_.size()) {
-    if (scan_.done() || failure_) return std::nullopt;
-    chunk_.clear();
-    at_ = 0;
-    if (!read_chunk()) return std::nullopt;
-  }
-  return std::move(chunk_[at_++]);
-}
-
-bool Worker::Impl::ScannedChildren::read_chunk() {
-  Status st = worker_.until_not_transient(scan_.key(), [this]() -> Status {
-    if (!conn_) {
-      conn_ = std::make_unique<Connection>(worker_.options.endpoint, ConnectOptions{});
-      if (Status c = conn_->connect(); !c) {
-        conn_.reset();
-        return c;
-      }
-    }
-    auto fields = scan_.next(*conn_);  // on failure the cursor stays: the same chunk is read again
-    if (!fields) {
-      conn_.reset();
-      return fail(std::move(fields.error()));
-    }
-    chunk_ = std::move(*fields);
-    return {};
-  });
-  if (!st) failure_ = std::move(st.error());
-  return static_cast<bool>(st);
-}
-
-Status Worker::Impl::read_children(FetchedJob& job) {
-  // On a connection of its own: the dispatcher's is not for pool threads.
-  return until_not_transient("join " + job.key(), [&]() -> Status {
-    Connection c(options.endpoint, ConnectOptions{});
-    Status st = c.connect();
-    if (st) st = read_join_failures(c, job);
-    return st;
-  });
-}
-
-Status Worker::Impl::until_not_transient(const std::string& what, const std::function<Status()>& attempt) const {
-  // Redis may be away for a while (a restart); the join stays active meanwhile and the
-  // dispatcher renews its lock once Redis is back, so a transient failure is tried again until
-  // the attempt succeeds or the worker stops.
-  auto backoff = options.redis_backoff_min;
-  while (true) {
-    Status st = attempt();
-    if (st || st.error().category != ErrorCategory::network || stopping.load()) return st;
-    log->warn("reading the children of {} failed: {}; trying again in {} ms", what, st.error().message,
-              backoff.count());
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, options.redis_backoff_max);
-  }
 }
 
 }  // namespace am2z::redis

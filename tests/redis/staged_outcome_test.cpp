@@ -1,6 +1,6 @@
 // A run's outcome over kBigCallBytes whose submitter waits on the run's own key is staged ahead of
 // its call (op_chunks.hpp, StagedOutcome; op "o" of lua/step.lua): pushed by plain commands to a
-// list, a header and then chunks of kOutcomeChunkBytes, then renamed into place by the step
+// list, a header and then chunks of kValueChunkBytes, then renamed into place by the step
 // function, so the megabytes never become a Lua string (which Redis's Lua hashes byte by byte)
 // and no command writes or reads more than a chunk. Still one outcome per run, behind the
 // finish's ownership check; a staged list that is gone or incomplete refuses the group (-8).
@@ -81,8 +81,8 @@ TEST_CASE("an outcome sent ahead is staged only when it is over kBigCallBytes an
   auto s = stage_outcome(ahead(payload), "c7");
   REQUIRE(s);
   const std::string key = kRun + ":staged:c7";
-  // a header, then the text in chunks of kOutcomeChunkBytes (the last one shorter), then the expiry
-  const std::size_t chunks = payload.size() / kOutcomeChunkBytes + 1;
+  // a header, then the text in chunks of kValueChunkBytes (the last one shorter), then the expiry
+  const std::size_t chunks = payload.size() / kValueChunkBytes + 1;
   REQUIRE(chunks == 5);
   REQUIRE(s->commands.size() == chunks + 2);
   CHECK(s->commands[0] == std::vector<std::string>{"RPUSH", key, outcome_chunks_header(chunks, payload.size())});
@@ -92,7 +92,7 @@ TEST_CASE("an outcome sent ahead is staged only when it is over kBigCallBytes an
     REQUIRE(s->commands[i].size() == 3);
     CHECK(s->commands[i][0] == "RPUSH");
     CHECK(s->commands[i][1] == key);
-    CHECK(s->commands[i][2].size() == (i < chunks ? kOutcomeChunkBytes : payload.size() % kOutcomeChunkBytes));
+    CHECK(s->commands[i][2].size() == (i < chunks ? kValueChunkBytes : payload.size() % kValueChunkBytes));
     joined += s->commands[i][2];
   }
   CHECK(joined == payload);
@@ -128,7 +128,7 @@ TEST_CASE("a staged outcome becomes the run's outcome whole and wakes the submit
   CHECK(stage_and_send(c, *s).elements.empty());
   waiter.join();
   CHECK(received == payload);  // the same JSON text: dump() writes it as it was built
-  CHECK(must(c, {"LLEN", kRun}).integer == 1 + static_cast<long long>(payload.size() / kOutcomeChunkBytes + 1));
+  CHECK(must(c, {"LLEN", kRun}).integer == 1 + static_cast<long long>(payload.size() / kValueChunkBytes + 1));
   CHECK(must(c, {"EXISTS", kRun + ":staged:c1"}).integer == 0);
   CHECK(must(c, {"EXISTS", kQ + "j1:lock"}).integer == 1);  // the finish comes after it
 }
@@ -226,7 +226,7 @@ TEST_CASE("a chunked outcome that lost chunks, or a forged header, is an error n
   must(c, {"LTRIM", kRun, "0", "2"});
   auto cut = read_outcome(c, kRun);
   REQUIRE_FALSE(cut);
-  CHECK(cut.error().message.find("the outcome at " + kRun + " is " + std::to_string(2 * kOutcomeChunkBytes) +
+  CHECK(cut.error().message.find("the outcome at " + kRun + " is " + std::to_string(2 * kValueChunkBytes) +
                                  " bytes in its chunks, not the " + std::to_string(payload.size()) +
                                  " its header names") != std::string::npos);
   auto waited = wait_outcome(c, kRun, SteadyClock::now() + 5s, CancelToken());
@@ -325,7 +325,7 @@ TEST_CASE("a worker hands over a megabytes-big outcome staged: whole, once, and 
   CHECK(seen.staged);
   CHECK(seen.renamed);
   CHECK_FALSE(seen.in_call);
-  CHECK(seen.biggest_push == kOutcomeChunkBytes);  // no command writes more than a chunk
+  CHECK(seen.biggest_push == kValueChunkBytes);  // no command writes more than a chunk
 }
 
 TEST_CASE("a worker whose staging fails sends the outcome again inside its call: the run still ends, whole") {

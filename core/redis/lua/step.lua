@@ -37,7 +37,8 @@ kept from giving all that was asked: until = when a rate window opens (ms, the c
 -1 = a concurrency cap (a finish elsewhere wakes the queue) }, { queues a fetch took all it could
 from, where more may wait }. Codes: -1 job missing, -2 lock
 missing, -3 job not active, -6 lock held by another worker, -7 schedule occurrence already
-claimed (op "K"), -8 a staged outcome is gone or incomplete (op "o").
+claimed (op "K"), -8 a staged outcome is gone or incomplete (op "o"), -9 a value kept out of
+line is (op "B").
 ]]
 -- The call's arguments and what they say, set at its start (step() below); the helpers read them.
 local ARGV, rcall
@@ -61,7 +62,7 @@ end
 --#include step_helpers.lua
 --#include step_schedulers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, o = 7, N = 4, E = 2, V = 3, W = 1, P = 1, Z = 1, M = 7, U = 2, K = 7, I = 6, Q = 5 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, o = 7, B = 3, N = 4, E = 2, V = 3, W = 1, P = 1, Z = 1, M = 7, U = 2, K = 7, I = 6, Q = 5 }
 
 --#include step_locks.lua
 local failedGroups, fetched, dues, limits
@@ -84,6 +85,16 @@ end
 local function outcomeWritten(runKey, ttl, sid, endKind, recordKey)
   if recordKey ~= "" then
     if ttl ~= "0" then rcall("PEXPIRE", recordKey, ttl) else rcall("PERSIST", recordKey) end
+  end
+  -- its values kept out of line (op "B") too; one lookup for a run that has none
+  local blobs = runKey .. ":blobs"
+  local members = rcall("SMEMBERS", blobs)
+  if #members > 0 then
+    local left = rcall("PTTL", runKey)
+    for _, blob in ipairs(members) do
+      if left > 0 then rcall("PEXPIRE", blob, left) else rcall("PERSIST", blob) end
+    end
+    rcall("DEL", blobs)
   end
   local sk = sid ~= "" and sessionKey(sid)
   -- only a run the session still counts as running: an expired session is not revived
@@ -235,7 +246,8 @@ local function step(_, args)
           local from = ARGV[a + 12]
           if from ~= "" then
             local rv = rcall("HGET", q .. from, "returnvalue")
-            if rv then
+            -- one kept out of line lives as long as the resumed run's outcome: the step runs again
+            if rv and string.sub(rv, 1, 12) ~= '{"am2zBlob":' then
               rcall("HSET", k, "data", rv, "am2zReused", from)
               local tally = ARGV[a + 13]
               local nl = string.find(tally, "\n", 1, true)
@@ -350,6 +362,28 @@ local function step(_, args)
             rcall("RENAME", staged, runKey)
             if ttl ~= "0" then rcall("PEXPIRE", runKey, ttl) else rcall("PERSIST", runKey) end
             outcomeWritten(runKey, ttl, sid, ARGV[a + 5], ARGV[a + 6])
+          end
+        elseif op == "B" then
+          -- B blobKey runKey chunks: a value of this group kept out of line (blobs.hpp), pushed
+          -- by its writer just before this call. A blob that is not whole (gone, a push refused)
+          -- refuses the group, sent again with the value in it; else it lives as long as its run:
+          -- 30 days at most while it runs (as its record), then as long as its outcome.
+          local blob, runKey = ARGV[a], ARGV[a + 1]
+          if rcall("LLEN", blob) ~= tonumber(ARGV[a + 2]) then
+            rcall("DEL", blob)
+            failedGroups[#failedGroups + 1] = { group, -9 }
+            i = restOfGroup(i)
+          else
+            local left = rcall("PTTL", runKey)
+            if left == -2 then
+              rcall("PEXPIRE", blob, 2592000000)
+              rcall("SADD", runKey .. ":blobs", blob)
+              rcall("PEXPIRE", runKey .. ":blobs", 2592000000)
+            elseif left > 0 then
+              rcall("PEXPIRE", blob, left)
+            else
+              rcall("PERSIST", blob)
+            end
           end
         elseif op == "Q" then
           -- Q q schedulerId producerJobId nextMillis opts: a BullMQ job scheduler's job ended here
