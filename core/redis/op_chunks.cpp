@@ -74,13 +74,13 @@ std::size_t bytes_in(const OpGroup& g) {
 
 namespace {
 
-/// An outcome ("O") whose payload is over kBigCallBytes: in a group that finishes a job, it goes
+/// An outcome ("O") whose payload is over kValueChunkBytes: in a group that finishes a job, it goes
 /// ahead behind the finish's ownership check, so the state does not travel twice in one call (as
 /// the finish's returnvalue and in the outcome). Ahead is safe: a run has one outcome whoever
 /// writes it first, and a worker that dies before the finish leaves the job to stalled recovery,
 /// whose outcome then adds nothing.
 bool is_big_outcome(const OpGroup& g, std::size_t begin) {
-  return g[begin] == "O" && g[begin + 2].size() > kBigCallBytes;
+  return g[begin] == "O" && g[begin + 2].size() > kValueChunkBytes;
 }
 
 }  // namespace
@@ -140,10 +140,12 @@ std::string outcome_chunks_header(std::size_t chunks, std::size_t bytes) {
   return "{\"am2zChunks\":" + std::to_string(chunks) + ",\"bytes\":" + std::to_string(bytes) + "}";
 }
 
+bool is_outcome_ahead(const OpGroup& g) {
+  return g.size() == 13 && g[0] == "G" && g[1] == "L" && g[5] == "O" && g[kAheadPayload].size() > kValueChunkBytes;
+}
+
 std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& call_token) {
-  if (g.size() != 13 || g[0] != "G" || g[1] != "L" || g[5] != "O" || g[kAheadPayload].size() <= kBigCallBytes) {
-    return std::nullopt;
-  }
+  if (!is_outcome_ahead(g)) return std::nullopt;
   // a reply list of many runs' gets the payload itself
   if (g[kAheadReply] != g[kAheadRunKey]) return std::nullopt;
   const std::string key = g[kAheadRunKey] + ":staged:" + call_token;
@@ -164,10 +166,13 @@ std::size_t groups_per_call(std::span<const OpGroup> groups, std::size_t max_add
   for (const auto& g : groups) {
     const std::size_t more = adds_in(g);
     const std::size_t size = bytes_in(g);
-    if (n > 0 && (adds + more > max_adds || bytes + size > kBigCallBytes)) break;
+    // an outcome sent ahead of its finish travels alone, which is what lets it be staged
+    const bool alone = is_outcome_ahead(g);
+    if (n > 0 && (alone || adds + more > max_adds || bytes + size > kBigCallBytes)) break;
     adds += more;
     bytes += size;
     ++n;
+    if (alone) break;
   }
   return n;
 }

@@ -21,8 +21,8 @@ namespace am2z::redis {
 /// The most jobs one step-script call adds (a documented limit: README, "Big batches").
 inline constexpr std::size_t kMaxAddsPerCall = 250;
 
-/// Above this many bytes of arguments a call carries nothing more (it carries one group at least),
-/// and a run's outcome goes in a call of its own ahead of its finish. Each value handed to the
+/// Above this many bytes of arguments a call carries nothing more (it carries one group at least);
+/// a run's outcome over kValueChunkBytes goes in a call of its own ahead of its finish. Each value handed to the
 /// step function becomes a Lua string, which Redis's Lua hashes byte by byte (about 1 ms per MB
 /// on a 2-core VM), and is written again by each command: a megabytes-big state and its outcome
 /// in one call made one command of 15 ms (README, "Big batches").
@@ -58,11 +58,15 @@ inline constexpr long long kStagedOutcomeTtlMs = 600'000;
 inline constexpr long long kStagedOutcomeGoneCode = -8;
 
 /// When `g` is an outcome that chunk_group sent ahead of its finish ("G", the ownership check
-/// "L", then "O" with a payload over kBigCallBytes) and the run's submitter waits on the run's own
+/// "L", then "O" with a payload over kValueChunkBytes) and the run's submitter waits on the run's own
 /// key, its staged form (a header, then chunks of kValueChunkBytes, each pushed by a command of
 /// its own), under that key followed by ":staged:" and `call_token` (unique per call,
 /// so that a stale worker's staging never meets the owner's); else nullopt.
 std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& call_token);
+
+/// Whether `g` is an outcome that chunk_group sent ahead of its finish (what stage_outcome stages
+/// when its submitter waits on the run's own key).
+bool is_outcome_ahead(const OpGroup& g);
 
 /// The run key (KeySpace::run_result) of an outcome group that stage_outcome accepts.
 const std::string& outcome_run_key(const OpGroup& g);
@@ -74,7 +78,7 @@ std::size_t op_arity(const std::string& op);
 std::size_t adds_in(const OpGroup& g);
 
 /// `g` as it should be sent: itself when it adds at most `max_adds` children of joins and ends no
-/// run with an outcome over kBigCallBytes, else the chunks sent ahead of it (children of joins;
+/// run with an outcome over kValueChunkBytes, else the chunks sent ahead of it (children of joins;
 /// such an outcome, behind the same ownership check), then what remains of it (see above).
 std::vector<OpGroup> chunk_group(OpGroup g, std::size_t max_adds = kMaxAddsPerCall);
 
@@ -89,7 +93,8 @@ OpGroup next_chunk(AddFeed& feed, const OpGroup& check, std::size_t max_adds = k
 std::size_t bytes_in(const OpGroup& g);
 
 /// How many of `groups`, from the front, one call carries: as many as add at most `max_adds`
-/// jobs together and hold at most kBigCallBytes of arguments, and at least one.
+/// jobs together and hold at most kBigCallBytes of arguments, and at least one; an outcome sent
+/// ahead (is_outcome_ahead) goes alone.
 std::size_t groups_per_call(std::span<const OpGroup> groups, std::size_t max_adds = kMaxAddsPerCall);
 
 }  // namespace am2z::redis

@@ -52,8 +52,8 @@ Reply send(Connection& c, const OpGroup& g) { return step_call(c, std::vector<st
 
 }  // namespace
 
-TEST_CASE("an outcome over kBigCallBytes goes ahead of its finish, behind the finish's ownership check") {
-  const std::string state = big_state(kBigCallBytes);
+TEST_CASE("an outcome over kValueChunkBytes goes ahead of its finish, behind the finish's ownership check") {
+  const std::string state = big_state(kValueChunkBytes);
   auto parts = chunk_group(last_finish(state));
   REQUIRE(parts.size() == 2);
   CHECK(std::vector<std::string>(parts[0].begin(), parts[0].begin() + 6) ==
@@ -63,7 +63,7 @@ TEST_CASE("an outcome over kBigCallBytes goes ahead of its finish, behind the fi
   CHECK(parts[1][1] == "C");
   CHECK(count_op(parts[1], "O") == 0);
   CHECK(count_op(parts[1], "E") == 1);  // the run's events stay with the finish
-  // one call each: together they are over the limit
+  // one call each: the outcome ahead goes alone (so it can be staged)
   CHECK(groups_per_call(parts) == 1);
   CHECK(groups_per_call(std::span<const OpGroup>(parts).subspan(1)) == 1);
 
@@ -75,7 +75,7 @@ TEST_CASE("an outcome over kBigCallBytes goes ahead of its finish, behind the fi
   const std::vector<OpGroup> smalls(5, small);
   CHECK(groups_per_call(smalls) == 5);
   // an outcome written with no finish (a cancel, a submitter's give-up) has no check to go behind
-  const OpGroup cancel{"G", "O",  kRun, "{\"ok\":false,\"error\":\"" + std::string(kBigCallBytes, 'e') + "\"}",
+  const OpGroup cancel{"G", "O",  kRun, "{\"ok\":false,\"error\":\"" + std::string(kValueChunkBytes, 'e') + "\"}",
                        "0", kRun, "",   "cancelled",
                        ""};
   CHECK(chunk_group(cancel).size() == 1);
@@ -84,7 +84,7 @@ TEST_CASE("an outcome over kBigCallBytes goes ahead of its finish, behind the fi
 TEST_CASE("the outcome sent ahead: one outcome, the job completed after it, the event without the big value") {
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});
-  const std::string state = big_state(kBigCallBytes + 10);
+  const std::string state = big_state(kBigCallBytes + 10);  // over the event's 1 MiB
   hold(c, "tok");
   auto parts = chunk_group(last_finish(state));
   REQUIRE(parts.size() == 2);
@@ -110,7 +110,7 @@ TEST_CASE("a worker that lost the job writes no outcome ahead; a value of 1 MiB 
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});
   hold(c, "another-worker");
-  auto parts = chunk_group(last_finish(big_state(kBigCallBytes)));
+  auto parts = chunk_group(last_finish(big_state(kValueChunkBytes)));
   REQUIRE(parts.size() == 2);
   auto refused = send(c, parts[0]);
   REQUIRE(refused.elements[0].elements.size() == 1);
@@ -129,7 +129,7 @@ TEST_CASE("a worker that lost the job writes no outcome ahead; a value of 1 MiB 
 TEST_CASE("a worker that dies between its outcome and its finish: the next owner's finish adds no second outcome") {
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});
-  const std::string state = big_state(kBigCallBytes + 10);
+  const std::string state = big_state(kValueChunkBytes + 10);
   hold(c, "tok");
   auto first = chunk_group(last_finish(state, "tok"));
   REQUIRE(first.size() == 2);
@@ -140,7 +140,7 @@ TEST_CASE("a worker that dies between its outcome and its finish: the next owner
   auto late = send(c, first[1]);  // the dead worker's finish, sent late, is refused
   REQUIRE(late.elements[0].elements.size() == 1);
   CHECK(late.elements[0].elements[0].elements[1].integer == -6);
-  const std::string again = big_state(kBigCallBytes + 20);  // its state may differ: the first stays
+  const std::string again = big_state(kValueChunkBytes + 20);  // its state may differ: the first stays
   for (const auto& part : chunk_group(last_finish(again, "tok2"))) CHECK(send(c, part).elements[0].elements.empty());
   CHECK(list_of(c, kRun) == outcome);
   CHECK(must(c, {"ZSCORE", kQ + "completed", "j1"}).str == "1000");

@@ -1,4 +1,4 @@
-// A run's outcome over kBigCallBytes whose submitter waits on the run's own key is staged ahead of
+// A run's outcome over kValueChunkBytes whose submitter waits on the run's own key is staged ahead of
 // its call (op_chunks.hpp, StagedOutcome; op "o" of lua/step.lua): pushed by plain commands to a
 // list, a header and then chunks of kValueChunkBytes, then renamed into place by the step
 // function, so the megabytes never become a Lua string (which Redis's Lua hashes byte by byte)
@@ -76,8 +76,8 @@ Reply stage_and_send(Connection& c, const StagedOutcome& s) {
 
 }  // namespace
 
-TEST_CASE("an outcome sent ahead is staged only when it is over kBigCallBytes and goes to the run's own key") {
-  const std::string payload = big_payload(kBigCallBytes);
+TEST_CASE("an outcome sent ahead is staged only when it is over kValueChunkBytes and goes to the run's own key") {
+  const std::string payload = big_payload(4 * kValueChunkBytes);
   auto s = stage_outcome(ahead(payload), "c7");
   REQUIRE(s);
   const std::string key = kRun + ":staged:c7";
@@ -102,8 +102,8 @@ TEST_CASE("an outcome sent ahead is staged only when it is over kBigCallBytes an
 
   // a reply list that collects many runs' outcomes gets the payload itself
   CHECK_FALSE(stage_outcome(ahead(payload, "am2z:replies:batch"), "c7"));
-  // a payload of kBigCallBytes or less travels in the call
-  CHECK_FALSE(stage_outcome(ahead(std::string(kBigCallBytes, 'x')), "c7"));
+  // a payload of kValueChunkBytes or less travels in the call
+  CHECK_FALSE(stage_outcome(ahead(std::string(kValueChunkBytes, 'x')), "c7"));
   // anything else: a finish, an outcome with no ownership check before it
   CHECK_FALSE(stage_outcome(OpGroup{"G", "C", kQ, "j1", "tok", "1000", "1", payload, "1"}, "c7"));
   CHECK_FALSE(stage_outcome(OpGroup{"G", "O", kRun, payload, "0", kRun, "", "cancelled", ""}, "c7"));
@@ -113,7 +113,7 @@ TEST_CASE("a staged outcome becomes the run's outcome whole and wakes the submit
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});
   hold(c);
-  const std::string payload = big_payload(kBigCallBytes + 10);
+  const std::string payload = big_payload(kValueChunkBytes + 10);
   auto s = stage_outcome(ahead(payload), "c1");
   REQUIRE(s);
   std::string received;
@@ -140,7 +140,7 @@ TEST_CASE("a staged outcome keeps the run's expiry, ends its session's run and m
   must(c, {"ZADD", "am2z:session:s1:running", "1", "r1"});
   must(c, {"HSET", "am2z:session:s1", "ttl", "0"});
   must(c, {"HSET", "am2z:run:r1:record", "input", "{}"});
-  const std::string payload = big_payload(kBigCallBytes + 1);
+  const std::string payload = big_payload(kValueChunkBytes + 1);
   auto s = stage_outcome(ahead(payload, kRun, "5000", "s1", "am2z:run:r1:record"), "c2");
   REQUIRE(s);
   CHECK(stage_and_send(c, *s).elements.empty());
@@ -165,7 +165,7 @@ TEST_CASE("a run that has an outcome keeps it: the staged one is dropped") {
   Connection c(server.endpoint(), ConnectOptions{});
   hold(c);
   must(c, {"LPUSH", kRun, "the first outcome"});
-  auto s = stage_outcome(ahead(big_payload(kBigCallBytes + 5)), "c4");
+  auto s = stage_outcome(ahead(big_payload(kValueChunkBytes + 5)), "c4");
   REQUIRE(s);
   CHECK(stage_and_send(c, *s).elements.empty());
   CHECK(list_of(c, kRun) == std::vector<std::string>{"the first outcome"});
@@ -173,7 +173,7 @@ TEST_CASE("a run that has an outcome keeps it: the staged one is dropped") {
   // a key of another type there counts as an outcome too
   must(c, {"DEL", kRun});
   must(c, {"SET", kRun, "a string"});
-  auto again = stage_outcome(ahead(big_payload(kBigCallBytes + 5)), "c5");
+  auto again = stage_outcome(ahead(big_payload(kValueChunkBytes + 5)), "c5");
   REQUIRE(again);
   CHECK(stage_and_send(c, *again).elements.empty());
   CHECK(must(c, {"GET", kRun}).str == "a string");
@@ -183,7 +183,7 @@ TEST_CASE("a staged list that is gone when its call runs refuses the group (-8) 
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});
   hold(c);
-  auto s = stage_outcome(ahead(big_payload(kBigCallBytes + 5)), "c6");
+  auto s = stage_outcome(ahead(big_payload(kValueChunkBytes + 5)), "c6");
   REQUIRE(s);
   // staged, then evicted or deleted before the call
   REQUIRE(c.pipeline(s->commands));
@@ -194,7 +194,7 @@ TEST_CASE("a staged list that is gone when its call runs refuses the group (-8) 
   CHECK(refused.elements[0].elements[1].integer == kStagedOutcomeGoneCode);
   CHECK(must(c, {"EXISTS", kRun}).integer == 0);
   // incomplete: one of its pushes was refused (for memory, say) and the ones after it were not
-  auto partial = stage_outcome(ahead(big_payload(kBigCallBytes + 5)), "c9");
+  auto partial = stage_outcome(ahead(big_payload(kValueChunkBytes + 5)), "c9");
   REQUIRE(partial);
   REQUIRE(c.pipeline(partial->commands));
   must(c, {"LREM", kRun + ":staged:c9", "1", partial->commands[2][2]});
@@ -205,7 +205,7 @@ TEST_CASE("a staged list that is gone when its call runs refuses the group (-8) 
   CHECK(must(c, {"EXISTS", kRun + ":staged:c9"}).integer == 0);  // dropped, not left to expire
   // a worker that lost the job stages nothing into place either
   must(c, {"SET", kQ + "j1:lock", "another-worker"});
-  auto lost = stage_outcome(ahead(big_payload(kBigCallBytes + 5)), "c8");
+  auto lost = stage_outcome(ahead(big_payload(kValueChunkBytes + 5)), "c8");
   REQUIRE(lost);
   auto refusal = stage_and_send(c, *lost);
   REQUIRE(refusal.elements.size() == 1);
@@ -217,7 +217,7 @@ TEST_CASE("a chunked outcome that lost chunks, or a forged header, is an error n
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});
   hold(c);
-  const std::string payload = big_payload(kBigCallBytes + 5);
+  const std::string payload = big_payload(4 * kValueChunkBytes + 5);
   auto s = stage_outcome(ahead(payload), "c10");
   REQUIRE(s);
   CHECK(stage_and_send(c, *s).elements.empty());
@@ -264,7 +264,7 @@ WorkerOptions worker_options(Endpoint endpoint) {
   return o;
 }
 
-/// What the step calls and the stagings of one run with a state over kBigCallBytes showed in
+/// What the step calls and the stagings of one run with a state over kValueChunkBytes showed in
 /// SLOWLOG (every command logged), after its outcome came back whole.
 struct Seen {
   bool staged = false;           ///< an RPUSH to a staging list
@@ -285,7 +285,7 @@ Seen run_big(Connection& c, const PlannedFlow& flow) {
   must(c, {"CONFIG", "SET", "slowlog-log-slower-than", "0"});
   must(c, {"CONFIG", "SET", "slowlog-max-len", "100000"});
   must(c, {"SLOWLOG", "RESET"});
-  const std::string big(kBigCallBytes + 1000, 'b');
+  const std::string big(kValueChunkBytes + 1000, 'b');
   State input;
   input.data = Json{{"big", big}};
   auto sub = submit_run(c, flow, std::move(input), SubmitOptions{});
