@@ -249,23 +249,6 @@ std::shared_ptr<const PlannedFlow> two_steps() {
   return std::make_shared<const PlannedFlow>(loaded.flow, "hash", KeySpace{});
 }
 
-WorkerOptions worker_options(Endpoint endpoint) {
-  WorkerOptions o;
-  o.endpoint = std::move(endpoint);
-  o.concurrency = 2;
-  o.name = "blobs-test";
-  o.logger = std::make_shared<spdlog::logger>("blobs-test", std::make_shared<spdlog::sinks::null_sink_mt>());
-  return o;
-}
-
-/// The size of an argument SLOWLOG logged: it keeps 128 bytes of a longer one and says
-/// "... (N more bytes)".
-std::size_t logged_size(const std::string& logged) {
-  const auto at = logged.rfind("... (");
-  if (at != 128 || !logged.ends_with(" more bytes)")) return logged.size();
-  return 128 + std::stoull(logged.substr(at + 5));
-}
-
 /// What SLOWLOG (every command logged) showed of one run with an input of `bytes`, submitted on
 /// `submitter`, after its outcome came back whole.
 struct Seen {
@@ -309,7 +292,7 @@ TEST_CASE("a run with a big input: no command writes or reads more than a chunk 
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});
   auto flow = two_steps();
-  RunningWorker worker(worker_options(server.endpoint()), flow);
+  RunningWorker worker(quiet_worker(server.endpoint(), "blobs-test"), flow);
   // over a chunk: the outcome staged, the rest out of line
   const Seen seen = run_big(c, c, *flow, 600'000);
   CHECK(seen.checked);
@@ -347,7 +330,7 @@ TEST_CASE("writers whose pushes are refused send their values in the call: the r
   limited.password = "pw";
   Connection submitter(limited, ConnectOptions{});
   auto flow = two_steps();
-  RunningWorker worker(worker_options(limited), flow);
+  RunningWorker worker(quiet_worker(limited, "blobs-test"), flow);
   const Seen seen = run_big(c, submitter, *flow, 600'000);
   CHECK(seen.checked);                                    // tried, refused
   CHECK(seen.biggest > 600'000);                          // then sent in the call

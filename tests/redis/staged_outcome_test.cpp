@@ -255,15 +255,6 @@ std::shared_ptr<const PlannedFlow> one_step() {
   return std::make_shared<const PlannedFlow>(loaded.flow, "hash", KeySpace{});
 }
 
-WorkerOptions worker_options(Endpoint endpoint) {
-  WorkerOptions o;
-  o.endpoint = std::move(endpoint);
-  o.concurrency = 2;
-  o.name = "staged-test";
-  o.logger = std::make_shared<spdlog::logger>("staged-test", std::make_shared<spdlog::sinks::null_sink_mt>());
-  return o;
-}
-
 /// What the step calls and the stagings of one run with a state over kValueChunkBytes showed in
 /// SLOWLOG (every command logged), after its outcome came back whole.
 struct Seen {
@@ -272,14 +263,6 @@ struct Seen {
   bool in_call = false;          ///< a step call with op "O"
   std::size_t biggest_push = 0;  ///< the longest value one staging RPUSH wrote
 };
-
-/// The size of an argument SLOWLOG logged: it keeps 128 bytes of a longer one and says
-/// "... (N more bytes)".
-std::size_t logged_size(const std::string& logged) {
-  const auto at = logged.rfind("... (");
-  if (at != 128 || !logged.ends_with(" more bytes)")) return logged.size();
-  return 128 + std::stoull(logged.substr(at + 5));
-}
 
 Seen run_big(Connection& c, const PlannedFlow& flow) {
   must(c, {"CONFIG", "SET", "slowlog-log-slower-than", "0"});
@@ -320,7 +303,7 @@ TEST_CASE("a worker hands over a megabytes-big outcome staged: whole, once, and 
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});
   auto flow = one_step();
-  RunningWorker worker(worker_options(server.endpoint()), flow);
+  RunningWorker worker(quiet_worker(server.endpoint(), "staged-test"), flow);
   const Seen seen = run_big(c, *flow);
   CHECK(seen.staged);
   CHECK(seen.renamed);
@@ -338,7 +321,7 @@ TEST_CASE("a worker whose staging fails sends the outcome again inside its call:
   limited.user = "nopush";
   limited.password = "pw";
   auto flow = one_step();
-  RunningWorker worker(worker_options(limited), flow);
+  RunningWorker worker(quiet_worker(limited, "staged-test"), flow);
   const Seen seen = run_big(c, *flow);
   CHECK_FALSE(seen.staged);  // refused, so never executed
   CHECK(seen.renamed);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <memory>
@@ -17,6 +19,24 @@
 namespace am2z::redis::testing_support {
 
 inline constexpr auto kWorkerPatience = std::chrono::seconds(60);
+
+/// A worker of `concurrency` named `name` on `endpoint` whose log goes nowhere.
+inline WorkerOptions quiet_worker(Endpoint endpoint, const std::string& name, int concurrency = 2) {
+  WorkerOptions o;
+  o.endpoint = std::move(endpoint);
+  o.concurrency = concurrency;
+  o.name = name;
+  o.logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::null_sink_mt>());
+  return o;
+}
+
+/// The size of an argument SLOWLOG logged: it keeps 128 bytes of a longer one and says
+/// "... (N more bytes)".
+inline std::size_t logged_size(const std::string& logged) {
+  const auto at = logged.rfind("... (");
+  if (at != 128 || !logged.ends_with(" more bytes)")) return logged.size();
+  return 128 + std::stoull(logged.substr(at + 5));
+}
 
 /// A worker serving `flows` on its own thread until finish() (or destruction).
 struct RunningWorker {
