@@ -1,5 +1,6 @@
 #include "core/redis/blobs.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/json_limits.hpp"
@@ -13,6 +14,9 @@ constexpr std::string_view kPointerStart = "{\"am2zBlob\":";
 constexpr std::string_view kRecordSuffix = ":record";
 /// How long a blob whose call never points to it lives (the call was lost, its worker died).
 constexpr long long kUnclaimedBlobTtlMs = 600'000;
+/// How long a job's data or a run's input kept out of line lives until its job ends (op "X") or
+/// its run does: at most as long as a run's record (op "I").
+constexpr long long kBlobWhileRunningMs = 2'592'000'000;
 
 std::size_t chunks_for(std::size_t bytes) { return (bytes + kValueChunkBytes - 1) / kValueChunkBytes; }
 
@@ -22,14 +26,6 @@ bool generated_run_id(std::string_view run) {
   return run.size() == 16 && run.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
-/// The run key of the run an am2z job id ("r<run>.<path>", job_id()) names; "" for another id.
-std::string run_key_of_job(const std::string& run_results, const std::string& id) {
-  const auto dot = id.find('.');
-  if (id.size() < 3 || id[0] != 'r' || dot == std::string::npos) return {};
-  const std::string run = id.substr(1, dot - 1);
-  return generated_run_id(run) ? run_results + run : std::string();
-}
-
 /// The run key of a run record's key (KeySpace::run_record); "" for another key.
 std::string run_key_of_record(const std::string& run_results, const std::string& record) {
   if (!record.starts_with(run_results) || !record.ends_with(kRecordSuffix)) return {};
@@ -37,31 +33,52 @@ std::string run_key_of_record(const std::string& run_results, const std::string&
   return generated_run_id(run) ? run_results + run : std::string();
 }
 
-/// Where a value that may go out of line sits in the operation at `begin`, and the run key its
-/// blob is named under; nullopt for an operation without one.
-std::optional<std::pair<std::size_t, std::string>> big_value_of(const OpGroup& g, std::size_t begin,
-                                                                const std::string& run_results) {
-  const std::string& op = g[begin];
-  // C q id token processedOn atm returnvalue keep; A/a q id name data ...; I recordKey input ...
+/// A value that may go out of line: where it sits in its group, the run key its blob is named
+/// under, and how long the blob lives.
+struct BigValue {
   std::size_t at = 0;
   std::string run_key;
+  bool input = false;  ///< a run's input (op "I"): its blob has a name of its own
+  long long ttl_ms = kBlobWhileRunningMs;
+};
+
+/// The value over a chunk of the operation at `begin`, if it has one; `returnvalue_ttl` is what
+/// an op "T" before it said (-1: none).
+std::optional<BigValue> big_value_of(const OpGroup& g, std::size_t begin, const std::string& run_results,
+                                     long long returnvalue_ttl) {
+  const std::string& op = g[begin];
+  // C q id token processedOn atm returnvalue keep; A/a q id name data ...; I recordKey input ...
+  BigValue v;
   if (op == "C") {
-    at = begin + 6;
-    run_key = run_key_of_job(run_results, g[begin + 2]);
+    v.at = begin + 6;
+    v.run_key = run_key_of_job(run_results, g[begin + 2]);
+    if (returnvalue_ttl >= 0) v.ttl_ms = returnvalue_ttl;
   } else if (op == "A" || op == "a") {
-    at = begin + 4;
-    run_key = run_key_of_job(run_results, g[begin + 2]);
+    v.at = begin + 4;
+    v.run_key = run_key_of_job(run_results, g[begin + 2]);
   } else if (op == "I") {
-    at = begin + 2;
-    run_key = run_key_of_record(run_results, g[begin + 1]);
+    v.at = begin + 2;
+    v.run_key = run_key_of_record(run_results, g[begin + 1]);
+    v.input = true;
   } else {
     return std::nullopt;
   }
-  if (at >= g.size() || g[at].size() <= kValueChunkBytes || run_key.empty()) return std::nullopt;
-  return std::make_pair(at, std::move(run_key));
+  if (v.at >= g.size() || g[v.at].size() <= kValueChunkBytes || v.run_key.empty()) return std::nullopt;
+  return v;
 }
 
 }  // namespace
+
+std::string run_key_of_job(const std::string& run_results, const std::string& id) {
+  const auto dot = id.find('.');
+  if (id.size() < 3 || id[0] != 'r' || dot == std::string::npos) return {};
+  const std::string run = id.substr(1, dot - 1);
+  return generated_run_id(run) ? run_results + run : std::string();
+}
+
+bool blob_of_run(const BlobRef& ref, const std::string& owner_run_key) {
+  return !owner_run_key.empty() && ref.key.starts_with(owner_run_key + ":blob:");
+}
 
 std::string group_identity(const OpGroup& g) {
   std::string id;
@@ -76,23 +93,33 @@ std::string blob_pointer(const BlobRef& ref) {
 
 std::optional<BlobbedGroup> blob_values(const OpGroup& g, const std::string& call_token,
                                         const std::string& run_results) {
+  // the common case, every group of every call: nothing to walk
+  if (std::none_of(g.begin(), g.end(), [](const std::string& a) { return a.size() > kValueChunkBytes; })) {
+    return std::nullopt;
+  }
   std::optional<BlobbedGroup> out;
   OpGroup checks;  // "B" ops: they go right after the group's "G"
   std::size_t n = 0;
+  long long returnvalue_ttl = -1;
   for (std::size_t begin = 0; begin < g.size();) {
     const std::size_t end = std::min(g.size(), begin + 1 + op_arity(g[begin]));
-    if (auto big = big_value_of(g, begin, run_results)) {
+    if (g[begin] == "T" && end == begin + 2) returnvalue_ttl = std::stoll(g[begin + 1]);
+    if (auto big = big_value_of(g, begin, run_results, returnvalue_ttl)) {
       if (!out) out.emplace().group = g;
-      const auto& [at, run_key] = *big;
-      const std::string& value = g[at];
-      BlobRef ref{run_key + ":blob:" + call_token + ":" + std::to_string(n++), chunks_for(value.size()), value.size()};
+      const std::string& value = g[big->at];
+      const std::string key =
+          big->run_key + ":blob:" + (big->input ? std::string("input") : call_token + ":" + std::to_string(n++));
+      const BlobRef ref{key, chunks_for(value.size()), value.size()};
+      // a name of its own is written again whole by a submission sent again
+      if (big->input) out->commands.push_back({"DEL", ref.key});
       for (std::size_t from = 0; from < value.size(); from += kValueChunkBytes) {
         out->commands.push_back({"RPUSH", ref.key, value.substr(from, kValueChunkBytes)});
       }
       out->commands.push_back({"PEXPIRE", ref.key, std::to_string(kUnclaimedBlobTtlMs)});
-      checks.insert(checks.end(), {"B", ref.key, run_key, std::to_string(ref.chunks)});
-      out->group[at] = blob_pointer(ref);
+      checks.insert(checks.end(), {"B", ref.key, std::to_string(ref.chunks), std::to_string(big->ttl_ms)});
+      out->group[big->at] = blob_pointer(ref);
     }
+    if (g[begin] != "T") returnvalue_ttl = -1;  // "T" speaks for the op right after it only
     begin = end;
   }
   if (!out) return std::nullopt;
@@ -147,9 +174,10 @@ Result<std::string> read_blob(Connection& c, const BlobRef& ref, std::size_t max
   return text;
 }
 
-Result<std::string> resolve_value(Connection& c, std::string text, std::size_t max_bytes) {
+Result<std::string> resolve_value(Connection& c, std::string text, const std::string& owner_run_key,
+                                  std::size_t max_bytes) {
   const auto ref = blob_ref(text);
-  if (!ref) return text;
+  if (!ref || !blob_of_run(*ref, owner_run_key)) return text;
   return read_blob(c, *ref, max_bytes);
 }
 

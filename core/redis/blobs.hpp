@@ -7,10 +7,13 @@
 // than a chunk of such a value: Redis's Lua hashes every byte of every string handed to it and
 // each new 4 KiB page of Redis's memory costs a page fault (op_chunks.hpp, kValueChunkBytes).
 //
-// A blob belongs to its run: it is named under the run's key (<run key>:blob:<call token>:<n>),
-// and op "B" of the call that points to it checks it is whole (else it refuses the group, code
-// kBlobGoneCode, which its writer sends again with the value in it) and makes it live as long as
-// the run: 30 days at most while the run runs, as its record does, then as long as its outcome.
+// A blob belongs to its run: it is named under the run's key (<run key>:blob:<call token>:<n>;
+// the run's input <run key>:blob:input), and op "B" of the call that points to it checks it is
+// whole (else it refuses the group, code kBlobGoneCode, which its writer sends again with the
+// value in it) and sets its life, which costs a run without blobs nothing: a job's data lives
+// until its job ends (30 days at most), when the worker that ends it gives it the run's result
+// TTL (op "X"); a returnvalue lives for the result TTL its worker gives it (op "T" before the
+// finish); a run's input as long as its record (30 days at most, then the outcome's TTL).
 // What stays in line: a join's copy of a child's result (its :processed hash), an outcome that
 // is not staged (op_chunks.hpp), events.
 #include <cstddef>
@@ -24,6 +27,10 @@
 #include "core/redis/op_list.hpp"
 
 namespace am2z::redis {
+
+/// How long a job's values kept out of line live once it ended when its run's outcome is kept
+/// for ever or its run is unknown: a day (the default result TTL).
+inline constexpr long long kDefaultBlobTtlMs = 86'400'000;
 
 /// The refusal of a group one of whose blobs was gone or incomplete when its call ran.
 inline constexpr long long kBlobGoneCode = -9;
@@ -66,7 +73,16 @@ std::string blob_pointer(const BlobRef& ref);
 /// is over `max_bytes`, gone (it expired with its run's outcome) or not whole.
 Result<std::string> read_blob(Connection& c, const BlobRef& ref, std::size_t max_bytes);
 
-/// `text` itself, or the blob it points to (read_blob).
-Result<std::string> resolve_value(Connection& c, std::string text, std::size_t max_bytes);
+/// The run key (under `run_results`) of the run job `id` belongs to, as job_id() names the jobs
+/// of a run whose id new_run_id() made; "" for any other id.
+std::string run_key_of_job(const std::string& run_results, const std::string& id);
+
+/// Whether `ref` names a blob of run `owner_run_key` ("" owns none): what the run's own writers
+/// make. Anyone who can add a job writes its fields: a pointer to anything else is no pointer.
+bool blob_of_run(const BlobRef& ref, const std::string& owner_run_key);
+
+/// `text` itself, or the blob it points to when that is one of run `owner_run_key`'s (read_blob).
+Result<std::string> resolve_value(Connection& c, std::string text, const std::string& owner_run_key,
+                                  std::size_t max_bytes);
 
 }  // namespace am2z::redis

@@ -155,7 +155,7 @@ Result<std::optional<DeadStep>> find_dead_step(Connection& c, const KeySpace& ke
     if (data != nullptr) {
       // kept out of line (blobs.hpp): its value while it lives (as long as its run's outcome),
       // else the pointer, which says where it was
-      auto value = resolve_value(c, f.back().str, kMaxShownDataBytes);
+      auto value = resolve_value(c, f.back().str, run_key_of_job(keys.run_results(), id), kMaxShownDataBytes);
       *data = value ? std::move(*value) : f.back().str;
     }
     f.pop_back();

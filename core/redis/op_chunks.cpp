@@ -8,8 +8,9 @@ namespace am2z::redis {
 
 std::size_t op_arity(const std::string& op) {
   static const std::map<std::string, std::size_t> kArity{
-      {"G", 0}, {"C", 7}, {"F", 8}, {"R", 8}, {"L", 3}, {"A", 14}, {"a", 14}, {"S", 2}, {"J", 6}, {"O", 7}, {"o", 7},
-      {"N", 4}, {"E", 2}, {"V", 3}, {"W", 1}, {"P", 1}, {"Z", 1},  {"M", 7},  {"U", 2}, {"K", 7}, {"I", 6}, {"Q", 5}};
+      {"G", 0}, {"C", 7}, {"F", 8}, {"R", 8}, {"L", 3}, {"A", 14}, {"a", 14}, {"S", 2}, {"J", 6},
+      {"O", 7}, {"o", 7}, {"B", 3}, {"X", 2}, {"T", 1}, {"N", 4},  {"E", 2},  {"V", 3}, {"W", 1},
+      {"P", 1}, {"Z", 1}, {"M", 7}, {"U", 2}, {"K", 7}, {"I", 6},  {"Q", 5}};
   const auto it = kArity.find(op);
   return it == kArity.end() ? 0 : it->second;
 }

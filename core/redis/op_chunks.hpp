@@ -18,14 +18,16 @@
 
 namespace am2z::redis {
 
-/// The most jobs one step-script call adds (a documented limit: README, "Big batches").
-inline constexpr std::size_t kMaxAddsPerCall = 250;
+/// The most jobs one step-script call adds (a documented limit: README, "Big batches"). With 250,
+/// a call adding a 100,000-item batch's jobs took 10-17 ms now and then on a 2-core VM, as
+/// Redis's memory and tables grew under it; with 125, 5-8 ms.
+inline constexpr std::size_t kMaxAddsPerCall = 125;
 
-/// Above this many bytes of arguments a call carries nothing more (it carries one group at least);
-/// a run's outcome over kValueChunkBytes goes in a call of its own ahead of its finish. Each value handed to the
-/// step function becomes a Lua string, which Redis's Lua hashes byte by byte (about 1 ms per MB
-/// on a 2-core VM), and is written again by each command: a megabytes-big state and its outcome
-/// in one call made one command of 15 ms (README, "Big batches").
+/// Above this many bytes of arguments a call carries nothing more (it carries one group at
+/// least). Each value handed to the step function becomes a Lua string, which Redis's Lua hashes
+/// byte by byte (about 1 ms per MB on a 2-core VM), and is written again by each command: a
+/// megabytes-big state and its outcome in one call made one command of 15 ms (README, "Big
+/// states"). A run's outcome over kValueChunkBytes goes in a call of its own ahead of its finish.
 inline constexpr std::size_t kBigCallBytes = 1u << 20;
 
 /// A run's outcome staged ahead of its call (op "o" of lua/step.lua): the commands that push it

@@ -61,10 +61,17 @@ void OpList::begin_group() {
 }
 
 void OpList::complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
-                      long long attempts_made, std::string return_value, const std::string& keep) {
+                      long long attempts_made, std::string return_value, const std::string& keep,
+                      long long value_ttl_ms) {
+  // read by the writer that keeps a big returnvalue out of line (blobs.hpp)
+  if (value_ttl_ms >= 0 && return_value.size() > kValueChunkBytes) push(head_, "T", std::to_string(value_ttl_ms));
   push(head_, "C", q, id, token, std::to_string(processed_on), std::to_string(attempts_made), std::move(return_value),
        keep);
   ++ops_;
+}
+
+void OpList::expire_blob(const std::string& blob_key, long long ttl_ms) {
+  push(head_, "X", blob_key, std::to_string(ttl_ms));
 }
 
 void OpList::fail_final(const std::string& q, const std::string& id, const std::string& token, long long processed_on,

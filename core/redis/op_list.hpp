@@ -91,8 +91,13 @@ class OpList {
   void begin_group();
   /// `keep`: "1" keep, "0" delete at once, "c<count>a<seconds>" keep and trim (BullMQ's
   /// removeOnComplete / removeOnFail forms).
+  /// `value_ttl_ms` (>= 0): how long the returnvalue lives if it is kept out of line (blobs.hpp).
   void complete(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
-                long long attempts_made, std::string return_value, const std::string& keep);
+                long long attempts_made, std::string return_value, const std::string& keep,
+                long long value_ttl_ms = -1);
+  /// A job whose data was kept out of line in `blob_key` ended: the blob lives `ttl_ms` more (0:
+  /// for ever), as long as its run's outcome (blobs.hpp).
+  void expire_blob(const std::string& blob_key, long long ttl_ms);
   void fail_final(const std::string& q, const std::string& id, const std::string& token, long long processed_on,
                   long long attempts_made, const std::string& reason, const std::string& stacktrace,
                   const std::string& keep);

@@ -64,7 +64,7 @@ Result<std::optional<RunRecord>> read_run_record(Connection& c, const KeySpace& 
     return fail(errors::validation(key, nullptr, "is not a complete run record (no input or flow field)"));
   }
   // an input over a chunk was kept out of line (blobs.hpp)
-  auto input = resolve_value(c, std::move(rec.input), kMaxRecordedInputBytes);
+  auto input = resolve_value(c, std::move(rec.input), keys.run_result(run_id), kMaxRecordedInputBytes);
   if (!input) {
     Error e = std::move(input.error());
     e.message = key + " input: " + e.message;

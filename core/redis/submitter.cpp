@@ -164,11 +164,11 @@ Result<std::optional<Json>> read_kept_outcome(Connection& c, const std::string& 
 
 bool wrong_type(const Reply& r) { return r.is_error() && r.str.starts_with("WRONGTYPE"); }
 
-/// The chunks' count and bytes when `first` (the first element of a run's key) is the header of
-/// an outcome its worker staged in chunks (op_chunks.hpp, outcome_chunks_header).
 /// Redis's own limit on a string (proto-max-bulk-len's default, 512 MB).
 constexpr std::size_t kMaxOutcomeBytes = std::size_t{512} << 20;
 
+/// The chunks' count and bytes when `first` (the first element of a run's key) is the header of
+/// an outcome its worker staged in chunks (op_chunks.hpp, outcome_chunks_header).
 std::optional<std::pair<std::size_t, std::size_t>> chunks_header(const std::string& first) {
   if (!first.starts_with("{\"am2zChunks\":")) return std::nullopt;
   auto parsed = parse_outside_json(first);

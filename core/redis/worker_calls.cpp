@@ -79,7 +79,7 @@ bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::sha
   } else {
     for (std::ptrdiff_t g = 0; g < carried; ++g) {
       const OpGroup& group = unsent[static_cast<std::size_t>(g)];
-      std::optional<BlobbedGroup> blobbed = inline_groups.erase(group_identity(group)) > 0
+      std::optional<BlobbedGroup> blobbed = !inline_groups.empty() && inline_groups.erase(group_identity(group)) > 0
                                                 ? std::nullopt
                                                 : blob_values(group, token_prefix, space.run_results());
       if (!blobbed) {

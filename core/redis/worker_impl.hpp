@@ -106,6 +106,9 @@ struct Finished {
   /// itself is moved into the planner) and what follows it in the flow (nothing for a foreign
   /// job), planned on the thread that produced the outcome.
   bool planned_ahead = false;
+  /// The blob its data was read from when it was kept out of line (blobs.hpp): given the run's
+  /// result TTL once the job ends.
+  std::string data_blob;
   std::string value;
   long long version = 0;
   OpList continuation;
@@ -350,9 +353,12 @@ struct Worker::Impl {
   /// Reads a big join's failed children (join_children.hpp), trying a transient failure again
   /// (Redis away) until it succeeds or the worker stops.
   Status read_children(FetchedJob& job);
-  /// Replaces the job's data by the value it points to when it was kept out of line (blobs.hpp);
-  /// a network error only once the worker stops (Redis away is waited for meanwhile).
-  Status read_blob_data(FetchedJob& job);
+  /// Replaces the job's data by the value it points to when it was kept out of line (blobs.hpp),
+  /// and names that blob in `f`; a network error only once the worker stops (Redis away is
+  /// waited for meanwhile).
+  Status read_blob_data(FetchedJob& job, Finished& f);
+  /// How long the job's values kept out of line live once it ends (blobs.hpp).
+  static long long blob_ttl(const Finished& f);
   /// Runs `attempt` until it succeeds, fails for good (not a network error) or the worker stops,
   /// backing off between attempts; `what` names what is read in the warnings.
   Status until_not_transient(const std::string& what, const std::function<Status()>& attempt) const;

@@ -4,6 +4,7 @@
 // runs' cancellations reachable); a worker that stops gives them back at once.
 #include <algorithm>
 
+#include "core/redis/blobs.hpp"
 #include "core/redis/worker_impl.hpp"
 
 namespace am2z::redis {
@@ -21,9 +22,11 @@ bool instant_steps(const ProcessorInstance& inst) {
 
 bool Worker::Impl::runs_inline(const FetchedJob& job, const Binding& b) {
   // Instant steps on small jobs take microseconds: a thread hand-off would cost more. A big job
-  // is decoded on the pool, so the dispatcher keeps renewing locks meanwhile.
+  // (its data kept out of line too: it is read first) is decoded on the pool, so the dispatcher
+  // keeps renewing locks meanwhile.
   constexpr std::size_t kInlineBytes = 64 * 1024;
-  const bool small = job.field("data").size() + job.field("opts").size() < kInlineBytes;
+  const std::string data = job.field("data");
+  const bool small = data.size() + job.field("opts").size() < kInlineBytes && !blob_ref(data);
   return small && instant_steps(*b.instance);
 }
 

@@ -9,9 +9,9 @@
 
 namespace am2z::redis {
 
-Status Worker::Impl::read_blob_data(FetchedJob& job) {
+Status Worker::Impl::read_blob_data(FetchedJob& job, Finished& f) {
   const auto ref = blob_ref(job.field("data"));
-  if (!ref) return {};
+  if (!ref || !blob_of_run(*ref, run_key_of_job(space.run_results(), job.id))) return {};
   std::string text;
   Status st = until_not_transient("the data of " + job.key(), [&]() -> Status {
     Connection c(options.endpoint, ConnectOptions{});
@@ -26,6 +26,7 @@ Status Worker::Impl::read_blob_data(FetchedJob& job) {
     return st;
   }
   job.fields["data"] = std::move(text);
+  f.data_blob = ref->key;
   return {};
 }
 

@@ -148,7 +148,7 @@ void Worker::Impl::run_leaf(FetchedJob job, std::shared_ptr<Binding> b) {
     wake.notify_one();
   };
 
-  Status data = read_blob_data(job);
+  Status data = read_blob_data(job, f);
   if (!data && data.error().category == ErrorCategory::network) {
     f.interrupted = true;  // stopping while Redis is away: back to wait for another worker
     return finish(State{});
@@ -286,6 +286,7 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
   if (f.attempt > 1) e.context["attempts"] = f.attempt;
   ops.fail_final(job.queue, job.id, job.token, f.processed_on, f.attempt, e.message, error_stack(e),
                  retention(f.opts, "removeOnFail", options.keep_failed));
+  if (!f.data_blob.empty()) ops.expire_blob(f.data_blob, blob_ttl(f));
   if (events_on(f)) {
     step_end_events(f, ops, event::kProcessorFailed,
                     EventMembers().number("durationMs", duration_of(f)).json("error", e.to_json()));
@@ -304,6 +305,11 @@ void Worker::Impl::leaf_failed(Finished& f, Error e, OpList& ops) {
     return;
   }
   f.binding->planner->finished(*f.envelope, key, fail(std::move(e)), ops);
+}
+
+long long Worker::Impl::blob_ttl(const Finished& f) {
+  // as long as the run's outcome; a day when that is kept for ever (0) or unknown
+  return f.envelope && f.envelope->reply_ttl_ms > 0 ? f.envelope->reply_ttl_ms : kDefaultBlobTtlMs;
 }
 
 void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
@@ -335,7 +341,8 @@ void Worker::Impl::finish_ops(Finished& f, OpList& ops) {
   // the value goes into the call as it is (a big join's state is megabytes); a foreign job's
   // completion below still reads it
   ops.complete(job.queue, job.id, job.token, f.processed_on, f.attempt, f.envelope ? std::move(f.value) : f.value,
-               retention(f.opts, "removeOnComplete", options.keep_completed));
+               retention(f.opts, "removeOnComplete", options.keep_completed), blob_ttl(f));
+  if (!f.data_blob.empty()) ops.expire_blob(f.data_blob, blob_ttl(f));
   if (events_on(f)) {
     EventMembers members;
     members.number("durationMs", duration_of(f)).number("version", f.version);
@@ -386,7 +393,7 @@ Finished Worker::Impl::settle_join(FetchedJob job, std::shared_ptr<Binding> b) {
   f.binding = b;
   f.processed_on = now_ms();
   f.attempt = job.number("atm") + 1;
-  Status data = read_blob_data(job);
+  Status data = read_blob_data(job, f);
   if (!data && data.error().category == ErrorCategory::network) return interrupted(std::move(f), std::move(job));
   JobRead in = read_job(job, limits(), space);
   if (!data) in.error = std::move(data.error());

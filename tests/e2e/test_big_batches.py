@@ -1,4 +1,4 @@
-"""Big distributed batches (issue 11): a batch's items are added in chunks of at most 250 jobs per
+"""Big distributed batches (issue 11): a batch's items are added in chunks of at most 125 jobs per
 call, by the submitter (a run that starts with the batch) or by the worker that finishes the step
 before it; a worker killed while it sends the chunks leaves a run that still ends, right, with
 every item run once; so does a Redis restart while they are sent."""
@@ -113,6 +113,24 @@ class BigBatches(DistributedTestCase):
         self.assertEqual((state["first"], state["t"]), (True, 1))
         self.assertEqual(self.redis.client("ZCARD", "bull:wide.tick:completed"), n)
         self.assertEqual(self.redis.client("ZCARD", "bull:wide._join:completed"), 1)
+
+    def test_a_step_whose_data_kept_out_of_line_is_gone_fails_naming_the_key(self):
+        # Over 256 KiB, the first step's data waits out of line (a blob of the run's); deleted
+        # before any worker takes the step (evicted under a maxmemory policy other than
+        # noeviction, say), the step fails unrun and the run with it, exit 1, the key named.
+        flow = self.write_tmp("big.yaml", AFTER_A_STEP)
+        items = self.write_tmp("items.json", json.dumps({"items": list(range(60_000))}))
+        run = json.loads(self.run_redis(flow, "-i", items, "--detach", "-c", timeout=60).stdout)["run"]
+        job = f"bull:big.first:r{run}.n.0"
+        pointer = json.loads(self.redis.client("HGET", job, "data"))["am2zBlob"]
+        self.assertEqual(self.redis.client("LLEN", pointer["key"]), pointer["chunks"])
+        self.redis.client("DEL", pointer["key"])
+        self.start_worker(flow)
+        done = harness.run("result", run, "--redis", self.redis.url, "--wait", "--timeout", "60s", timeout=90)
+        err = self.assertFailedWith(done, 1)
+        self.assertIn(f"{job} data: Validation failed for field '{pointer['key']}': is gone (a value kept out "
+                      "of line lives as long as its run's outcome)", err["message"])
+        self.assertEqual(self.redis.client("LLEN", "bull:big.tick:wait"), 0, "no item may start")
 
     def test_a_worker_killed_while_it_adds_a_batch_s_items(self):
         # The worker that finishes `first` adds the items in chunks, then the join; killed in

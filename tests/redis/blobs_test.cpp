@@ -67,25 +67,28 @@ TEST_CASE("values over a chunk go out of line: which ones, under which names, po
   const std::string rv = big(kValueChunkBytes + 1, 'r');
   const std::string data = big(2 * kValueChunkBytes + 7, 'd');
   const std::string input = big(kValueChunkBytes * 3, 'i');
-  OpGroup g{"G", "C", kQ, kJob, "tok", "1000", "1", rv, "1"};
+  // "T": how long the finish's returnvalue lives out of line (its worker's word: the run's result TTL)
+  OpGroup g{"G", "T", "5000", "C", kQ, kJob, "tok", "1000", "1", rv, "1"};
   const OpGroup add = add_op("r" + kRunId + ".n.1", data);
   g.insert(g.end(), add.begin(), add.end());
   g.insert(g.end(), {"I", kRunKey + ":record", input, "flow", "hash", "session-x", ""});
   auto b = blob_values(g, "c1", "am2z:run:");
   REQUIRE(b);
-  const std::string k0 = kRunKey + ":blob:c1:0", k1 = kRunKey + ":blob:c1:1", k2 = kRunKey + ":blob:c1:2";
-  // the checks right after "G", one per value, with its chunks' count
-  const OpGroup checks{"G", "B", k0, kRunKey, "2", "B", k1, kRunKey, "3", "B", k2, kRunKey, "3"};
+  const std::string k0 = kRunKey + ":blob:c1:0", k1 = kRunKey + ":blob:c1:1", k2 = kRunKey + ":blob:input";
+  // the checks right after "G", one per value, with its chunks' count and its life: the
+  // returnvalue's from "T", a job's data and a run's input 30 days (until their job or run ends)
+  const OpGroup checks{"G", "B", k0, "2", "5000", "B", k1, "3", "2592000000", "B", k2, "3", "2592000000"};
   REQUIRE(b->group.size() == g.size() + 12);
   CHECK(OpGroup(b->group.begin(), b->group.begin() + 13) == checks);
   // each value's place holds its pointer; the rest is as it was
-  const std::size_t shift = 12;
+  const std::size_t shift = 12 + 2;
   CHECK(b->group[shift + 7] == blob_pointer(BlobRef{k0, 2, rv.size()}));
   CHECK(b->group[shift + 9 + 4] == blob_pointer(BlobRef{k1, 3, data.size()}));
   CHECK(b->group[shift + 9 + 15 + 2] == blob_pointer(BlobRef{k2, 3, input.size()}));
   CHECK(b->group[shift + 9 + 15 + 1] == kRunKey + ":record");
   CHECK(b->group[shift + 3] == kJob);
   CHECK(b->group[shift + 8] == "1");
+  CHECK(b->group[13] == "T");
   // a pointer is JSON a BullMQ client parses, and reads back as the reference it was made from
   const auto ref = blob_ref(b->group[shift + 7]);
   REQUIRE(ref);
@@ -94,7 +97,8 @@ TEST_CASE("values over a chunk go out of line: which ones, under which names, po
   CHECK(ref->bytes == rv.size());
   CHECK(b->group[shift + 7].starts_with("{\"am2zBlob\":{"));
   // the commands: each value's chunks, one RPUSH of at most a chunk each, then a 10-minute expiry
-  // (the call that points to the blob sets its life)
+  // (the call that points to the blob sets its life); the input's name is the run's, so a
+  // submission sent again writes it whole again (DEL first)
   std::string joined;
   std::size_t pushes = 0;
   for (const auto& command : b->commands) {
@@ -102,13 +106,19 @@ TEST_CASE("values over a chunk go out of line: which ones, under which names, po
       CHECK(command[2].size() <= kValueChunkBytes);
       if (command[1] == k1) joined += command[2];
       ++pushes;
+    } else if (command[0] == "DEL") {
+      CHECK(command == std::vector<std::string>{"DEL", k2});
     } else {
       CHECK(command == std::vector<std::string>{"PEXPIRE", command[1], "600000"});
     }
   }
   CHECK(pushes == 8);
-  CHECK(b->commands.size() == 11);
+  CHECK(b->commands.size() == 12);
   CHECK(joined == data);
+  // without "T" right before it, a returnvalue lives 30 days
+  auto untold = blob_values(OpGroup{"G", "C", kQ, kJob, "tok", "1000", "1", rv, "1"}, "c2", "am2z:run:");
+  REQUIRE(untold);
+  CHECK(untold->group[4] == "2592000000");
 
   // what stays in line: a value of a chunk or less; a job whose id names no run am2z made (a
   // BullMQ client's own, whose returnvalue its clients read); a join's copy of a child's result
@@ -131,7 +141,7 @@ TEST_CASE("a pointer is only what a writer makes: forged or foreign texts are va
   CHECK(blob_ref("{\"am2zBlob\":{\"bytes\":10,\"chunks\":1,\"key\":\"k\"}}"));
 }
 
-TEST_CASE("op B: a whole blob lives as long as its run; one not whole refuses its group (-9) and is dropped") {
+TEST_CASE("op B: a whole blob lives as its writer says; X when its job ends; one not whole refuses its group (-9)") {
   testing::RedisServer server;
   Connection c(server.endpoint(), ConnectOptions{});
   const std::string value = big(kValueChunkBytes + 100);
@@ -140,27 +150,30 @@ TEST_CASE("op B: a whole blob lives as long as its run; one not whole refuses it
   REQUIRE(b);
   const std::string blob = kRunKey + ":blob:c1:0";
   CHECK(write_and_call(c, *b).elements.empty());
-  // the run runs: 30 days at most, as its record; the run knows it
+  // its job waits or runs: 30 days at most
   const long long running = must(c, {"PTTL", blob}).integer;
   CHECK(running > 2591000000LL);
   CHECK(running <= 2592000000LL);
-  CHECK(must(c, {"SISMEMBER", kRunKey + ":blobs", blob}).integer == 1);
   CHECK(blob_ref(must(c, {"HGET", kQ + kJob, "data"}).str));
   auto read = read_blob(c, *blob_ref(must(c, {"HGET", kQ + kJob, "data"}).str), 1u << 20);
   REQUIRE(read);
   CHECK(*read == value);
-
-  // the run ends: its blobs expire with its outcome
-  step_call(c, {"G", "O", kRunKey, "{\"ok\":true}", "5000", kRunKey, "", "completed", ""});
+  // its job ended: as long as the run's outcome ("0": for ever)
+  step_call(c, {"G", "X", blob, "5000"});
   const long long ended = must(c, {"PTTL", blob}).integer;
   CHECK(ended > 0);
   CHECK(ended <= 5000);
-  CHECK(must(c, {"EXISTS", kRunKey + ":blobs"}).integer == 0);
-  // one pointed to after the end (a late finish) lives as long as the outcome too
-  auto late = blob_values(g, "c2", "am2z:run:");
-  REQUIRE(late);
-  CHECK(write_and_call(c, *late).elements.empty());
-  CHECK(must(c, {"PTTL", kRunKey + ":blob:c2:0"}).integer <= 5000);
+  step_call(c, {"G", "X", blob, "0"});
+  CHECK(must(c, {"PTTL", blob}).integer == -1);
+  // a run's input lives as long as its record: 30 days, then its outcome's TTL
+  auto input = blob_values(OpGroup{"G", "I", kRunKey + ":record", value, "flow", "hash", "s", ""}, "c9", "am2z:run:");
+  REQUIRE(input);
+  CHECK(write_and_call(c, *input).elements.empty());
+  CHECK(must(c, {"PTTL", kRunKey + ":blob:input"}).integer > 2591000000LL);
+  CHECK(blob_ref(must(c, {"HGET", kRunKey + ":record", "input"}).str)->key == kRunKey + ":blob:input");
+  step_call(c, {"G", "O", kRunKey, "{\"ok\":true}", "5000", kRunKey, "", "completed", kRunKey + ":record"});
+  CHECK(must(c, {"PTTL", kRunKey + ":blob:input"}).integer <= 5000);
+  CHECK(must(c, {"PTTL", kRunKey + ":record"}).integer <= 5000);
 
   // not whole (a push refused, say for memory): the group is refused, nothing of it written, the
   // blob dropped
@@ -193,25 +206,35 @@ TEST_CASE("reading a blob: whole, or an error naming its key when it is gone, cu
   REQUIRE(b);
   CHECK(write_and_call(c, *b).elements.empty());
   const std::string pointer = must(c, {"HGET", kQ + kJob, "data"}).str;
-  auto whole = resolve_value(c, pointer, 1u << 20);
+  auto whole = resolve_value(c, pointer, kRunKey, 1u << 20);
   REQUIRE(whole);
   CHECK(*whole == value);
   // a value is itself
-  auto plain = resolve_value(c, "{\"a\":1}", 10);
+  auto plain = resolve_value(c, "{\"a\":1}", kRunKey, 10);
   REQUIRE(plain);
   CHECK(*plain == "{\"a\":1}");
+  // only a blob of the run the value belongs to is read: a pointer to another run's blob, or to
+  // any other key (a client can add a job with any data), is the text it is
+  CHECK(run_key_of_job("am2z:run:", kJob) == kRunKey);
+  CHECK(run_key_of_job("am2z:run:", "42").empty());
+  CHECK(run_key_of_job("am2z:run:", "rnot-made-by-am2z.n.0").empty());
+  for (const std::string& owner : {std::string("am2z:run:fedcba9876543210"), std::string()}) {
+    auto other = resolve_value(c, pointer, owner, 1u << 20);
+    REQUIRE(other);
+    CHECK(*other == pointer);
+  }
   const std::string key = kRunKey + ":blob:c1:0";
-  auto over = resolve_value(c, pointer, 1000);
+  auto over = resolve_value(c, pointer, kRunKey, 1000);
   REQUIRE_FALSE(over);
   CHECK(over.error().message.find(key) != std::string::npos);
   CHECK(over.error().message.find("more than the 1000-byte limit") != std::string::npos);
   must(c, {"RPOP", key});
-  auto cut = resolve_value(c, pointer, 1u << 20);
+  auto cut = resolve_value(c, pointer, kRunKey, 1u << 20);
   REQUIRE_FALSE(cut);
   CHECK(cut.error().message.find(key) != std::string::npos);
   CHECK(cut.error().message.find("is not whole") != std::string::npos);
   must(c, {"DEL", key});
-  auto gone = resolve_value(c, pointer, 1u << 20);
+  auto gone = resolve_value(c, pointer, kRunKey, 1u << 20);
   REQUIRE_FALSE(gone);
   CHECK(gone.error().message.find("'" + key + "': is gone") != std::string::npos);
 }
@@ -298,7 +321,8 @@ TEST_CASE("a run with a big input: no command writes or reads more than a chunk 
   CHECK(seen.checked);
   CHECK(seen.biggest <= kValueChunkBytes);
   // the blobs (input, the first job's data, each step's returnvalue, the second's data) expire
-  // with the run's outcome; none is left without an expiry
+  // with the run's outcome (the data once its job ended, the input once the run did); none is
+  // left without an expiry
   const std::string run_key = KeySpace{}.run_result(seen.run_id);
   auto blobs = must(c, {"KEYS", run_key + ":blob:*"}).elements;
   CHECK(blobs.size() == 5);
@@ -308,7 +332,6 @@ TEST_CASE("a run with a big input: no command writes or reads more than a chunk 
     CHECK(ttl > 0);
     CHECK(ttl <= outcome_ttl + 1000);
   }
-  CHECK(must(c, {"EXISTS", run_key + ":blobs"}).integer == 0);
   // what resuming the run reads: its input whole
   auto record = read_run_record(c, KeySpace{}, seen.run_id);
   REQUIRE_MESSAGE(record, (record ? "" : record.error().message));
@@ -335,6 +358,31 @@ TEST_CASE("writers whose pushes are refused send their values in the call: the r
   CHECK(seen.checked);                                    // tried, refused
   CHECK(seen.biggest > 600'000);                          // then sent in the call
   CHECK(must(c, {"KEYS", "*:blob:*"}).elements.empty());  // nothing half-written is left
+}
+
+TEST_CASE("a step whose data was kept out of line and is gone fails unrun, naming the job and the key") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  auto flow = two_steps();
+  State input;
+  input.data = Json{{"big", std::string(300'000, 'g')}};
+  auto sub = submit_run(c, *flow, std::move(input), SubmitOptions{});
+  REQUIRE_MESSAGE(sub, (sub ? "" : sub.error().message));
+  // no worker yet: the first step's data waits out of line; then it is gone (deleted, evicted)
+  const std::string job = "bull:blobs.first:r" + sub->run_id + ".n.0";
+  const auto ref = blob_ref(must(c, {"HGET", job, "data"}).str);
+  REQUIRE(ref);
+  must(c, {"DEL", ref->key});
+  RunningWorker worker(quiet_worker(server.endpoint(), "blobs-test"), flow);
+  auto out = wait_outcome(c, sub->reply_key, SteadyClock::now() + kWorkerPatience, CancelToken());
+  REQUIRE_MESSAGE(out, (out ? "" : out.error().message));
+  CHECK((*out)["ok"] == false);
+  const std::string message = (*out)["error"]["message"].get<std::string>();
+  CHECK_MESSAGE(
+      message.find(job + " data: Validation failed for field '" + ref->key +
+                   "': is gone (a value kept out of line lives as long as its run's outcome)") != std::string::npos,
+      message);
+  CHECK(must(c, {"HGET", job, "atm"}).str == "1");  // no retry: it cannot be read again
 }
 
 }  // namespace blobs_test

@@ -114,10 +114,11 @@ TEST_CASE("a group of at most the chunk's children is sent as it is; a bigger on
   REQUIRE(same.size() == 1);
   CHECK(same.front() == small.ops);
   // planned at once, but more than a chunk: sent in chunks all the same
-  auto eager = chunk_group(small.ops, 100);
+  static_assert(kMaxAddsPerCall == 125);
+  auto eager = chunk_group(small.ops, 50);
   REQUIRE(eager.size() == 4);
-  CHECK(adds_in(eager[0]) == 100);
-  CHECK(adds_in(eager[2]) == 50);
+  CHECK(adds_in(eager[0]) == 50);
+  CHECK(adds_in(eager[2]) == 25);
 
   FedGroup big = finish_with_batch(*flow, 2500, "tok");
   REQUIRE(big.feeds.size() == 1);  // planned a chunk at a time

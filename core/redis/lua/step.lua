@@ -62,7 +62,7 @@ end
 --#include step_helpers.lua
 --#include step_schedulers.lua
 
-local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, o = 7, B = 3, N = 4, E = 2, V = 3, W = 1, P = 1, Z = 1, M = 7, U = 2, K = 7, I = 6, Q = 5 }
+local arity = { C = 7, F = 8, R = 8, L = 3, A = 14, a = 14, S = 2, J = 6, O = 7, o = 7, B = 3, X = 2, T = 1, N = 4, E = 2, V = 3, W = 1, P = 1, Z = 1, M = 7, U = 2, K = 7, I = 6, Q = 5 }
 
 --#include step_locks.lua
 local failedGroups, fetched, dues, limits
@@ -84,17 +84,15 @@ end
 -- none) lives as long as it, and its session (sid, "" = none) counts its end.
 local function outcomeWritten(runKey, ttl, sid, endKind, recordKey)
   if recordKey ~= "" then
-    if ttl ~= "0" then rcall("PEXPIRE", recordKey, ttl) else rcall("PERSIST", recordKey) end
-  end
-  -- its values kept out of line (op "B") too; one lookup for a run that has none
-  local blobs = runKey .. ":blobs"
-  local members = rcall("SMEMBERS", blobs)
-  if #members > 0 then
-    local left = rcall("PTTL", runKey)
-    for _, blob in ipairs(members) do
-      if left > 0 then rcall("PEXPIRE", blob, left) else rcall("PERSIST", blob) end
+    -- and its input when that was kept out of line (blobs.hpp)
+    local input = runKey .. ":blob:input"
+    if ttl ~= "0" then
+      rcall("PEXPIRE", recordKey, ttl)
+      rcall("PEXPIRE", input, ttl)
+    else
+      rcall("PERSIST", recordKey)
+      rcall("PERSIST", input)
     end
-    rcall("DEL", blobs)
   end
   local sk = sid ~= "" and sessionKey(sid)
   -- only a run the session still counts as running: an expired session is not revived
@@ -363,28 +361,25 @@ local function step(_, args)
             if ttl ~= "0" then rcall("PEXPIRE", runKey, ttl) else rcall("PERSIST", runKey) end
             outcomeWritten(runKey, ttl, sid, ARGV[a + 5], ARGV[a + 6])
           end
-        elseif op == "B" then
-          -- B blobKey runKey chunks: a value of this group kept out of line (blobs.hpp), pushed
-          -- by its writer just before this call. A blob that is not whole (gone, a push refused)
-          -- refuses the group, sent again with the value in it; else it lives as long as its run:
-          -- 30 days at most while it runs (as its record), then as long as its outcome.
-          local blob, runKey = ARGV[a], ARGV[a + 1]
-          if rcall("LLEN", blob) ~= tonumber(ARGV[a + 2]) then
+        elseif op == "B" or op == "X" then
+          -- B blobKey chunks ttlMs: a value of this group kept out of line (blobs.hpp), pushed by
+          -- its writer just before this call. A blob that is not whole (gone, a push refused)
+          -- refuses the group, sent again with the value in it; else it expires after ttlMs
+          -- ("0": never). X blobKey ttlMs: a job whose data was kept out of line ended: its blob
+          -- lives on as long as the run's outcome.
+          local blob, ttl = ARGV[a], ARGV[a + (op == "B" and 2 or 1)]
+          if op == "B" and rcall("LLEN", blob) ~= tonumber(ARGV[a + 1]) then
             rcall("DEL", blob)
             failedGroups[#failedGroups + 1] = { group, -9 }
             i = restOfGroup(i)
+          elseif ttl ~= "0" then
+            rcall("PEXPIRE", blob, ttl)
           else
-            local left = rcall("PTTL", runKey)
-            if left == -2 then
-              rcall("PEXPIRE", blob, 2592000000)
-              rcall("SADD", runKey .. ":blobs", blob)
-              rcall("PEXPIRE", runKey .. ":blobs", 2592000000)
-            elseif left > 0 then
-              rcall("PEXPIRE", blob, left)
-            else
-              rcall("PERSIST", blob)
-            end
+            rcall("PERSIST", blob)
           end
+        elseif op == "T" then
+          -- T ttlMs: how long the returnvalue of the finish after it lives when it is kept out of
+          -- line (read by its writer, blobs.hpp); nothing to do here
         elseif op == "Q" then
           -- Q q schedulerId producerJobId nextMillis opts: a BullMQ job scheduler's job ended here
           nextFromScheduler(ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
