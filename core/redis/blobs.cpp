@@ -18,8 +18,6 @@ constexpr long long kUnclaimedBlobTtlMs = 600'000;
 /// its run does: at most as long as a run's record (op "I").
 constexpr long long kBlobWhileRunningMs = 2'592'000'000;
 
-std::size_t chunks_for(std::size_t bytes) { return (bytes + kValueChunkBytes - 1) / kValueChunkBytes; }
-
 /// Whether `run` is what new_run_id() makes (16 hex digits): a BullMQ client's own job id is
 /// never taken for an am2z run's, whose returnvalue would then go out of line.
 bool generated_run_id(std::string_view run) {
@@ -109,12 +107,10 @@ std::optional<BlobbedGroup> blob_values(const OpGroup& g, const std::string& cal
       const std::string& value = g[big->at];
       const std::string key =
           big->run_key + ":blob:" + (big->input ? std::string("input") : call_token + ":" + std::to_string(n++));
-      const BlobRef ref{key, chunks_for(value.size()), value.size()};
+      const BlobRef ref{key, value_chunks(value.size()), value.size()};
       // a name of its own is written again whole by a submission sent again
       if (big->input) out->commands.push_back({"DEL", ref.key});
-      for (std::size_t from = 0; from < value.size(); from += kValueChunkBytes) {
-        out->commands.push_back({"RPUSH", ref.key, value.substr(from, kValueChunkBytes)});
-      }
+      push_chunks(out->commands, ref.key, value);
       out->commands.push_back({"PEXPIRE", ref.key, std::to_string(kUnclaimedBlobTtlMs)});
       checks.insert(checks.end(), {"B", ref.key, std::to_string(ref.chunks), std::to_string(big->ttl_ms)});
       out->group[big->at] = blob_pointer(ref);
@@ -139,8 +135,22 @@ std::optional<BlobRef> blob_ref(std::string_view text) {
   }
   BlobRef ref{p["key"].get<std::string>(), p["chunks"].get<std::size_t>(), p["bytes"].get<std::size_t>()};
   // as its writer cuts it: a forged pointer cannot make its reader ask for millions of chunks
-  if (ref.key.empty() || ref.chunks != chunks_for(ref.bytes)) return std::nullopt;
+  if (ref.key.empty() || ref.chunks != value_chunks(ref.bytes)) return std::nullopt;
   return ref;
+}
+
+Result<std::string> join_chunks(Connection& c, const std::string& key, std::size_t from, std::size_t count) {
+  std::vector<std::vector<std::string>> reads;
+  reads.reserve(count);
+  for (std::size_t i = from; i < from + count; ++i) reads.push_back({"LINDEX", key, std::to_string(i)});
+  auto r = c.pipeline(reads);
+  if (!r) return fail(std::move(r.error()));
+  std::string text;
+  for (const Reply& chunk : *r) {
+    if (chunk.type != Reply::Type::string) break;
+    text += chunk.str;
+  }
+  return text;
 }
 
 Result<std::string> read_blob(Connection& c, const BlobRef& ref, std::size_t max_bytes) {
@@ -149,26 +159,12 @@ Result<std::string> read_blob(Connection& c, const BlobRef& ref, std::size_t max
                                    "is " + std::to_string(ref.bytes) + " bytes, more than the " +
                                        std::to_string(max_bytes) + "-byte limit of this reader (--max-job-size)"));
   }
-  std::vector<std::vector<std::string>> reads;
-  reads.reserve(ref.chunks + 1);
-  reads.push_back({"LLEN", ref.key});
-  for (std::size_t i = 0; i < ref.chunks; ++i) reads.push_back({"LINDEX", ref.key, std::to_string(i)});
-  auto r = c.pipeline(reads);
-  if (!r) return fail(std::move(r.error()));
-  std::string text;
-  text.reserve(ref.bytes);
-  for (std::size_t i = 1; i < r->size(); ++i) {
-    const Reply& chunk = (*r)[i];
-    if (chunk.type != Reply::Type::string) break;
-    text += chunk.str;
-  }
-  const Reply& length = r->front();
-  if (length.type != Reply::Type::integer || length.integer != static_cast<long long>(ref.chunks) ||
-      text.size() != ref.bytes) {
-    const std::string why = length.type == Reply::Type::integer && length.integer == 0
-                                ? "is gone (a value kept out of line lives as long as its run's outcome)"
-                                : "is not whole: " + std::to_string(text.size()) + " bytes read, not the " +
-                                      std::to_string(ref.bytes) + " its pointer names";
+  auto text = join_chunks(c, ref.key, 0, ref.chunks);
+  if (!text) return text;
+  if (text->size() != ref.bytes) {
+    const std::string why = text->empty() ? "is gone (a value kept out of line lives as long as its run's outcome)"
+                                          : "is not whole: " + std::to_string(text->size()) + " bytes read, not the " +
+                                                std::to_string(ref.bytes) + " its pointer names";
     return fail(errors::validation(ref.key, nullptr, why));
   }
   return text;

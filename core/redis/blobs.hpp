@@ -69,6 +69,11 @@ std::optional<BlobRef> blob_ref(std::string_view text);
 /// The pointer to a blob: what the field holds.
 std::string blob_pointer(const BlobRef& ref);
 
+/// Elements `from` .. `from + count - 1` of list `key`, read one command each (no reply bigger
+/// than a chunk) and joined, up to the first that is missing: shorter than asked when the list
+/// is.
+Result<std::string> join_chunks(Connection& c, const std::string& key, std::size_t from, std::size_t count);
+
 /// A blob's text, its chunks read one command each and joined; an error naming its key when it
 /// is over `max_bytes`, gone (it expired with its run's outcome) or not whole.
 Result<std::string> read_blob(Connection& c, const BlobRef& ref, std::size_t max_bytes);

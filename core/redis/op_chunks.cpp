@@ -137,6 +137,12 @@ constexpr std::size_t kAheadReply = 6, kAheadPayload = 7, kAheadRunKey = 9;
 
 const std::string& outcome_run_key(const OpGroup& g) { return g[kAheadRunKey]; }
 
+void push_chunks(std::vector<std::vector<std::string>>& commands, const std::string& key, const std::string& value) {
+  for (std::size_t at = 0; at < value.size(); at += kValueChunkBytes) {
+    commands.push_back({"RPUSH", key, value.substr(at, kValueChunkBytes)});
+  }
+}
+
 std::string outcome_chunks_header(std::size_t chunks, std::size_t bytes) {
   return "{\"am2zChunks\":" + std::to_string(chunks) + ",\"bytes\":" + std::to_string(bytes) + "}";
 }
@@ -152,11 +158,8 @@ std::optional<StagedOutcome> stage_outcome(const OpGroup& g, const std::string& 
   const std::string key = g[kAheadRunKey] + ":staged:" + call_token;
   StagedOutcome s;
   const std::string& payload = g[kAheadPayload];
-  const std::size_t chunks = (payload.size() + kValueChunkBytes - 1) / kValueChunkBytes;
-  s.commands.push_back({"RPUSH", key, outcome_chunks_header(chunks, payload.size())});
-  for (std::size_t at = 0; at < payload.size(); at += kValueChunkBytes) {
-    s.commands.push_back({"RPUSH", key, payload.substr(at, kValueChunkBytes)});
-  }
+  s.commands.push_back({"RPUSH", key, outcome_chunks_header(value_chunks(payload.size()), payload.size())});
+  push_chunks(s.commands, key, payload);
   s.commands.push_back({"PEXPIRE", key, std::to_string(kStagedOutcomeTtlMs)});
   s.group = {"G", "L", g[2], g[3], g[4], "o", g[6], key, g[8], g[9], g[10], g[11], g[12]};
   return s;

@@ -47,6 +47,15 @@ struct StagedOutcome {
 /// command took 10-17 ms there, a chunk of 256 KiB takes under 1 ms.
 inline constexpr std::size_t kValueChunkBytes = 256u << 10;
 
+/// How many chunks of kValueChunkBytes hold `bytes`.
+constexpr std::size_t value_chunks(std::size_t bytes) { return (bytes + kValueChunkBytes - 1) / kValueChunkBytes; }
+
+/// Redis's own limit on a string (proto-max-bulk-len's default): no value read in chunks is bigger.
+inline constexpr std::size_t kMaxRedisStringBytes = std::size_t{512} << 20;
+
+/// Appends to `commands` one RPUSH to `key` per chunk of `value`, in order.
+void push_chunks(std::vector<std::vector<std::string>>& commands, const std::string& key, const std::string& value);
+
 /// The first element of a staged outcome's list: how many chunks follow it and their bytes
 /// together (valid JSON, without the "ok" of an outcome). Readers join the chunks
 /// (submitter.cpp); op "o" refuses a list whose length is not the header's count plus one.

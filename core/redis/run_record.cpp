@@ -5,13 +5,9 @@
 #include "core/json_limits.hpp"
 #include "core/redis/blobs.hpp"
 #include "core/redis/envelope.hpp"
+#include "core/redis/op_chunks.hpp"
 
 namespace am2z::redis {
-
-namespace {
-/// Redis's own limit on a string (proto-max-bulk-len's default): any input a run was given.
-constexpr std::size_t kMaxRecordedInputBytes = std::size_t{512} << 20;
-}  // namespace
 
 std::string named_session(const RunRecord& rec) {
   return rec.session == generated_session(rec.run_id) ? std::string() : rec.session;
@@ -64,7 +60,7 @@ Result<std::optional<RunRecord>> read_run_record(Connection& c, const KeySpace& 
     return fail(errors::validation(key, nullptr, "is not a complete run record (no input or flow field)"));
   }
   // an input over a chunk was kept out of line (blobs.hpp)
-  auto input = resolve_value(c, std::move(rec.input), keys.run_result(run_id), kMaxRecordedInputBytes);
+  auto input = resolve_value(c, std::move(rec.input), keys.run_result(run_id), kMaxRedisStringBytes);
   if (!input) {
     Error e = std::move(input.error());
     e.message = key + " input: " + e.message;

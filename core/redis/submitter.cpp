@@ -164,9 +164,6 @@ Result<std::optional<Json>> read_kept_outcome(Connection& c, const std::string& 
 
 bool wrong_type(const Reply& r) { return r.is_error() && r.str.starts_with("WRONGTYPE"); }
 
-/// Redis's own limit on a string (proto-max-bulk-len's default, 512 MB).
-constexpr std::size_t kMaxOutcomeBytes = std::size_t{512} << 20;
-
 /// The chunks' count and bytes when `first` (the first element of a run's key) is the header of
 /// an outcome its worker staged in chunks (op_chunks.hpp, outcome_chunks_header).
 std::optional<std::pair<std::size_t, std::size_t>> chunks_header(const std::string& first) {
@@ -181,7 +178,7 @@ std::optional<std::pair<std::size_t, std::size_t>> chunks_header(const std::stri
   }
   // as its worker cuts it: a forged header cannot make its reader ask for millions of chunks
   const auto n = chunks->get<std::size_t>(), size = bytes->get<std::size_t>();
-  if (size > kMaxOutcomeBytes || n != (size + kValueChunkBytes - 1) / kValueChunkBytes) return std::nullopt;
+  if (size > kMaxRedisStringBytes || n != value_chunks(size)) return std::nullopt;
   return std::make_pair(n, size);
 }
 
@@ -192,23 +189,14 @@ Result<Json> read_whole_outcome(Connection& c, const std::string& key, std::stri
   const auto header = chunks_header(first);
   if (!header) return parse_outcome(key, first);
   const auto [chunks, bytes] = *header;
-  std::vector<std::vector<std::string>> reads;
-  reads.reserve(chunks);
-  for (std::size_t i = 1; i <= chunks; ++i) reads.push_back({"LINDEX", key, std::to_string(i)});
-  auto r = c.pipeline(reads);
-  if (!r) return fail(std::move(r.error()));
-  std::string text;
-  text.reserve(bytes);
-  for (const Reply& chunk : *r) {
-    if (chunk.type != Reply::Type::string) break;
-    text += chunk.str;
-  }
-  if (text.size() != bytes) {
-    return fail(errors::execution("redis", "the outcome at " + key + " is " + std::to_string(text.size()) +
+  auto text = join_chunks(c, key, 1, chunks);
+  if (!text) return fail(std::move(text.error()));
+  if (text->size() != bytes) {
+    return fail(errors::execution("redis", "the outcome at " + key + " is " + std::to_string(text->size()) +
                                                " bytes in its chunks, not the " + std::to_string(bytes) +
                                                " its header names (it expired or was replaced while read)"));
   }
-  return parse_outcome(key, text);
+  return parse_outcome(key, *text);
 }
 }  // namespace
 

@@ -58,7 +58,7 @@ bool Worker::Impl::accept_reply(const Reply& reply, InFlight& call) {
       OpGroup& g = call.groups[static_cast<std::size_t>(group) - 1];
       log->warn("the staged outcome of {} was gone when its call ran (evicted or deleted): sending it again",
                 outcome_run_key(g));
-      unstaged_outcomes.insert(outcome_run_key(g));
+      inline_groups.insert(group_identity(g));
       unsent.insert(unsent.begin(), std::move(g));
     } else if (code == kBlobGoneCode && group >= 1 && static_cast<std::size_t>(group) <= call.groups.size()) {
       // As above: nothing was sent behind it; the group goes again with its values in it.

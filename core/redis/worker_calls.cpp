@@ -68,8 +68,14 @@ bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::sha
   auto carried = static_cast<std::ptrdiff_t>(groups_per_call(unsent));
   // An outcome over kBigCallBytes travels alone (groups_per_call) and, when it can, staged ahead
   // of its call rather than in it (op_chunks.hpp, StagedOutcome).
-  std::optional<StagedOutcome> staged = carried == 1 ? stage_outcome(unsent.front(), token_prefix) : std::nullopt;
-  if (staged && unstaged_outcomes.erase(outcome_run_key(unsent.front())) > 0) staged.reset();
+  // A group whose staged outcome or blob was refused goes once as it is (inline_groups); such
+  // groups go back to the front of unsent.
+  const auto sent_inline = [&](const OpGroup& g) {
+    return !inline_groups.empty() && inline_groups.erase(group_identity(g)) > 0;
+  };
+  const bool front_inline = !unsent.empty() && sent_inline(unsent.front());
+  std::optional<StagedOutcome> staged =
+      carried == 1 && !front_inline ? stage_outcome(unsent.front(), token_prefix) : std::nullopt;
   // Commands sent ahead of the call: a staged outcome's, or the blobs of values over a chunk
   // (blobs.hpp); the groups kept for sending again are the originals.
   std::vector<std::vector<std::string>> ahead;
@@ -79,9 +85,9 @@ bool Worker::Impl::send_call(Connection& conn, OpList& ops, std::vector<std::sha
   } else {
     for (std::ptrdiff_t g = 0; g < carried; ++g) {
       const OpGroup& group = unsent[static_cast<std::size_t>(g)];
-      std::optional<BlobbedGroup> blobbed = !inline_groups.empty() && inline_groups.erase(group_identity(group)) > 0
-                                                ? std::nullopt
-                                                : blob_values(group, token_prefix, space.run_results());
+      const bool as_it_is = g == 0 ? front_inline : sent_inline(group);
+      std::optional<BlobbedGroup> blobbed =
+          as_it_is ? std::nullopt : blob_values(group, token_prefix, space.run_results());
       if (!blobbed) {
         append_groups(call, std::span<const OpGroup>(&group, 1));
         continue;

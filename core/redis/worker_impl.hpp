@@ -239,10 +239,8 @@ struct Worker::Impl {
   /// The waker blocks on markers it no longer may leave alone: the next call wakes it (op "Z").
   bool waker_interrupt_due = false;
   std::map<std::string, Active> unsent_locks;  ///< their locks, renewed until it has
-  /// Runs (result keys) whose staged outcome was gone when its call ran: sent once unstaged ("O").
-  std::set<std::string> unstaged_outcomes;
-  /// Groups (group_identity) one of whose blobs was gone when their call ran: sent once with
-  /// their values in them.
+  /// Groups (group_identity) whose staged outcome or blob was gone when their call ran: sent once
+  /// more as they are, values in the call.
   std::set<std::string> inline_groups;
   std::size_t fetch_rotation = 0;
   /// Step jobs fetched beyond the free slots, oldest first, waiting for one (worker_prefetch.cpp).

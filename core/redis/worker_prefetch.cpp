@@ -3,6 +3,7 @@
 // when they start. Jobs that wait are locked and tracked as active (their locks renewed, their
 // runs' cancellations reachable); a worker that stops gives them back at once.
 #include <algorithm>
+#include <string_view>
 
 #include "core/redis/blobs.hpp"
 #include "core/redis/worker_impl.hpp"
@@ -25,8 +26,12 @@ bool Worker::Impl::runs_inline(const FetchedJob& job, const Binding& b) {
   // (its data kept out of line too: it is read first) is decoded on the pool, so the dispatcher
   // keeps renewing locks meanwhile.
   constexpr std::size_t kInlineBytes = 64 * 1024;
-  const std::string data = job.field("data");
-  const bool small = data.size() + job.field("opts").size() < kInlineBytes && !blob_ref(data);
+  // read in place: this runs for every job fetched
+  const auto data = job.fields.find("data");
+  const auto opts = job.fields.find("opts");
+  const std::string_view text = data == job.fields.end() ? std::string_view() : std::string_view(data->second);
+  const std::size_t bytes = text.size() + (opts == job.fields.end() ? 0 : opts->second.size());
+  const bool small = bytes < kInlineBytes && !blob_ref(text);
   return small && instant_steps(*b.instance);
 }
 

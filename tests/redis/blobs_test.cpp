@@ -281,9 +281,7 @@ struct Seen {
 };
 
 Seen run_big(Connection& c, Connection& submitter, const PlannedFlow& flow, std::size_t bytes) {
-  must(c, {"CONFIG", "SET", "slowlog-log-slower-than", "0"});
-  must(c, {"CONFIG", "SET", "slowlog-max-len", "100000"});
-  must(c, {"SLOWLOG", "RESET"});
+  log_every_command(c);
   const std::string text(bytes, 'b');
   State input;
   input.data = Json{{"big", text}};
@@ -299,11 +297,10 @@ Seen run_big(Connection& c, Connection& submitter, const PlannedFlow& flow, std:
   CHECK((*out)["state"]["second"] == true);
   Seen seen;
   seen.run_id = sub->run_id;
-  for (const auto& entry : must(c, {"SLOWLOG", "GET", "100000"}).elements) {
-    const auto& args = entry.elements[3].elements;
+  for (const auto& args : logged_commands(c)) {
     for (const auto& a : args) {
-      seen.biggest = std::max(seen.biggest, logged_size(a.str));
-      if (!args.empty() && args[0].str == "FCALL" && a.str == "B") seen.checked = true;
+      seen.biggest = std::max(seen.biggest, logged_size(a));
+      if (args[0] == "FCALL" && a == "B") seen.checked = true;
     }
   }
   return seen;
@@ -383,6 +380,24 @@ TEST_CASE("a step whose data was kept out of line and is gone fails unrun, namin
                    "': is gone (a value kept out of line lives as long as its run's outcome)") != std::string::npos,
       message);
   CHECK(must(c, {"HGET", job, "atm"}).str == "1");  // no retry: it cannot be read again
+}
+
+TEST_CASE("a run record whose input kept out of line is gone: resuming it is an error naming both keys") {
+  testing::RedisServer server;
+  Connection c(server.endpoint(), ConnectOptions{});
+  const std::string value = big(kValueChunkBytes + 100);
+  auto input = blob_values(OpGroup{"G", "I", kRunKey + ":record", value, "blobs", "hash", "s", ""}, "c1", "am2z:run:");
+  REQUIRE(input);
+  CHECK(write_and_call(c, *input).elements.empty());
+  auto whole = read_run_record(c, KeySpace{}, kRunId);
+  REQUIRE_MESSAGE(whole, (whole ? "" : whole.error().message));
+  REQUIRE(*whole);
+  CHECK((*whole)->input == value);
+  must(c, {"DEL", kRunKey + ":blob:input"});
+  auto gone = read_run_record(c, KeySpace{}, kRunId);
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error().message.find(kRunKey + ":record input: Validation failed for field '" + kRunKey +
+                                  ":blob:input': is gone") != std::string::npos);
 }
 
 }  // namespace blobs_test

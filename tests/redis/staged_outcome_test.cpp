@@ -265,9 +265,7 @@ struct Seen {
 };
 
 Seen run_big(Connection& c, const PlannedFlow& flow) {
-  must(c, {"CONFIG", "SET", "slowlog-log-slower-than", "0"});
-  must(c, {"CONFIG", "SET", "slowlog-max-len", "100000"});
-  must(c, {"SLOWLOG", "RESET"});
+  log_every_command(c);
   const std::string big(kValueChunkBytes + 1000, 'b');
   State input;
   input.data = Json{{"big", big}};
@@ -279,17 +277,16 @@ Seen run_big(Connection& c, const PlannedFlow& flow) {
   CHECK((*out)["state"]["big"] == big);
   CHECK((*out)["state"]["done"] == true);
   Seen seen;
-  for (const auto& entry : must(c, {"SLOWLOG", "GET", "100000"}).elements) {
-    const auto& args = entry.elements[3].elements;
-    if (args.size() > 1 && args[0].str == "RPUSH" && args[1].str.find(":staged:") != std::string::npos) {
+  for (const auto& args : logged_commands(c)) {
+    if (args.size() > 1 && args[0] == "RPUSH" && args[1].find(":staged:") != std::string::npos) {
       seen.staged = true;
       for (std::size_t i = 2; i < args.size(); ++i)
-        seen.biggest_push = std::max(seen.biggest_push, logged_size(args[i].str));
+        seen.biggest_push = std::max(seen.biggest_push, logged_size(args[i]));
     }
-    if (args.empty() || args[0].str != "FCALL") continue;
+    if (args.empty() || args[0] != "FCALL") continue;
     for (const auto& a : args) {
-      seen.renamed = seen.renamed || a.str == "o";
-      seen.in_call = seen.in_call || a.str == "O";
+      seen.renamed = seen.renamed || a == "o";
+      seen.in_call = seen.in_call || a == "O";
     }
   }
   // nothing staged is left behind

@@ -30,6 +30,30 @@ inline WorkerOptions quiet_worker(Endpoint endpoint, const std::string& name, in
   return o;
 }
 
+/// From now on SLOWLOG keeps every command (up to 100,000), and nothing before.
+inline void log_every_command(Connection& c) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"CONFIG", "SET", "slowlog-log-slower-than", "0"},
+                                                                {"CONFIG", "SET", "slowlog-max-len", "100000"},
+                                                                {"SLOWLOG", "RESET"}}) {
+    auto r = c.command(args);
+    REQUIRE(r);
+    REQUIRE_MESSAGE(!r->is_error(), r->str);
+  }
+}
+
+/// The arguments of each command SLOWLOG kept (log_every_command), newest first.
+inline std::vector<std::vector<std::string>> logged_commands(Connection& c) {
+  auto r = c.command({"SLOWLOG", "GET", "100000"});
+  REQUIRE(r);
+  std::vector<std::vector<std::string>> out;
+  for (const auto& entry : r->elements) {
+    std::vector<std::string> args;
+    for (const auto& a : entry.elements[3].elements) args.push_back(a.str);
+    out.push_back(std::move(args));
+  }
+  return out;
+}
+
 /// The size of an argument SLOWLOG logged: it keeps 128 bytes of a longer one and says
 /// "... (N more bytes)".
 inline std::size_t logged_size(const std::string& logged) {

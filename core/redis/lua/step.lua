@@ -361,25 +361,6 @@ local function step(_, args)
             if ttl ~= "0" then rcall("PEXPIRE", runKey, ttl) else rcall("PERSIST", runKey) end
             outcomeWritten(runKey, ttl, sid, ARGV[a + 5], ARGV[a + 6])
           end
-        elseif op == "B" or op == "X" then
-          -- B blobKey chunks ttlMs: a value of this group kept out of line (blobs.hpp), pushed by
-          -- its writer just before this call. A blob that is not whole (gone, a push refused)
-          -- refuses the group, sent again with the value in it; else it expires after ttlMs
-          -- ("0": never). X blobKey ttlMs: a job whose data was kept out of line ended: its blob
-          -- lives on as long as the run's outcome.
-          local blob, ttl = ARGV[a], ARGV[a + (op == "B" and 2 or 1)]
-          if op == "B" and rcall("LLEN", blob) ~= tonumber(ARGV[a + 1]) then
-            rcall("DEL", blob)
-            failedGroups[#failedGroups + 1] = { group, -9 }
-            i = restOfGroup(i)
-          elseif ttl ~= "0" then
-            rcall("PEXPIRE", blob, ttl)
-          else
-            rcall("PERSIST", blob)
-          end
-        elseif op == "T" then
-          -- T ttlMs: how long the returnvalue of the finish after it lives when it is kept out of
-          -- line (read by its writer, blobs.hpp); nothing to do here
         elseif op == "Q" then
           -- Q q schedulerId producerJobId nextMillis opts: a BullMQ job scheduler's job ended here
           nextFromScheduler(ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
@@ -472,6 +453,26 @@ local function step(_, args)
           flushWaits()
           flushLocks()
           fetch(a)
+        -- last: only a call with a value over 256 KiB has these
+        elseif op == "B" or op == "X" then
+          -- B blobKey chunks ttlMs: a value of this group kept out of line (blobs.hpp), pushed by
+          -- its writer just before this call. A blob that is not whole (gone, a push refused)
+          -- refuses the group, sent again with the value in it; else it expires after ttlMs
+          -- ("0": never). X blobKey ttlMs: a job whose data was kept out of line ended: its blob
+          -- lives on as long as the run's outcome.
+          local blob, ttl = ARGV[a], ARGV[a + (op == "B" and 2 or 1)]
+          if op == "B" and rcall("LLEN", blob) ~= tonumber(ARGV[a + 1]) then
+            rcall("DEL", blob)
+            failedGroups[#failedGroups + 1] = { group, -9 }
+            i = restOfGroup(i)
+          elseif ttl ~= "0" then
+            rcall("PEXPIRE", blob, ttl)
+          else
+            rcall("PERSIST", blob)
+          end
+        elseif op == "T" then
+          -- T ttlMs: how long the returnvalue of the finish after it lives when it is kept out of
+          -- line (read by its writer, blobs.hpp); nothing to do here
         end
       end
     end
